@@ -1,0 +1,280 @@
+//! kube-sim: an emulated Kubernetes API server with emulated Flux controllers.
+//!
+//! A real HTTP server speaking the Kubernetes REST protocol (discovery, get/list/watch,
+//! create/update/patch/delete, the status subresource, selectors, pagination, bookmarks,
+//! `410 Expired`, bearer tokens, impersonation, RBAC and the review kinds), so that kube-rs and
+//! kubectl talk to it as to a cluster; plus source-, kustomize-, helm-, notification- and the
+//! image controllers, which reconcile Flux objects the way the real ones do. See
+//! ARCHITECTURE.md for the map.
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! let sim = kube_sim::Sim::start(kube_sim::SimConfig::default()).await?;
+//! let kubeconfig = sim.kubeconfig_yaml(kube_sim::ADMIN_TOKEN);
+//! # Ok(()) }
+//! ```
+
+mod auth;
+pub mod cluster;
+mod controllers;
+pub mod error;
+mod fleet;
+mod flux;
+pub mod object;
+mod patch;
+mod queue;
+mod rbac;
+pub mod resources;
+mod review;
+mod route;
+mod selector;
+mod server;
+pub mod store;
+mod table;
+mod watch;
+mod workloads;
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use anyhow::Context as _;
+use serde_json::{Value, json};
+use tokio::{net::TcpListener, sync::Mutex, task::JoinHandle};
+
+pub use crate::{
+    auth::StaticToken,
+    cluster::Cluster,
+    controllers::{Content, Controllers, Timing},
+    error::ApiError,
+    resources::FluxRelease,
+};
+
+/// The token of the built-in cluster admin (`system:masters`).
+pub const ADMIN_TOKEN: &str = "kube-sim-admin-token";
+
+/// Which objects to seed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FleetChoice {
+    /// Nothing but the Flux installation (and `default`).
+    Empty,
+    /// About 40 Flux objects of a multi-team cluster; the name varies it (`production`, `staging`).
+    Demo(String),
+    /// About `n` Flux objects over many namespaces, for benchmarks.
+    Scale(usize),
+}
+
+/// How to start the emulated cluster.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// The port on 127.0.0.1; 0 picks a free one.
+    pub port: u16,
+    /// The Flux release whose API versions are served.
+    pub flux_release: FluxRelease,
+    pub fleet: FleetChoice,
+    /// Whether the Flux controllers run (and their Deployments exist in `flux-system`).
+    pub flux: bool,
+    pub timing: Timing,
+    /// Bearer tokens besides [`ADMIN_TOKEN`].
+    pub tokens: Vec<StaticToken>,
+    /// How often watches that asked for bookmarks get one.
+    pub bookmark_interval: Duration,
+    /// How many changes the watch history keeps.
+    pub history: usize,
+    /// The name used for the cluster and context in kubeconfigs.
+    pub name: String,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            port: 0,
+            flux_release: FluxRelease::Latest,
+            fleet: FleetChoice::Empty,
+            flux: true,
+            timing: Timing::instant(),
+            tokens: Vec::new(),
+            bookmark_interval: Duration::from_secs(1),
+            history: 50_000,
+            name: "kube-sim".to_owned(),
+        }
+    }
+}
+
+/// A running emulated cluster. Dropping it stops it.
+#[derive(Debug)]
+pub struct Sim {
+    config: SimConfig,
+    addr: SocketAddr,
+    state: Arc<server::ServerState>,
+    cluster: Cluster,
+    content: Arc<Content>,
+    controllers: Arc<Controllers>,
+    server: Mutex<Option<JoinHandle<()>>>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+        if let Ok(mut server) = self.server.try_lock() {
+            if let Some(task) = server.take() {
+                task.abort();
+            }
+        }
+    }
+}
+
+impl Sim {
+    /// Starts the server and the controllers, and seeds the fleet.
+    pub async fn start(config: SimConfig) -> anyhow::Result<Self> {
+        let registry = Arc::new(resources::Registry::new(&config.flux_release));
+        let store = Arc::new(store::Store::new(store::StoreConfig { history: config.history, ..Default::default() }));
+        let cluster = Cluster { registry: registry.clone(), store: store.clone() };
+        let content = Arc::new(Content::default());
+        let mut tokens = vec![StaticToken::new(ADMIN_TOKEN, "kube-sim-admin", &["system:masters"])];
+        tokens.extend(config.tokens.iter().cloned());
+        let state = Arc::new(server::ServerState {
+            registry,
+            store,
+            authn: auth::Authenticator::new(&tokens),
+            bookmark_interval: config.bookmark_interval,
+            faults: server::FaultState { stalled: tokio::sync::watch::channel(false).0 },
+        });
+        seed(&cluster, &content, &config).context("Failed to seed the fleet")?;
+        let controllers = Controllers::new(cluster.clone(), content.clone(), config.timing.clone());
+        let mut tasks = vec![tokio::spawn(workloads::run(cluster.clone(), config.timing.pod_ready))];
+        if config.flux {
+            tasks.push(tokio::spawn(controllers.clone().run()));
+        }
+        let listener = bind(config.port).await?;
+        let addr = listener.local_addr().context("Failed to read the bound address")?;
+        let server = tokio::spawn(serve(listener, state.clone()));
+        Ok(Self { config, addr, state, cluster, content, controllers, server: Mutex::new(Some(server)), tasks })
+    }
+
+    /// The address the API server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// In-process access to the objects (as cluster admin, without HTTP).
+    pub fn cluster(&self) -> &Cluster {
+        &self.cluster
+    }
+
+    /// The emulated content of sources (what a Kustomization's path holds).
+    pub fn content(&self) -> &Content {
+        &self.content
+    }
+
+    /// The emulated Flux controllers.
+    pub fn controllers(&self) -> &Controllers {
+        &self.controllers
+    }
+
+    /// A kubeconfig for this server, authenticating with `token`.
+    pub fn kubeconfig_yaml(&self, token: &str) -> String {
+        kubeconfig(&self.config.name, &self.url(), &[(self.config.name.clone(), token.to_owned())])
+    }
+
+    /// Writes [`Sim::kubeconfig_yaml`] with the admin token to `path`.
+    pub fn write_kubeconfig(&self, path: &std::path::Path) -> anyhow::Result<()> {
+        std::fs::write(path, self.kubeconfig_yaml(ADMIN_TOKEN)).with_context(|| format!("Failed to write {}", path.display()))
+    }
+
+    /// Ends every open watch (clients see their streams end and must re-watch).
+    pub fn drop_watches(&self) {
+        self.state.store.close_watches();
+    }
+
+    /// Forgets the change history: a watch from an older resourceVersion gets `410 Expired`.
+    pub fn compact(&self) {
+        self.state.store.compact();
+    }
+
+    /// While stalled, requests and watch deliveries wait.
+    pub fn set_stalled(&self, stalled: bool) {
+        self.state.faults.stalled.send_replace(stalled);
+    }
+
+    /// Restarts the API server: every connection is cut, the port refuses connections for a
+    /// moment, then a new server with the same objects (and no watch history) listens again.
+    pub async fn restart(&self) -> anyhow::Result<()> {
+        let mut server = self.server.lock().await;
+        if let Some(task) = server.take() {
+            task.abort();
+            // Wait for the abort so the port is free again.
+            let _ = task.await;
+        }
+        self.state.store.close_watches();
+        self.state.store.compact();
+        let listener = bind(self.addr.port()).await?;
+        *server = Some(tokio::spawn(serve(listener, self.state.clone())));
+        Ok(())
+    }
+}
+
+async fn bind(port: u16) -> anyhow::Result<TcpListener> {
+    let socket = tokio::net::TcpSocket::new_v4().context("Failed to create a socket")?;
+    socket.set_reuseaddr(true).context("Failed to set SO_REUSEADDR")?;
+    socket.bind(SocketAddr::from(([127, 0, 0, 1], port))).with_context(|| format!("Failed to bind 127.0.0.1:{port}"))?;
+    socket.listen(1024).context("Failed to listen")
+}
+
+async fn serve(listener: TcpListener, state: Arc<server::ServerState>) {
+    if let Err(err) = axum::serve(listener, server::router(state)).await {
+        tracing::error!(%err, "the API server stopped");
+    }
+}
+
+/// A kubeconfig with one cluster per `(name, token)` context, all at `url`.
+pub fn kubeconfig(cluster: &str, url: &str, contexts: &[(String, String)]) -> String {
+    let value = json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": cluster, "cluster": {"server": url}}],
+        "users": contexts.iter().map(|(name, token)| json!({"name": name, "user": {"token": token}})).collect::<Vec<_>>(),
+        "contexts": contexts.iter().map(|(name, _)| json!({"name": name, "context": {"cluster": cluster, "user": name, "namespace": "default"}})).collect::<Vec<_>>(),
+        "current-context": contexts.first().map(|(name, _)| name.clone()).unwrap_or_default(),
+        "preferences": {},
+    });
+    serde_yaml::to_string(&value).unwrap_or_default()
+}
+
+fn seed(cluster: &Cluster, content: &Content, config: &SimConfig) -> anyhow::Result<()> {
+    let mut objects: Vec<Value> = vec![namespace("default"), namespace("kube-system")];
+    objects.extend(cluster.registry.crd_objects());
+    if config.flux {
+        objects.extend(fleet::flux_system());
+    }
+    let fleet = match &config.fleet {
+        FleetChoice::Empty => fleet::Fleet::default(),
+        FleetChoice::Demo(name) => fleet::demo(name),
+        FleetChoice::Scale(n) => fleet::scale(*n),
+    };
+    objects.extend(fleet.objects);
+    for obj in &objects {
+        if cluster.registry.for_object(obj).is_none() {
+            // The fleet holds kinds this Flux release does not serve: a real cluster would not have them.
+            continue;
+        }
+        if cluster.get_for(obj).is_some() {
+            continue;
+        }
+        cluster.apply(obj).map_err(|e| anyhow::anyhow!("{} {}: {}", object::kind(obj), object::name(obj), e.message))?;
+    }
+    for m in fleet.manifests {
+        content.set(&m.source_kind, &m.source_namespace, &m.source_name, &m.path, m.objects);
+    }
+    Ok(())
+}
+
+fn namespace(name: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+}

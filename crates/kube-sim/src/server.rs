@@ -1,0 +1,595 @@
+//! The HTTP front: authentication, impersonation, RBAC, then the REST verbs over the store.
+
+use std::{borrow::Cow, sync::Arc, time::Duration};
+
+use axum::{
+    Router,
+    body::{Body, Bytes},
+    extract::{Query, Request, State},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde_json::{Value, json};
+
+use crate::{
+    auth::{self, Authenticator},
+    error::{ApiError, Result},
+    object, patch,
+    rbac::{self, Attributes, RbacSnapshot, UserInfo},
+    resources::{Registry, ResourceType, Storage},
+    review,
+    route::{self, ResourcePath, Route},
+    selector::{FieldSelector, LabelSelector},
+    store::{Part, Store, parse_rv},
+    table::{self, IncludeObject},
+    watch,
+};
+
+/// The largest request body accepted, as on a real API server.
+pub(crate) const MAX_BODY: usize = 3 * 1024 * 1024;
+
+/// Fault switches shared by the server and its watches.
+#[derive(Debug)]
+pub(crate) struct FaultState {
+    /// While true, requests and watch deliveries wait.
+    pub(crate) stalled: tokio::sync::watch::Sender<bool>,
+}
+
+/// What every request handler shares.
+#[derive(Debug)]
+pub(crate) struct ServerState {
+    pub(crate) registry: Arc<Registry>,
+    pub(crate) store: Arc<Store>,
+    pub(crate) authn: Authenticator,
+    pub(crate) bookmark_interval: Duration,
+    pub(crate) faults: FaultState,
+}
+
+/// The API server's router.
+pub(crate) fn router(state: Arc<ServerState>) -> Router {
+    Router::new().fallback(handle).with_state(state)
+}
+
+async fn handle(State(state): State<Arc<ServerState>>, request: Request) -> Response {
+    let mut stalled = state.faults.stalled.subscribe();
+    // A closed channel means the sim is shutting down: go on.
+    let _ = stalled.wait_for(|s| !s).await;
+    match serve(&state, request).await {
+        Ok(response) => response,
+        Err(err) => error_response(&err),
+    }
+}
+
+/// A `Status` response for an error.
+pub(crate) fn error_response(err: &ApiError) -> Response {
+    json_response(StatusCode::from_u16(err.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), &err.to_status())
+}
+
+fn json_response(code: StatusCode, body: &impl serde::Serialize) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => (code, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], bytes).into_response(),
+        Err(err) => error_response(&ApiError::internal(err.to_string())),
+    }
+}
+
+/// One request, after the stall gate.
+struct Call<'a> {
+    state: &'a ServerState,
+    user: UserInfo,
+    method: Method,
+    headers: HeaderMap,
+    query: Vec<(String, String)>,
+    body: Body,
+}
+
+impl Call<'_> {
+    fn param(&self, key: &str) -> Option<&str> {
+        self.query.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    fn flag(&self, key: &str) -> bool {
+        matches!(self.param(key), Some("true" | "1"))
+    }
+
+    async fn body_json(self) -> Result<(Value, Self)> {
+        let mut call = self;
+        let body = std::mem::take(&mut call.body);
+        let bytes = read_body(body).await?;
+        let value: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))?;
+        if !value.is_object() {
+            return Err(ApiError::bad_request("the request body must be a JSON object"));
+        }
+        Ok((value, call))
+    }
+}
+
+async fn read_body(body: Body) -> Result<Bytes> {
+    axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| ApiError::too_large())
+}
+
+async fn serve(state: &ServerState, request: Request) -> Result<Response> {
+    let (parts, body) = request.into_parts();
+    let route = route::parse(&state.registry, parts.uri.path())?;
+    if matches!(route, Route::Health) {
+        return Ok((StatusCode::OK, "ok").into_response());
+    }
+    let caller = state.authn.authenticate(&parts.headers)?;
+    let user = with_rbac(state, |rbac| auth::impersonate(rbac, caller, &parts.headers))?;
+    let query = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
+        .map_err(|e| ApiError::bad_request(format!("invalid query: {e}")))?
+        .0;
+    let call = Call { state, user, method: parts.method, headers: parts.headers, query, body };
+    match route {
+        Route::Version => Ok(json_response(StatusCode::OK, &version())),
+        Route::CoreVersions => Ok(json_response(StatusCode::OK, &core_versions())),
+        Route::Groups => Ok(json_response(StatusCode::OK, &group_list(&state.registry))),
+        Route::Group(group) => group_list(&state.registry)["groups"]
+            .as_array()
+            .and_then(|groups| groups.iter().find(|g| g["name"] == group.as_str()).cloned())
+            .map(|mut g| {
+                g["kind"] = json!("APIGroup");
+                g["apiVersion"] = json!("v1");
+                json_response(StatusCode::OK, &g)
+            })
+            .ok_or_else(ApiError::no_route),
+        Route::ResourceList { group, version } => state
+            .registry
+            .resource_list(&group, &version)
+            .map(|list| json_response(StatusCode::OK, &list))
+            .ok_or_else(ApiError::no_route),
+        Route::Health => Ok((StatusCode::OK, "ok").into_response()),
+        Route::Resource(path) => resource(call, path).await,
+    }
+}
+
+/// Runs `f` over the RBAC objects in force.
+pub(crate) fn with_rbac<T>(state: &ServerState, f: impl FnOnce(&RbacSnapshot<'_>) -> T) -> T {
+    let roles = state.store.all("rbac.authorization.k8s.io/roles");
+    let cluster_roles = state.store.all("rbac.authorization.k8s.io/clusterroles");
+    let role_bindings = state.store.all("rbac.authorization.k8s.io/rolebindings");
+    let cluster_role_bindings = state.store.all("rbac.authorization.k8s.io/clusterrolebindings");
+    f(&RbacSnapshot {
+        roles: &roles,
+        cluster_roles: &cluster_roles,
+        role_bindings: &role_bindings,
+        cluster_role_bindings: &cluster_role_bindings,
+    })
+}
+
+fn version() -> Value {
+    json!({
+        "major": "1", "minor": "33", "gitVersion": "v1.33.0+kube-sim", "gitCommit": "kube-sim",
+        "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.24.0",
+        "compiler": "gc", "platform": "linux/amd64",
+    })
+}
+
+fn core_versions() -> Value {
+    json!({
+        "kind": "APIVersions", "versions": ["v1"],
+        "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}],
+    })
+}
+
+fn group_list(registry: &Registry) -> Value {
+    let groups: Vec<Value> = registry
+        .groups()
+        .into_iter()
+        .filter(|(name, _)| !name.is_empty())
+        .map(|(name, versions)| {
+            let versions: Vec<Value> =
+                versions.iter().map(|v| json!({"groupVersion": format!("{name}/{v}"), "version": v})).collect();
+            json!({"name": name, "preferredVersion": versions[0].clone(), "versions": versions})
+        })
+        .collect();
+    json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+}
+
+/// The verb a request is, as RBAC names it.
+fn verb(call: &Call<'_>, path: &ResourcePath) -> Result<&'static str> {
+    let watching = path.legacy_watch || call.flag("watch");
+    Ok(match (&call.method, path.name.is_some()) {
+        (&Method::GET, _) if watching => "watch",
+        (&Method::GET, true) => "get",
+        (&Method::GET, false) => "list",
+        (&Method::POST, false) => "create",
+        (&Method::PUT, true) => "update",
+        (&Method::PATCH, true) => "patch",
+        (&Method::DELETE, true) => "delete",
+        (&Method::DELETE, false) => "deletecollection",
+        (method, _) => {
+            return Err(ApiError::method_not_allowed(format!(
+                "the server does not allow this method on the requested resource ({method})"
+            )));
+        }
+    })
+}
+
+async fn resource(call: Call<'_>, path: ResourcePath) -> Result<Response> {
+    let verb = verb(&call, &path)?;
+    let rt = path.rt.clone();
+    if rt.storage == Storage::Review {
+        let (body, call) = call.body_json().await?;
+        return review::create(call.state, &call.user, &rt, path.namespace.as_deref(), body);
+    }
+    authorize(&call, &path, verb)?;
+    let namespace = path.namespace.clone().unwrap_or_default();
+    let part = if path.subresource.is_some() { Part::Status } else { Part::Main };
+    match verb {
+        "get" => get(&call, &path),
+        "list" => list(&call, &path),
+        "watch" => watch::serve(call.state, &path, &call.query, &call.headers),
+        "create" => create(call, &rt, &namespace).await,
+        "update" => {
+            let (body, call) = call.body_json().await?;
+            let name = path.name.as_deref().unwrap_or_default();
+            let updated = call.state.store.update(&rt, &namespace, name, convert_in(body, &rt), part)?;
+            Ok(object_response(&call, &rt, &updated, StatusCode::OK))
+        }
+        "patch" => patch(call, &path, part).await,
+        "delete" => {
+            let body = read_body(call.body).await?;
+            let precondition = delete_precondition(&body)?;
+            let name = path.name.as_deref().unwrap_or_default();
+            let deleted = call.state.store.delete(&rt, &namespace, name, precondition.as_deref())?;
+            Ok(json_response(StatusCode::OK, &converted(&deleted, &rt)))
+        }
+        _ => delete_collection(&call, &path),
+    }
+}
+
+fn authorize(call: &Call<'_>, path: &ResourcePath, verb: &str) -> Result<()> {
+    let attrs = Attributes {
+        verb: verb.to_owned(),
+        api_group: path.rt.group.clone(),
+        resource: path.rt.plural.clone(),
+        subresource: path.subresource.clone().unwrap_or_default(),
+        namespace: path.namespace.clone().unwrap_or_default(),
+        name: path.name.clone().unwrap_or_default(),
+        path: None,
+    };
+    let decision = with_rbac(call.state, |rbac| rbac::authorize(rbac, &call.user, &attrs));
+    if decision.allowed { Ok(()) } else { Err(ApiError::forbidden(rbac::forbidden_message(&call.user, &attrs))) }
+}
+
+/// How the client wants objects rendered (`Accept`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Rendering {
+    Full,
+    Table,
+    Metadata,
+}
+
+/// Reads the `Accept` header: server-side printing, metadata only, or full objects.
+pub(crate) fn rendering(headers: &HeaderMap) -> Rendering {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let first_json = accept.split(',').find(|part| part.contains("json")).unwrap_or_default();
+    if first_json.contains("as=Table") {
+        Rendering::Table
+    } else if first_json.contains("as=PartialObjectMetadata") {
+        Rendering::Metadata
+    } else {
+        Rendering::Full
+    }
+}
+
+/// The `includeObject` parameter of a Table request.
+pub(crate) fn include_object(query: &[(String, String)]) -> IncludeObject {
+    match query.iter().find(|(k, _)| k == "includeObject").map(|(_, v)| v.as_str()) {
+        Some("None") => IncludeObject::None,
+        Some("Object") => IncludeObject::Object,
+        _ => IncludeObject::Metadata,
+    }
+}
+
+/// An object at the version the client asked for (stored objects keep their version; the
+/// Flux CRDs convert with strategy None, so only `apiVersion` changes).
+pub(crate) fn converted<'a>(obj: &'a Value, rt: &ResourceType) -> Cow<'a, Value> {
+    let api_version = rt.api_version();
+    if obj["apiVersion"] == api_version.as_str() {
+        Cow::Borrowed(obj)
+    } else {
+        let mut owned = obj.clone();
+        owned["apiVersion"] = json!(api_version);
+        Cow::Owned(owned)
+    }
+}
+
+/// As metadata only (`PartialObjectMetadata`).
+pub(crate) fn metadata_only(obj: &Value) -> Value {
+    json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj["metadata"]})
+}
+
+fn convert_in(mut obj: Value, rt: &ResourceType) -> Value {
+    obj["apiVersion"] = json!(rt.api_version());
+    obj
+}
+
+fn object_response(call: &Call<'_>, rt: &ResourceType, obj: &Value, code: StatusCode) -> Response {
+    match rendering(&call.headers) {
+        Rendering::Full => json_response(code, &converted(obj, rt)),
+        Rendering::Metadata => json_response(code, &metadata_only(obj)),
+        Rendering::Table => {
+            let meta = json!({"resourceVersion": object::resource_version(obj)});
+            let table = table::build_table(&rt.kind, rt.printer_columns.as_deref(), &[obj], include_object(&call.query), true, meta);
+            json_response(code, &table)
+        }
+    }
+}
+
+fn get(call: &Call<'_>, path: &ResourcePath) -> Result<Response> {
+    if let Some(rv) = call.param("resourceVersion") {
+        parse_rv(rv)?;
+    }
+    let namespace = path.namespace.as_deref().unwrap_or_default();
+    let obj = call.state.store.get(&path.rt, namespace, path.name.as_deref().unwrap_or_default())?;
+    Ok(object_response(call, &path.rt, &obj, StatusCode::OK))
+}
+
+/// The label and field selectors of a list or watch, validated.
+pub(crate) fn selectors(query: &[(String, String)], rt: &ResourceType) -> Result<(LabelSelector, FieldSelector)> {
+    let param = |key: &str| query.iter().find(|(k, _)| k == key).map_or("", |(_, v)| v.as_str());
+    let labels = LabelSelector::parse(param("labelSelector")).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let fields = FieldSelector::parse(param("fieldSelector")).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    fields.validate_for(&rt.kind).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    Ok((labels, fields))
+}
+
+fn list(call: &Call<'_>, path: &ResourcePath) -> Result<Response> {
+    let rt = &path.rt;
+    let (labels, fields) = selectors(&call.query, rt)?;
+    if let Some(rv) = call.param("resourceVersion") {
+        parse_rv(rv)?;
+    }
+    let limit = match call.param("limit") {
+        None | Some("0") => None,
+        Some(l) => Some(l.parse::<usize>().map_err(|_| ApiError::bad_request(format!("invalid limit {l:?}")))?),
+    };
+    let filter = |obj: &Value| labels.matches_object(obj) && fields.matches_object(obj);
+    let page = call.state.store.list(rt, path.namespace.as_deref(), &filter, limit, call.param("continue"))?;
+    let mut metadata = json!({"resourceVersion": page.resource_version.to_string()});
+    if let Some(token) = &page.continue_token {
+        metadata["continue"] = json!(token);
+        metadata["remainingItemCount"] = json!(page.remaining);
+    }
+    let items: Vec<&Value> = page.items.iter().map(|o| o.as_ref()).collect();
+    match rendering(&call.headers) {
+        Rendering::Table => {
+            let table = table::build_table(&rt.kind, rt.printer_columns.as_deref(), &items, include_object(&call.query), true, metadata);
+            Ok(json_response(StatusCode::OK, &table))
+        }
+        Rendering::Metadata => {
+            let items: Vec<Value> = items.iter().map(|o| metadata_only(o)).collect();
+            let list = json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": metadata, "items": items});
+            Ok(json_response(StatusCode::OK, &list))
+        }
+        Rendering::Full => {
+            #[derive(serde::Serialize)]
+            #[serde(rename_all = "camelCase")]
+            struct List<'a> {
+                kind: String,
+                api_version: String,
+                metadata: Value,
+                items: Vec<Cow<'a, Value>>,
+            }
+            let items = items.into_iter().map(|o| converted(o, rt)).collect();
+            let list = List { kind: format!("{}List", rt.kind), api_version: rt.api_version(), metadata, items };
+            Ok(json_response(StatusCode::OK, &list))
+        }
+    }
+}
+
+async fn create(call: Call<'_>, rt: &ResourceType, namespace: &str) -> Result<Response> {
+    if call.param("dryRun").is_some() {
+        return Err(ApiError::bad_request("kube-sim does not support dryRun"));
+    }
+    let (body, call) = call.body_json().await?;
+    let obj = prepare_create(rt, namespace, body, call.state.store.resource_version())?;
+    let created = call.state.store.create(rt, obj)?;
+    Ok(object_response(&call, rt, &created, StatusCode::CREATED))
+}
+
+/// Checks and completes an object for creation: apiVersion/kind, name (or generateName), namespace.
+pub(crate) fn prepare_create(rt: &ResourceType, namespace: &str, mut obj: Value, salt: u64) -> Result<Value> {
+    let api_version = rt.api_version();
+    if let Some(given) = obj["apiVersion"].as_str() {
+        if given != api_version {
+            return Err(ApiError::bad_request(format!(
+                "the API version in the data ({given}) does not match the expected API version ({api_version})"
+            )));
+        }
+    }
+    if let Some(kind) = obj["kind"].as_str() {
+        if kind != rt.kind {
+            return Err(ApiError::bad_request(format!("the kind in the data ({kind}) does not match the expected kind ({})", rt.kind)));
+        }
+    }
+    obj["apiVersion"] = json!(api_version);
+    obj["kind"] = json!(rt.kind);
+    let meta = object::meta_mut(&mut obj);
+    let given_ns = meta.get("namespace").and_then(Value::as_str).unwrap_or_default().to_owned();
+    if rt.namespaced {
+        if !given_ns.is_empty() && given_ns != namespace {
+            return Err(ApiError::bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request",
+            ));
+        }
+        if namespace.is_empty() {
+            return Err(ApiError::bad_request("a namespaced object must be created in a namespace"));
+        }
+        meta.insert("namespace".into(), json!(namespace));
+    } else {
+        meta.remove("namespace");
+    }
+    let name = match (meta.get("name").and_then(Value::as_str), meta.get("generateName").and_then(Value::as_str)) {
+        (Some(name), _) if !name.is_empty() => name.to_owned(),
+        (_, Some(prefix)) if !prefix.is_empty() => format!("{prefix}{}", generated_suffix(salt)),
+        _ => {
+            return Err(ApiError::invalid(&rt.kind, &rt.group, "", "metadata.name: Required value: name or generateName is required"));
+        }
+    };
+    if let Some(problem) = name_problem(rt, &name) {
+        return Err(ApiError::invalid(&rt.kind, &rt.group, &name, &format!("metadata.name: Invalid value: {name:?}: {problem}")));
+    }
+    meta.insert("name".into(), json!(name));
+    meta.remove("resourceVersion");
+    Ok(obj)
+}
+
+fn generated_suffix(salt: u64) -> String {
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let mut n = salt.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x5851_F42D_4C95_7F2D;
+    (0..5)
+        .map(|_| {
+            let c = ALPHABET[(n % ALPHABET.len() as u64) as usize] as char;
+            n /= ALPHABET.len() as u64;
+            c
+        })
+        .collect()
+}
+
+fn name_problem(rt: &ResourceType, name: &str) -> Option<&'static str> {
+    if rt.group == "rbac.authorization.k8s.io" {
+        let bad = name.contains('/') || name.contains('%') || name == "." || name == "..";
+        return bad.then_some("may not contain '/' or '%'");
+    }
+    let is_label = rt.kind == "Namespace" || rt.kind == "Service";
+    let max = if is_label { 63 } else { 253 };
+    let ok_chars = name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || (c == '.' && !is_label));
+    let ok_ends = name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && name.chars().last().is_some_and(|c| c.is_ascii_alphanumeric());
+    if name.len() <= max && ok_chars && ok_ends {
+        None
+    } else if is_label {
+        Some("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character")
+    } else {
+        Some("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character")
+    }
+}
+
+async fn patch(call: Call<'_>, path: &ResourcePath, part: Part) -> Result<Response> {
+    let rt = path.rt.clone();
+    let content_type = call.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let content_type = content_type.split(';').next().unwrap_or_default().trim().to_owned();
+    let is_builtin = !rt.group.contains('.') || rt.group.ends_with(".k8s.io");
+    match content_type.as_str() {
+        "application/merge-patch+json" | "application/json-patch+json" => {}
+        "application/strategic-merge-patch+json" if is_builtin => {}
+        "application/apply-patch+yaml" => {
+            if call.param("fieldManager").is_none_or(str::is_empty) {
+                return Err(ApiError::invalid("PatchOptions", "meta.k8s.io", "", "fieldManager: Required value: is required for apply patch"));
+            }
+        }
+        other => return Err(ApiError::unsupported_media_type(other)),
+    }
+    if call.param("dryRun").is_some() {
+        return Err(ApiError::bad_request("kube-sim does not support dryRun"));
+    }
+    let bytes = read_body(call.body).await?;
+    let body: Value = if content_type == "application/apply-patch+yaml" {
+        serde_yaml::from_slice(&bytes).map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?
+    } else {
+        serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request(format!("the patch is not valid JSON: {e}")))?
+    };
+    let namespace = path.namespace.clone().unwrap_or_default();
+    let name = path.name.clone().unwrap_or_default();
+    let store = &call.state.store;
+    if content_type == "application/apply-patch+yaml" && store.get(&rt, &namespace, &name).is_err() {
+        let obj = prepare_create(&rt, &namespace, body, store.resource_version())?;
+        let created = store.create(&rt, obj)?;
+        return Ok(json_response(StatusCode::CREATED, &converted(&created, &rt)));
+    }
+    let patched = store.update_with(&rt, &namespace, &name, part, |current| {
+        let before_rv = object::resource_version(current).map(str::to_owned);
+        let result = match content_type.as_str() {
+            "application/json-patch+json" => patch::json_patch(current, &body),
+            "application/strategic-merge-patch+json" => patch::strategic_merge_patch(current, &body),
+            _ if !body.is_object() => Err(patch::PatchError::NotAnObject),
+            _ => {
+                patch::merge_patch(current, &body);
+                Ok(())
+            }
+        };
+        result.map_err(|e| ApiError::bad_request(e.to_string()))?;
+        if !current.is_object() {
+            return Err(ApiError::bad_request("the patch must leave a JSON object"));
+        }
+        if object::resource_version(current).map(str::to_owned) != before_rv {
+            if let Some(rv) = object::resource_version(current) {
+                parse_rv(rv)?;
+            }
+            return Err(ApiError::conflict(&rt.group, &rt.plural, &name));
+        }
+        Ok(())
+    })?;
+    Ok(json_response(StatusCode::OK, &converted(&patched, &rt)))
+}
+
+fn delete_precondition(body: &[u8]) -> Result<Option<String>> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let options: Value =
+        serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid DeleteOptions: {e}")))?;
+    Ok(options["preconditions"]["resourceVersion"].as_str().map(str::to_owned))
+}
+
+fn delete_collection(call: &Call<'_>, path: &ResourcePath) -> Result<Response> {
+    let rt = &path.rt;
+    let (labels, fields) = selectors(&call.query, rt)?;
+    let filter = |obj: &Value| labels.matches_object(obj) && fields.matches_object(obj);
+    let page = call.state.store.list(rt, path.namespace.as_deref(), &filter, None, None)?;
+    let mut deleted = Vec::new();
+    for obj in page.items {
+        if let Ok(gone) = call.state.store.delete(rt, object::namespace(&obj), object::name(&obj), None) {
+            deleted.push(converted(&gone, rt).into_owned());
+        }
+    }
+    let list = json!({"kind": format!("{}List", rt.kind), "apiVersion": rt.api_version(),
+                      "metadata": {"resourceVersion": call.state.store.resource_version().to_string()}, "items": deleted});
+    Ok(json_response(StatusCode::OK, &list))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::FluxRelease;
+
+    #[test]
+    fn names_are_validated_as_the_api_server_does() {
+        let registry = Registry::new(&FluxRelease::Latest);
+        let ks = registry.by_kind("kustomize.toolkit.fluxcd.io", "Kustomization").unwrap();
+        let obj = json!({"metadata": {"name": "Bad_Name"}});
+        let err = prepare_create(ks, "apps", obj, 1).unwrap_err();
+        assert_eq!(err.code, 422);
+        assert!(err.message.starts_with("Kustomization.kustomize.toolkit.fluxcd.io \"Bad_Name\" is invalid: metadata.name: Invalid value"), "{}", err.message);
+        let err = prepare_create(ks, "apps", json!({"metadata": {}}), 1).unwrap_err();
+        assert!(err.message.contains("name or generateName is required"));
+        let role = registry.by_kind("rbac.authorization.k8s.io", "ClusterRole").unwrap();
+        assert!(prepare_create(role, "", json!({"metadata": {"name": "system:flux:view"}}), 1).is_ok());
+        let generated = prepare_create(ks, "apps", json!({"metadata": {"generateName": "x-"}}), 7).unwrap();
+        assert!(object::name(&generated).starts_with("x-") && object::name(&generated).len() == 7);
+    }
+
+    #[test]
+    fn a_body_for_another_kind_or_namespace_is_refused() {
+        let registry = Registry::new(&FluxRelease::Latest);
+        let ks = registry.by_kind("kustomize.toolkit.fluxcd.io", "Kustomization").unwrap();
+        let wrong_kind = json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "HelmRelease", "metadata": {"name": "a"}});
+        assert_eq!(prepare_create(ks, "apps", wrong_kind, 1).unwrap_err().code, 400);
+        let wrong_ns = json!({"metadata": {"name": "a", "namespace": "other"}});
+        assert_eq!(prepare_create(ks, "apps", wrong_ns, 1).unwrap_err().code, 400);
+    }
+
+    #[test]
+    fn table_and_metadata_renderings_are_read_from_accept() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::ACCEPT, "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json".parse().unwrap());
+        assert_eq!(rendering(&headers), Rendering::Table);
+        headers.insert(header::ACCEPT, "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1".parse().unwrap());
+        assert_eq!(rendering(&headers), Rendering::Metadata);
+        headers.insert(header::ACCEPT, "application/json, */*".parse().unwrap());
+        assert_eq!(rendering(&headers), Rendering::Full);
+    }
+}

@@ -1,0 +1,725 @@
+//! The object store: what etcd and the API server's registry do together.
+//!
+//! One cluster-wide, increasing resourceVersion; generation bumped only by spec changes; the
+//! status subresource; finalizers and deletionTimestamp; a bounded history of changes that
+//! watches replay from, with `410 Expired` below it; one broadcast channel per resource so
+//! that thousands of watches cost little.
+//!
+//! Architecture Invariant: every write goes through [`Store::commit`], so every change gets a
+//! resourceVersion, enters the history and reaches the watches, in resourceVersion order.
+
+use std::{
+    collections::{BTreeMap, HashMap, VecDeque},
+    sync::{Arc, Mutex, MutexGuard},
+};
+
+use serde_json::{Map, Value, json};
+use tokio::sync::broadcast;
+
+use crate::{
+    error::{ApiError, Result},
+    object,
+    resources::ResourceType,
+};
+
+/// How a change affected an object, as a watch reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    Added,
+    Modified,
+    Deleted,
+}
+
+impl ChangeKind {
+    /// The watch event type.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Added => "ADDED",
+            Self::Modified => "MODIFIED",
+            Self::Deleted => "DELETED",
+        }
+    }
+}
+
+/// One committed change.
+#[derive(Debug)]
+pub struct Change {
+    pub rv: u64,
+    /// The resource's storage key (`group/plural`).
+    pub resource: Arc<str>,
+    pub kind: ChangeKind,
+    /// The object after the change (for a deletion: as it was, with the deletion's resourceVersion).
+    pub object: Arc<Value>,
+    /// The object before the change, for modifications and deletions.
+    pub previous: Option<Arc<Value>>,
+}
+
+impl Change {
+    /// The object's namespace ("" when cluster-scoped).
+    pub fn namespace(&self) -> &str {
+        object::namespace(&self.object)
+    }
+}
+
+/// Which part of an object a write may change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// The main resource: for types with a status subresource, status changes are ignored.
+    Main,
+    /// The status subresource: only status changes are kept.
+    Status,
+}
+
+/// Store settings.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// How many changes the history keeps for watch replay.
+    pub history: usize,
+    /// Capacity of each per-resource broadcast channel; a watch that falls further behind ends.
+    pub channel_capacity: usize,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self { history: 50_000, channel_capacity: 16_384 }
+    }
+}
+
+/// A page of a list.
+#[derive(Debug)]
+pub struct ListPage {
+    pub items: Vec<Arc<Value>>,
+    pub resource_version: u64,
+    /// Set when more items follow.
+    pub continue_token: Option<String>,
+    pub remaining: Option<usize>,
+}
+
+/// A watch's start: what happened since the requested version, and the live feed after it.
+#[derive(Debug)]
+pub struct WatchStart {
+    pub replay: Vec<Arc<Change>>,
+    pub live: broadcast::Receiver<Arc<Change>>,
+    pub current_rv: u64,
+}
+
+/// The store.
+#[derive(Debug)]
+pub struct Store {
+    inner: Mutex<Inner>,
+    config: StoreConfig,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    rv: u64,
+    uid_counter: u64,
+    objects: HashMap<Arc<str>, BTreeMap<(String, String), Arc<Value>>>,
+    history: VecDeque<Arc<Change>>,
+    /// Changes at or below this version are no longer in the history.
+    compacted_rv: u64,
+    channels: HashMap<Arc<str>, broadcast::Sender<Arc<Change>>>,
+}
+
+/// Filters a list or a watch: namespace, label and field selectors.
+pub trait Filter {
+    fn matches(&self, obj: &Value) -> bool;
+}
+
+impl<F: Fn(&Value) -> bool> Filter for F {
+    fn matches(&self, obj: &Value) -> bool {
+        self(obj)
+    }
+}
+
+impl Store {
+    pub fn new(config: StoreConfig) -> Self {
+        Self { inner: Mutex::new(Inner::default()), config }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves consistent data (commits are applied at the end).
+        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The current resourceVersion.
+    pub fn resource_version(&self) -> u64 {
+        self.lock().rv
+    }
+
+    /// One object.
+    pub fn get(&self, rt: &ResourceType, namespace: &str, name: &str) -> Result<Arc<Value>> {
+        let inner = self.lock();
+        inner
+            .objects
+            .get(rt.storage_key().as_str())
+            .and_then(|m| m.get(&(namespace.to_owned(), name.to_owned())))
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))
+    }
+
+    /// Like [`Store::get`], without an error.
+    pub fn try_get(&self, storage_key: &str, namespace: &str, name: &str) -> Option<Arc<Value>> {
+        let inner = self.lock();
+        inner.objects.get(storage_key).and_then(|m| m.get(&(namespace.to_owned(), name.to_owned()))).cloned()
+    }
+
+    /// Every object of a resource (all namespaces), in key order.
+    pub fn all(&self, storage_key: &str) -> Vec<Arc<Value>> {
+        let inner = self.lock();
+        inner.objects.get(storage_key).map(|m| m.values().cloned().collect()).unwrap_or_default()
+    }
+
+    /// Every object in the store, with its storage key.
+    pub fn snapshot(&self) -> Vec<(Arc<str>, Arc<Value>)> {
+        let inner = self.lock();
+        inner
+            .objects
+            .iter()
+            .flat_map(|(k, m)| m.values().map(move |v| (k.clone(), v.clone())))
+            .collect()
+    }
+
+    /// A page of objects, in key order. `namespace` None lists all namespaces.
+    pub fn list(
+        &self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+        filter: &dyn Filter,
+        limit: Option<usize>,
+        continue_token: Option<&str>,
+    ) -> Result<ListPage> {
+        let (start, token_rv) = match continue_token {
+            Some(token) => {
+                let (rv, start) = decode_continue(token)?;
+                (Some(start), Some(rv))
+            }
+            None => (None, None),
+        };
+        let inner = self.lock();
+        if let Some(rv) = token_rv {
+            if rv < inner.compacted_rv {
+                return Err(ApiError::expired(
+                    "The provided continue parameter is too old to display a consistent list result. \
+                     You can start a new list without the continue parameter.",
+                ));
+            }
+        }
+        let list_rv = token_rv.unwrap_or(inner.rv);
+        let Some(objects) = inner.objects.get(rt.storage_key().as_str()) else {
+            return Ok(ListPage { items: Vec::new(), resource_version: list_rv, continue_token: None, remaining: None });
+        };
+        let lower = start.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
+        let range = objects.range((lower, std::ops::Bound::Unbounded));
+        let mut items = Vec::new();
+        let mut last_key = None;
+        let mut remaining = 0usize;
+        for (key, obj) in range {
+            if namespace.is_some_and(|ns| ns != key.0) || !filter.matches(obj) {
+                continue;
+            }
+            if limit.is_some_and(|l| items.len() >= l) {
+                remaining += 1;
+                continue;
+            }
+            items.push(obj.clone());
+            last_key = Some(key.clone());
+        }
+        let continue_token =
+            if remaining > 0 { last_key.map(|k| encode_continue(list_rv, &k)) } else { None };
+        Ok(ListPage {
+            items,
+            resource_version: list_rv,
+            remaining: continue_token.as_ref().map(|_| remaining),
+            continue_token,
+        })
+    }
+
+    /// Creates an object. `obj` has its namespace and name set (generateName already resolved).
+    pub fn create(&self, rt: &ResourceType, mut obj: Value) -> Result<Arc<Value>> {
+        let namespace = object::namespace(&obj).to_owned();
+        let name = object::name(&obj).to_owned();
+        let mut inner = self.lock();
+        if rt.namespaced && !namespace_exists(&inner, &namespace) {
+            return Err(ApiError::not_found("", "namespaces", &namespace));
+        }
+        let key = (namespace, name.clone());
+        if inner.objects.get(rt.storage_key().as_str()).is_some_and(|m| m.contains_key(&key)) {
+            return Err(ApiError::already_exists(&rt.group, &rt.plural, &name));
+        }
+        inner.uid_counter += 1;
+        let uid = uid(inner.uid_counter);
+        let meta = object::meta_mut(&mut obj);
+        meta.insert("uid".into(), json!(uid));
+        meta.insert("creationTimestamp".into(), json!(object::now_rfc3339()));
+        meta.insert("generation".into(), json!(1));
+        meta.remove("deletionTimestamp");
+        if rt.has_status {
+            // As on a real server, create ignores status when it is a subresource.
+            obj.as_object_mut().map(|o| o.remove("status"));
+        }
+        // The registry strategies' defaults for a new object.
+        match rt.kind.as_str() {
+            "Namespace" => obj["status"] = json!({"phase": "Active"}),
+            "Pod" => obj["status"] = json!({"phase": "Pending"}),
+            _ => {}
+        }
+        Ok(self.commit(&mut inner, rt, key, ChangeKind::Added, obj, None))
+    }
+
+    /// Reads the current object, lets `mutate` change a copy, and commits it as an update of
+    /// `part`, atomically. `mutate` returning an error changes nothing. A change that changes
+    /// nothing is not committed (no new resourceVersion), as on a real API server.
+    pub fn update_with(
+        &self,
+        rt: &ResourceType,
+        namespace: &str,
+        name: &str,
+        part: Part,
+        mutate: impl FnOnce(&mut Value) -> Result<()>,
+    ) -> Result<Arc<Value>> {
+        let mut inner = self.lock();
+        let key = (namespace.to_owned(), name.to_owned());
+        let current = inner
+            .objects
+            .get(rt.storage_key().as_str())
+            .and_then(|m| m.get(&key))
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))?;
+        let mut next = (*current).clone();
+        mutate(&mut next)?;
+        let next = finish_update(rt, &current, next, part)?;
+        if next == *current {
+            return Ok(current);
+        }
+        let deleting = next["metadata"].get("deletionTimestamp").is_some();
+        if deleting && object::finalizers(&next).is_empty() {
+            return Ok(self.commit(&mut inner, rt, key, ChangeKind::Deleted, next, Some(current)));
+        }
+        Ok(self.commit(&mut inner, rt, key, ChangeKind::Modified, next, Some(current)))
+    }
+
+    /// Replaces an object (PUT). A resourceVersion in `obj` must match the stored one.
+    pub fn update(&self, rt: &ResourceType, namespace: &str, name: &str, obj: Value, part: Part) -> Result<Arc<Value>> {
+        let wanted_rv = object::resource_version(&obj).map(str::to_owned);
+        self.update_with(rt, namespace, name, part, |current| {
+            if let Some(rv) = wanted_rv {
+                parse_rv(&rv)?;
+                if Some(rv.as_str()) != object::resource_version(current) {
+                    return Err(ApiError::conflict(&rt.group, &rt.plural, name));
+                }
+            }
+            *current = obj;
+            Ok(())
+        })
+    }
+
+    /// Deletes an object; with finalizers it is only marked (deletionTimestamp) until they are gone.
+    pub fn delete(&self, rt: &ResourceType, namespace: &str, name: &str, precondition_rv: Option<&str>) -> Result<Arc<Value>> {
+        let mut inner = self.lock();
+        let key = (namespace.to_owned(), name.to_owned());
+        let current = inner
+            .objects
+            .get(rt.storage_key().as_str())
+            .and_then(|m| m.get(&key))
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))?;
+        if let Some(rv) = precondition_rv {
+            if Some(rv) != object::resource_version(&current) {
+                return Err(ApiError::conflict(&rt.group, &rt.plural, name));
+            }
+        }
+        if !object::finalizers(&current).is_empty() {
+            if current["metadata"].get("deletionTimestamp").is_some() {
+                return Ok(current);
+            }
+            let mut next = (*current).clone();
+            let meta = object::meta_mut(&mut next);
+            meta.insert("deletionTimestamp".into(), json!(object::now_rfc3339()));
+            meta.insert("deletionGracePeriodSeconds".into(), json!(0));
+            return Ok(self.commit(&mut inner, rt, key, ChangeKind::Modified, next, Some(current)));
+        }
+        if rt.kind == "Namespace" {
+            delete_namespace_contents(self, &mut inner, name);
+        }
+        let next = (*current).clone();
+        Ok(self.commit(&mut inner, rt, key, ChangeKind::Deleted, next, Some(current)))
+    }
+
+    /// Starts a watch of one resource from `from_rv` (exclusive): the changes since then from
+    /// the history and a live receiver, with no gap between them. `410 Expired` when the
+    /// history no longer reaches back that far.
+    pub fn watch(&self, storage_key: &str, from_rv: u64) -> Result<WatchStart> {
+        let mut inner = self.lock();
+        if from_rv < inner.compacted_rv {
+            return Err(ApiError::expired(format!("too old resource version: {from_rv} ({})", inner.compacted_rv + 1)));
+        }
+        let start = inner.history.partition_point(|c| c.rv <= from_rv);
+        let replay = inner.history.range(start..).filter(|c| &*c.resource == storage_key).cloned().collect();
+        let capacity = self.config.channel_capacity;
+        let live = channel(&mut inner, storage_key, capacity).subscribe();
+        Ok(WatchStart { replay, live, current_rv: inner.rv })
+    }
+
+    /// A watch from "now" that first sees every current object as ADDED (resourceVersion unset or "0").
+    pub fn watch_with_initial(&self, storage_key: &str) -> (Vec<Arc<Value>>, WatchStart) {
+        let mut inner = self.lock();
+        let objects = inner.objects.get(storage_key).map(|m| m.values().cloned().collect()).unwrap_or_default();
+        let capacity = self.config.channel_capacity;
+        let live = channel(&mut inner, storage_key, capacity).subscribe();
+        let current_rv = inner.rv;
+        (objects, WatchStart { replay: Vec::new(), live, current_rv })
+    }
+
+    /// Subscribes to every change of one resource from now on (for in-process controllers).
+    pub fn subscribe(&self, storage_key: &str) -> broadcast::Receiver<Arc<Change>> {
+        let mut inner = self.lock();
+        let capacity = self.config.channel_capacity;
+        channel(&mut inner, storage_key, capacity).subscribe()
+    }
+
+    /// Forgets the whole history: every watch from an earlier version gets `410 Expired`.
+    pub fn compact(&self) {
+        let mut inner = self.lock();
+        inner.compacted_rv = inner.rv;
+        inner.history.clear();
+    }
+
+    /// Ends every live watch feed (their receivers see the channel closed).
+    pub fn close_watches(&self) {
+        self.lock().channels.clear();
+    }
+
+    fn commit(
+        &self,
+        inner: &mut Inner,
+        rt: &ResourceType,
+        key: (String, String),
+        kind: ChangeKind,
+        mut obj: Value,
+        previous: Option<Arc<Value>>,
+    ) -> Arc<Value> {
+        inner.rv += 1;
+        let rv = inner.rv;
+        object::meta_mut(&mut obj).insert("resourceVersion".into(), json!(rv.to_string()));
+        let obj = Arc::new(obj);
+        let storage_key: Arc<str> = Arc::from(rt.storage_key());
+        let objects = inner.objects.entry(storage_key.clone()).or_default();
+        match kind {
+            ChangeKind::Deleted => objects.remove(&key),
+            ChangeKind::Added | ChangeKind::Modified => objects.insert(key, obj.clone()),
+        };
+        let change = Arc::new(Change { rv, resource: storage_key.clone(), kind, object: obj.clone(), previous });
+        if inner.history.len() >= self.config.history {
+            if let Some(dropped) = inner.history.pop_front() {
+                inner.compacted_rv = dropped.rv;
+            }
+        }
+        inner.history.push_back(change.clone());
+        if let Some(sender) = inner.channels.get(&storage_key) {
+            // No receiver is fine: nobody watches this resource.
+            let _ = sender.send(change);
+        }
+        obj
+    }
+}
+
+fn channel<'a>(inner: &'a mut Inner, storage_key: &str, capacity: usize) -> &'a broadcast::Sender<Arc<Change>> {
+    inner.channels.entry(Arc::from(storage_key)).or_insert_with(|| broadcast::channel(capacity).0)
+}
+
+fn namespace_exists(inner: &Inner, namespace: &str) -> bool {
+    inner
+        .objects
+        .get("/namespaces")
+        .and_then(|m| m.get(&(String::new(), namespace.to_owned())))
+        .is_some_and(|ns| ns["metadata"].get("deletionTimestamp").is_none())
+}
+
+fn delete_namespace_contents(store: &Store, inner: &mut Inner, namespace: &str) {
+    let mut doomed = Vec::new();
+    for (resource, objects) in &inner.objects {
+        for (key, obj) in objects {
+            if key.0 == namespace {
+                doomed.push((resource.clone(), key.clone(), obj.clone()));
+            }
+        }
+    }
+    for (resource, key, obj) in doomed {
+        let (group, plural) = resource.split_once('/').unwrap_or(("", &resource));
+        let rt = ResourceType {
+            group: group.to_owned(),
+            version: String::new(),
+            kind: object::kind(&obj).to_owned(),
+            plural: plural.to_owned(),
+            singular: String::new(),
+            namespaced: true,
+            short_names: Vec::new(),
+            categories: Vec::new(),
+            has_status: false,
+            storage: crate::resources::Storage::Stored,
+            printer_columns: None,
+            preferred: true,
+        };
+        store.commit(inner, &rt, key, ChangeKind::Deleted, (*obj).clone(), Some(obj));
+    }
+}
+
+/// Applies the API server's rules to an update: immutable metadata kept, status or main part
+/// kept depending on `part`, generation bumped when the spec changed.
+fn finish_update(rt: &ResourceType, current: &Value, mut next: Value, part: Part) -> Result<Value> {
+    if !next.is_object() {
+        return Err(ApiError::bad_request("the object must be a JSON object"));
+    }
+    let name = object::name(current);
+    let next_name = object::name(&next);
+    if !next_name.is_empty() && next_name != name {
+        return Err(ApiError::bad_request(format!(
+            "the name of the object ({next_name}) does not match the name on the URL ({name})"
+        )));
+    }
+    let next_ns = object::namespace(&next);
+    if !next_ns.is_empty() && next_ns != object::namespace(current) {
+        return Err(ApiError::bad_request(format!(
+            "the namespace of the object ({next_ns}) does not match the namespace on the URL ({})",
+            object::namespace(current)
+        )));
+    }
+    match part {
+        Part::Status => {
+            let status = next.get("status").cloned();
+            next = current.clone();
+            set_or_remove(&mut next, "status", status);
+        }
+        Part::Main if rt.has_status => {
+            set_or_remove(&mut next, "status", current.get("status").cloned());
+        }
+        Part::Main => {}
+    }
+    next["apiVersion"] = current["apiVersion"].clone();
+    next["kind"] = current["kind"].clone();
+    let current_meta = current["metadata"].as_object().cloned().unwrap_or_default();
+    let meta = object::meta_mut(&mut next);
+    for field in ["name", "namespace", "uid", "creationTimestamp", "generation", "deletionTimestamp", "deletionGracePeriodSeconds", "resourceVersion"] {
+        match current_meta.get(field) {
+            Some(v) => meta.insert(field.into(), v.clone()),
+            None => meta.remove(field),
+        };
+    }
+    if spec_of(current) != spec_of(&next) {
+        let generation = current["metadata"]["generation"].as_i64().unwrap_or(1);
+        object::meta_mut(&mut next).insert("generation".into(), json!(generation + 1));
+    }
+    Ok(next)
+}
+
+fn set_or_remove(obj: &mut Value, key: &str, value: Option<Value>) {
+    if let Some(map) = obj.as_object_mut() {
+        match value {
+            Some(v) => map.insert(key.to_owned(), v),
+            None => map.remove(key),
+        };
+    }
+}
+
+/// Everything but metadata and status: what a generation tracks.
+fn spec_of(obj: &Value) -> Map<String, Value> {
+    let mut map = obj.as_object().cloned().unwrap_or_default();
+    for key in ["metadata", "status", "apiVersion", "kind"] {
+        map.remove(key);
+    }
+    map
+}
+
+/// Parses a resourceVersion; a malformed one is a 400, as on a real server.
+pub fn parse_rv(rv: &str) -> Result<u64> {
+    rv.parse::<u64>().map_err(|_| ApiError::bad_request(format!("Invalid value: {rv:?}: invalid resource version")))
+}
+
+fn uid(n: u64) -> String {
+    let hex = format!("{n:032x}");
+    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+}
+
+fn encode_continue(rv: u64, key: &(String, String)) -> String {
+    let raw = json!({"v": "meta.k8s.io/v1", "rv": rv, "start": format!("{}/{}", key.0, key.1)}).to_string();
+    raw.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+fn decode_continue(token: &str) -> Result<(u64, (String, String))> {
+    let bad = || ApiError::bad_request(format!("continue key is not valid: {token:?}"));
+    if token.len() % 2 != 0 || !token.is_ascii() {
+        return Err(bad());
+    }
+    let bytes: Option<Vec<u8>> =
+        (0..token.len()).step_by(2).map(|i| u8::from_str_radix(&token[i..i + 2], 16).ok()).collect();
+    let value: Value = bytes.and_then(|b| serde_json::from_slice(&b).ok()).ok_or_else(bad)?;
+    let rv = value["rv"].as_u64().ok_or_else(bad)?;
+    let start = value["start"].as_str().ok_or_else(bad)?;
+    let (ns, name) = start.split_once('/').ok_or_else(bad)?;
+    Ok((rv, (ns.to_owned(), name.to_owned())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::{FluxRelease, Registry};
+
+    fn setup() -> (Store, Registry) {
+        let store = Store::new(StoreConfig { history: 100, channel_capacity: 64 });
+        let registry = Registry::new(&FluxRelease::Latest);
+        let ns = registry.by_kind("", "Namespace").unwrap();
+        store.create(ns, json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "apps"}})).unwrap();
+        (store, registry)
+    }
+
+    fn ks(name: &str) -> Value {
+        json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+               "metadata": {"name": name, "namespace": "apps"}, "spec": {"interval": "10m", "path": "./"}})
+    }
+
+    #[test]
+    fn generation_bumps_on_spec_changes_only() {
+        let (store, registry) = setup();
+        let rt = registry.by_kind("kustomize.toolkit.fluxcd.io", "Kustomization").unwrap();
+        let created = store.create(rt, ks("a")).unwrap();
+        assert_eq!(created["metadata"]["generation"], 1);
+        let labelled = store
+            .update_with(rt, "apps", "a", Part::Main, |o| {
+                o["metadata"]["labels"] = json!({"x": "y"});
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(labelled["metadata"]["generation"], 1);
+        assert_ne!(labelled["metadata"]["resourceVersion"], created["metadata"]["resourceVersion"]);
+        let status = store
+            .update_with(rt, "apps", "a", Part::Status, |o| {
+                o["status"] = json!({"observedGeneration": 1});
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(status["metadata"]["generation"], 1);
+        assert_eq!(status["status"]["observedGeneration"], 1);
+        let spec = store
+            .update_with(rt, "apps", "a", Part::Main, |o| {
+                o["spec"]["suspend"] = json!(true);
+                o["status"] = json!({"ignored": true});
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(spec["metadata"]["generation"], 2);
+        assert_eq!(spec["status"], json!({"observedGeneration": 1}), "status kept on main writes");
+    }
+
+    #[test]
+    fn a_no_op_update_keeps_the_resource_version() {
+        let (store, registry) = setup();
+        let rt = registry.by_kind("kustomize.toolkit.fluxcd.io", "Kustomization").unwrap();
+        let created = store.create(rt, ks("a")).unwrap();
+        let same = store.update_with(rt, "apps", "a", Part::Main, |_| Ok(())).unwrap();
+        assert_eq!(same["metadata"]["resourceVersion"], created["metadata"]["resourceVersion"]);
+    }
+
+    #[test]
+    fn a_stale_resource_version_conflicts_and_changes_nothing() {
+        let (store, registry) = setup();
+        let rt = registry.by_kind("kustomize.toolkit.fluxcd.io", "Kustomization").unwrap();
+        let created = store.create(rt, ks("a")).unwrap();
+        let mut stale = (*created).clone();
+        stale["metadata"]["resourceVersion"] = json!("1");
+        stale["spec"]["path"] = json!("./other");
+        let err = store.update(rt, "apps", "a", stale, Part::Main).unwrap_err();
+        assert_eq!(err.code, 409);
+        assert_eq!(store.get(rt, "apps", "a").unwrap(), created);
+    }
+
+    #[test]
+    fn creating_twice_or_in_a_missing_namespace_fails() {
+        let (store, registry) = setup();
+        let rt = registry.by_kind("kustomize.toolkit.fluxcd.io", "Kustomization").unwrap();
+        store.create(rt, ks("a")).unwrap();
+        assert_eq!(store.create(rt, ks("a")).unwrap_err().reason, "AlreadyExists");
+        let mut elsewhere = ks("b");
+        elsewhere["metadata"]["namespace"] = json!("nope");
+        let err = store.create(rt, elsewhere).unwrap_err();
+        assert_eq!((err.code, err.message.as_str()), (404, "namespaces \"nope\" not found"));
+    }
+
+    #[test]
+    fn finalizers_hold_a_deletion_until_removed() {
+        let (store, registry) = setup();
+        let rt = registry.by_kind("kustomize.toolkit.fluxcd.io", "Kustomization").unwrap();
+        let mut obj = ks("a");
+        obj["metadata"]["finalizers"] = json!(["finalizers.fluxcd.io"]);
+        store.create(rt, obj).unwrap();
+        let marked = store.delete(rt, "apps", "a", None).unwrap();
+        assert!(marked["metadata"]["deletionTimestamp"].is_string());
+        assert!(store.get(rt, "apps", "a").is_ok());
+        store
+            .update_with(rt, "apps", "a", Part::Main, |o| {
+                o["metadata"]["finalizers"] = json!([]);
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(store.get(rt, "apps", "a").unwrap_err().code, 404);
+    }
+
+    #[test]
+    fn lists_page_with_continue_tokens() {
+        let (store, registry) = setup();
+        let rt = registry.by_kind("kustomize.toolkit.fluxcd.io", "Kustomization").unwrap();
+        for name in ["a", "b", "c"] {
+            store.create(rt, ks(name)).unwrap();
+        }
+        let all = |_: &Value| true;
+        let first = store.list(rt, None, &all, Some(2), None).unwrap();
+        assert_eq!(first.items.len(), 2);
+        assert_eq!(first.remaining, Some(1));
+        let token = first.continue_token.unwrap();
+        let second = store.list(rt, Some("apps"), &all, Some(2), Some(&token)).unwrap();
+        assert_eq!(second.items.len(), 1);
+        assert_eq!(second.items[0]["metadata"]["name"], "c");
+        assert!(second.continue_token.is_none());
+        assert_eq!(second.resource_version, first.resource_version);
+        assert_eq!(store.list(rt, None, &all, None, Some("zz")).unwrap_err().code, 400);
+    }
+
+    #[test]
+    fn watches_replay_history_and_expire_below_it() {
+        let (store, registry) = setup();
+        let rt = registry.by_kind("kustomize.toolkit.fluxcd.io", "Kustomization").unwrap();
+        let before = store.resource_version();
+        store.create(rt, ks("a")).unwrap();
+        store.create(rt, ks("b")).unwrap();
+        let start = store.watch(&rt.storage_key(), before).unwrap();
+        let names: Vec<_> = start.replay.iter().map(|c| object::name(&c.object).to_owned()).collect();
+        assert_eq!(names, vec!["a", "b"]);
+        store.compact();
+        let err = store.watch(&rt.storage_key(), before).unwrap_err();
+        assert_eq!((err.code, err.reason), (410, "Expired"));
+        assert!(store.watch(&rt.storage_key(), store.resource_version()).is_ok());
+    }
+
+    #[tokio::test]
+    async fn live_watches_see_changes_in_order() {
+        let (store, registry) = setup();
+        let rt = registry.by_kind("kustomize.toolkit.fluxcd.io", "Kustomization").unwrap();
+        let mut start = store.watch(&rt.storage_key(), store.resource_version()).unwrap();
+        store.create(rt, ks("a")).unwrap();
+        store.delete(rt, "apps", "a", None).unwrap();
+        let added = start.live.recv().await.unwrap();
+        let deleted = start.live.recv().await.unwrap();
+        assert_eq!((added.kind, deleted.kind), (ChangeKind::Added, ChangeKind::Deleted));
+        assert!(deleted.rv > added.rv);
+    }
+
+    #[test]
+    fn deleting_a_namespace_deletes_what_is_in_it() {
+        let (store, registry) = setup();
+        let rt = registry.by_kind("kustomize.toolkit.fluxcd.io", "Kustomization").unwrap();
+        store.create(rt, ks("a")).unwrap();
+        let ns = registry.by_kind("", "Namespace").unwrap();
+        store.delete(ns, "", "apps", None).unwrap();
+        assert!(store.all(&rt.storage_key()).is_empty());
+    }
+}

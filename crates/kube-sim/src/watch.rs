@@ -1,0 +1,182 @@
+//! Watch streams: replay from a resourceVersion, then live changes, bookmarks, timeouts.
+//!
+//! Each watch is one task feeding a bounded channel into the chunked response. A watch that
+//! falls behind the broadcast channel ends (the client re-watches from its last version and
+//! the history replays what it missed, or answers `410 Expired`), so a slow client never makes
+//! the server buffer without bound.
+
+use std::{convert::Infallible, sync::Arc, time::Duration};
+
+use axum::{
+    body::{Body, Bytes},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use futures::StreamExt;
+use serde_json::{Value, json};
+use tokio::sync::{broadcast::error::RecvError, mpsc};
+use tokio_stream::wrappers::ReceiverStream;
+
+use crate::{
+    error::Result,
+    object,
+    resources::ResourceType,
+    route::ResourcePath,
+    selector::{FieldSelector, LabelSelector},
+    server::{self, Rendering, ServerState},
+    store::{Change, ChangeKind, WatchStart, parse_rv},
+    table::{self, IncludeObject},
+};
+
+/// The server-side timeout when the client gives none, as the real default (30 minutes).
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1800);
+
+/// Starts a watch response.
+pub(crate) fn serve(state: &ServerState, path: &ResourcePath, query: &[(String, String)], headers: &HeaderMap) -> Result<Response> {
+    let param = |key: &str| query.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+    let (labels, fields) = server::selectors(query, &path.rt)?;
+    let from_rv = match param("resourceVersion") {
+        None | Some("" | "0") => None,
+        Some(rv) => Some(parse_rv(rv)?),
+    };
+    let storage_key = path.rt.storage_key();
+    let (initial, start) = match from_rv {
+        Some(rv) => (Vec::new(), state.store.watch(&storage_key, rv)?),
+        None => state.store.watch_with_initial(&storage_key),
+    };
+    let timeout = param("timeoutSeconds")
+        .and_then(|s| s.parse::<u64>().ok())
+        .map_or(DEFAULT_TIMEOUT, Duration::from_secs);
+    let spec = WatchSpec {
+        rt: path.rt.clone(),
+        namespace: path.namespace.clone(),
+        name: path.name.clone(),
+        labels,
+        fields,
+        rendering: server::rendering(headers),
+        include_object: server::include_object(query),
+        bookmarks: matches!(param("allowWatchBookmarks"), Some("true" | "1")),
+        initial_events_end: matches!(param("sendInitialEvents"), Some("true" | "1")),
+    };
+    let (tx, rx) = mpsc::channel::<Bytes>(64);
+    let stalled = state.faults.stalled.subscribe();
+    let bookmark_interval = state.bookmark_interval;
+    tokio::spawn(async move {
+        let mut task = WatchTask { spec, tx, sent_columns: false, last_rv: start.current_rv, stalled };
+        task.run(initial, start, timeout, bookmark_interval).await;
+    });
+    let body = Body::from_stream(ReceiverStream::new(rx).map(Ok::<_, Infallible>));
+    Ok((StatusCode::OK, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response())
+}
+
+struct WatchSpec {
+    rt: Arc<ResourceType>,
+    namespace: Option<String>,
+    name: Option<String>,
+    labels: LabelSelector,
+    fields: FieldSelector,
+    rendering: Rendering,
+    include_object: IncludeObject,
+    bookmarks: bool,
+    initial_events_end: bool,
+}
+
+impl WatchSpec {
+    fn matches(&self, obj: &Value) -> bool {
+        self.namespace.as_deref().is_none_or(|ns| ns == object::namespace(obj))
+            && self.name.as_deref().is_none_or(|name| name == object::name(obj))
+            && self.labels.matches_object(obj)
+            && self.fields.matches_object(obj)
+    }
+}
+
+struct WatchTask {
+    spec: WatchSpec,
+    tx: mpsc::Sender<Bytes>,
+    sent_columns: bool,
+    /// Every change up to this version has been seen (sent or filtered out).
+    last_rv: u64,
+    stalled: tokio::sync::watch::Receiver<bool>,
+}
+
+impl WatchTask {
+    async fn run(&mut self, initial: Vec<Arc<Value>>, mut start: WatchStart, timeout: Duration, bookmark_interval: Duration) {
+        for obj in initial {
+            if self.spec.matches(&obj) && !self.send("ADDED", &obj).await {
+                return;
+            }
+        }
+        if self.spec.initial_events_end && !self.send_bookmark(true).await {
+            return;
+        }
+        for change in std::mem::take(&mut start.replay) {
+            if !self.deliver(&change).await {
+                return;
+            }
+        }
+        let deadline = tokio::time::sleep(timeout);
+        tokio::pin!(deadline);
+        let mut bookmarks = tokio::time::interval_at(tokio::time::Instant::now() + bookmark_interval, bookmark_interval);
+        loop {
+            tokio::select! {
+                () = self.tx.closed() => return,
+                () = &mut deadline => return,
+                _ = bookmarks.tick(), if self.spec.bookmarks => {
+                    if !self.send_bookmark(false).await { return; }
+                }
+                received = start.live.recv() => match received {
+                    Ok(change) => if !self.deliver(&change).await { return },
+                    Err(RecvError::Lagged(_) | RecvError::Closed) => return,
+                },
+            }
+        }
+    }
+
+    /// Sends a change as the watch sees it; false when the client is gone.
+    async fn deliver(&mut self, change: &Change) -> bool {
+        self.last_rv = self.last_rv.max(change.rv);
+        let now = self.spec.matches(&change.object);
+        let before = change.previous.as_deref().is_some_and(|p| self.spec.matches(p));
+        let event = match change.kind {
+            ChangeKind::Added if now => "ADDED",
+            ChangeKind::Modified if now && before => "MODIFIED",
+            ChangeKind::Modified if now => "ADDED",
+            ChangeKind::Modified if before => "DELETED",
+            ChangeKind::Deleted if before || now => "DELETED",
+            _ => return true,
+        };
+        self.send(event, &change.object).await
+    }
+
+    async fn send(&mut self, event: &str, obj: &Value) -> bool {
+        let rendered = match self.spec.rendering {
+            Rendering::Full => server::converted(obj, &self.spec.rt).into_owned(),
+            Rendering::Metadata => server::metadata_only(obj),
+            Rendering::Table => {
+                let meta = json!({"resourceVersion": object::resource_version(obj)});
+                let columns = !self.sent_columns;
+                self.sent_columns = true;
+                let rt = &self.spec.rt;
+                table::build_table(&rt.kind, rt.printer_columns.as_deref(), &[obj], self.spec.include_object, columns, meta)
+            }
+        };
+        self.write(&json!({"type": event, "object": rendered})).await
+    }
+
+    async fn send_bookmark(&mut self, initial_events_end: bool) -> bool {
+        let mut metadata = json!({"resourceVersion": self.last_rv.to_string()});
+        if initial_events_end {
+            metadata["annotations"] = json!({"k8s.io/initial-events-end": "true"});
+        }
+        let object = json!({"kind": self.spec.rt.kind, "apiVersion": self.spec.rt.api_version(), "metadata": metadata});
+        self.write(&json!({"type": "BOOKMARK", "object": object})).await
+    }
+
+    async fn write(&mut self, event: &Value) -> bool {
+        // A stall holds deliveries too; a closed fault channel means shutdown: go on.
+        let _ = self.stalled.wait_for(|s| !s).await;
+        let Ok(mut line) = serde_json::to_vec(event) else { return false };
+        line.push(b'\n');
+        self.tx.send(Bytes::from(line)).await.is_ok()
+    }
+}

@@ -1,0 +1,386 @@
+//! kube-sim checked with kube-rs, the client fluxboard's backend uses: discovery, list and
+//! watch, 410 recovery, the reconcile protocol of the emulated Flux controllers, impersonation
+//! and RBAC.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{DEADLINE, condition, is_ready, kustomizations, wait_object};
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::{
+    authorization::v1::{ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec},
+    core::v1::ConfigMap,
+};
+use kube::{
+    Api, ResourceExt,
+    api::{ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams},
+    discovery::Discovery,
+    runtime::watcher,
+};
+use kube_sim::{ADMIN_TOKEN, FleetChoice, FluxRelease, SimConfig, StaticToken};
+use serde_json::{Value, json};
+
+fn flux_manager() -> PatchParams {
+    PatchParams { field_manager: Some("fluxboard".into()), ..PatchParams::default() }
+}
+
+fn kinds_table() -> Vec<(String, String, String)> {
+    include_str!("../crds/kinds.tsv")
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let cols: Vec<&str> = l.split('\t').collect();
+            (cols[0].to_owned(), cols[1].to_owned(), cols[5].to_owned())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn discovery_finds_every_flux_kind_at_its_version() {
+    let sim = common::start(SimConfig { flux: false, ..SimConfig::default() }).await;
+    let client = common::client(&sim, ADMIN_TOKEN).await;
+    let discovery = Discovery::new(client).run().await.expect("discovery runs");
+    let kinds = kinds_table();
+    assert_eq!(kinds.len(), 15);
+    for (group, kind, version) in kinds {
+        let found = discovery
+            .groups()
+            .find(|g| g.name() == group)
+            .and_then(|g| g.resources_by_stability().into_iter().find(|(r, _)| r.kind == kind))
+            .unwrap_or_else(|| panic!("{group} {kind} discovered"));
+        assert_eq!(found.0.version, version, "{kind}");
+        assert!(found.1.supports_operation(kube::discovery::verbs::WATCH));
+    }
+    for (group, kind) in [("", "Pod"), ("apps", "Deployment"), ("", "Event"), ("rbac.authorization.k8s.io", "ClusterRoleBinding")] {
+        assert!(discovery.groups().any(|g| g.name() == group && g.recommended_kind(kind).is_some()), "{kind}");
+    }
+}
+
+#[tokio::test]
+async fn an_older_flux_release_is_discovered_with_its_versions() {
+    let sim = common::start(SimConfig { flux: false, flux_release: "2.2".parse::<FluxRelease>().unwrap(), ..SimConfig::default() }).await;
+    let client = common::client(&sim, ADMIN_TOKEN).await;
+    let discovery = Discovery::new(client).run().await.expect("discovery runs");
+    // Groups whose kinds sit at different versions: the most stable version of each kind.
+    let version_of = |group: &str, kind: &str| {
+        discovery
+            .groups()
+            .find(|g| g.name() == group)
+            .and_then(|g| g.resources_by_stability().into_iter().find(|(r, _)| r.kind == kind))
+            .map(|(r, _)| r.version)
+    };
+    assert_eq!(version_of("helm.toolkit.fluxcd.io", "HelmRelease").as_deref(), Some("v2beta2"));
+    assert_eq!(version_of("source.toolkit.fluxcd.io", "OCIRepository").as_deref(), Some("v1beta2"));
+    assert_eq!(version_of("image.toolkit.fluxcd.io", "ImagePolicy").as_deref(), Some("v1beta2"));
+    assert_eq!(version_of("source.toolkit.fluxcd.io", "ExternalArtifact"), None);
+}
+
+#[tokio::test]
+async fn list_and_watch_with_bookmarks() {
+    let sim = common::start(SimConfig { flux: false, bookmark_interval: Duration::from_millis(50), ..SimConfig::default() }).await;
+    let client = common::client(&sim, ADMIN_TOKEN).await;
+    let api: Api<ConfigMap> = Api::namespaced(client, "default");
+    let cm = |name: &str| serde_json::from_value::<ConfigMap>(json!({"metadata": {"name": name, "labels": {"team": "a"}}, "data": {"k": "v"}})).unwrap();
+    api.create(&PostParams::default(), &cm("one")).await.expect("create");
+    let list = api.list(&ListParams::default().labels("team=a")).await.expect("list");
+    assert_eq!(list.items.len(), 1);
+    let rv = list.metadata.resource_version.clone().expect("list resourceVersion");
+    let stream = api.watch(&WatchParams::default().labels("team=a").timeout(30), &rv).await.expect("watch");
+    let mut stream = stream.boxed();
+    api.create(&PostParams::default(), &cm("two")).await.expect("create");
+    let (mut added, mut bookmarks) = (Vec::new(), 0);
+    tokio::time::timeout(DEADLINE, async {
+        while let Some(event) = stream.try_next().await.expect("watch event") {
+            match event {
+                WatchEvent::Added(o) => added.push(o.name_any()),
+                WatchEvent::Bookmark(b) => {
+                    assert!(b.metadata.resource_version.parse::<u64>().unwrap() >= rv.parse::<u64>().unwrap());
+                    bookmarks += 1;
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+            if !added.is_empty() && bookmarks > 0 {
+                break;
+            }
+        }
+    })
+    .await
+    .expect("an ADDED event and a bookmark arrive");
+    assert_eq!(added, vec!["two"], "only what changed after the list's version");
+}
+
+#[tokio::test]
+async fn a_watch_below_the_history_gets_410_and_the_watcher_recovers() {
+    let sim = common::start(SimConfig { flux: false, ..SimConfig::default() }).await;
+    let client = common::client(&sim, ADMIN_TOKEN).await;
+    let api: Api<ConfigMap> = Api::namespaced(client, "default");
+    let cm = |name: &str| serde_json::from_value::<ConfigMap>(json!({"metadata": {"name": name}})).unwrap();
+    api.create(&PostParams::default(), &cm("before")).await.unwrap();
+    let old_rv = api.list(&ListParams::default()).await.unwrap().metadata.resource_version.unwrap();
+    api.create(&PostParams::default(), &cm("during")).await.unwrap();
+
+    let mut events = watcher(api.clone(), watcher::Config::default()).boxed();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut next_name = async |seen: &mut std::collections::BTreeSet<String>, want: &str| {
+        tokio::time::timeout(DEADLINE, async {
+            while !seen.contains(want) {
+                match events.next().await.expect("watcher goes on") {
+                    Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => {
+                        seen.insert(o.name_any());
+                    }
+                    Ok(_) => {}
+                    // The watcher reports the 410 and the dropped stream, then re-lists.
+                    Err(_) => {}
+                }
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("the watcher sees {want}"));
+    };
+    next_name(&mut seen, "during").await;
+
+    sim.compact();
+    sim.drop_watches();
+    match api.watch(&WatchParams::default(), &old_rv).await {
+        Err(kube::Error::Api(status)) => assert_eq!((status.code, status.reason.as_str()), (410, "Expired")),
+        other => panic!("expected 410 Expired, got {:?}", other.map(|_| "a stream")),
+    }
+    api.create(&PostParams::default(), &cm("after")).await.unwrap();
+    next_name(&mut seen, "after").await;
+}
+
+#[tokio::test]
+async fn a_reconcile_request_is_handled_and_the_object_becomes_ready() {
+    let sim = common::start(SimConfig::default()).await;
+    common::seed_app(&sim, "apps").await;
+    let client = common::client(&sim, ADMIN_TOKEN).await;
+    let ks = kustomizations(&client, "apps");
+    let ready = wait_object(&ks, "app", "the Kustomization to become ready", is_ready).await;
+    assert!(condition(&ready, "Ready").2.starts_with("Applied revision: main@sha1:"), "{ready}");
+
+    let token = "2026-11-25T10:00:00.123456789Z";
+    let patch = json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": token}}});
+    ks.patch("app", &flux_manager(), &Patch::Merge(&patch)).await.expect("merge patch");
+    let handled = wait_object(&ks, "app", "the token to be handled", |o| o["status"]["lastHandledReconcileAt"] == token).await;
+    assert_eq!(condition(&handled, "Ready").0, "True");
+    assert_eq!(handled["status"]["inventory"]["entries"][0]["id"], "apps_app-config__ConfigMap");
+    let cm: Api<ConfigMap> = Api::namespaced(client.clone(), "apps");
+    assert!(cm.get_opt("app-config").await.unwrap().is_some(), "the inventory was applied");
+}
+
+#[tokio::test]
+async fn suspend_stops_reconciliation_until_resumed() {
+    let sim = common::start(SimConfig::default()).await;
+    common::seed_app(&sim, "apps").await;
+    let client = common::client(&sim, ADMIN_TOKEN).await;
+    let ks = kustomizations(&client, "apps");
+    wait_object(&ks, "app", "ready", is_ready).await;
+
+    let suspend = json!({"spec": {"suspend": true}});
+    ks.patch("app", &flux_manager(), &Patch::Merge(&suspend)).await.unwrap();
+    let change = json!({"spec": {"path": "./other"}, "metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": "t1"}}});
+    let patched = ks.patch("app", &flux_manager(), &Patch::Merge(&change)).await.unwrap();
+    let generation = patched.metadata.generation.unwrap();
+    let acked = wait_object(&ks, "app", "the suspended object to record the request", |o| o["status"]["lastHandledReconcileAt"] == "t1").await;
+    assert!(acked["status"]["observedGeneration"].as_i64().unwrap() < generation, "not reconciled while suspended: {acked}");
+
+    let resume = json!({"spec": {"suspend": null}, "metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": "t2"}}});
+    ks.patch("app", &flux_manager(), &Patch::Merge(&resume)).await.unwrap();
+    let resumed = wait_object(&ks, "app", "the resumed object to reconcile", |o| o["status"]["lastHandledReconcileAt"] == "t2").await;
+    assert_eq!(resumed["status"]["observedGeneration"].as_i64(), Some(generation + 1));
+    let (status, reason, _) = condition(&resumed, "Ready");
+    assert_eq!((status, reason), ("False", "BuildFailed"), "./other does not exist in the source");
+}
+
+#[tokio::test]
+async fn force_is_honoured_only_with_the_same_requested_at() {
+    let sim = common::start(SimConfig::default()).await;
+    let cluster = sim.cluster();
+    for obj in [
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "apps"}}),
+        json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "HelmRepository", "metadata": {"name": "podinfo", "namespace": "apps"},
+               "spec": {"interval": "1h", "url": "https://stefanprodan.github.io/podinfo"}}),
+        json!({"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease", "metadata": {"name": "podinfo", "namespace": "apps"},
+               "spec": {"interval": "10m", "chart": {"spec": {"chart": "podinfo", "version": "6.5.4",
+                        "sourceRef": {"kind": "HelmRepository", "name": "podinfo"}}}}}),
+    ] {
+        cluster.apply(&obj).unwrap();
+    }
+    let client = common::client(&sim, ADMIN_TOKEN).await;
+    let hr = common::helm_releases(&client, "apps");
+    let ready = wait_object(&hr, "podinfo", "the release to install", is_ready).await;
+    assert_eq!(ready["status"]["history"][0]["version"], 1);
+
+    let mismatched = json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": "a", "reconcile.fluxcd.io/forceAt": "b"}}});
+    hr.patch("podinfo", &flux_manager(), &Patch::Merge(&mismatched)).await.unwrap();
+    let handled = wait_object(&hr, "podinfo", "request a handled", |o| o["status"]["lastHandledReconcileAt"] == "a" && is_ready(o)).await;
+    assert!(handled["status"].get("lastHandledForceAt").is_none(), "{handled}");
+    assert_eq!(handled["status"]["history"][0]["version"], 1, "no upgrade without a matching forceAt");
+
+    let forced = json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": "c", "reconcile.fluxcd.io/forceAt": "c"}}});
+    hr.patch("podinfo", &flux_manager(), &Patch::Merge(&forced)).await.unwrap();
+    let upgraded = wait_object(&hr, "podinfo", "the forced upgrade", |o| o["status"]["lastHandledForceAt"] == "c" && is_ready(o)).await;
+    assert_eq!(upgraded["status"]["history"][0]["version"], 2, "{upgraded}");
+    assert!(condition(&upgraded, "Ready").2.starts_with("Helm upgrade succeeded for release apps/podinfo.v2"), "{upgraded}");
+}
+
+#[tokio::test]
+async fn depends_on_waits_for_the_dependency() {
+    let sim = common::start(SimConfig::default()).await;
+    common::seed_app(&sim, "apps").await;
+    let cluster = sim.cluster();
+    cluster
+        .apply(&json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+            "metadata": {"name": "infra", "namespace": "apps", "annotations": {"sim.fluxboard.dev/fail": "kustomize build failed: accumulating resources"}},
+            "spec": {"interval": "10m", "path": "./", "prune": true, "sourceRef": {"kind": "GitRepository", "name": "app"}}}))
+        .unwrap();
+    cluster
+        .apply(&json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+            "metadata": {"name": "frontend", "namespace": "apps"},
+            "spec": {"interval": "10m", "path": "./", "prune": true, "dependsOn": [{"name": "infra"}],
+                     "sourceRef": {"kind": "GitRepository", "name": "app"}}}))
+        .unwrap();
+    let client = common::client(&sim, ADMIN_TOKEN).await;
+    let ks = kustomizations(&client, "apps");
+    let waiting = wait_object(&ks, "frontend", "DependencyNotReady", |o| condition(o, "Ready").1 == "DependencyNotReady").await;
+    assert_eq!(condition(&waiting, "Ready").2, "dependency 'apps/infra' is not ready");
+    let failing = wait_object(&ks, "infra", "the scripted failure", |o| condition(o, "Ready").0 == "False").await;
+    assert_eq!(condition(&failing, "Reconciling").1, "ProgressingWithRetry");
+
+    let fix = json!({"metadata": {"annotations": {"sim.fluxboard.dev/fail": null, "reconcile.fluxcd.io/requestedAt": "fix"}}});
+    ks.patch("infra", &flux_manager(), &Patch::Merge(&fix)).await.unwrap();
+    let frontend = wait_object(&ks, "frontend", "the dependent to become ready", is_ready).await;
+    let infra = ks.get("infra").await.unwrap();
+    let infra = serde_json::to_value(&infra).unwrap();
+    assert!(is_ready(&infra));
+    let since = |o: &Value| o["status"]["conditions"].as_array().unwrap().iter().find(|c| c["type"] == "Ready").unwrap()["lastTransitionTime"].as_str().unwrap().to_owned();
+    assert!(since(&infra) <= since(&frontend), "the dependency became ready first");
+}
+
+#[tokio::test]
+async fn rbac_refuses_with_the_api_server_message() {
+    let sim = common::start(SimConfig {
+        flux: false,
+        tokens: vec![StaticToken::new("alice-token", "alice", &["team-a"])],
+        ..SimConfig::default()
+    })
+    .await;
+    let alice = common::client(&sim, "alice-token").await;
+    let err = kustomizations(&alice, "apps").list(&ListParams::default()).await.unwrap_err();
+    let kube::Error::Api(status) = err else { panic!("an API error: {err:?}") };
+    assert_eq!((status.code, status.reason.as_str()), (403, "Forbidden"));
+    assert_eq!(
+        status.message,
+        "kustomizations.kustomize.toolkit.fluxcd.io is forbidden: User \"alice\" cannot list resource \"kustomizations\" in API group \"kustomize.toolkit.fluxcd.io\" in the namespace \"apps\""
+    );
+}
+
+async fn grant_team_a_viewing(sim: &kube_sim::Sim) {
+    let cluster = sim.cluster();
+    for obj in [
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a"}}),
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-b"}}),
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "flux-view"},
+               "rules": [{"apiGroups": ["kustomize.toolkit.fluxcd.io"], "resources": ["kustomizations"], "verbs": ["get", "list", "watch"]}]}),
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "bob-view", "namespace": "team-a"},
+               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "flux-view"},
+               "subjects": [{"kind": "User", "name": "bob", "apiGroup": "rbac.authorization.k8s.io"}]}),
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "impersonator"},
+               "rules": [{"apiGroups": [""], "resources": ["users", "groups"], "verbs": ["impersonate"]}]}),
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": "dashboard-impersonates"},
+               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "impersonator"},
+               "subjects": [{"kind": "ServiceAccount", "name": "fluxboard", "namespace": "fluxboard"}]}),
+    ] {
+        cluster.apply(&obj).unwrap();
+    }
+}
+
+#[tokio::test]
+async fn impersonation_is_allowed_only_to_those_who_may_impersonate() {
+    let sim = common::start(SimConfig {
+        flux: false,
+        tokens: vec![
+            StaticToken::new("dashboard-token", "system:serviceaccount:fluxboard:fluxboard", &["system:serviceaccounts"]),
+            StaticToken::new("alice-token", "alice", &[]),
+        ],
+        ..SimConfig::default()
+    })
+    .await;
+    grant_team_a_viewing(&sim).await;
+
+    let as_bob = common::client_with(&sim, "dashboard-token", Some("bob"), &["team-a"]).await;
+    kustomizations(&as_bob, "team-a").list(&ListParams::default()).await.expect("bob may list in team-a");
+    let kube::Error::Api(status) = kustomizations(&as_bob, "team-b").list(&ListParams::default()).await.unwrap_err() else { panic!() };
+    assert_eq!(status.code, 403);
+    assert!(status.message.contains("User \"bob\" cannot list"), "{}", status.message);
+
+    let alice_as_bob = common::client_with(&sim, "alice-token", Some("bob"), &[]).await;
+    let kube::Error::Api(status) = kustomizations(&alice_as_bob, "team-a").list(&ListParams::default()).await.unwrap_err() else { panic!() };
+    assert_eq!(status.code, 403);
+    assert_eq!(status.message, "users \"bob\" is forbidden: User \"alice\" cannot impersonate resource \"users\" in API group \"\" at the cluster scope");
+}
+
+#[tokio::test]
+async fn self_subject_access_reviews_answer_for_the_caller() {
+    let sim = common::start(SimConfig {
+        flux: false,
+        tokens: vec![StaticToken::new("dashboard-token", "system:serviceaccount:fluxboard:fluxboard", &[])],
+        ..SimConfig::default()
+    })
+    .await;
+    grant_team_a_viewing(&sim).await;
+    let as_bob = common::client_with(&sim, "dashboard-token", Some("bob"), &[]).await;
+    let reviews: Api<SelfSubjectAccessReview> = Api::all(as_bob);
+    let ask = |verb: &str, namespace: &str| SelfSubjectAccessReview {
+        spec: SelfSubjectAccessReviewSpec {
+            resource_attributes: Some(ResourceAttributes {
+                group: Some("kustomize.toolkit.fluxcd.io".into()),
+                resource: Some("kustomizations".into()),
+                verb: Some(verb.into()),
+                namespace: Some(namespace.into()),
+                ..ResourceAttributes::default()
+            }),
+            ..SelfSubjectAccessReviewSpec::default()
+        },
+        ..SelfSubjectAccessReview::default()
+    };
+    let allowed = reviews.create(&PostParams::default(), &ask("list", "team-a")).await.unwrap();
+    assert!(allowed.status.unwrap().allowed);
+    let denied = reviews.create(&PostParams::default(), &ask("patch", "team-a")).await.unwrap();
+    assert!(!denied.status.unwrap().allowed);
+    let elsewhere = reviews.create(&PostParams::default(), &ask("list", "team-b")).await.unwrap();
+    assert!(!elsewhere.status.unwrap().allowed);
+}
+
+#[tokio::test]
+async fn the_demo_fleet_settles_with_failing_suspended_and_stalled_objects() {
+    let sim = common::start(SimConfig { fleet: FleetChoice::Demo("production".into()), ..SimConfig::default() }).await;
+    let client = common::client(&sim, ADMIN_TOKEN).await;
+    let all = |kind: &str, group: &str, version: &str| {
+        Api::<kube::api::DynamicObject>::all_with(client.clone(), &kube::api::ApiResource::from_gvk(&kube::api::GroupVersionKind::gvk(group, version, kind)))
+    };
+    let ks = all("Kustomization", "kustomize.toolkit.fluxcd.io", "v1");
+    let settled = common::wait_for("the demo Kustomizations to settle", || async {
+        let items = ks.list(&ListParams::default()).await.ok()?.items;
+        let values: Vec<Value> = items.iter().map(|o| serde_json::to_value(o).unwrap()).collect();
+        let pending = values.iter().filter(|o| {
+            let suspended = o["spec"]["suspend"] == true;
+            !suspended && (o["status"]["observedGeneration"] != o["metadata"]["generation"] || condition(o, "Ready").0 == "Unknown")
+        });
+        (pending.count() == 0).then_some(values)
+    })
+    .await;
+    assert!(settled.iter().any(|o| condition(o, "Ready").0 == "True"));
+    assert!(settled.iter().any(|o| o["spec"]["suspend"] == true));
+    let deployments: Api<k8s_openapi::api::apps::v1::Deployment> = Api::namespaced(client.clone(), "default");
+    let nginx = common::wait_for("my-nginx-deploy to be ready", || async {
+        let d = deployments.get_opt("my-nginx-deploy").await.ok().flatten()?;
+        (d.status.as_ref()?.ready_replicas? == 2).then_some(d)
+    })
+    .await;
+    assert_eq!(nginx.spec.unwrap().replicas, Some(2));
+    let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(client, "flux-system");
+    let controllers = pods.list(&ListParams::default().labels("app=kustomize-controller")).await.unwrap();
+    assert_eq!(controllers.items.len(), 1);
+}

@@ -1,0 +1,207 @@
+//! kube-sim checked with the real kubectl (not written by us): get with selectors and output
+//! formats, annotate, patch, rollout restart, get -w, auth can-i with impersonation.
+
+mod common;
+
+use std::{path::PathBuf, process::Stdio};
+
+use common::{DEADLINE, wait_for};
+use kube_sim::{FleetChoice, Sim, SimConfig};
+use serde_json::Value;
+use tokio::{io::AsyncBufReadExt, process::Command};
+
+/// kubectl against a sim, with its own kubeconfig and discovery cache.
+struct Kubectl {
+    binary: PathBuf,
+    kubeconfig: PathBuf,
+    cache: tempfile::TempDir,
+    _dir: tempfile::TempDir,
+}
+
+impl Kubectl {
+    fn new(sim: &Sim) -> Self {
+        let binary = std::env::var_os("KUBECTL").map_or_else(|| PathBuf::from("kubectl"), PathBuf::from);
+        let probe = std::process::Command::new(&binary).args(["version", "--client"]).output();
+        assert!(
+            probe.is_ok_and(|o| o.status.success()),
+            "kubectl is required for these tests and was not found (set KUBECTL or install it: .ci/run installs it)"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let kubeconfig = dir.path().join("kubeconfig");
+        sim.write_kubeconfig(&kubeconfig).unwrap();
+        Self { binary, kubeconfig, cache: tempfile::tempdir().unwrap(), _dir: dir }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(&self.binary);
+        command
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .arg("--cache-dir")
+            .arg(self.cache.path())
+            .args(args)
+            .kill_on_drop(true)
+            .stdin(Stdio::null());
+        command
+    }
+
+    /// Runs kubectl and returns stdout; fails the test with stderr when kubectl fails.
+    async fn run(&self, args: &[&str]) -> String {
+        let output = tokio::time::timeout(DEADLINE, self.command(args).output()).await.expect("kubectl finishes").expect("kubectl runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "kubectl {args:?} failed: {stderr}");
+        String::from_utf8(output.stdout).unwrap()
+    }
+
+    /// Runs kubectl expecting failure; returns (exit code, stdout, stderr).
+    async fn fail(&self, args: &[&str]) -> (Option<i32>, String, String) {
+        let output = self.command(args).output().await.expect("kubectl runs");
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(!output.status.success(), "kubectl {args:?} should fail: {stdout}");
+        (output.status.code(), stdout, stderr)
+    }
+}
+
+async fn demo() -> Sim {
+    common::start(SimConfig { fleet: FleetChoice::Demo("production".into()), ..SimConfig::default() }).await
+}
+
+async fn wait_ready(sim: &Sim, group: &str, kind: &str, namespace: &str, name: &str) -> Value {
+    wait_for(&format!("{kind} {namespace}/{name} to be ready"), || async {
+        let obj = sim.cluster().get(group, kind, namespace, name)?;
+        common::is_ready(&obj).then(|| (*obj).clone())
+    })
+    .await
+}
+
+#[tokio::test]
+async fn get_lists_flux_kinds_in_every_namespace_with_printer_columns() {
+    let sim = demo().await;
+    wait_ready(&sim, "kustomize.toolkit.fluxcd.io", "Kustomization", "flux-system", "flux-system").await;
+    let kubectl = Kubectl::new(&sim);
+    let table = kubectl.run(&["get", "kustomizations", "-A"]).await;
+    let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(header, vec!["NAMESPACE", "NAME", "AGE", "READY", "STATUS"], "{table}");
+    let row = table.lines().find(|l| l.starts_with("flux-system ")).unwrap_or_else(|| panic!("flux-system row in {table}"));
+    assert!(row.contains("True") && row.contains("Applied revision: main@sha1:"), "{row}");
+
+    let short = kubectl.run(&["get", "ks", "-A", "-o", "name"]).await;
+    assert!(short.lines().any(|l| l == "kustomization.kustomize.toolkit.fluxcd.io/flux-system"), "{short}");
+
+    let json: Value = serde_json::from_str(&kubectl.run(&["get", "helmreleases.helm.toolkit.fluxcd.io", "-A", "-o", "json"]).await).unwrap();
+    assert_eq!(json["kind"], "List");
+    let stored = sim.cluster().list("helm.toolkit.fluxcd.io", "HelmRelease", |_| true).len();
+    assert_eq!(json["items"].as_array().unwrap().len(), stored);
+    assert!(stored > 0);
+}
+
+#[tokio::test]
+async fn label_and_field_selectors_filter() {
+    let sim = demo().await;
+    let kubectl = Kubectl::new(&sim);
+    let controllers = kubectl.run(&["get", "deployments", "-n", "flux-system", "-l", "app.kubernetes.io/part-of=flux", "-o", "name"]).await;
+    let names: Vec<&str> = controllers.lines().collect();
+    assert!(names.contains(&"deployment.apps/kustomize-controller"), "{controllers}");
+    assert_eq!(names.len(), 7, "{controllers}");
+    let one = kubectl.run(&["get", "deployments", "-A", "--field-selector", "metadata.name=helm-controller", "-o", "name"]).await;
+    assert_eq!(one.trim(), "deployment.apps/helm-controller");
+    let none = kubectl.run(&["get", "deployments", "-n", "flux-system", "-l", "app notin (helm-controller),app in (x)", "-o", "name"]).await;
+    assert_eq!(none.trim(), "");
+    let (_, _, stderr) = kubectl.fail(&["get", "pods", "-A", "--field-selector", "spec.bogus=1"]).await;
+    assert!(stderr.contains("field label not supported"), "{stderr}");
+}
+
+#[tokio::test]
+async fn annotate_requests_a_reconciliation_that_gets_handled() {
+    let sim = demo().await;
+    wait_ready(&sim, "kustomize.toolkit.fluxcd.io", "Kustomization", "flux-system", "flux-system").await;
+    let kubectl = Kubectl::new(&sim);
+    let token = "2026-11-25T12:00:00.000000001Z";
+    kubectl
+        .run(&["annotate", "--overwrite", "-n", "flux-system", "kustomization/flux-system", &format!("reconcile.fluxcd.io/requestedAt={token}")])
+        .await;
+    wait_for("the annotation to be handled", || async {
+        let obj = sim.cluster().get("kustomize.toolkit.fluxcd.io", "Kustomization", "flux-system", "flux-system")?;
+        (obj["status"]["lastHandledReconcileAt"] == token && common::is_ready(&obj)).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn patch_merge_suspends() {
+    let sim = demo().await;
+    let kubectl = Kubectl::new(&sim);
+    kubectl.run(&["patch", "-n", "flux-system", "gitrepository/flux-system", "--type", "merge", "-p", r#"{"spec":{"suspend":true}}"#]).await;
+    let obj = sim.cluster().get("source.toolkit.fluxcd.io", "GitRepository", "flux-system", "flux-system").unwrap();
+    assert_eq!(obj["spec"]["suspend"], true);
+    assert_eq!(obj["metadata"]["generation"], 2);
+    let (_, _, stderr) = kubectl.fail(&["patch", "-n", "flux-system", "gitrepository/nope", "--type", "merge", "-p", r#"{"spec":{"suspend":true}}"#]).await;
+    assert!(stderr.contains("not found"), "{stderr}");
+}
+
+#[tokio::test]
+async fn rollout_restart_replaces_the_controller_pod() {
+    let sim = demo().await;
+    let kubectl = Kubectl::new(&sim);
+    let pod_names = |sim: &Sim| -> Vec<String> {
+        sim.cluster()
+            .list("", "Pod", |p| p["metadata"]["namespace"] == "flux-system" && p["metadata"]["labels"]["app"] == "kustomize-controller")
+            .iter()
+            .map(|p| p["metadata"]["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let before = wait_for("the controller pod", || async { Some(pod_names(&sim)).filter(|p| p.len() == 1) }).await;
+    let out = kubectl.run(&["rollout", "restart", "deployment/kustomize-controller", "-n", "flux-system"]).await;
+    assert!(out.contains("restarted"), "{out}");
+    let deployment = sim.cluster().get("apps", "Deployment", "flux-system", "kustomize-controller").unwrap();
+    assert!(deployment["spec"]["template"]["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"].is_string());
+    let after = wait_for("a new pod to replace the old one", || async {
+        Some(pod_names(&sim)).filter(|p| p.len() == 1 && p != &before)
+    })
+    .await;
+    assert_ne!(after, before);
+    kubectl.run(&["rollout", "status", "deployment/kustomize-controller", "-n", "flux-system", "--timeout=20s"]).await;
+}
+
+#[tokio::test]
+async fn get_watch_sees_a_change() {
+    let sim = demo().await;
+    wait_ready(&sim, "source.toolkit.fluxcd.io", "GitRepository", "flux-system", "flux-system").await;
+    let kubectl = Kubectl::new(&sim);
+    let mut child = kubectl
+        .command(&["get", "gitrepositories", "-n", "flux-system", "-w", "-o", "name"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("kubectl get -w starts");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = tokio::time::timeout(DEADLINE, lines.next_line()).await.expect("the initial list").unwrap().unwrap();
+    assert_eq!(first, "gitrepository.source.toolkit.fluxcd.io/flux-system");
+    let rt = sim.cluster().type_of_kind("source.toolkit.fluxcd.io", "GitRepository").unwrap().clone();
+    sim.cluster().annotate(&rt, "flux-system", "flux-system", "reconcile.fluxcd.io/requestedAt", Some("watch-me")).unwrap();
+    let next = tokio::time::timeout(DEADLINE, lines.next_line()).await.expect("a watch event").unwrap().unwrap();
+    assert_eq!(next, "gitrepository.source.toolkit.fluxcd.io/flux-system");
+    child.kill().await.unwrap();
+}
+
+#[tokio::test]
+async fn auth_can_i_answers_for_impersonated_users() {
+    let sim = demo().await;
+    let cluster = sim.cluster();
+    for obj in [
+        serde_json::json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "flux-operator", "namespace": "flux-system"},
+            "rules": [{"apiGroups": ["kustomize.toolkit.fluxcd.io"], "resources": ["kustomizations"], "verbs": ["get", "list", "watch", "patch"]}]}),
+        serde_json::json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "ops", "namespace": "flux-system"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "flux-operator"},
+            "subjects": [{"kind": "Group", "name": "ops", "apiGroup": "rbac.authorization.k8s.io"}]}),
+    ] {
+        cluster.apply(&obj).unwrap();
+    }
+    let kubectl = Kubectl::new(&sim);
+    let yes = kubectl.run(&["auth", "can-i", "patch", "kustomizations", "-n", "flux-system", "--as", "carol", "--as-group", "ops"]).await;
+    assert_eq!(yes.trim(), "yes");
+    let (code, no, _) = kubectl.fail(&["auth", "can-i", "patch", "kustomizations", "-n", "flux-system", "--as", "carol"]).await;
+    assert_eq!((code, no.trim()), (Some(1), "no"));
+    let (_, no, _) = kubectl.fail(&["auth", "can-i", "patch", "kustomizations", "-n", "apps", "--as", "carol", "--as-group", "ops"]).await;
+    assert_eq!(no.trim(), "no");
+}
