@@ -152,31 +152,35 @@ impl Controllers {
             .iter()
             .filter_map(|k| self.cluster.registry.by_kind(k.group(), k.kind()).map(|rt| (*k, rt.storage_key())))
             .collect();
-        let mut watchers = Vec::new();
+        // Aborting `run` drops the set, which aborts the watch tasks too.
+        let mut watchers = tokio::task::JoinSet::new();
         for (kind, storage_key) in kinds {
             let receiver = self.cluster.store.subscribe(&storage_key);
             for obj in self.cluster.store.all(&storage_key) {
                 self.observe(kind, None, &obj);
             }
-            watchers.push(tokio::spawn(self.clone().watch_kind(kind, storage_key, receiver)));
+            watchers.spawn(self.clone().watch_kind(kind, storage_key, receiver));
         }
         let deployments = self.cluster.store.subscribe("apps/deployments");
         for d in self.cluster.store.all("apps/deployments") {
             self.observe_deployment(&d);
         }
-        watchers.push(tokio::spawn(self.clone().watch_deployments(deployments)));
+        watchers.spawn(self.clone().watch_deployments(deployments));
         if !self.timing.manual {
             self.clone().work().await;
         }
-        futures::future::join_all(watchers).await;
+        watchers.join_all().await;
     }
 
     async fn work(self: Arc<Self>) {
+        // Reconciliations in flight end with `run`.
+        let mut running = tokio::task::JoinSet::new();
         loop {
+            while running.try_join_next().is_some() {}
             let key = self.queue.take().await;
             let this = self.clone();
             let Ok(permit) = this.semaphore.clone().acquire_owned().await else { return };
-            tokio::spawn(async move {
+            running.spawn(async move {
                 this.process(&key).await;
                 this.queue.done(&key);
                 drop(permit);

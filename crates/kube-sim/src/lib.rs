@@ -227,9 +227,27 @@ async fn bind(port: u16) -> anyhow::Result<TcpListener> {
     socket.listen(1024).context("Failed to listen")
 }
 
+/// Accepts connections until aborted; aborting it also cuts every open connection (they live in
+/// its `JoinSet`), which is what a restart needs.
 async fn serve(listener: TcpListener, state: Arc<server::ServerState>) {
-    if let Err(err) = axum::serve(listener, server::router(state)).await {
-        tracing::error!(%err, "the API server stopped");
+    let app = server::router(state);
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(err) => {
+                tracing::warn!(%err, "accept failed");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        connections.spawn(async move {
+            let io = hyper_util::rt::TokioIo::new(stream);
+            // A connection error is the client's business (it went away mid-response).
+            let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await;
+        });
+        while connections.try_join_next().is_some() {}
     }
 }
 
