@@ -429,6 +429,7 @@ impl LabelSelector {
     }
 
     /// Whether the selector has no requirements and so selects everything.
+    #[cfg(test)]
     pub(crate) fn is_empty(&self) -> bool {
         self.requirements.is_empty()
     }
@@ -707,13 +708,9 @@ impl FieldSelector {
     }
 
     /// Whether the selector has no requirements and so selects everything.
+    #[cfg(test)]
     pub(crate) fn is_empty(&self) -> bool {
         self.requirements.is_empty()
-    }
-
-    /// The name the selector pins with `metadata.name=<name>`, if it does.
-    pub(crate) fn exact_name(&self) -> Option<&str> {
-        self.requirements.iter().find(|r| r.field == "metadata.name" && !r.negated).map(|r| r.value.as_str())
     }
 }
 

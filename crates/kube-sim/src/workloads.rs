@@ -15,6 +15,7 @@ use crate::{
     cluster::Cluster,
     object,
     queue::WorkQueue,
+    selector,
 };
 
 const DEPLOYMENTS: &str = "apps/deployments";
@@ -95,6 +96,11 @@ fn sync(cluster: &Cluster, namespace: &str, name: &str, pod_ready: Duration) -> 
     if deployment["metadata"].get("deletionTimestamp").is_some() {
         return None;
     }
+    let Ok(selector) = selector::from_label_selector_json(&deployment["spec"]["selector"]) else {
+        tracing::warn!(deployment = name, "invalid selector");
+        return None;
+    };
+    let pods: Vec<_> = pods.into_iter().filter(|p| selector.matches_object(p)).collect();
     let template = &deployment["spec"]["template"];
     let hash = template_hash(template);
     let desired = deployment["spec"]["replicas"].as_u64().unwrap_or(1) as usize;
