@@ -983,7 +983,6 @@ mod tests {
             let selector = field(s);
             assert!(selector.is_empty());
             assert!(selector.matches_object(&json!({})));
-            assert_eq!(selector.exact_name(), None);
             assert!(selector.validate_for("Anything").is_ok());
         }
     }
@@ -1035,7 +1034,6 @@ mod tests {
         let obj = json!({"metadata":{"name":"a,b=c\\d"}});
         let selector = field("metadata.name=a\\,b\\=c\\\\d");
         assert!(selector.matches_object(&obj));
-        assert_eq!(selector.exact_name(), Some("a,b=c\\d"));
         assert_eq!(selector.to_string(), "metadata.name=a\\,b\\=c\\\\d");
         assert_eq!(field(&selector.to_string()), selector);
     }
@@ -1071,14 +1069,6 @@ mod tests {
             matches!(field("type=Opaque").validate_for("ConfigMap"), Err(SelectorError::FieldNotSupported(f)) if f == "type")
         );
         assert!(field("status.phase=Running").validate_for("Secret").is_err());
-    }
-
-    #[test]
-    fn exact_name_comes_from_a_name_equality() {
-        assert_eq!(field("metadata.namespace=ns,metadata.name==web").exact_name(), Some("web"));
-        assert_eq!(field("metadata.name!=web").exact_name(), None);
-        assert_eq!(field("metadata.namespace=ns").exact_name(), None);
-        assert_eq!(field("metadata.name=").exact_name(), Some(""));
     }
 
     #[test]
