@@ -122,6 +122,18 @@ impl ApiError {
         )
     }
 
+    /// 415 for a create or update body that is not JSON.
+    pub fn unsupported_body(content_type: &str) -> Self {
+        Self::new(
+            415,
+            "UnsupportedMediaType",
+            format!(
+                "the body of the request was in an unknown format ({content_type}) - accepted media types include: \
+                 application/json (kube-sim does not speak protobuf)"
+            ),
+        )
+    }
+
     /// 500 for what should not happen.
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(500, "InternalError", message)

@@ -22,6 +22,7 @@ mod fleet;
 mod flux;
 pub mod object;
 mod patch;
+mod proto;
 mod queue;
 mod rbac;
 pub mod resources;
@@ -31,6 +32,7 @@ mod selector;
 mod server;
 pub mod store;
 mod table;
+mod tls;
 mod watch;
 mod workloads;
 
@@ -81,6 +83,9 @@ pub struct SimConfig {
     pub history: usize,
     /// The name used for the cluster and context in kubeconfigs.
     pub name: String,
+    /// Serve HTTPS with a generated CA (written into kubeconfigs); kubectl needs it, since it
+    /// sends bearer tokens only over TLS. Plain HTTP is for tests that speak raw HTTP.
+    pub tls: bool,
 }
 
 impl Default for SimConfig {
@@ -95,6 +100,7 @@ impl Default for SimConfig {
             bookmark_interval: Duration::from_secs(1),
             history: 50_000,
             name: "kube-sim".to_owned(),
+            tls: true,
         }
     }
 }
@@ -110,6 +116,7 @@ pub struct Sim {
     controllers: Arc<Controllers>,
     server: Mutex<Option<JoinHandle<()>>>,
     tasks: Vec<JoinHandle<()>>,
+    tls: Option<tls::Tls>,
 }
 
 impl Drop for Sim {
@@ -147,10 +154,11 @@ impl Sim {
         if config.flux {
             tasks.push(tokio::spawn(controllers.clone().run()));
         }
+        let tls = if config.tls { Some(tls::generate()?) } else { None };
         let listener = bind(config.port).await?;
         let addr = listener.local_addr().context("Failed to read the bound address")?;
-        let server = tokio::spawn(serve(listener, state.clone()));
-        Ok(Self { config, addr, state, cluster, content, controllers, server: Mutex::new(Some(server)), tasks })
+        let server = tokio::spawn(serve(listener, state.clone(), tls.clone()));
+        Ok(Self { config, addr, state, cluster, content, controllers, server: Mutex::new(Some(server)), tasks, tls })
     }
 
     /// The address the API server listens on.
@@ -158,9 +166,15 @@ impl Sim {
         self.addr
     }
 
-    /// `http://127.0.0.1:<port>`.
+    /// `https://127.0.0.1:<port>` (`http://` without TLS).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// The CA certificate (PEM) that signed the server's certificate, when serving TLS.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.tls.as_ref().map(|t| t.ca_pem.as_str())
     }
 
     /// In-process access to the objects (as cluster admin, without HTTP).
@@ -180,7 +194,7 @@ impl Sim {
 
     /// A kubeconfig for this server, authenticating with `token`.
     pub fn kubeconfig_yaml(&self, token: &str) -> String {
-        kubeconfig(&self.config.name, &self.url(), &[(self.config.name.clone(), token.to_owned())])
+        kubeconfig(&self.config.name, &self.url(), self.ca_pem(), &[(self.config.name.clone(), token.to_owned())])
     }
 
     /// Writes [`Sim::kubeconfig_yaml`] with the admin token to `path`.
@@ -215,7 +229,7 @@ impl Sim {
         self.state.store.close_watches();
         self.state.store.compact();
         let listener = bind(self.addr.port()).await?;
-        *server = Some(tokio::spawn(serve(listener, self.state.clone())));
+        *server = Some(tokio::spawn(serve(listener, self.state.clone(), self.tls.clone())));
         Ok(())
     }
 }
@@ -229,7 +243,7 @@ async fn bind(port: u16) -> anyhow::Result<TcpListener> {
 
 /// Accepts connections until aborted; aborting it also cuts every open connection (they live in
 /// its `JoinSet`), which is what a restart needs.
-async fn serve(listener: TcpListener, state: Arc<server::ServerState>) {
+async fn serve(listener: TcpListener, state: Arc<server::ServerState>, tls: Option<tls::Tls>) {
     let app = server::router(state);
     let mut connections = tokio::task::JoinSet::new();
     loop {
@@ -242,21 +256,37 @@ async fn serve(listener: TcpListener, state: Arc<server::ServerState>) {
             }
         };
         let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let tls = tls.clone();
+        // Connection errors (a failed handshake, a client gone mid-response) are the client's business.
         connections.spawn(async move {
-            let io = hyper_util::rt::TokioIo::new(stream);
-            // A connection error is the client's business (it went away mid-response).
-            let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await;
+            let http = hyper::server::conn::http1::Builder::new();
+            match tls {
+                Some(tls) => {
+                    if let Ok(stream) = tls.acceptor.accept(stream).await {
+                        let _ = http.serve_connection(hyper_util::rt::TokioIo::new(stream), service).await;
+                    }
+                }
+                None => {
+                    let _ = http.serve_connection(hyper_util::rt::TokioIo::new(stream), service).await;
+                }
+            }
         });
         while connections.try_join_next().is_some() {}
     }
 }
 
-/// A kubeconfig with one cluster per `(name, token)` context, all at `url`.
-pub fn kubeconfig(cluster: &str, url: &str, contexts: &[(String, String)]) -> String {
+/// A kubeconfig with one context per `(name, token)`, all on one cluster at `url` whose
+/// certificate is signed by `ca_pem`.
+pub fn kubeconfig(cluster: &str, url: &str, ca_pem: Option<&str>, contexts: &[(String, String)]) -> String {
+    use base64::Engine as _;
+    let mut cluster_entry = json!({"server": url});
+    if let Some(ca) = ca_pem {
+        cluster_entry["certificate-authority-data"] = json!(base64::engine::general_purpose::STANDARD.encode(ca));
+    }
     let value = json!({
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": cluster, "cluster": {"server": url}}],
+        "clusters": [{"name": cluster, "cluster": cluster_entry}],
         "users": contexts.iter().map(|(name, token)| json!({"name": name, "user": {"token": token}})).collect::<Vec<_>>(),
         "contexts": contexts.iter().map(|(name, _)| json!({"name": name, "context": {"cluster": cluster, "user": name, "namespace": "default"}})).collect::<Vec<_>>(),
         "current-context": contexts.first().map(|(name, _)| name.clone()).unwrap_or_default(),

@@ -95,6 +95,9 @@ impl Call<'_> {
         let mut call = self;
         let body = std::mem::take(&mut call.body);
         let bytes = read_body(body).await?;
+        if self_content_type(&call.headers) == crate::proto::CONTENT_TYPE {
+            return Err(ApiError::unsupported_body(crate::proto::CONTENT_TYPE));
+        }
         let value: Value = serde_json::from_slice(&bytes)
             .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))?;
         if !value.is_object() {
@@ -206,11 +209,25 @@ fn verb(call: &Call<'_>, path: &ResourcePath) -> Result<&'static str> {
     })
 }
 
-async fn resource(call: Call<'_>, path: ResourcePath) -> Result<Response> {
+/// The request's content type without parameters.
+fn self_content_type(headers: &HeaderMap) -> &str {
+    let value = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    value.split(';').next().unwrap_or_default().trim()
+}
+
+async fn resource(mut call: Call<'_>, path: ResourcePath) -> Result<Response> {
     let verb = verb(&call, &path)?;
     let rt = path.rt.clone();
     if rt.storage == Storage::Review {
-        let (body, call) = call.body_json().await?;
+        if verb != "create" {
+            return Err(ApiError::method_not_allowed(format!("{} only supports create", rt.plural)));
+        }
+        let (body, call) = if self_content_type(&call.headers) == crate::proto::CONTENT_TYPE {
+            let bytes = read_body(std::mem::take(&mut call.body)).await?;
+            (crate::proto::decode_review(&rt.kind, &bytes)?, call)
+        } else {
+            call.body_json().await?
+        };
         return review::create(call.state, &call.user, &rt, path.namespace.as_deref(), body);
     }
     authorize(&call, &path, verb)?;

@@ -33,7 +33,8 @@ async fn raw_with_token(sim: &Sim, method: &str, path: &str, content_type: &str,
 const KS: &str = "/apis/kustomize.toolkit.fluxcd.io/v1/namespaces/apps/kustomizations";
 
 async fn sim_with_app() -> Sim {
-    let sim = common::start(SimConfig::default()).await;
+    // Plain HTTP: these tests speak raw HTTP/1.1.
+    let sim = common::start(SimConfig { tls: false, ..SimConfig::default() }).await;
     common::seed_app(&sim, "apps").await;
     sim
 }

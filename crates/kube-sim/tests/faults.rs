@@ -50,7 +50,7 @@ async fn a_watcher_survives_an_api_server_restart() {
 
 #[tokio::test]
 async fn dropped_watches_end_their_streams() {
-    let sim = common::start(SimConfig { flux: false, ..SimConfig::default() }).await;
+    let sim = common::start(SimConfig { flux: false, tls: false, ..SimConfig::default() }).await;
     let mut stream = tokio::net::TcpStream::connect(sim.addr()).await.unwrap();
     let request = format!(
         "GET /api/v1/namespaces/default/configmaps?watch=true HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {ADMIN_TOKEN}\r\n\r\n"
@@ -99,7 +99,7 @@ async fn a_stalled_server_answers_once_released() {
 async fn watch_scale() {
     const WATCHES: usize = 2000;
     const CHANGES: usize = 200;
-    let sim = common::start(SimConfig { flux: false, ..SimConfig::default() }).await;
+    let sim = common::start(SimConfig { flux: false, tls: false, ..SimConfig::default() }).await;
     let request = format!(
         "GET /api/v1/namespaces/default/configmaps?watch=true&resourceVersion={} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {ADMIN_TOKEN}\r\n\r\n",
         sim.cluster().store.resource_version()
