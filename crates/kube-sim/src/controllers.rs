@@ -14,7 +14,7 @@ use tokio::{sync::broadcast::error::RecvError, time::Instant};
 
 use crate::{
     cluster::Cluster,
-    flux::{self, Decision, EventSpec, EventType, FluxKind, ObjRef, World},
+    reconcile::{self as flux, Decision, EventSpec, EventType, FluxKind, ObjRef, World},
     object,
     queue::WorkQueue,
     store::{Change, ChangeKind},
@@ -121,6 +121,9 @@ struct State {
     /// Who consumes what: (group, kind, namespace, name) -> consumers.
     dependents: HashMap<(String, String, String, String), HashSet<Key>>,
     depends_on: HashMap<Key, Vec<(String, String, String, String)>>,
+    /// Keys queued by a requeue, a dependency or a controller start: they reconcile even
+    /// without a new generation or request, as a real controller's requeue does.
+    forced: HashSet<Key>,
     /// Events recorded per involved object uid, oldest first.
     events: HashMap<String, VecDeque<(String, String)>>,
 }
@@ -259,7 +262,7 @@ impl Controllers {
             // A controller that starts lists and reconciles everything it owns.
             for kind in FluxKind::ALL.iter().filter(|k| k.controller() == name) {
                 for obj in self.cluster.list(kind.group(), kind.kind(), |_| true) {
-                    self.queue.add(key_of(*kind, &obj));
+                    self.force(key_of(*kind, &obj), Instant::now());
                 }
             }
         }
@@ -316,8 +319,14 @@ impl Controllers {
         let dep = (kind.group().to_owned(), kind.kind().to_owned(), object::namespace(obj).to_owned(), object::name(obj).to_owned());
         let consumers: Vec<Key> = self.state().dependents.get(&dep).map(|s| s.iter().cloned().collect()).unwrap_or_default();
         for consumer in consumers {
-            self.queue.add(consumer);
+            self.force(consumer, Instant::now());
         }
+    }
+
+    /// Queues a reconciliation that runs even when nothing in the object changed.
+    fn force(&self, key: Key, at: Instant) {
+        self.state().forced.insert(key.clone());
+        self.queue.add_at(key, at);
     }
 
     /// Whether the kind's controller runs. When it does not, the object waits: a controller
@@ -336,7 +345,9 @@ impl Controllers {
             self.finalize(kind, &obj);
             return;
         }
+        let forced = self.state().forced.remove(key);
         match flux::decide(kind, &obj) {
+            Decision::Nothing if forced && flux::can_reconcile(kind, &obj) => self.reconcile(kind, key, obj).await,
             Decision::Nothing => {}
             Decision::AckSuspended { token } => {
                 let mut status = obj["status"].clone();
@@ -387,7 +398,7 @@ impl Controllers {
             let scale = if ready { self.timing.interval_scale } else { Some(self.timing.retry_scale) };
             if let Some(scale) = scale {
                 let delay = after.mul_f64(scale).max(Duration::from_millis(10));
-                self.queue.add_at(key.clone(), Instant::now() + delay);
+                self.force(key.clone(), Instant::now() + delay);
             }
         }
     }

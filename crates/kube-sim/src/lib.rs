@@ -18,13 +18,14 @@ mod auth;
 pub mod cluster;
 mod controllers;
 pub mod error;
-mod fleet;
-mod flux;
+mod fleets;
 pub mod object;
 mod patch;
 mod proto;
 mod queue;
 mod rbac;
+mod reconcile;
+mod reconcile_helm;
 pub mod resources;
 mod review;
 mod route;
@@ -299,12 +300,12 @@ fn seed(cluster: &Cluster, content: &Content, config: &SimConfig) -> anyhow::Res
     let mut objects: Vec<Value> = vec![namespace("default"), namespace("kube-system")];
     objects.extend(cluster.registry.crd_objects());
     if config.flux {
-        objects.extend(fleet::flux_system());
+        objects.extend(fleets::flux_system());
     }
     let fleet = match &config.fleet {
-        FleetChoice::Empty => fleet::Fleet::default(),
-        FleetChoice::Demo(name) => fleet::demo(name),
-        FleetChoice::Scale(n) => fleet::scale(*n),
+        FleetChoice::Empty => fleets::Fleet::default(),
+        FleetChoice::Demo(name) => fleets::demo(name),
+        FleetChoice::Scale(n) => fleets::scale(*n),
     };
     objects.extend(fleet.objects);
     for obj in &objects {

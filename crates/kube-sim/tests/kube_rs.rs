@@ -372,7 +372,8 @@ async fn the_demo_fleet_settles_with_failing_suspended_and_stalled_objects() {
     })
     .await;
     assert!(settled.iter().any(|o| condition(o, "Ready").0 == "True"));
-    assert!(settled.iter().any(|o| o["spec"]["suspend"] == true));
+    assert!(settled.iter().any(|o| condition(o, "Stalled").0 == "True"), "team-c/backend stalls");
+    assert!(settled.iter().any(|o| condition(o, "Reconciling").1 == "ProgressingWithRetry"), "team-c/database fails and retries");
     let deployments: Api<k8s_openapi::api::apps::v1::Deployment> = Api::namespaced(client.clone(), "default");
     let nginx = common::wait_for("my-nginx-deploy to be ready", || async {
         let d = deployments.get_opt("my-nginx-deploy").await.ok().flatten()?;
