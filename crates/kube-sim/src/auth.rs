@@ -19,7 +19,11 @@ pub struct StaticToken {
 
 impl StaticToken {
     pub fn new(token: &str, username: &str, groups: &[&str]) -> Self {
-        Self { token: token.to_owned(), username: username.to_owned(), groups: groups.iter().map(|g| (*g).to_owned()).collect() }
+        Self {
+            token: token.to_owned(),
+            username: username.to_owned(),
+            groups: groups.iter().map(|g| (*g).to_owned()).collect(),
+        }
     }
 }
 
@@ -81,20 +85,13 @@ pub(crate) fn impersonate(rbac: &RbacSnapshot<'_>, caller: UserInfo, headers: &H
         if groups.is_empty() {
             return Ok(caller);
         }
-        return Err(ApiError::bad_request(
-            "requested impersonation of groups without impersonating a user",
-        ));
+        return Err(ApiError::bad_request("requested impersonation of groups without impersonating a user"));
     };
     let user = user.map_err(|_| ApiError::bad_request("invalid Impersonate-User header"))?;
     let mut checks = vec![("users", user.clone())];
     checks.extend(groups.iter().map(|g| ("groups", g.clone())));
     for (resource, name) in checks {
-        let attrs = Attributes {
-            verb: "impersonate".into(),
-            resource: resource.into(),
-            name,
-            ..Attributes::default()
-        };
+        let attrs = Attributes { verb: "impersonate".into(), resource: resource.into(), name, ..Attributes::default() };
         if !rbac::authorize(rbac, &caller, &attrs).allowed {
             return Err(ApiError::forbidden(rbac::forbidden_message(&caller, &attrs)));
         }

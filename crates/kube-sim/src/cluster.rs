@@ -98,7 +98,14 @@ impl Cluster {
     }
 
     /// Sets or removes one annotation with a metadata-only write.
-    pub fn annotate(&self, rt: &ResourceType, namespace: &str, name: &str, key: &str, value: Option<&str>) -> Result<Arc<Value>> {
+    pub fn annotate(
+        &self,
+        rt: &ResourceType,
+        namespace: &str,
+        name: &str,
+        key: &str,
+        value: Option<&str>,
+    ) -> Result<Arc<Value>> {
         self.store.update_with(rt, namespace, name, Part::Main, |obj| {
             let mut annotations = obj["metadata"]["annotations"].as_object().cloned().unwrap_or_default();
             match value {

@@ -14,9 +14,9 @@ use tokio::{sync::broadcast::error::RecvError, time::Instant};
 
 use crate::{
     cluster::Cluster,
-    reconcile::{self as flux, Decision, EventSpec, EventType, FluxKind, ObjRef, World},
     object,
     queue::WorkQueue,
+    reconcile::{self as flux, Decision, EventSpec, EventType, FluxKind, ObjRef, World},
     store::{Change, ChangeKind},
     workloads,
 };
@@ -48,7 +48,13 @@ pub struct Timing {
 impl Timing {
     /// As fast as possible: for tests and benchmarks.
     pub fn instant() -> Self {
-        Self { reconcile: Duration::ZERO, pod_ready: Duration::ZERO, interval_scale: None, retry_scale: 0.005, manual: false }
+        Self {
+            reconcile: Duration::ZERO,
+            pod_ready: Duration::ZERO,
+            interval_scale: None,
+            retry_scale: 0.005,
+            manual: false,
+        }
     }
 
     /// Human-visible: about a second per reconciliation, intervals a tenth of their value.
@@ -68,10 +74,13 @@ impl Timing {
     }
 }
 
+/// (source kind, namespace, name, normalized path).
+type ContentKey = (String, String, String, String);
+
 /// The emulated content of sources: what a source holds at a path.
 #[derive(Debug, Default)]
 pub struct Content {
-    manifests: RwLock<HashMap<(String, String, String, String), Vec<Value>>>,
+    manifests: RwLock<HashMap<ContentKey, Vec<Value>>>,
 }
 
 impl Content {
@@ -212,7 +221,12 @@ impl Controllers {
         n
     }
 
-    async fn watch_kind(self: Arc<Self>, kind: FluxKind, storage_key: String, mut receiver: tokio::sync::broadcast::Receiver<Arc<Change>>) {
+    async fn watch_kind(
+        self: Arc<Self>,
+        kind: FluxKind,
+        storage_key: String,
+        mut receiver: tokio::sync::broadcast::Receiver<Arc<Change>>,
+    ) {
         loop {
             match receiver.recv().await {
                 Ok(change) => self.observe_change(kind, &change),
@@ -241,7 +255,9 @@ impl Controllers {
                     }
                 }
                 Ok(change) => self.observe_deployment(&change.object),
-                Err(RecvError::Lagged(_)) => self.cluster.store.all("apps/deployments").iter().for_each(|d| self.observe_deployment(d)),
+                Err(RecvError::Lagged(_)) => {
+                    self.cluster.store.all("apps/deployments").iter().for_each(|d| self.observe_deployment(d))
+                }
                 Err(RecvError::Closed) => receiver = self.cluster.store.subscribe("apps/deployments"),
             }
         }
@@ -303,12 +319,14 @@ impl Controllers {
                 state.dependents.entry(dep).or_default().insert(key.clone());
             }
         }
-        let deleting = obj["metadata"].get("deletionTimestamp").is_some() && object::finalizers(obj).contains(&FINALIZER);
+        let deleting =
+            obj["metadata"].get("deletionTimestamp").is_some() && object::finalizers(obj).contains(&FINALIZER);
         if deleting || flux::decide(kind, obj) != Decision::Nothing {
             self.queue.add(key);
         }
         let changed = previous.is_none_or(|p| {
-            flux::published_revision(kind, p) != flux::published_revision(kind, obj) || ready_status(p) != ready_status(obj)
+            flux::published_revision(kind, p) != flux::published_revision(kind, obj)
+                || ready_status(p) != ready_status(obj)
         });
         if changed && previous.is_some() {
             self.wake_dependents(kind, obj);
@@ -316,8 +334,14 @@ impl Controllers {
     }
 
     fn wake_dependents(&self, kind: FluxKind, obj: &Value) {
-        let dep = (kind.group().to_owned(), kind.kind().to_owned(), object::namespace(obj).to_owned(), object::name(obj).to_owned());
-        let consumers: Vec<Key> = self.state().dependents.get(&dep).map(|s| s.iter().cloned().collect()).unwrap_or_default();
+        let dep = (
+            kind.group().to_owned(),
+            kind.kind().to_owned(),
+            object::namespace(obj).to_owned(),
+            object::name(obj).to_owned(),
+        );
+        let consumers: Vec<Key> =
+            self.state().dependents.get(&dep).map(|s| s.iter().cloned().collect()).unwrap_or_default();
         for consumer in consumers {
             self.force(consumer, Instant::now());
         }
@@ -376,7 +400,9 @@ impl Controllers {
                 Err(_) => return,
             }
         };
-        let Some(started) = self.write_status(kind, &obj, flux::begin(kind, &obj, jiff::Timestamp::now())) else { return };
+        let Some(started) = self.write_status(kind, &obj, flux::begin(kind, &obj, jiff::Timestamp::now())) else {
+            return;
+        };
         if !self.timing.reconcile.is_zero() {
             tokio::time::sleep(self.timing.reconcile).await;
             if !self.controller_running(kind) {
@@ -413,7 +439,10 @@ impl Controllers {
         }
         for gone in &outcome.delete {
             if let Err(err) = self.cluster.delete(&gone.api_version, &gone.kind, &gone.namespace, &gone.name) {
-                first_error.get_or_insert(format!("{}/{}/{} delete failed: {}", gone.kind, gone.namespace, gone.name, err.message));
+                first_error.get_or_insert(format!(
+                    "{}/{}/{} delete failed: {}",
+                    gone.kind, gone.namespace, gone.name, err.message
+                ));
             }
         }
         first_error.map_or(Ok(()), Err)
@@ -434,7 +463,9 @@ impl Controllers {
     /// always), then drop the finalizer so the API server deletes it.
     fn finalize(&self, kind: FluxKind, obj: &Value) {
         let prune = match kind {
-            FluxKind::Kustomization => obj["spec"]["prune"].as_bool().unwrap_or(false) && obj["spec"]["suspend"] != true,
+            FluxKind::Kustomization => {
+                obj["spec"]["prune"].as_bool().unwrap_or(false) && obj["spec"]["suspend"] != true
+            }
             FluxKind::HelmRelease => obj["spec"]["suspend"] != true,
             _ => false,
         };
@@ -447,11 +478,18 @@ impl Controllers {
             }
         }
         let Some(rt) = self.cluster.registry.by_kind(kind.group(), kind.kind()) else { return };
-        let _ = self.cluster.store.update_with(rt, object::namespace(obj), object::name(obj), crate::store::Part::Main, |o| {
-            let finalizers: Vec<Value> = object::finalizers(o).into_iter().filter(|f| *f != FINALIZER).map(|f| json!(f)).collect();
-            object::meta_mut(o).insert("finalizers".into(), Value::Array(finalizers));
-            Ok(())
-        });
+        let _ = self.cluster.store.update_with(
+            rt,
+            object::namespace(obj),
+            object::name(obj),
+            crate::store::Part::Main,
+            |o| {
+                let finalizers: Vec<Value> =
+                    object::finalizers(o).into_iter().filter(|f| *f != FINALIZER).map(|f| json!(f)).collect();
+                object::meta_mut(o).insert("finalizers".into(), Value::Array(finalizers));
+                Ok(())
+            },
+        );
     }
 
     /// Records a core/v1 Event on `involved`, aggregating repeats as the real recorder does.

@@ -50,12 +50,8 @@ impl ApiError {
 
     /// 409 when creating an object that exists.
     pub fn already_exists(group: &str, plural: &str, name: &str) -> Self {
-        Self::new(
-            409,
-            "AlreadyExists",
-            format!("{} \"{name}\" already exists", qualified(group, plural)),
-        )
-        .with_details(name, group, plural)
+        Self::new(409, "AlreadyExists", format!("{} \"{name}\" already exists", qualified(group, plural)))
+            .with_details(name, group, plural)
     }
 
     /// 409 when the resourceVersion precondition fails.

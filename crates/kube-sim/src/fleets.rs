@@ -136,8 +136,17 @@ pub(crate) fn demo(cluster: &str) -> Fleet {
         kustomization("flux-system", "infra-configs", fleet_repo, "./infrastructure/configs", &["infra-controllers"]),
         kustomization("flux-system", "apps", fleet_repo, &format!("./apps/{cluster}"), &["infra-configs"]),
     ];
-    let mut objects: Vec<Value> = ["cert-manager", "ingress-nginx", "monitoring", "team-a", "team-b", "team-c"].iter().map(|n| namespace(n)).collect();
-    objects.push(git("flux-system", "flux-system", "ssh://git@github.com/acme/fleet-infra", "main", &format!("{cluster}-1")));
+    let mut objects: Vec<Value> = ["cert-manager", "ingress-nginx", "monitoring", "team-a", "team-b", "team-c"]
+        .iter()
+        .map(|n| namespace(n))
+        .collect();
+    objects.push(git(
+        "flux-system",
+        "flux-system",
+        "ssh://git@github.com/acme/fleet-infra",
+        "main",
+        &format!("{cluster}-1"),
+    ));
     objects.push(kustomization("flux-system", "flux-system", fleet_repo, &format!("./clusters/{cluster}"), &[]));
     objects.extend(infra.iter().cloned());
     objects.extend([
@@ -145,11 +154,35 @@ pub(crate) fn demo(cluster: &str) -> Fleet {
         helm_repo("flux-system", "ingress-nginx", "https://kubernetes.github.io/ingress-nginx"),
         helm_repo("flux-system", "prometheus-community", "https://prometheus-community.github.io/helm-charts"),
         helm_repo("flux-system", "bitnami", "oci://registry-1.docker.io/bitnamicharts"),
-        helm_release("cert-manager", "cert-manager", "cert-manager", "v1.16.2", ("flux-system", "jetstack"), json!({"crds": {"enabled": true}})),
-        helm_release("ingress-nginx", "ingress-nginx", "ingress-nginx", "4.11.3", ("flux-system", "ingress-nginx"), json!({"controller": {"replicaCount": 2}})),
+        helm_release(
+            "cert-manager",
+            "cert-manager",
+            "cert-manager",
+            "v1.16.2",
+            ("flux-system", "jetstack"),
+            json!({"crds": {"enabled": true}}),
+        ),
+        helm_release(
+            "ingress-nginx",
+            "ingress-nginx",
+            "ingress-nginx",
+            "4.11.3",
+            ("flux-system", "ingress-nginx"),
+            json!({"controller": {"replicaCount": 2}}),
+        ),
         annotate(
-            helm_release("monitoring", "kube-prometheus-stack", "kube-prometheus-stack", "66.2.1", ("flux-system", "prometheus-community"), json!({})),
-            &[("sim.fluxboard.dev/fail", "context deadline exceeded"), ("sim.fluxboard.dev/fail-reason", "UpgradeFailed")],
+            helm_release(
+                "monitoring",
+                "kube-prometheus-stack",
+                "kube-prometheus-stack",
+                "66.2.1",
+                ("flux-system", "prometheus-community"),
+                json!({}),
+            ),
+            &[
+                ("sim.fluxboard.dev/fail", "context deadline exceeded"),
+                ("sim.fluxboard.dev/fail-reason", "UpgradeFailed"),
+            ],
         ),
     ]);
     objects.extend(team_a(cluster));
@@ -158,12 +191,36 @@ pub(crate) fn demo(cluster: &str) -> Fleet {
     objects.extend(notifications());
     let fleet_manifests = vec![
         manifests(fleet_repo, &format!("./clusters/{cluster}"), infra.to_vec()),
-        manifests(fleet_repo, "./infrastructure/controllers", ["cert-manager", "ingress-nginx", "monitoring"].iter().map(|n| namespace(n)).collect()),
+        manifests(
+            fleet_repo,
+            "./infrastructure/controllers",
+            ["cert-manager", "ingress-nginx", "monitoring"].iter().map(|n| namespace(n)).collect(),
+        ),
         manifests(fleet_repo, "./infrastructure/configs", vec![config_map("flux-system", "cluster-settings")]),
-        manifests(fleet_repo, &format!("./apps/{cluster}"), vec![deployment("default", "my-nginx-deploy", "nginx:1.27.3", 2), service("default", "my-nginx-svc")]),
-        manifests(("GitRepository", "team-a", "podinfo"), "./kustomize", vec![deployment("team-a", "podinfo", "ghcr.io/stefanprodan/podinfo:6.5.4", 2), service("team-a", "podinfo"), config_map("team-a", "podinfo-config")]),
-        manifests(("OCIRepository", "team-c", "manifests"), "./", vec![deployment("team-c", "frontend", "ghcr.io/acme/frontend:2.3.0", 1), service("team-c", "frontend")]),
-        manifests(("OCIRepository", "team-c", "manifests"), "./database", vec![deployment("team-c", "postgres", "postgres:16", 1)]),
+        manifests(
+            fleet_repo,
+            &format!("./apps/{cluster}"),
+            vec![deployment("default", "my-nginx-deploy", "nginx:1.27.3", 2), service("default", "my-nginx-svc")],
+        ),
+        manifests(
+            ("GitRepository", "team-a", "podinfo"),
+            "./kustomize",
+            vec![
+                deployment("team-a", "podinfo", "ghcr.io/stefanprodan/podinfo:6.5.4", 2),
+                service("team-a", "podinfo"),
+                config_map("team-a", "podinfo-config"),
+            ],
+        ),
+        manifests(
+            ("OCIRepository", "team-c", "manifests"),
+            "./",
+            vec![deployment("team-c", "frontend", "ghcr.io/acme/frontend:2.3.0", 1), service("team-c", "frontend")],
+        ),
+        manifests(
+            ("OCIRepository", "team-c", "manifests"),
+            "./database",
+            vec![deployment("team-c", "postgres", "postgres:16", 1)],
+        ),
     ];
     Fleet { objects, manifests: fleet_manifests }
 }
@@ -177,8 +234,14 @@ fn team_a(cluster: &str) -> Vec<Value> {
         git("team-a", "podinfo", "https://github.com/stefanprodan/podinfo", "master", &format!("{cluster}-7")),
         ks,
         helm_repo("team-a", "podinfo", "https://stefanprodan.github.io/podinfo"),
-        helm_release("team-a", "podinfo-frontend", "podinfo", "6.5.4", ("team-a", "podinfo"),
-            json!({"replicaCount": 2, "image": {"repository": "ghcr.io/stefanprodan/podinfo", "tag": "6.5.4"}})),
+        helm_release(
+            "team-a",
+            "podinfo-frontend",
+            "podinfo",
+            "6.5.4",
+            ("team-a", "podinfo"),
+            json!({"replicaCount": 2, "image": {"repository": "ghcr.io/stefanprodan/podinfo", "tag": "6.5.4"}}),
+        ),
         json!({"apiVersion": "image.toolkit.fluxcd.io/v1", "kind": "ImageRepository", "metadata": {"name": "podinfo", "namespace": "team-a"},
                "spec": {"image": "ghcr.io/stefanprodan/podinfo", "interval": "5m"}}),
         json!({"apiVersion": "image.toolkit.fluxcd.io/v1", "kind": "ImagePolicy", "metadata": {"name": "podinfo", "namespace": "team-a"},
@@ -193,7 +256,10 @@ fn team_a(cluster: &str) -> Vec<Value> {
 fn team_b(cluster: &str) -> Vec<Value> {
     let app = annotate(
         git("team-b", "team-b-app", "https://github.com/acme/team-b-app", "main", cluster),
-        &[("sim.fluxboard.dev/fail", "failed to checkout and determine revision: unable to clone 'https://github.com/acme/team-b-app': authentication required")],
+        &[(
+            "sim.fluxboard.dev/fail",
+            "failed to checkout and determine revision: unable to clone 'https://github.com/acme/team-b-app': authentication required",
+        )],
     );
     let mut redis = json!({"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease", "metadata": {"name": "redis", "namespace": "team-b"},
         "spec": {"interval": "30m", "chartRef": {"kind": "OCIRepository", "name": "redis-chart"}, "values": {"replicaCount": 1}}});
@@ -216,11 +282,17 @@ fn team_c(cluster: &str) -> Vec<Value> {
         kustomization("team-c", "frontend", manifests, "./", &[]),
         annotate(
             kustomization("team-c", "database", manifests, "./database", &["frontend"]),
-            &[("sim.fluxboard.dev/fail", "Deployment/team-c/postgres dry-run failed (Invalid): Deployment.apps \"postgres\" is invalid: spec.selector: Invalid value: {\"matchLabels\":{\"app\":\"db\"}}: field is immutable")],
+            &[(
+                "sim.fluxboard.dev/fail",
+                "Deployment/team-c/postgres dry-run failed (Invalid): Deployment.apps \"postgres\" is invalid: spec.selector: Invalid value: {\"matchLabels\":{\"app\":\"db\"}}: field is immutable",
+            )],
         ),
         annotate(
             kustomization("team-c", "backend", manifests, "./deploy/prod", &[]),
-            &[("sim.fluxboard.dev/stall", "spec.path './deploy/prod' must be a relative path inside the artifact"), ("sim.fluxboard.dev/fail-reason", "InvalidPath")],
+            &[
+                ("sim.fluxboard.dev/stall", "spec.path './deploy/prod' must be a relative path inside the artifact"),
+                ("sim.fluxboard.dev/fail-reason", "InvalidPath"),
+            ],
         ),
     ]
 }
@@ -258,10 +330,20 @@ pub(crate) fn scale(n: usize) -> Fleet {
             let name = format!("app-{k}");
             let mut ks = kustomization(&ns, &name, source, &format!("./{name}"), &[]);
             if (t * 10 + k) % 60 == 59 {
-                ks = annotate(ks, &[("sim.fluxboard.dev/fail", "kustomize build failed: accumulating resources: missing kustomization.yaml")]);
+                ks = annotate(
+                    ks,
+                    &[(
+                        "sim.fluxboard.dev/fail",
+                        "kustomize build failed: accumulating resources: missing kustomization.yaml",
+                    )],
+                );
             }
             fleet.objects.push(ks);
-            fleet.manifests.push(manifests(source, &format!("./{name}"), vec![config_map(&ns, &format!("{name}-config"))]));
+            fleet.manifests.push(manifests(
+                source,
+                &format!("./{name}"),
+                vec![config_map(&ns, &format!("{name}-config"))],
+            ));
         }
         for h in 0..6 {
             fleet.objects.push(helm_release(&ns, &format!("svc-{h}"), "service", "1.2.3", (&ns, "charts"), json!({})));
@@ -292,19 +374,36 @@ mod tests {
             let source = &ks["spec"]["sourceRef"];
             let path = ks["spec"]["path"].as_str().unwrap();
             let described = fleet.manifests.iter().any(|m| m.source_name == source["name"] && m.path == path);
-            let scripted = ks["metadata"]["annotations"].get("sim.fluxboard.dev/stall").is_some() || ks["metadata"]["name"] == "team-b-app";
+            let scripted = ks["metadata"]["annotations"].get("sim.fluxboard.dev/stall").is_some()
+                || ks["metadata"]["name"] == "team-b-app";
             assert!(described || scripted, "{}", ks["metadata"]["name"]);
         }
-        let nginx = fleet.manifests.iter().flat_map(|m| &m.objects).find(|o| o["metadata"]["name"] == "my-nginx-deploy").unwrap();
-        assert_eq!((nginx["metadata"]["namespace"].as_str(), nginx["spec"]["replicas"].as_u64()), (Some("default"), Some(2)));
+        let nginx = fleet
+            .manifests
+            .iter()
+            .flat_map(|m| &m.objects)
+            .find(|o| o["metadata"]["name"] == "my-nginx-deploy")
+            .unwrap();
+        assert_eq!(
+            (nginx["metadata"]["namespace"].as_str(), nginx["spec"]["replicas"].as_u64()),
+            (Some("default"), Some(2))
+        );
         assert!(flux.iter().any(|o| o["spec"]["suspend"] == true));
         assert!(flux.iter().any(|o| o["metadata"]["annotations"].get("sim.fluxboard.dev/stall").is_some()));
-        assert!(flux.iter().filter(|o| o["metadata"]["annotations"].get("sim.fluxboard.dev/fail").is_some()).count() >= 3);
+        assert!(
+            flux.iter().filter(|o| o["metadata"]["annotations"].get("sim.fluxboard.dev/fail").is_some()).count() >= 3
+        );
     }
 
     #[test]
     fn clusters_differ_in_upstream_revisions() {
-        let upstreams = |c: &str| demo(c).objects.iter().filter_map(|o| o["metadata"]["annotations"]["sim.fluxboard.dev/upstream"].as_str().map(str::to_owned)).collect::<Vec<_>>();
+        let upstreams = |c: &str| {
+            demo(c)
+                .objects
+                .iter()
+                .filter_map(|o| o["metadata"]["annotations"]["sim.fluxboard.dev/upstream"].as_str().map(str::to_owned))
+                .collect::<Vec<_>>()
+        };
         assert_ne!(upstreams("production"), upstreams("staging"));
     }
 

@@ -125,10 +125,10 @@ impl Drop for Sim {
         for task in &self.tasks {
             task.abort();
         }
-        if let Ok(mut server) = self.server.try_lock() {
-            if let Some(task) = server.take() {
-                task.abort();
-            }
+        if let Ok(mut server) = self.server.try_lock()
+            && let Some(task) = server.take()
+        {
+            task.abort();
         }
     }
 }
@@ -200,7 +200,8 @@ impl Sim {
 
     /// Writes [`Sim::kubeconfig_yaml`] with the admin token to `path`.
     pub fn write_kubeconfig(&self, path: &std::path::Path) -> anyhow::Result<()> {
-        std::fs::write(path, self.kubeconfig_yaml(ADMIN_TOKEN)).with_context(|| format!("Failed to write {}", path.display()))
+        std::fs::write(path, self.kubeconfig_yaml(ADMIN_TOKEN))
+            .with_context(|| format!("Failed to write {}", path.display()))
     }
 
     /// Ends every open watch (clients see their streams end and must re-watch).
@@ -238,7 +239,9 @@ impl Sim {
 async fn bind(port: u16) -> anyhow::Result<TcpListener> {
     let socket = tokio::net::TcpSocket::new_v4().context("Failed to create a socket")?;
     socket.set_reuseaddr(true).context("Failed to set SO_REUSEADDR")?;
-    socket.bind(SocketAddr::from(([127, 0, 0, 1], port))).with_context(|| format!("Failed to bind 127.0.0.1:{port}"))?;
+    socket
+        .bind(SocketAddr::from(([127, 0, 0, 1], port)))
+        .with_context(|| format!("Failed to bind 127.0.0.1:{port}"))?;
     socket.listen(1024).context("Failed to listen")
 }
 
@@ -316,7 +319,9 @@ fn seed(cluster: &Cluster, content: &Content, config: &SimConfig) -> anyhow::Res
         if cluster.get_for(obj).is_some() {
             continue;
         }
-        cluster.apply(obj).map_err(|e| anyhow::anyhow!("{} {}: {}", object::kind(obj), object::name(obj), e.message))?;
+        cluster
+            .apply(obj)
+            .map_err(|e| anyhow::anyhow!("{} {}: {}", object::kind(obj), object::name(obj), e.message))?;
     }
     for m in fleet.manifests {
         content.set(&m.source_kind, &m.source_namespace, &m.source_name, &m.path, m.objects);

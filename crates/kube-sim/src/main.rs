@@ -38,7 +38,11 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "kube_sim=info".into())).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "kube_sim=info".into()),
+        )
+        .init();
     let args = Args::parse();
     let fleet = match (args.objects, args.empty) {
         (Some(n), _) => FleetChoice::Scale(n),
@@ -60,7 +64,9 @@ async fn main() -> anyhow::Result<()> {
         ..SimConfig::default()
     };
     let sim = Sim::start(config).await.context("Failed to start kube-sim")?;
-    let path = args.kubeconfig.unwrap_or_else(|| std::env::temp_dir().join(format!("kube-sim-{}.kubeconfig", sim.addr().port())));
+    let path = args
+        .kubeconfig
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("kube-sim-{}.kubeconfig", sim.addr().port())));
     sim.write_kubeconfig(&path)?;
     println!("kube-sim is serving on {}", sim.url());
     println!("kubeconfig: {}", path.display());

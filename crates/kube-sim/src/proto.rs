@@ -102,10 +102,17 @@ mod tests {
 
     #[test]
     fn a_self_subject_access_review_decodes() {
-        let attributes = [field(1, b"apps"), field(2, b"patch"), field(3, b"kustomize.toolkit.fluxcd.io"), field(5, b"kustomizations")].concat();
+        let attributes = [
+            field(1, b"apps"),
+            field(2, b"patch"),
+            field(3, b"kustomize.toolkit.fluxcd.io"),
+            field(5, b"kustomizations"),
+        ]
+        .concat();
         let spec = field(1, &attributes);
         let review = field(2, &spec);
-        let type_meta = field(1, &[field(1, b"authorization.k8s.io/v1"), field(2, b"SelfSubjectAccessReview")].concat());
+        let type_meta =
+            field(1, &[field(1, b"authorization.k8s.io/v1"), field(2, b"SelfSubjectAccessReview")].concat());
         let body = [b"k8s\0".to_vec(), type_meta, field(2, &review)].concat();
         let decoded = decode_review("SelfSubjectAccessReview", &body).unwrap();
         assert_eq!(

@@ -29,7 +29,13 @@ struct Inner<K> {
 impl<K: Clone + Eq + Hash + Ord> WorkQueue<K> {
     pub(crate) fn new() -> Self {
         Self {
-            inner: Mutex::new(Inner { due: BTreeSet::new(), when: HashMap::new(), processing: HashSet::new(), dirty: HashMap::new(), seq: 0 }),
+            inner: Mutex::new(Inner {
+                due: BTreeSet::new(),
+                when: HashMap::new(),
+                processing: HashSet::new(),
+                dirty: HashMap::new(),
+                seq: 0,
+            }),
             notify: Notify::new(),
         }
     }

@@ -48,18 +48,18 @@ pub(crate) fn authorize(rbac: &RbacSnapshot<'_>, user: &UserInfo, attrs: &Attrib
         return Decision { allowed: true, reason: "system:masters".to_owned() };
     }
     for binding in rbac.cluster_role_bindings {
-        if let Some(subject) = matching_subject(binding, user, "") {
-            if role_allows(role_of(rbac, binding, ""), attrs) {
-                return allowed("ClusterRoleBinding", binding, &subject);
-            }
+        if let Some(subject) = matching_subject(binding, user, "")
+            && role_allows(role_of(rbac, binding, ""), attrs)
+        {
+            return allowed("ClusterRoleBinding", binding, &subject);
         }
     }
     if attrs.path.is_none() && !attrs.namespace.is_empty() {
         for binding in rbac.role_bindings.iter().filter(|b| b["metadata"]["namespace"] == attrs.namespace.as_str()) {
-            if let Some(subject) = matching_subject(binding, user, &attrs.namespace) {
-                if role_allows(role_of(rbac, binding, &attrs.namespace), attrs) {
-                    return allowed("RoleBinding", binding, &subject);
-                }
+            if let Some(subject) = matching_subject(binding, user, &attrs.namespace)
+                && role_allows(role_of(rbac, binding, &attrs.namespace), attrs)
+            {
+                return allowed("RoleBinding", binding, &subject);
             }
         }
     }
@@ -68,7 +68,8 @@ pub(crate) fn authorize(rbac: &RbacSnapshot<'_>, user: &UserInfo, attrs: &Attrib
 
 fn allowed(binding_kind: &str, binding: &Value, subject: &str) -> Decision {
     let name = binding["metadata"]["name"].as_str().unwrap_or_default();
-    let namespace = binding["metadata"]["namespace"].as_str().map(|ns| format!(" of namespace {ns:?}")).unwrap_or_default();
+    let namespace =
+        binding["metadata"]["namespace"].as_str().map(|ns| format!(" of namespace {ns:?}")).unwrap_or_default();
     let role_kind = binding["roleRef"]["kind"].as_str().unwrap_or_default();
     let role = binding["roleRef"]["name"].as_str().unwrap_or_default();
     Decision {
@@ -223,8 +224,12 @@ mod tests {
                           {"apiGroups": [""], "resources": ["configmaps"], "resourceNames": ["settings"], "verbs": ["get"]}]}))],
             cluster_roles: vec![
                 Arc::new(json!({"metadata": {"name": "flux-edit"}, "rules": [ks_rule]})),
-                Arc::new(json!({"metadata": {"name": "everything"}, "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]})),
-                Arc::new(json!({"metadata": {"name": "discovery"}, "rules": [{"nonResourceURLs": ["/version", "/apis/*"], "verbs": ["get"]}]})),
+                Arc::new(
+                    json!({"metadata": {"name": "everything"}, "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]}),
+                ),
+                Arc::new(
+                    json!({"metadata": {"name": "discovery"}, "rules": [{"nonResourceURLs": ["/version", "/apis/*"], "verbs": ["get"]}]}),
+                ),
             ],
             role_bindings: vec![
                 Arc::new(json!({"metadata": {"name": "alice-edit", "namespace": "apps"},
@@ -233,10 +238,14 @@ mod tests {
                     "roleRef": {"kind": "Role", "name": "status-writer"}, "subjects": [{"kind": "ServiceAccount", "name": "bot"}]})),
             ],
             cluster_role_bindings: vec![
-                Arc::new(json!({"metadata": {"name": "ops-all"}, "roleRef": {"kind": "ClusterRole", "name": "everything"},
-                    "subjects": [{"kind": "Group", "name": "ops"}]})),
-                Arc::new(json!({"metadata": {"name": "discovery"}, "roleRef": {"kind": "ClusterRole", "name": "discovery"},
-                    "subjects": [{"kind": "Group", "name": "system:authenticated"}]})),
+                Arc::new(
+                    json!({"metadata": {"name": "ops-all"}, "roleRef": {"kind": "ClusterRole", "name": "everything"},
+                    "subjects": [{"kind": "Group", "name": "ops"}]}),
+                ),
+                Arc::new(
+                    json!({"metadata": {"name": "discovery"}, "roleRef": {"kind": "ClusterRole", "name": "discovery"},
+                    "subjects": [{"kind": "Group", "name": "system:authenticated"}]}),
+                ),
             ],
         }
     }
@@ -245,12 +254,36 @@ mod tests {
     fn a_rolebinding_grants_only_in_its_namespace() {
         let f = fixture();
         let alice = user("alice", &[]);
-        let decision = authorize(&f.snapshot(), &alice, &attrs("patch", "kustomize.toolkit.fluxcd.io", "kustomizations", "apps", "x"));
+        let decision = authorize(
+            &f.snapshot(),
+            &alice,
+            &attrs("patch", "kustomize.toolkit.fluxcd.io", "kustomizations", "apps", "x"),
+        );
         assert!(decision.allowed);
-        assert_eq!(decision.reason, "RBAC: allowed by RoleBinding \"alice-edit\" of namespace \"apps\" of ClusterRole \"flux-edit\" to User \"alice\"");
-        assert!(!authorize(&f.snapshot(), &alice, &attrs("patch", "kustomize.toolkit.fluxcd.io", "kustomizations", "other", "x")).allowed);
-        assert!(!authorize(&f.snapshot(), &alice, &attrs("list", "kustomize.toolkit.fluxcd.io", "kustomizations", "", "")).allowed);
-        assert!(!authorize(&f.snapshot(), &alice, &attrs("delete", "kustomize.toolkit.fluxcd.io", "kustomizations", "apps", "x")).allowed);
+        assert_eq!(
+            decision.reason,
+            "RBAC: allowed by RoleBinding \"alice-edit\" of namespace \"apps\" of ClusterRole \"flux-edit\" to User \"alice\""
+        );
+        assert!(
+            !authorize(
+                &f.snapshot(),
+                &alice,
+                &attrs("patch", "kustomize.toolkit.fluxcd.io", "kustomizations", "other", "x")
+            )
+            .allowed
+        );
+        assert!(
+            !authorize(&f.snapshot(), &alice, &attrs("list", "kustomize.toolkit.fluxcd.io", "kustomizations", "", ""))
+                .allowed
+        );
+        assert!(
+            !authorize(
+                &f.snapshot(),
+                &alice,
+                &attrs("delete", "kustomize.toolkit.fluxcd.io", "kustomizations", "apps", "x")
+            )
+            .allowed
+        );
     }
 
     #[test]
@@ -261,7 +294,10 @@ mod tests {
         let mut status = attrs("update", "apps", "deployments", "x", "y");
         status.subresource = "status".into();
         assert!(authorize(&f.snapshot(), &op, &status).allowed);
-        assert!(authorize(&f.snapshot(), &user("root", &["system:masters"]), &attrs("impersonate", "", "users", "", "x")).allowed);
+        assert!(
+            authorize(&f.snapshot(), &user("root", &["system:masters"]), &attrs("impersonate", "", "users", "", "x"))
+                .allowed
+        );
     }
 
     #[test]
@@ -300,7 +336,10 @@ mod tests {
         let alice = user("alice", &[]);
         let bob = user("bob", &[]);
         assert_eq!(
-            forbidden_message(&alice, &attrs("patch", "kustomize.toolkit.fluxcd.io", "kustomizations", "apps", "podinfo")),
+            forbidden_message(
+                &alice,
+                &attrs("patch", "kustomize.toolkit.fluxcd.io", "kustomizations", "apps", "podinfo")
+            ),
             "kustomizations.kustomize.toolkit.fluxcd.io \"podinfo\" is forbidden: User \"alice\" cannot patch resource \"kustomizations\" in API group \"kustomize.toolkit.fluxcd.io\" in the namespace \"apps\""
         );
         assert_eq!(

@@ -132,7 +132,9 @@ pub(crate) trait World {
 pub(crate) enum Decision {
     Nothing,
     /// Suspended, with a new request token: record it without reconciling.
-    AckSuspended { token: String },
+    AckSuspended {
+        token: String,
+    },
     Reconcile,
 }
 
@@ -197,7 +199,9 @@ pub(crate) fn decide(kind: FluxKind, obj: &Value) -> Decision {
     let new_token = token(obj).filter(|t| obj["status"]["lastHandledReconcileAt"].as_str() != Some(*t));
     if suspended(kind, obj) {
         return match (kind, new_token) {
-            (FluxKind::Kustomization | FluxKind::HelmRelease, Some(t)) => Decision::AckSuspended { token: t.to_owned() },
+            (FluxKind::Kustomization | FluxKind::HelmRelease, Some(t)) => {
+                Decision::AckSuspended { token: t.to_owned() }
+            }
             _ => Decision::Nothing,
         };
     }
@@ -349,7 +353,12 @@ pub(crate) fn parse_inventory_id(id: &str) -> Option<(String, String, String, St
 }
 
 fn obj_ref(api_version: &str, kind: &str, namespace: &str, name: &str) -> ObjRef {
-    ObjRef { api_version: api_version.to_owned(), kind: kind.to_owned(), namespace: namespace.to_owned(), name: name.to_owned() }
+    ObjRef {
+        api_version: api_version.to_owned(),
+        kind: kind.to_owned(),
+        namespace: namespace.to_owned(),
+        name: name.to_owned(),
+    }
 }
 
 /// The namespace of a reference: its own, or the referrer's.
@@ -366,23 +375,41 @@ fn helm_chart_ref(obj: &Value) -> ObjRef {
 /// What an object consumes: its source, chart, dependencies, image repository.
 pub(crate) fn dependencies(kind: FluxKind, obj: &Value) -> Vec<ObjRef> {
     let spec = &obj["spec"];
-    let source = |r: &Value, group: &str| obj_ref(group, r["kind"].as_str().unwrap_or_default(), ref_namespace(r, obj), r["name"].as_str().unwrap_or_default());
+    let source = |r: &Value, group: &str| {
+        obj_ref(
+            group,
+            r["kind"].as_str().unwrap_or_default(),
+            ref_namespace(r, obj),
+            r["name"].as_str().unwrap_or_default(),
+        )
+    };
     let mut out = Vec::new();
     match kind {
         FluxKind::Kustomization => out.push(source(&spec["sourceRef"], &format!("{SOURCE}/v1"))),
-        FluxKind::HelmRelease if spec["chartRef"].is_object() => out.push(source(&spec["chartRef"], &format!("{SOURCE}/v1"))),
+        FluxKind::HelmRelease if spec["chartRef"].is_object() => {
+            out.push(source(&spec["chartRef"], &format!("{SOURCE}/v1")))
+        }
         FluxKind::HelmRelease => out.push(helm_chart_ref(obj)),
         FluxKind::HelmChart => out.push(source(&spec["sourceRef"], &format!("{SOURCE}/v1"))),
         FluxKind::ImagePolicy => {
             let r = &spec["imageRepositoryRef"];
-            out.push(obj_ref("image.toolkit.fluxcd.io/v1", "ImageRepository", ref_namespace(r, obj), r["name"].as_str().unwrap_or_default()));
+            out.push(obj_ref(
+                "image.toolkit.fluxcd.io/v1",
+                "ImageRepository",
+                ref_namespace(r, obj),
+                r["name"].as_str().unwrap_or_default(),
+            ));
         }
         FluxKind::ImageUpdateAutomation => out.push(source(&spec["sourceRef"], &format!("{SOURCE}/v1"))),
         _ => {}
     }
     if matches!(kind, FluxKind::Kustomization | FluxKind::HelmRelease) {
         for d in spec["dependsOn"].as_array().into_iter().flatten() {
-            let api = if kind == FluxKind::Kustomization { "kustomize.toolkit.fluxcd.io/v2" } else { "helm.toolkit.fluxcd.io/v2" };
+            let api = if kind == FluxKind::Kustomization {
+                "kustomize.toolkit.fluxcd.io/v2"
+            } else {
+                "helm.toolkit.fluxcd.io/v2"
+            };
             out.push(obj_ref(api, kind.kind(), ref_namespace(d, obj), d["name"].as_str().unwrap_or_default()));
         }
     }
@@ -403,7 +430,9 @@ pub(crate) fn published_revision(kind: FluxKind, obj: &Value) -> Option<String> 
 /// Whether an object is ready for its dependents: Ready=True at its current generation.
 fn is_ready(obj: &Value) -> bool {
     obj["status"]["observedGeneration"] == obj["metadata"]["generation"]
-        && obj["status"]["conditions"].as_array().is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+        && obj["status"]["conditions"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
 }
 
 /// One reconciliation, as the real controller does it.
@@ -472,7 +501,12 @@ impl<'a> Run<'a> {
         if let Some(rev) = revision {
             annotations.insert(format!("{}/revision", self.kind.group()), json!(rev));
         }
-        self.outcome.events.push(EventSpec { type_, reason: reason.to_owned(), message: message.to_owned(), annotations });
+        self.outcome.events.push(EventSpec {
+            type_,
+            reason: reason.to_owned(),
+            message: message.to_owned(),
+            annotations,
+        });
     }
 
     /// Ready=True; Reconciling and Stalled removed; requeue at the interval.
@@ -490,7 +524,11 @@ impl<'a> Run<'a> {
     pub(crate) fn fail_with(&mut self, stall: bool, reason: &str, message: &str) {
         let ready = self.cond("Ready", "False", reason, message);
         let updates = if stall {
-            vec![("Ready", Some(ready)), ("Reconciling", None), ("Stalled", Some(self.cond("Stalled", "True", reason, message)))]
+            vec![
+                ("Ready", Some(ready)),
+                ("Reconciling", None),
+                ("Stalled", Some(self.cond("Stalled", "True", reason, message))),
+            ]
         } else {
             let retrying = self.cond("Reconciling", "True", "ProgressingWithRetry", message);
             vec![("Ready", Some(ready)), ("Reconciling", Some(retrying)), ("Stalled", None)]
@@ -508,13 +546,25 @@ impl<'a> Run<'a> {
     /// Ready=False while waiting on something else; no retry condition, requeue in 30s.
     pub(crate) fn wait(&mut self, reason: &str, message: &str) {
         let ready = self.cond("Ready", "False", reason, message);
-        set_conditions(&mut self.outcome.status, vec![("Ready", Some(ready)), ("Reconciling", None), ("Stalled", None)]);
+        set_conditions(
+            &mut self.outcome.status,
+            vec![("Ready", Some(ready)), ("Reconciling", None), ("Stalled", None)],
+        );
         self.outcome.requeue_after = Some(DEPENDENCY_REQUEUE);
     }
 
     /// The referenced object, if it is ready with an artifact: Err(message) otherwise.
-    pub(crate) fn ready_source(&self, group: &str, kind: &str, namespace: &str, name: &str) -> Result<Arc<Value>, String> {
-        let found = self.world.get(group, kind, namespace, name).ok_or_else(|| format!("{kind} '{namespace}/{name}' not found"))?;
+    pub(crate) fn ready_source(
+        &self,
+        group: &str,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Arc<Value>, String> {
+        let found = self
+            .world
+            .get(group, kind, namespace, name)
+            .ok_or_else(|| format!("{kind} '{namespace}/{name}' not found"))?;
         if !is_ready(&found) || found["status"]["artifact"]["revision"].as_str().is_none() {
             return Err(format!("{kind} '{namespace}/{name}' is not ready"));
         }
@@ -529,7 +579,8 @@ impl<'a> Run<'a> {
         let revision = match self.kind {
             FluxKind::GitRepository => git_revision(&spec["ref"], &digest[..40]),
             FluxKind::OciRepository => {
-                let tag = spec["ref"]["tag"].as_str().or(spec["ref"]["semver"].as_str().map(|_| "6.5.4")).unwrap_or("latest");
+                let tag =
+                    spec["ref"]["tag"].as_str().or(spec["ref"]["semver"].as_str().map(|_| "6.5.4")).unwrap_or("latest");
                 format!("{tag}@sha256:{digest}")
             }
             _ => format!("sha256:{digest}"),
@@ -543,7 +594,8 @@ impl<'a> Run<'a> {
 
     fn store_artifact(&mut self, revision: &str, message: &str) {
         let previous = self.outcome.status["artifact"]["revision"].as_str().map(str::to_owned);
-        let (kind, namespace, name) = (self.kind.kind().to_lowercase(), self.namespace().to_owned(), self.name().to_owned());
+        let (kind, namespace, name) =
+            (self.kind.kind().to_lowercase(), self.namespace().to_owned(), self.name().to_owned());
         let digest = hex_digest(revision);
         let path = format!("{kind}/{namespace}/{name}/{}.tar.gz", &digest[..12]);
         self.outcome.status["artifact"] = json!({
@@ -554,7 +606,9 @@ impl<'a> Run<'a> {
             "size": 20_000 + u64::from_str_radix(&digest[..4], 16).unwrap_or(0),
             "url": format!("http://source-controller.flux-system.svc.cluster.local./{path}"),
         });
-        self.outcome.status["url"] = json!(format!("http://source-controller.flux-system.svc.cluster.local./{kind}/{namespace}/{name}/latest.tar.gz"));
+        self.outcome.status["url"] = json!(format!(
+            "http://source-controller.flux-system.svc.cluster.local./{kind}/{namespace}/{name}/latest.tar.gz"
+        ));
         let in_storage = self.cond("ArtifactInStorage", "True", "Succeeded", message);
         self.succeed("Succeeded", message, Some(("ArtifactInStorage", in_storage)));
         if previous.as_deref() != Some(revision) {
@@ -584,18 +638,32 @@ impl<'a> Run<'a> {
         }
         self.outcome.status["lastAttemptedRevision"] = json!(revision);
         let source_ref = &self.obj["spec"]["sourceRef"];
-        let source = obj_ref(SOURCE, source_ref["kind"].as_str().unwrap_or_default(), ref_namespace(source_ref, self.obj), source_ref["name"].as_str().unwrap_or_default());
+        let source = obj_ref(
+            SOURCE,
+            source_ref["kind"].as_str().unwrap_or_default(),
+            ref_namespace(source_ref, self.obj),
+            source_ref["name"].as_str().unwrap_or_default(),
+        );
         let path = self.obj["spec"]["path"].as_str().unwrap_or("./").to_owned();
         let Some(manifests) = self.world.manifests(&source, &path) else {
             let dir = &hex_digest(self.name())[..9];
-            let message = format!("kustomization path not found: stat /tmp/kustomization-{dir}/{}: no such file or directory", path.trim_start_matches("./"));
+            let message = format!(
+                "kustomization path not found: stat /tmp/kustomization-{dir}/{}: no such file or directory",
+                path.trim_start_matches("./")
+            );
             self.fail_with(false, "BuildFailed", &message);
             return;
         };
         let objects: Vec<Value> = manifests.into_iter().map(|m| self.label_for_kustomization(m)).collect();
         self.apply_inventory(objects);
         let entries = self.outcome.status["inventory"]["entries"].clone();
-        crate::reconcile_helm::record_history(&mut self.outcome.status, &revision, entries, "ReconciliationSucceeded", &self.now);
+        crate::reconcile_helm::record_history(
+            &mut self.outcome.status,
+            &revision,
+            entries,
+            "ReconciliationSucceeded",
+            &self.now,
+        );
         self.outcome.status["lastAppliedRevision"] = json!(revision);
         let message = format!("Applied revision: {revision}");
         let healthy = (self.obj["spec"]["wait"] == true || self.obj["spec"]["healthChecks"].is_array())
@@ -629,7 +697,8 @@ impl<'a> Run<'a> {
         for dep in self.obj["spec"]["dependsOn"].as_array().cloned().unwrap_or_default() {
             let namespace = ref_namespace(&dep, self.obj).to_owned();
             let name = dep["name"].as_str().unwrap_or_default();
-            let ready = self.world.get(self.kind.group(), self.kind.kind(), &namespace, name).is_some_and(|d| is_ready(&d));
+            let ready =
+                self.world.get(self.kind.group(), self.kind.kind(), &namespace, name).is_some_and(|d| is_ready(&d));
             if !ready {
                 self.wait("DependencyNotReady", &format!("dependency '{namespace}/{name}' is not ready"));
                 return false;
@@ -688,7 +757,8 @@ impl<'a> Run<'a> {
         let newest = 4 + u64::from_str_radix(&hex_digest(&format!("{image}{upstream}"))[..1], 16).unwrap_or(0) % 4;
         let tags: Vec<String> = (0..=newest).rev().map(|p| format!("6.5.{p}")).collect();
         self.outcome.status["canonicalImageName"] = json!(canonical);
-        self.outcome.status["lastScanResult"] = json!({"tagCount": tags.len(), "scanTime": self.now, "latestTags": tags});
+        self.outcome.status["lastScanResult"] =
+            json!({"tagCount": tags.len(), "scanTime": self.now, "latestTags": tags});
         self.outcome.status.as_object_mut().map(|s| s.remove("observedExclusionList"));
         self.succeed("Succeeded", &format!("successful scan: found {} tags", tags.len()), None);
     }
@@ -739,7 +809,8 @@ impl<'a> Run<'a> {
     }
 }
 
-const CLUSTER_SCOPED: [&str; 5] = ["Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "PersistentVolume"];
+const CLUSTER_SCOPED: [&str; 5] =
+    ["Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "PersistentVolume"];
 
 fn default_failure_reason(kind: FluxKind) -> &'static str {
     match kind {
@@ -769,7 +840,10 @@ fn git_revision(reference: &Value, sha: &str) -> String {
 /// An exact version as asked; a range resolves to a plausible release.
 fn chart_version(wanted: &str, chart: &str) -> String {
     let exact = wanted.trim_start_matches('v');
-    if !exact.is_empty() && exact.split('.').count() == 3 && exact.split('.').all(|p| p.chars().all(|c| c.is_ascii_digit())) {
+    if !exact.is_empty()
+        && exact.split('.').count() == 3
+        && exact.split('.').all(|p| p.chars().all(|c| c.is_ascii_digit()))
+    {
         return wanted.to_owned();
     }
     let n = u64::from_str_radix(&hex_digest(chart)[..2], 16).unwrap_or(0);
@@ -802,7 +876,11 @@ pub(crate) mod tests {
 
     impl MapWorld {
         pub(crate) fn put(&mut self, obj: Value) {
-            let key = (crate::object::kind(&obj).to_owned(), crate::object::namespace(&obj).to_owned(), crate::object::name(&obj).to_owned());
+            let key = (
+                crate::object::kind(&obj).to_owned(),
+                crate::object::namespace(&obj).to_owned(),
+                crate::object::name(&obj).to_owned(),
+            );
             self.objects.insert(key, Arc::new(obj));
         }
     }
@@ -820,7 +898,11 @@ pub(crate) mod tests {
     }
 
     pub(crate) fn ready_condition(obj: &Value) -> (String, String, String) {
-        let c = obj["conditions"].as_array().and_then(|c| c.iter().find(|c| c["type"] == "Ready")).cloned().unwrap_or_default();
+        let c = obj["conditions"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["type"] == "Ready"))
+            .cloned()
+            .unwrap_or_default();
         let s = |k: &str| c[k].as_str().unwrap_or_default().to_owned();
         (s("status"), s("reason"), s("message"))
     }
@@ -864,7 +946,10 @@ pub(crate) mod tests {
         let first = reconcile(FluxKind::GitRepository, &obj, &world);
         let revision = first.status["artifact"]["revision"].as_str().unwrap().to_owned();
         assert!(revision.starts_with("main@sha1:") && revision.len() == "main@sha1:".len() + 40, "{revision}");
-        assert_eq!(ready_condition(&first.status), ("True".into(), "Succeeded".into(), format!("stored artifact for revision '{revision}'")));
+        assert_eq!(
+            ready_condition(&first.status),
+            ("True".into(), "Succeeded".into(), format!("stored artifact for revision '{revision}'"))
+        );
         assert_eq!(first.status["lastHandledReconcileAt"], "t");
         assert_eq!(first.status["observedGeneration"], 1);
         assert_eq!(first.events[0].reason, "NewArtifact");
@@ -882,18 +967,32 @@ pub(crate) mod tests {
         let mut obj = git("a");
         obj["metadata"]["annotations"]["sim.fluxboard.dev/fail"] = json!("authentication required");
         let failed = reconcile(FluxKind::GitRepository, &obj, &world);
-        assert_eq!(ready_condition(&failed.status), ("False".into(), "GitOperationFailed".into(), "authentication required".into()));
-        let reconciling = failed.status["conditions"].as_array().unwrap().iter().find(|c| c["type"] == "Reconciling").unwrap();
+        assert_eq!(
+            ready_condition(&failed.status),
+            ("False".into(), "GitOperationFailed".into(), "authentication required".into())
+        );
+        let reconciling =
+            failed.status["conditions"].as_array().unwrap().iter().find(|c| c["type"] == "Reconciling").unwrap();
         assert_eq!(reconciling["reason"], "ProgressingWithRetry");
         assert!(failed.requeue_after.is_some());
         obj["metadata"]["annotations"]["sim.fluxboard.dev/stall"] = json!("invalid");
         obj["metadata"]["annotations"]["sim.fluxboard.dev/fail-reason"] = json!("InvalidURL");
         let stalled = reconcile(FluxKind::GitRepository, &obj, &world);
         assert_eq!(ready_condition(&stalled.status).1, "InvalidURL");
-        assert!(stalled.status["conditions"].as_array().unwrap().iter().any(|c| c["type"] == "Stalled" && c["status"] == "True"));
+        assert!(
+            stalled.status["conditions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["type"] == "Stalled" && c["status"] == "True")
+        );
         assert_eq!(stalled.requeue_after, None);
         obj["metadata"]["annotations"]["sim.fluxboard.dev/fail-generation"] = json!("0");
-        assert_eq!(ready_condition(&reconcile(FluxKind::GitRepository, &obj, &world).status).0, "True", "healed by a spec change");
+        assert_eq!(
+            ready_condition(&reconcile(FluxKind::GitRepository, &obj, &world).status).0,
+            "True",
+            "healed by a spec change"
+        );
     }
 
     #[test]
@@ -902,7 +1001,10 @@ pub(crate) mod tests {
         let mut source = git("a");
         source["status"] = reconcile(FluxKind::GitRepository, &source, &world).status;
         world.put(source);
-        world.manifests.insert("./deploy".into(), vec![json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}})]);
+        world.manifests.insert(
+            "./deploy".into(),
+            vec![json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}})],
+        );
         let mut ks = json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
             "metadata": {"name": "app", "namespace": "apps", "generation": 1},
             "spec": {"interval": "10m", "path": "./deploy", "prune": true, "sourceRef": {"kind": "GitRepository", "name": "app"}},
@@ -920,13 +1022,22 @@ pub(crate) mod tests {
         assert_eq!(ready_condition(&reconcile(FluxKind::Kustomization, &ks, &world).status).1, "BuildFailed");
         ks["spec"]["dependsOn"] = json!([{"name": "infra"}]);
         let waiting = reconcile(FluxKind::Kustomization, &ks, &world);
-        assert_eq!(ready_condition(&waiting.status), ("False".into(), "DependencyNotReady".into(), "dependency 'apps/infra' is not ready".into()));
+        assert_eq!(
+            ready_condition(&waiting.status),
+            ("False".into(), "DependencyNotReady".into(), "dependency 'apps/infra' is not ready".into())
+        );
     }
 
     #[test]
     fn inventory_ids_round_trip() {
-        assert_eq!(parse_inventory_id("apps_web_apps_Deployment"), Some(("apps".into(), "web".into(), "apps".into(), "Deployment".into())));
-        assert_eq!(parse_inventory_id("_team-a__Namespace"), Some(("".into(), "team-a".into(), "".into(), "Namespace".into())));
+        assert_eq!(
+            parse_inventory_id("apps_web_apps_Deployment"),
+            Some(("apps".into(), "web".into(), "apps".into(), "Deployment".into()))
+        );
+        assert_eq!(
+            parse_inventory_id("_team-a__Namespace"),
+            Some(("".into(), "team-a".into(), "".into(), "Namespace".into()))
+        );
         let id = inventory_id("", "system:flux:view", "rbac.authorization.k8s.io", "ClusterRole");
         assert_eq!(parse_inventory_id(&id).unwrap().1, "system:flux:view");
         assert_eq!(parse_inventory_id("garbage"), None);

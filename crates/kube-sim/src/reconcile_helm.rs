@@ -43,7 +43,8 @@ fn resolve_chart(r: &mut Run<'_>) -> Option<(String, String)> {
             Ok(source) => {
                 let revision = source["status"]["artifact"]["revision"].as_str().unwrap_or_default();
                 let version = revision.split('@').next().unwrap_or(revision).to_owned();
-                let chart = source["spec"]["url"].as_str().and_then(|u| u.rsplit('/').next()).unwrap_or(&name).to_owned();
+                let chart =
+                    source["spec"]["url"].as_str().and_then(|u| u.rsplit('/').next()).unwrap_or(&name).to_owned();
                 r.outcome.status["helmChart"] = json!(format!("{namespace}/{name}"));
                 Some((chart, version))
             }
@@ -74,9 +75,15 @@ fn resolve_chart(r: &mut Run<'_>) -> Option<(String, String)> {
     r.outcome.status["helmChart"] = json!(format!("{chart_ns}/{chart_name}"));
     let chart = r.world.get(SOURCE, "HelmChart", &chart_ns, &chart_name);
     // The HelmChart must be ready for the spec we just applied.
-    let current = chart.filter(|c| c["spec"]["chart"] == template["chart"] && c["spec"]["version"] == *chart_spec.get("version").unwrap_or(&Value::Null));
+    let current = chart.filter(|c| {
+        c["spec"]["chart"] == template["chart"]
+            && c["spec"]["version"] == *chart_spec.get("version").unwrap_or(&Value::Null)
+    });
     match current.and_then(|c| r.ready_source(SOURCE, "HelmChart", &chart_ns, &chart_name).ok().map(|_| c)) {
-        Some(c) => Some((template["chart"].as_str().unwrap_or_default().to_owned(), c["status"]["artifact"]["revision"].as_str().unwrap_or_default().to_owned())),
+        Some(c) => Some((
+            template["chart"].as_str().unwrap_or_default().to_owned(),
+            c["status"]["artifact"]["revision"].as_str().unwrap_or_default().to_owned(),
+        )),
         None => {
             r.wait("ArtifactFailed", &format!("HelmChart '{chart_ns}/{chart_name}' is not ready: latest generation of object has not been reconciled"));
             None
@@ -122,9 +129,11 @@ pub(crate) fn helm_release(r: &mut Run<'_>) {
     }
     let latest = history.first();
     // Released (untouched while reconciling) tells whether the last release succeeded.
-    let released = r.obj["status"]["conditions"].as_array().and_then(|c| c.iter().find(|c| c["type"] == "Released").cloned());
+    let released =
+        r.obj["status"]["conditions"].as_array().and_then(|c| c.iter().find(|c| c["type"] == "Released").cloned());
     let ready = released.as_ref().is_some_and(|c| c["status"] == "True");
-    let in_sync = latest.is_some_and(|l| l["chartVersion"] == version.as_str() && l["configDigest"] == values_digest.as_str());
+    let in_sync =
+        latest.is_some_and(|l| l["chartVersion"] == version.as_str() && l["configDigest"] == values_digest.as_str());
     if in_sync && force.is_none() && ready {
         let released = released.unwrap_or_default();
         let message = released["message"].as_str().unwrap_or_default().to_owned();
@@ -138,12 +147,15 @@ pub(crate) fn helm_release(r: &mut Run<'_>) {
     for old in &mut history {
         old["status"] = json!("superseded");
     }
-    history.insert(0, json!({
-        "name": release, "namespace": namespace, "version": number, "status": "deployed",
-        "chartName": chart, "chartVersion": version, "appVersion": version, "configDigest": values_digest,
-        "digest": format!("sha256:{}", digest(&format!("{release}{number}{version}{values_digest}"))),
-        "firstDeployed": history.last().map_or(json!(r.now), |h| h["firstDeployed"].clone()), "lastDeployed": r.now,
-    }));
+    history.insert(
+        0,
+        json!({
+            "name": release, "namespace": namespace, "version": number, "status": "deployed",
+            "chartName": chart, "chartVersion": version, "appVersion": version, "configDigest": values_digest,
+            "digest": format!("sha256:{}", digest(&format!("{release}{number}{version}{values_digest}"))),
+            "firstDeployed": history.last().map_or(json!(r.now), |h| h["firstDeployed"].clone()), "lastDeployed": r.now,
+        }),
+    );
     history.truncate(r.obj["spec"]["maxHistory"].as_u64().unwrap_or(5).max(1) as usize);
     r.outcome.status["history"] = Value::Array(history);
     r.outcome.status["lastAttemptedReleaseAction"] = json!(action);
@@ -154,7 +166,8 @@ pub(crate) fn helm_release(r: &mut Run<'_>) {
     r.apply_inventory(release_objects(r.obj, &release, &namespace, &chart, &version));
     let verb = if action == "install" { "install" } else { "upgrade" };
     let reason = if action == "install" { "InstallSucceeded" } else { "UpgradeSucceeded" };
-    let message = format!("Helm {verb} succeeded for release {namespace}/{release}.v{number} with chart {chart}@{version}");
+    let message =
+        format!("Helm {verb} succeeded for release {namespace}/{release}.v{number} with chart {chart}@{version}");
     let released = r.cond("Released", "True", reason, &message);
     r.succeed(reason, &message, Some(("Released", released)));
     r.event(EventType::Normal, reason, &message, Some(&version));
@@ -164,8 +177,14 @@ pub(crate) fn helm_release(r: &mut Run<'_>) {
 /// remediation retries; true when it failed.
 fn failed(r: &mut Run<'_>, action: &str, release: &str, namespace: &str, chart: &str, version: &str) -> bool {
     let annotations = &r.obj["metadata"]["annotations"];
-    let applies = annotations["sim.fluxboard.dev/fail-generation"].as_str().is_none_or(|g| Some(g) == r.generation.as_i64().map(|n| n.to_string()).as_deref());
-    let Some(message) = annotations["sim.fluxboard.dev/fail"].as_str().or(annotations["sim.fluxboard.dev/stall"].as_str()).filter(|_| applies) else {
+    let applies = annotations["sim.fluxboard.dev/fail-generation"]
+        .as_str()
+        .is_none_or(|g| Some(g) == r.generation.as_i64().map(|n| n.to_string()).as_deref());
+    let Some(message) = annotations["sim.fluxboard.dev/fail"]
+        .as_str()
+        .or(annotations["sim.fluxboard.dev/stall"].as_str())
+        .filter(|_| applies)
+    else {
         return false;
     };
     let counter = if action == "install" { "installFailures" } else { "upgradeFailures" };
@@ -181,14 +200,17 @@ fn failed(r: &mut Run<'_>, action: &str, release: &str, namespace: &str, chart: 
         r.outcome.status["failures"] = json!(r.outcome.status["failures"].as_u64().unwrap_or(0) + 1);
         r.outcome.status["lastAttemptedReleaseAction"] = json!(action);
     }
-    let detail = format!("Helm {action} failed for release {namespace}/{release} with chart {chart}@{version}: {message}");
+    let detail =
+        format!("Helm {action} failed for release {namespace}/{release} with chart {chart}@{version}: {message}");
     let released = r.cond("Released", "False", &reason, &detail);
     let attempts = r.outcome.status[counter].as_u64().unwrap_or(1);
     let stall = annotations["sim.fluxboard.dev/stall"].is_string() || attempts > retries;
     if stall {
         let verb = if action == "install" { "install" } else { "upgrade" };
         r.fail_with(true, "RetriesExceeded", &format!("Failed to {verb} after {attempts} attempt(s)"));
-        r.outcome.events.last_mut().map(|e| e.message = detail.clone());
+        if let Some(event) = r.outcome.events.last_mut() {
+            event.message.clone_from(&detail);
+        }
     } else {
         r.fail_with(false, &reason, &detail);
     }
@@ -216,7 +238,8 @@ fn release_name(obj: &Value) -> String {
 fn release_objects(obj: &Value, release: &str, namespace: &str, chart: &str, version: &str) -> Vec<Value> {
     let values = &obj["spec"]["values"];
     let replicas = values["replicaCount"].as_u64().unwrap_or(1);
-    let repository = values["image"]["repository"].as_str().map_or_else(|| format!("ghcr.io/acme/{chart}"), str::to_owned);
+    let repository =
+        values["image"]["repository"].as_str().map_or_else(|| format!("ghcr.io/acme/{chart}"), str::to_owned);
     let tag = values["image"]["tag"].as_str().unwrap_or(version);
     let labels = json!({"app.kubernetes.io/name": chart, "app.kubernetes.io/instance": release,
         "app.kubernetes.io/managed-by": "Helm", "helm.sh/chart": format!("{chart}-{version}"),
@@ -261,17 +284,25 @@ mod tests {
         let world = world_with_chart();
         let mut hr = release(json!({}));
         let installed = reconcile(FluxKind::HelmRelease, &hr, &world);
-        assert_eq!(ready_condition(&installed.status), ("True".into(), "InstallSucceeded".into(),
-            "Helm install succeeded for release apps/podinfo.v1 with chart podinfo@6.5.4".into()));
+        assert_eq!(
+            ready_condition(&installed.status),
+            (
+                "True".into(),
+                "InstallSucceeded".into(),
+                "Helm install succeeded for release apps/podinfo.v1 with chart podinfo@6.5.4".into()
+            )
+        );
         assert_eq!(installed.status["history"][0]["version"], 1);
         assert_eq!(installed.apply[0]["kind"], "HelmChart");
         assert_eq!(installed.status["inventory"]["entries"].as_array().unwrap().len(), 2);
         hr["status"] = installed.status;
-        hr["metadata"]["annotations"] = json!({"reconcile.fluxcd.io/requestedAt": "a", "reconcile.fluxcd.io/forceAt": "b"});
+        hr["metadata"]["annotations"] =
+            json!({"reconcile.fluxcd.io/requestedAt": "a", "reconcile.fluxcd.io/forceAt": "b"});
         let not_forced = reconcile(FluxKind::HelmRelease, &hr, &world);
         assert_eq!(not_forced.status["history"][0]["version"], 1);
         assert!(not_forced.status.get("lastHandledForceAt").is_none());
-        hr["metadata"]["annotations"] = json!({"reconcile.fluxcd.io/requestedAt": "c", "reconcile.fluxcd.io/forceAt": "c"});
+        hr["metadata"]["annotations"] =
+            json!({"reconcile.fluxcd.io/requestedAt": "c", "reconcile.fluxcd.io/forceAt": "c"});
         let forced = reconcile(FluxKind::HelmRelease, &hr, &world);
         assert_eq!(forced.status["history"][0]["version"], 2);
         assert_eq!(forced.status["history"][1]["status"], "superseded");
@@ -285,10 +316,14 @@ mod tests {
         let mut hr = release(json!({"sim.fluxboard.dev/fail": "timed out waiting for the condition"}));
         let failed = reconcile(FluxKind::HelmRelease, &hr, &world);
         assert_eq!(failed.status["installFailures"], 1);
-        assert_eq!(ready_condition(&failed.status), ("False".into(), "RetriesExceeded".into(), "Failed to install after 1 attempt(s)".into()));
+        assert_eq!(
+            ready_condition(&failed.status),
+            ("False".into(), "RetriesExceeded".into(), "Failed to install after 1 attempt(s)".into())
+        );
         assert_eq!(failed.requeue_after, None);
         hr["status"] = failed.status;
-        hr["metadata"]["annotations"] = json!({"reconcile.fluxcd.io/requestedAt": "r", "reconcile.fluxcd.io/resetAt": "r"});
+        hr["metadata"]["annotations"] =
+            json!({"reconcile.fluxcd.io/requestedAt": "r", "reconcile.fluxcd.io/resetAt": "r"});
         let reset = reconcile(FluxKind::HelmRelease, &hr, &world);
         assert_eq!(reset.status["lastHandledResetAt"], "r");
         assert_eq!(ready_condition(&reset.status).1, "InstallSucceeded");

@@ -304,15 +304,11 @@ fn served_versions(release: &str) -> Option<BTreeMap<String, (Vec<String>, Strin
 }
 
 fn flux_crds() -> Vec<Value> {
-    CRDS.iter()
-        .filter_map(|text| serde_yaml::from_str::<Value>(text).ok())
-        .collect()
+    CRDS.iter().filter_map(|text| serde_yaml::from_str::<Value>(text).ok()).collect()
 }
 
 fn strings(v: &Value) -> Vec<String> {
-    v.as_array()
-        .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
-        .unwrap_or_default()
+    v.as_array().map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect()).unwrap_or_default()
 }
 
 fn crd_types(crd: &Value, release: &FluxRelease) -> Vec<ResourceType> {
@@ -419,7 +415,10 @@ fn builtin_types() -> Vec<ResourceType> {
             singular: b.kind.to_lowercase(),
             namespaced: b.namespaced,
             short_names: b.short_names.iter().map(|s| (*s).to_owned()).collect(),
-            categories: if matches!(b.kind, "Pod" | "Service" | "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet" | "Job") {
+            categories: if matches!(
+                b.kind,
+                "Pod" | "Service" | "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet" | "Job"
+            ) {
                 vec!["all".to_owned()]
             } else {
                 Vec::new()
@@ -489,7 +488,8 @@ mod tests {
     fn resource_lists_advertise_status_subresources() {
         let registry = Registry::new(&FluxRelease::Latest);
         let list = registry.resource_list("kustomize.toolkit.fluxcd.io", "v1").unwrap();
-        let names: Vec<&str> = list["resources"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+        let names: Vec<&str> =
+            list["resources"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
         assert_eq!(names, vec!["kustomizations", "kustomizations/status"]);
         assert!(registry.resource_list("apps", "v2").is_none());
     }

@@ -15,7 +15,13 @@ use crate::{
 };
 
 /// Answers a create of a review kind.
-pub(crate) fn create(state: &ServerState, user: &UserInfo, rt: &ResourceType, namespace: Option<&str>, mut body: Value) -> Result<Response> {
+pub(crate) fn create(
+    state: &ServerState,
+    user: &UserInfo,
+    rt: &ResourceType,
+    namespace: Option<&str>,
+    mut body: Value,
+) -> Result<Response> {
     let status = match rt.kind.as_str() {
         "SelfSubjectReview" => json!({"userInfo": user_json(user)}),
         "SelfSubjectAccessReview" => access_review(state, user, &body["spec"])?,
@@ -26,7 +32,9 @@ pub(crate) fn create(state: &ServerState, user: &UserInfo, rt: &ResourceType, na
                 "LocalSubjectAccessReview" => {
                     let ns = namespace.unwrap_or_default();
                     if body["spec"]["resourceAttributes"]["namespace"].as_str().unwrap_or(ns) != ns {
-                        return Err(ApiError::bad_request("spec.resourceAttributes.namespace must match the namespace of the request"));
+                        return Err(ApiError::bad_request(
+                            "spec.resourceAttributes.namespace must match the namespace of the request",
+                        ));
                     }
                     body["spec"]["resourceAttributes"]["namespace"] = json!(ns);
                     subject_access_review(state, &body["spec"])?
@@ -42,7 +50,8 @@ pub(crate) fn create(state: &ServerState, user: &UserInfo, rt: &ResourceType, na
         body["metadata"] = json!({});
     }
     let bytes = serde_json::to_vec(&body).map_err(|e| ApiError::internal(e.to_string()))?;
-    Ok((StatusCode::CREATED, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], bytes).into_response())
+    Ok((StatusCode::CREATED, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], bytes)
+        .into_response())
 }
 
 fn check_create(state: &ServerState, user: &UserInfo, rt: &ResourceType, namespace: Option<&str>) -> Result<()> {
@@ -64,7 +73,9 @@ fn user_json(user: &UserInfo) -> Value {
 fn token_review(state: &ServerState, spec: &Value) -> Value {
     let token = spec["token"].as_str().unwrap_or_default();
     match state.authn.review(token) {
-        Some(user) => json!({"authenticated": true, "user": user_json(&user), "audiences": spec["audiences"].as_array().cloned().unwrap_or_default()}),
+        Some(user) => {
+            json!({"authenticated": true, "user": user_json(&user), "audiences": spec["audiences"].as_array().cloned().unwrap_or_default()})
+        }
         None => json!({"authenticated": false, "error": "invalid bearer token", "user": {}}),
     }
 }
@@ -72,13 +83,19 @@ fn token_review(state: &ServerState, spec: &Value) -> Value {
 fn subject_access_review(state: &ServerState, spec: &Value) -> Result<Value> {
     let user = spec["user"].as_str().unwrap_or_default();
     if user.is_empty() && spec["groups"].as_array().is_none_or(Vec::is_empty) {
-        return Err(ApiError::invalid("SubjectAccessReview", "authorization.k8s.io", "", "spec.user: Invalid value: \"\": at least one of user or group must be specified"));
+        return Err(ApiError::invalid(
+            "SubjectAccessReview",
+            "authorization.k8s.io",
+            "",
+            "spec.user: Invalid value: \"\": at least one of user or group must be specified",
+        ));
     }
     let groups = spec["groups"]
         .as_array()
         .map(|a| a.iter().filter_map(|g| g.as_str().map(str::to_owned)).collect())
         .unwrap_or_default();
-    let subject = UserInfo { username: user.to_owned(), uid: spec["uid"].as_str().unwrap_or_default().to_owned(), groups };
+    let subject =
+        UserInfo { username: user.to_owned(), uid: spec["uid"].as_str().unwrap_or_default().to_owned(), groups };
     access_review(state, &subject, spec)
 }
 

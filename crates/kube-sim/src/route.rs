@@ -77,10 +77,10 @@ fn resource(registry: &Registry, group: &str, version: &str, rest: &[&str]) -> R
     if namespace.is_some() && !rt.namespaced {
         return Err(ApiError::no_route());
     }
-    if let Some(sub) = &subresource {
-        if sub != "status" || !rt.has_status {
-            return Err(ApiError::no_route());
-        }
+    if let Some(sub) = &subresource
+        && (sub != "status" || !rt.has_status)
+    {
+        return Err(ApiError::no_route());
     }
     Ok(ResourcePath { rt: rt.clone(), namespace, name, subresource, legacy_watch })
 }
@@ -96,7 +96,10 @@ mod tests {
 
     #[test]
     fn namespaced_object_paths_parse() {
-        let Route::Resource(p) = parse(&registry(), "/apis/kustomize.toolkit.fluxcd.io/v1/namespaces/apps/kustomizations/podinfo/status").unwrap() else {
+        let Route::Resource(p) =
+            parse(&registry(), "/apis/kustomize.toolkit.fluxcd.io/v1/namespaces/apps/kustomizations/podinfo/status")
+                .unwrap()
+        else {
             panic!("a resource")
         };
         assert_eq!(p.rt.kind, "Kustomization");
@@ -109,9 +112,13 @@ mod tests {
     fn namespaces_themselves_are_cluster_scoped_objects() {
         let Route::Resource(p) = parse(&registry(), "/api/v1/namespaces/apps").unwrap() else { panic!("a resource") };
         assert_eq!((p.rt.kind.as_str(), p.namespace, p.name.as_deref()), ("Namespace", None, Some("apps")));
-        let Route::Resource(p) = parse(&registry(), "/api/v1/namespaces/apps/status").unwrap() else { panic!("a resource") };
+        let Route::Resource(p) = parse(&registry(), "/api/v1/namespaces/apps/status").unwrap() else {
+            panic!("a resource")
+        };
         assert_eq!(p.subresource.as_deref(), Some("status"));
-        let Route::Resource(p) = parse(&registry(), "/api/v1/namespaces/apps/pods").unwrap() else { panic!("a resource") };
+        let Route::Resource(p) = parse(&registry(), "/api/v1/namespaces/apps/pods").unwrap() else {
+            panic!("a resource")
+        };
         assert_eq!((p.rt.kind.as_str(), p.namespace.as_deref()), ("Pod", Some("apps")));
     }
 
@@ -132,7 +139,9 @@ mod tests {
 
     #[test]
     fn the_legacy_watch_prefix_is_understood() {
-        let Route::Resource(p) = parse(&registry(), "/api/v1/watch/namespaces/a/pods").unwrap() else { panic!("a resource") };
+        let Route::Resource(p) = parse(&registry(), "/api/v1/watch/namespaces/a/pods").unwrap() else {
+            panic!("a resource")
+        };
         assert!(p.legacy_watch);
         assert_eq!(p.namespace.as_deref(), Some("a"));
     }

@@ -67,7 +67,9 @@ pub(crate) fn error_response(err: &ApiError) -> Response {
 
 fn json_response(code: StatusCode, body: &impl serde::Serialize) -> Response {
     match serde_json::to_vec(body) {
-        Ok(bytes) => (code, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], bytes).into_response(),
+        Ok(bytes) => {
+            (code, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], bytes).into_response()
+        }
         Err(err) => error_response(&ApiError::internal(err.to_string())),
     }
 }
@@ -329,7 +331,14 @@ fn object_response(call: &Call<'_>, rt: &ResourceType, obj: &Value, code: Status
         Rendering::Metadata => json_response(code, &metadata_only(obj)),
         Rendering::Table => {
             let meta = json!({"resourceVersion": object::resource_version(obj)});
-            let table = table::build_table(&rt.kind, rt.printer_columns.as_deref(), &[obj], include_object(&call.query), true, meta);
+            let table = table::build_table(
+                &rt.kind,
+                rt.printer_columns.as_deref(),
+                &[obj],
+                include_object(&call.query),
+                true,
+                meta,
+            );
             json_response(code, &table)
         }
     }
@@ -373,7 +382,14 @@ fn list(call: &Call<'_>, path: &ResourcePath) -> Result<Response> {
     let items: Vec<&Value> = page.items.iter().map(|o| o.as_ref()).collect();
     match rendering(&call.headers) {
         Rendering::Table => {
-            let table = table::build_table(&rt.kind, rt.printer_columns.as_deref(), &items, include_object(&call.query), true, metadata);
+            let table = table::build_table(
+                &rt.kind,
+                rt.printer_columns.as_deref(),
+                &items,
+                include_object(&call.query),
+                true,
+                metadata,
+            );
             Ok(json_response(StatusCode::OK, &table))
         }
         Rendering::Metadata => {
@@ -410,17 +426,20 @@ async fn create(call: Call<'_>, rt: &ResourceType, namespace: &str) -> Result<Re
 /// Checks and completes an object for creation: apiVersion/kind, name (or generateName), namespace.
 pub(crate) fn prepare_create(rt: &ResourceType, namespace: &str, mut obj: Value, salt: u64) -> Result<Value> {
     let api_version = rt.api_version();
-    if let Some(given) = obj["apiVersion"].as_str() {
-        if given != api_version {
-            return Err(ApiError::bad_request(format!(
-                "the API version in the data ({given}) does not match the expected API version ({api_version})"
-            )));
-        }
+    if let Some(given) = obj["apiVersion"].as_str()
+        && given != api_version
+    {
+        return Err(ApiError::bad_request(format!(
+            "the API version in the data ({given}) does not match the expected API version ({api_version})"
+        )));
     }
-    if let Some(kind) = obj["kind"].as_str() {
-        if kind != rt.kind {
-            return Err(ApiError::bad_request(format!("the kind in the data ({kind}) does not match the expected kind ({})", rt.kind)));
-        }
+    if let Some(kind) = obj["kind"].as_str()
+        && kind != rt.kind
+    {
+        return Err(ApiError::bad_request(format!(
+            "the kind in the data ({kind}) does not match the expected kind ({})",
+            rt.kind
+        )));
     }
     obj["apiVersion"] = json!(api_version);
     obj["kind"] = json!(rt.kind);
@@ -443,11 +462,21 @@ pub(crate) fn prepare_create(rt: &ResourceType, namespace: &str, mut obj: Value,
         (Some(name), _) if !name.is_empty() => name.to_owned(),
         (_, Some(prefix)) if !prefix.is_empty() => format!("{prefix}{}", generated_suffix(salt)),
         _ => {
-            return Err(ApiError::invalid(&rt.kind, &rt.group, "", "metadata.name: Required value: name or generateName is required"));
+            return Err(ApiError::invalid(
+                &rt.kind,
+                &rt.group,
+                "",
+                "metadata.name: Required value: name or generateName is required",
+            ));
         }
     };
     if let Some(problem) = name_problem(rt, &name) {
-        return Err(ApiError::invalid(&rt.kind, &rt.group, &name, &format!("metadata.name: Invalid value: {name:?}: {problem}")));
+        return Err(ApiError::invalid(
+            &rt.kind,
+            &rt.group,
+            &name,
+            &format!("metadata.name: Invalid value: {name:?}: {problem}"),
+        ));
     }
     meta.insert("name".into(), json!(name));
     meta.remove("resourceVersion");
@@ -473,15 +502,20 @@ fn name_problem(rt: &ResourceType, name: &str) -> Option<&'static str> {
     }
     let is_label = rt.kind == "Namespace" || rt.kind == "Service";
     let max = if is_label { 63 } else { 253 };
-    let ok_chars = name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || (c == '.' && !is_label));
+    let ok_chars =
+        name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || (c == '.' && !is_label));
     let ok_ends = name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
         && name.chars().last().is_some_and(|c| c.is_ascii_alphanumeric());
     if name.len() <= max && ok_chars && ok_ends {
         None
     } else if is_label {
-        Some("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character")
+        Some(
+            "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character",
+        )
     } else {
-        Some("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character")
+        Some(
+            "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character",
+        )
     }
 }
 
@@ -495,7 +529,12 @@ async fn patch(call: Call<'_>, path: &ResourcePath, part: Part) -> Result<Respon
         "application/strategic-merge-patch+json" if is_builtin => {}
         "application/apply-patch+yaml" => {
             if call.param("fieldManager").is_none_or(str::is_empty) {
-                return Err(ApiError::invalid("PatchOptions", "meta.k8s.io", "", "fieldManager: Required value: is required for apply patch"));
+                return Err(ApiError::invalid(
+                    "PatchOptions",
+                    "meta.k8s.io",
+                    "",
+                    "fieldManager: Required value: is required for apply patch",
+                ));
             }
         }
         other => return Err(ApiError::unsupported_media_type(other)),
@@ -507,7 +546,8 @@ async fn patch(call: Call<'_>, path: &ResourcePath, part: Part) -> Result<Respon
     let body: Value = if content_type == "application/apply-patch+yaml" {
         serde_yaml::from_slice(&bytes).map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?
     } else {
-        serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request(format!("the patch is not valid JSON: {e}")))?
+        serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::bad_request(format!("the patch is not valid JSON: {e}")))?
     };
     let namespace = path.namespace.clone().unwrap_or_default();
     let name = path.name.clone().unwrap_or_default();
@@ -580,7 +620,13 @@ mod tests {
         let obj = json!({"metadata": {"name": "Bad_Name"}});
         let err = prepare_create(ks, "apps", obj, 1).unwrap_err();
         assert_eq!(err.code, 422);
-        assert!(err.message.starts_with("Kustomization.kustomize.toolkit.fluxcd.io \"Bad_Name\" is invalid: metadata.name: Invalid value"), "{}", err.message);
+        assert!(
+            err.message.starts_with(
+                "Kustomization.kustomize.toolkit.fluxcd.io \"Bad_Name\" is invalid: metadata.name: Invalid value"
+            ),
+            "{}",
+            err.message
+        );
         let err = prepare_create(ks, "apps", json!({"metadata": {}}), 1).unwrap_err();
         assert!(err.message.contains("name or generateName is required"));
         let role = registry.by_kind("rbac.authorization.k8s.io", "ClusterRole").unwrap();
@@ -593,7 +639,8 @@ mod tests {
     fn a_body_for_another_kind_or_namespace_is_refused() {
         let registry = Registry::new(&FluxRelease::Latest);
         let ks = registry.by_kind("kustomize.toolkit.fluxcd.io", "Kustomization").unwrap();
-        let wrong_kind = json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "HelmRelease", "metadata": {"name": "a"}});
+        let wrong_kind =
+            json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "HelmRelease", "metadata": {"name": "a"}});
         assert_eq!(prepare_create(ks, "apps", wrong_kind, 1).unwrap_err().code, 400);
         let wrong_ns = json!({"metadata": {"name": "a", "namespace": "other"}});
         assert_eq!(prepare_create(ks, "apps", wrong_ns, 1).unwrap_err().code, 400);
@@ -604,7 +651,10 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(header::ACCEPT, "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json".parse().unwrap());
         assert_eq!(rendering(&headers), Rendering::Table);
-        headers.insert(header::ACCEPT, "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1".parse().unwrap());
+        headers.insert(
+            header::ACCEPT,
+            "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1".parse().unwrap(),
+        );
         assert_eq!(rendering(&headers), Rendering::Metadata);
         headers.insert(header::ACCEPT, "application/json, */*".parse().unwrap());
         assert_eq!(rendering(&headers), Rendering::Full);

@@ -110,11 +110,14 @@ pub struct Store {
     config: StoreConfig,
 }
 
+/// (namespace, name); "" for cluster-scoped objects.
+type ObjectKey = (String, String);
+
 #[derive(Debug, Default)]
 struct Inner {
     rv: u64,
     uid_counter: u64,
-    objects: HashMap<Arc<str>, BTreeMap<(String, String), Arc<Value>>>,
+    objects: HashMap<Arc<str>, BTreeMap<ObjectKey, Arc<Value>>>,
     history: VecDeque<Arc<Change>>,
     /// Changes at or below this version are no longer in the history.
     compacted_rv: u64,
@@ -173,11 +176,7 @@ impl Store {
     /// Every object in the store, with its storage key.
     pub fn snapshot(&self) -> Vec<(Arc<str>, Arc<Value>)> {
         let inner = self.lock();
-        inner
-            .objects
-            .iter()
-            .flat_map(|(k, m)| m.values().map(move |v| (k.clone(), v.clone())))
-            .collect()
+        inner.objects.iter().flat_map(|(k, m)| m.values().map(move |v| (k.clone(), v.clone()))).collect()
     }
 
     /// A page of objects, in key order. `namespace` None lists all namespaces.
@@ -197,17 +196,22 @@ impl Store {
             None => (None, None),
         };
         let inner = self.lock();
-        if let Some(rv) = token_rv {
-            if rv < inner.compacted_rv {
-                return Err(ApiError::expired(
-                    "The provided continue parameter is too old to display a consistent list result. \
+        if let Some(rv) = token_rv
+            && rv < inner.compacted_rv
+        {
+            return Err(ApiError::expired(
+                "The provided continue parameter is too old to display a consistent list result. \
                      You can start a new list without the continue parameter.",
-                ));
-            }
+            ));
         }
         let list_rv = token_rv.unwrap_or(inner.rv);
         let Some(objects) = inner.objects.get(rt.storage_key().as_str()) else {
-            return Ok(ListPage { items: Vec::new(), resource_version: list_rv, continue_token: None, remaining: None });
+            return Ok(ListPage {
+                items: Vec::new(),
+                resource_version: list_rv,
+                continue_token: None,
+                remaining: None,
+            });
         };
         let lower = start.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
         let range = objects.range((lower, std::ops::Bound::Unbounded));
@@ -225,8 +229,7 @@ impl Store {
             items.push(obj.clone());
             last_key = Some(key.clone());
         }
-        let continue_token =
-            if remaining > 0 { last_key.map(|k| encode_continue(list_rv, &k)) } else { None };
+        let continue_token = if remaining > 0 { last_key.map(|k| encode_continue(list_rv, &k)) } else { None };
         Ok(ListPage {
             items,
             resource_version: list_rv,
@@ -315,7 +318,13 @@ impl Store {
     }
 
     /// Deletes an object; with finalizers it is only marked (deletionTimestamp) until they are gone.
-    pub fn delete(&self, rt: &ResourceType, namespace: &str, name: &str, precondition_rv: Option<&str>) -> Result<Arc<Value>> {
+    pub fn delete(
+        &self,
+        rt: &ResourceType,
+        namespace: &str,
+        name: &str,
+        precondition_rv: Option<&str>,
+    ) -> Result<Arc<Value>> {
         let mut inner = self.lock();
         let key = (namespace.to_owned(), name.to_owned());
         let current = inner
@@ -324,10 +333,10 @@ impl Store {
             .and_then(|m| m.get(&key))
             .cloned()
             .ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))?;
-        if let Some(rv) = precondition_rv {
-            if Some(rv) != object::resource_version(&current) {
-                return Err(ApiError::conflict(&rt.group, &rt.plural, name));
-            }
+        if let Some(rv) = precondition_rv
+            && Some(rv) != object::resource_version(&current)
+        {
+            return Err(ApiError::conflict(&rt.group, &rt.plural, name));
         }
         if !object::finalizers(&current).is_empty() {
             if current["metadata"].get("deletionTimestamp").is_some() {
@@ -410,10 +419,10 @@ impl Store {
             ChangeKind::Added | ChangeKind::Modified => objects.insert(key, obj.clone()),
         };
         let change = Arc::new(Change { rv, resource: storage_key.clone(), kind, object: obj.clone(), previous });
-        if inner.history.len() >= self.config.history {
-            if let Some(dropped) = inner.history.pop_front() {
-                inner.compacted_rv = dropped.rv;
-            }
+        if inner.history.len() >= self.config.history
+            && let Some(dropped) = inner.history.pop_front()
+        {
+            inner.compacted_rv = dropped.rv;
         }
         inner.history.push_back(change.clone());
         if let Some(sender) = inner.channels.get(&storage_key) {
@@ -500,7 +509,16 @@ fn finish_update(rt: &ResourceType, current: &Value, mut next: Value, part: Part
     next["kind"] = current["kind"].clone();
     let current_meta = current["metadata"].as_object().cloned().unwrap_or_default();
     let meta = object::meta_mut(&mut next);
-    for field in ["name", "namespace", "uid", "creationTimestamp", "generation", "deletionTimestamp", "deletionGracePeriodSeconds", "resourceVersion"] {
+    for field in [
+        "name",
+        "namespace",
+        "uid",
+        "creationTimestamp",
+        "generation",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "resourceVersion",
+    ] {
         match current_meta.get(field) {
             Some(v) => meta.insert(field.into(), v.clone()),
             None => meta.remove(field),
@@ -548,7 +566,7 @@ fn encode_continue(rv: u64, key: &(String, String)) -> String {
 
 fn decode_continue(token: &str) -> Result<(u64, (String, String))> {
     let bad = || ApiError::bad_request(format!("continue key is not valid: {token:?}"));
-    if token.len() % 2 != 0 || !token.is_ascii() {
+    if !token.len().is_multiple_of(2) || !token.is_ascii() {
         return Err(bad());
     }
     let bytes: Option<Vec<u8>> =

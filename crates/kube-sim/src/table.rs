@@ -250,7 +250,9 @@ fn apply_bracket(value: &Value, inner: &str) -> Vec<Value> {
 }
 
 fn unquote(s: &str) -> Option<&str> {
-    s.strip_prefix('\'').and_then(|s| s.strip_suffix('\'')).or_else(|| s.strip_prefix('"').and_then(|s| s.strip_suffix('"')))
+    s.strip_prefix('\'')
+        .and_then(|s| s.strip_suffix('\''))
+        .or_else(|| s.strip_prefix('"').and_then(|s| s.strip_suffix('"')))
 }
 
 /// `@.a.b=="x"`, `@.a!='x'`, or `@.a` (exists).
@@ -286,7 +288,10 @@ mod tests {
     fn json_paths_with_filters_pick_the_condition() {
         let obj = kustomization();
         assert_eq!(eval_json_path(&obj, ".status.conditions[?(@.type==\"Ready\")].status"), vec![json!("True")]);
-        assert_eq!(eval_json_path(&obj, ".status.conditions[?(@.type=='Ready')].message"), vec![json!("Applied revision: main@sha1:abc")]);
+        assert_eq!(
+            eval_json_path(&obj, ".status.conditions[?(@.type=='Ready')].message"),
+            vec![json!("Applied revision: main@sha1:abc")]
+        );
         assert_eq!(eval_json_path(&obj, ".status.conditions[?(@.type!=\"Ready\")].type"), vec![json!("Reconciling")]);
         assert_eq!(eval_json_path(&obj, ".status.conditions[*].type").len(), 2);
         assert_eq!(eval_json_path(&obj, ".status.conditions[0].type"), vec![json!("Reconciling")]);
@@ -304,9 +309,17 @@ mod tests {
         ]))
         .unwrap();
         let obj = kustomization();
-        let table = build_table("Kustomization", Some(&crd), &[&obj], IncludeObject::Metadata, true, json!({"resourceVersion": "7"}));
+        let table = build_table(
+            "Kustomization",
+            Some(&crd),
+            &[&obj],
+            IncludeObject::Metadata,
+            true,
+            json!({"resourceVersion": "7"}),
+        );
         assert_eq!(table["kind"], "Table");
-        let names: Vec<&str> = table["columnDefinitions"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+        let names: Vec<&str> =
+            table["columnDefinitions"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
         assert_eq!(names, vec!["Name", "Age", "Ready"]);
         let cells = &table["rows"][0]["cells"];
         assert_eq!(cells[0], "apps");

@@ -33,11 +33,13 @@ pub(crate) fn generate() -> anyhow::Result<Tls> {
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).context("Failed to make CA parameters")?;
     ca_params.distinguished_name.push(DnType::CommonName, "kube-sim-ca");
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    ca_params.key_usages =
+        vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
     let ca = ca_params.self_signed(&ca_key).context("Failed to sign the CA")?;
 
     let key = KeyPair::generate().context("Failed to generate the server key")?;
-    let mut params = CertificateParams::new(vec!["localhost".to_owned()]).context("Failed to make server parameters")?;
+    let mut params =
+        CertificateParams::new(vec!["localhost".to_owned()]).context("Failed to make server parameters")?;
     params.subject_alt_names.push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
     params.distinguished_name.push(DnType::CommonName, "kube-sim");
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];

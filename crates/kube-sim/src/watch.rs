@@ -32,7 +32,12 @@ use crate::{
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1800);
 
 /// Starts a watch response.
-pub(crate) fn serve(state: &ServerState, path: &ResourcePath, query: &[(String, String)], headers: &HeaderMap) -> Result<Response> {
+pub(crate) fn serve(
+    state: &ServerState,
+    path: &ResourcePath,
+    query: &[(String, String)],
+    headers: &HeaderMap,
+) -> Result<Response> {
     let param = |key: &str| query.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
     let (labels, fields) = server::selectors(query, &path.rt)?;
     let from_rv = match param("resourceVersion") {
@@ -44,9 +49,8 @@ pub(crate) fn serve(state: &ServerState, path: &ResourcePath, query: &[(String, 
         Some(rv) => (Vec::new(), state.store.watch(&storage_key, rv)?),
         None => state.store.watch_with_initial(&storage_key),
     };
-    let timeout = param("timeoutSeconds")
-        .and_then(|s| s.parse::<u64>().ok())
-        .map_or(DEFAULT_TIMEOUT, Duration::from_secs);
+    let timeout =
+        param("timeoutSeconds").and_then(|s| s.parse::<u64>().ok()).map_or(DEFAULT_TIMEOUT, Duration::from_secs);
     let spec = WatchSpec {
         rt: path.rt.clone(),
         namespace: path.namespace.clone(),
@@ -100,7 +104,13 @@ struct WatchTask {
 }
 
 impl WatchTask {
-    async fn run(&mut self, initial: Vec<Arc<Value>>, mut start: WatchStart, timeout: Duration, bookmark_interval: Duration) {
+    async fn run(
+        &mut self,
+        initial: Vec<Arc<Value>>,
+        mut start: WatchStart,
+        timeout: Duration,
+        bookmark_interval: Duration,
+    ) {
         for obj in initial {
             if self.spec.matches(&obj) && !self.send("ADDED", &obj).await {
                 return;
@@ -116,7 +126,8 @@ impl WatchTask {
         }
         let deadline = tokio::time::sleep(timeout);
         tokio::pin!(deadline);
-        let mut bookmarks = tokio::time::interval_at(tokio::time::Instant::now() + bookmark_interval, bookmark_interval);
+        let mut bookmarks =
+            tokio::time::interval_at(tokio::time::Instant::now() + bookmark_interval, bookmark_interval);
         loop {
             tokio::select! {
                 () = self.tx.closed() => return,
@@ -157,7 +168,14 @@ impl WatchTask {
                 let columns = !self.sent_columns;
                 self.sent_columns = true;
                 let rt = &self.spec.rt;
-                table::build_table(&rt.kind, rt.printer_columns.as_deref(), &[obj], self.spec.include_object, columns, meta)
+                table::build_table(
+                    &rt.kind,
+                    rt.printer_columns.as_deref(),
+                    &[obj],
+                    self.spec.include_object,
+                    columns,
+                    meta,
+                )
             }
         };
         self.write(&json!({"type": event, "object": rendered})).await

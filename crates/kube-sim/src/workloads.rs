@@ -11,12 +11,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::{
-    cluster::Cluster,
-    object,
-    queue::WorkQueue,
-    selector,
-};
+use crate::{cluster::Cluster, object, queue::WorkQueue, selector};
 
 const DEPLOYMENTS: &str = "apps/deployments";
 const PODS: &str = "/pods";
@@ -180,8 +175,10 @@ fn mark_ready(cluster: &Cluster, pod: &Value) {
         .as_array()
         .map(|cs| {
             cs.iter()
-                .map(|c| json!({"name": c["name"], "image": c["image"], "ready": true, "started": true,
-                                "restartCount": 0, "state": {"running": {"startedAt": now}}}))
+                .map(|c| {
+                    json!({"name": c["name"], "image": c["image"], "ready": true, "started": true,
+                                "restartCount": 0, "state": {"running": {"startedAt": now}}})
+                })
                 .collect()
         })
         .unwrap_or_default();
@@ -230,7 +227,8 @@ fn write_status(cluster: &Cluster, deployment: &Value, current: &[&Arc<Value>], 
     let conditions = [available_condition, progressing]
         .into_iter()
         .map(|mut c| {
-            let old = status["conditions"].as_array().and_then(|cs| cs.iter().find(|o| o["type"] == c["type"]).cloned());
+            let old =
+                status["conditions"].as_array().and_then(|cs| cs.iter().find(|o| o["type"] == c["type"]).cloned());
             let same = old.as_ref().is_some_and(|o| o["status"] == c["status"] && o["reason"] == c["reason"]);
             let since = old.filter(|_| same).map_or(json!(now), |o| o["lastTransitionTime"].clone());
             c["lastTransitionTime"] = since;

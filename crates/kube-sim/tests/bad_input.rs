@@ -11,7 +11,14 @@ async fn raw(sim: &Sim, method: &str, path: &str, content_type: &str, body: &[u8
     raw_with_token(sim, method, path, content_type, body, Some(ADMIN_TOKEN)).await
 }
 
-async fn raw_with_token(sim: &Sim, method: &str, path: &str, content_type: &str, body: &[u8], token: Option<&str>) -> (u16, Value) {
+async fn raw_with_token(
+    sim: &Sim,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    body: &[u8],
+    token: Option<&str>,
+) -> (u16, Value) {
     let mut stream = tokio::net::TcpStream::connect(sim.addr()).await.unwrap();
     let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
     let head = format!(
@@ -52,11 +59,27 @@ async fn malformed_json_bodies_are_bad_requests() {
     assert_status(&raw(&sim, "POST", KS, "application/json", b"{not json").await, 400, "BadRequest");
     assert_status(&raw(&sim, "POST", KS, "application/json", b"[1,2]").await, 400, "BadRequest");
     assert_status(&raw(&sim, "PUT", &format!("{KS}/app"), "application/json", b"\"x\"").await, 400, "BadRequest");
-    assert_status(&raw(&sim, "PATCH", &format!("{KS}/app"), "application/merge-patch+json", b"{").await, 400, "BadRequest");
-    assert_status(&raw(&sim, "PATCH", &format!("{KS}/app"), "application/json-patch+json", br#"[{"op":"explode"}]"#).await, 400, "BadRequest");
-    let failing_test = br#"[{"op":"replace","path":"/spec/path","value":"./x"},{"op":"test","path":"/spec/prune","value":false}]"#;
-    assert_status(&raw(&sim, "PATCH", &format!("{KS}/app"), "application/json-patch+json", failing_test).await, 400, "BadRequest");
-    assert_eq!(sim.cluster().get("kustomize.toolkit.fluxcd.io", "Kustomization", "apps", "app").unwrap()["spec"]["path"], "./deploy");
+    assert_status(
+        &raw(&sim, "PATCH", &format!("{KS}/app"), "application/merge-patch+json", b"{").await,
+        400,
+        "BadRequest",
+    );
+    assert_status(
+        &raw(&sim, "PATCH", &format!("{KS}/app"), "application/json-patch+json", br#"[{"op":"explode"}]"#).await,
+        400,
+        "BadRequest",
+    );
+    let failing_test =
+        br#"[{"op":"replace","path":"/spec/path","value":"./x"},{"op":"test","path":"/spec/prune","value":false}]"#;
+    assert_status(
+        &raw(&sim, "PATCH", &format!("{KS}/app"), "application/json-patch+json", failing_test).await,
+        400,
+        "BadRequest",
+    );
+    assert_eq!(
+        sim.cluster().get("kustomize.toolkit.fluxcd.io", "Kustomization", "apps", "app").unwrap()["spec"]["path"],
+        "./deploy"
+    );
 }
 
 #[tokio::test]
@@ -67,7 +90,12 @@ async fn patches_to_unknown_objects_and_resources_are_not_found() {
     assert_status(&answer, 404, "NotFound");
     assert_eq!(answer.1["message"], "kustomizations.kustomize.toolkit.fluxcd.io \"ghost\" not found");
     assert_eq!(answer.1["details"]["name"], "ghost");
-    assert_status(&raw(&sim, "GET", "/apis/kustomize.toolkit.fluxcd.io/v1/namespaces/apps/widgets", "application/json", b"").await, 404, "NotFound");
+    assert_status(
+        &raw(&sim, "GET", "/apis/kustomize.toolkit.fluxcd.io/v1/namespaces/apps/widgets", "application/json", b"")
+            .await,
+        404,
+        "NotFound",
+    );
     assert_status(&raw(&sim, "GET", "/apis/example.com/v1/things", "application/json", b"").await, 404, "NotFound");
     assert!(sim.cluster().get("kustomize.toolkit.fluxcd.io", "Kustomization", "apps", "ghost").is_none());
 }
@@ -75,8 +103,16 @@ async fn patches_to_unknown_objects_and_resources_are_not_found() {
 #[tokio::test]
 async fn invalid_resource_versions_are_refused() {
     let sim = sim_with_app().await;
-    assert_status(&raw(&sim, "GET", &format!("{KS}?watch=true&resourceVersion=abc"), "application/json", b"").await, 400, "BadRequest");
-    assert_status(&raw(&sim, "GET", &format!("{KS}?resourceVersion=-1"), "application/json", b"").await, 400, "BadRequest");
+    assert_status(
+        &raw(&sim, "GET", &format!("{KS}?watch=true&resourceVersion=abc"), "application/json", b"").await,
+        400,
+        "BadRequest",
+    );
+    assert_status(
+        &raw(&sim, "GET", &format!("{KS}?resourceVersion=-1"), "application/json", b"").await,
+        400,
+        "BadRequest",
+    );
     let current = sim.cluster().get("kustomize.toolkit.fluxcd.io", "Kustomization", "apps", "app").unwrap();
     let mut stale = (*current).clone();
     stale["metadata"]["resourceVersion"] = json!("1");
@@ -86,7 +122,11 @@ async fn invalid_resource_versions_are_refused() {
     assert!(answer.1["message"].as_str().unwrap().contains("the object has been modified"));
     let mut garbage = (*current).clone();
     garbage["metadata"]["resourceVersion"] = json!("not-a-number");
-    assert_status(&raw(&sim, "PUT", &format!("{KS}/app"), "application/json", garbage.to_string().as_bytes()).await, 400, "BadRequest");
+    assert_status(
+        &raw(&sim, "PUT", &format!("{KS}/app"), "application/json", garbage.to_string().as_bytes()).await,
+        400,
+        "BadRequest",
+    );
     let after = sim.cluster().get("kustomize.toolkit.fluxcd.io", "Kustomization", "apps", "app").unwrap();
     assert_eq!(after["spec"], current["spec"]);
 }
@@ -106,12 +146,18 @@ async fn wrong_content_types_oversized_bodies_and_bad_methods_are_refused() {
 #[tokio::test]
 async fn invalid_objects_are_unprocessable() {
     let sim = sim_with_app().await;
-    let nameless = json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization", "metadata": {}, "spec": {}});
+    let nameless =
+        json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization", "metadata": {}, "spec": {}});
     assert_status(&raw(&sim, "POST", KS, "application/json", nameless.to_string().as_bytes()).await, 422, "Invalid");
     let bad_name = json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization", "metadata": {"name": "Not_Valid"}});
     assert_status(&raw(&sim, "POST", KS, "application/json", bad_name.to_string().as_bytes()).await, 422, "Invalid");
-    let duplicate = json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization", "metadata": {"name": "app"}});
-    assert_status(&raw(&sim, "POST", KS, "application/json", duplicate.to_string().as_bytes()).await, 409, "AlreadyExists");
+    let duplicate =
+        json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization", "metadata": {"name": "app"}});
+    assert_status(
+        &raw(&sim, "POST", KS, "application/json", duplicate.to_string().as_bytes()).await,
+        409,
+        "AlreadyExists",
+    );
     let bad_selector = raw(&sim, "GET", &format!("{KS}?labelSelector=a%20in%20(b"), "application/json", b"").await;
     assert_status(&bad_selector, 400, "BadRequest");
 }

@@ -21,13 +21,16 @@ fn config_map(name: &str) -> ConfigMap {
     serde_json::from_value(json!({"metadata": {"name": name}})).unwrap()
 }
 
-async fn wait_seen(events: &mut (impl futures::Stream<Item = Result<watcher::Event<ConfigMap>, watcher::Error>> + Unpin), name: &str) {
+async fn wait_seen(
+    events: &mut (impl futures::Stream<Item = Result<watcher::Event<ConfigMap>, watcher::Error>> + Unpin),
+    name: &str,
+) {
     tokio::time::timeout(DEADLINE, async {
         loop {
-            if let Some(Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o))) = events.next().await {
-                if o.name_any() == name {
-                    return;
-                }
+            if let Some(Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o))) = events.next().await
+                && o.name_any() == name
+            {
+                return;
             }
         }
     })

@@ -52,14 +52,21 @@ async fn discovery_finds_every_flux_kind_at_its_version() {
         assert_eq!(found.0.version, version, "{kind}");
         assert!(found.1.supports_operation(kube::discovery::verbs::WATCH));
     }
-    for (group, kind) in [("", "Pod"), ("apps", "Deployment"), ("", "Event"), ("rbac.authorization.k8s.io", "ClusterRoleBinding")] {
+    for (group, kind) in
+        [("", "Pod"), ("apps", "Deployment"), ("", "Event"), ("rbac.authorization.k8s.io", "ClusterRoleBinding")]
+    {
         assert!(discovery.groups().any(|g| g.name() == group && g.recommended_kind(kind).is_some()), "{kind}");
     }
 }
 
 #[tokio::test]
 async fn an_older_flux_release_is_discovered_with_its_versions() {
-    let sim = common::start(SimConfig { flux: false, flux_release: "2.2".parse::<FluxRelease>().unwrap(), ..SimConfig::default() }).await;
+    let sim = common::start(SimConfig {
+        flux: false,
+        flux_release: "2.2".parse::<FluxRelease>().unwrap(),
+        ..SimConfig::default()
+    })
+    .await;
     let client = common::client(&sim, ADMIN_TOKEN).await;
     let discovery = Discovery::new(client).run().await.expect("discovery runs");
     // Groups whose kinds sit at different versions: the most stable version of each kind.
@@ -78,10 +85,17 @@ async fn an_older_flux_release_is_discovered_with_its_versions() {
 
 #[tokio::test]
 async fn list_and_watch_with_bookmarks() {
-    let sim = common::start(SimConfig { flux: false, bookmark_interval: Duration::from_millis(50), ..SimConfig::default() }).await;
+    let sim =
+        common::start(SimConfig { flux: false, bookmark_interval: Duration::from_millis(50), ..SimConfig::default() })
+            .await;
     let client = common::client(&sim, ADMIN_TOKEN).await;
     let api: Api<ConfigMap> = Api::namespaced(client, "default");
-    let cm = |name: &str| serde_json::from_value::<ConfigMap>(json!({"metadata": {"name": name, "labels": {"team": "a"}}, "data": {"k": "v"}})).unwrap();
+    let cm = |name: &str| {
+        serde_json::from_value::<ConfigMap>(
+            json!({"metadata": {"name": name, "labels": {"team": "a"}}, "data": {"k": "v"}}),
+        )
+        .unwrap()
+    };
     api.create(&PostParams::default(), &cm("one")).await.expect("create");
     let list = api.list(&ListParams::default().labels("team=a")).await.expect("list");
     assert_eq!(list.items.len(), 1);
@@ -162,7 +176,8 @@ async fn a_reconcile_request_is_handled_and_the_object_becomes_ready() {
     let token = "2026-11-25T10:00:00.123456789Z";
     let patch = json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": token}}});
     ks.patch("app", &flux_manager(), &Patch::Merge(&patch)).await.expect("merge patch");
-    let handled = wait_object(&ks, "app", "the token to be handled", |o| o["status"]["lastHandledReconcileAt"] == token).await;
+    let handled =
+        wait_object(&ks, "app", "the token to be handled", |o| o["status"]["lastHandledReconcileAt"] == token).await;
     assert_eq!(condition(&handled, "Ready").0, "True");
     assert_eq!(handled["status"]["inventory"]["entries"][0]["id"], "apps_app-config__ConfigMap");
     let cm: Api<ConfigMap> = Api::namespaced(client.clone(), "apps");
@@ -179,15 +194,25 @@ async fn suspend_stops_reconciliation_until_resumed() {
 
     let suspend = json!({"spec": {"suspend": true}});
     ks.patch("app", &flux_manager(), &Patch::Merge(&suspend)).await.unwrap();
-    let change = json!({"spec": {"path": "./other"}, "metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": "t1"}}});
+    let change =
+        json!({"spec": {"path": "./other"}, "metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": "t1"}}});
     let patched = ks.patch("app", &flux_manager(), &Patch::Merge(&change)).await.unwrap();
     let generation = patched.metadata.generation.unwrap();
-    let acked = wait_object(&ks, "app", "the suspended object to record the request", |o| o["status"]["lastHandledReconcileAt"] == "t1").await;
-    assert!(acked["status"]["observedGeneration"].as_i64().unwrap() < generation, "not reconciled while suspended: {acked}");
+    let acked = wait_object(&ks, "app", "the suspended object to record the request", |o| {
+        o["status"]["lastHandledReconcileAt"] == "t1"
+    })
+    .await;
+    assert!(
+        acked["status"]["observedGeneration"].as_i64().unwrap() < generation,
+        "not reconciled while suspended: {acked}"
+    );
 
-    let resume = json!({"spec": {"suspend": null}, "metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": "t2"}}});
+    let resume =
+        json!({"spec": {"suspend": null}, "metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": "t2"}}});
     ks.patch("app", &flux_manager(), &Patch::Merge(&resume)).await.unwrap();
-    let resumed = wait_object(&ks, "app", "the resumed object to reconcile", |o| o["status"]["lastHandledReconcileAt"] == "t2").await;
+    let resumed =
+        wait_object(&ks, "app", "the resumed object to reconcile", |o| o["status"]["lastHandledReconcileAt"] == "t2")
+            .await;
     assert_eq!(resumed["status"]["observedGeneration"].as_i64(), Some(generation + 1));
     let (status, reason, _) = condition(&resumed, "Ready");
     assert_eq!((status, reason), ("False", "BuildFailed"), "./other does not exist in the source");
@@ -214,15 +239,23 @@ async fn force_is_honoured_only_with_the_same_requested_at() {
 
     let mismatched = json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": "a", "reconcile.fluxcd.io/forceAt": "b"}}});
     hr.patch("podinfo", &flux_manager(), &Patch::Merge(&mismatched)).await.unwrap();
-    let handled = wait_object(&hr, "podinfo", "request a handled", |o| o["status"]["lastHandledReconcileAt"] == "a" && is_ready(o)).await;
+    let handled = wait_object(&hr, "podinfo", "request a handled", |o| {
+        o["status"]["lastHandledReconcileAt"] == "a" && is_ready(o)
+    })
+    .await;
     assert!(handled["status"].get("lastHandledForceAt").is_none(), "{handled}");
     assert_eq!(handled["status"]["history"][0]["version"], 1, "no upgrade without a matching forceAt");
 
     let forced = json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": "c", "reconcile.fluxcd.io/forceAt": "c"}}});
     hr.patch("podinfo", &flux_manager(), &Patch::Merge(&forced)).await.unwrap();
-    let upgraded = wait_object(&hr, "podinfo", "the forced upgrade", |o| o["status"]["lastHandledForceAt"] == "c" && is_ready(o)).await;
+    let upgraded =
+        wait_object(&hr, "podinfo", "the forced upgrade", |o| o["status"]["lastHandledForceAt"] == "c" && is_ready(o))
+            .await;
     assert_eq!(upgraded["status"]["history"][0]["version"], 2, "{upgraded}");
-    assert!(condition(&upgraded, "Ready").2.starts_with("Helm upgrade succeeded for release apps/podinfo.v2"), "{upgraded}");
+    assert!(
+        condition(&upgraded, "Ready").2.starts_with("Helm upgrade succeeded for release apps/podinfo.v2"),
+        "{upgraded}"
+    );
 }
 
 #[tokio::test]
@@ -243,7 +276,8 @@ async fn depends_on_waits_for_the_dependency() {
         .unwrap();
     let client = common::client(&sim, ADMIN_TOKEN).await;
     let ks = kustomizations(&client, "apps");
-    let waiting = wait_object(&ks, "frontend", "DependencyNotReady", |o| condition(o, "Ready").1 == "DependencyNotReady").await;
+    let waiting =
+        wait_object(&ks, "frontend", "DependencyNotReady", |o| condition(o, "Ready").1 == "DependencyNotReady").await;
     assert_eq!(condition(&waiting, "Ready").2, "dependency 'apps/infra' is not ready");
     let failing = wait_object(&ks, "infra", "the scripted failure", |o| condition(o, "Ready").0 == "False").await;
     assert_eq!(condition(&failing, "Reconciling").1, "ProgressingWithRetry");
@@ -254,7 +288,9 @@ async fn depends_on_waits_for_the_dependency() {
     let infra = ks.get("infra").await.unwrap();
     let infra = serde_json::to_value(&infra).unwrap();
     assert!(is_ready(&infra));
-    let since = |o: &Value| o["status"]["conditions"].as_array().unwrap().iter().find(|c| c["type"] == "Ready").unwrap()["lastTransitionTime"].as_str().unwrap().to_owned();
+    let since = |o: &Value| {
+        o["status"]["conditions"].as_array().unwrap().iter().find(|c| c["type"] == "Ready").unwrap()["lastTransitionTime"].as_str().unwrap().to_owned()
+    };
     assert!(since(&infra) <= since(&frontend), "the dependency became ready first");
 }
 
@@ -301,7 +337,11 @@ async fn impersonation_is_allowed_only_to_those_who_may_impersonate() {
     let sim = common::start(SimConfig {
         flux: false,
         tokens: vec![
-            StaticToken::new("dashboard-token", "system:serviceaccount:fluxboard:fluxboard", &["system:serviceaccounts"]),
+            StaticToken::new(
+                "dashboard-token",
+                "system:serviceaccount:fluxboard:fluxboard",
+                &["system:serviceaccounts"],
+            ),
             StaticToken::new("alice-token", "alice", &[]),
         ],
         ..SimConfig::default()
@@ -311,14 +351,24 @@ async fn impersonation_is_allowed_only_to_those_who_may_impersonate() {
 
     let as_bob = common::client_with(&sim, "dashboard-token", Some("bob"), &["team-a"]).await;
     kustomizations(&as_bob, "team-a").list(&ListParams::default()).await.expect("bob may list in team-a");
-    let kube::Error::Api(status) = kustomizations(&as_bob, "team-b").list(&ListParams::default()).await.unwrap_err() else { panic!() };
+    let kube::Error::Api(status) = kustomizations(&as_bob, "team-b").list(&ListParams::default()).await.unwrap_err()
+    else {
+        panic!()
+    };
     assert_eq!(status.code, 403);
     assert!(status.message.contains("User \"bob\" cannot list"), "{}", status.message);
 
     let alice_as_bob = common::client_with(&sim, "alice-token", Some("bob"), &[]).await;
-    let kube::Error::Api(status) = kustomizations(&alice_as_bob, "team-a").list(&ListParams::default()).await.unwrap_err() else { panic!() };
+    let kube::Error::Api(status) =
+        kustomizations(&alice_as_bob, "team-a").list(&ListParams::default()).await.unwrap_err()
+    else {
+        panic!()
+    };
     assert_eq!(status.code, 403);
-    assert_eq!(status.message, "users \"bob\" is forbidden: User \"alice\" cannot impersonate resource \"users\" in API group \"\" at the cluster scope");
+    assert_eq!(
+        status.message,
+        "users \"bob\" is forbidden: User \"alice\" cannot impersonate resource \"users\" in API group \"\" at the cluster scope"
+    );
 }
 
 #[tokio::test]
@@ -358,7 +408,10 @@ async fn the_demo_fleet_settles_with_failing_suspended_and_stalled_objects() {
     let sim = common::start(SimConfig { fleet: FleetChoice::Demo("production".into()), ..SimConfig::default() }).await;
     let client = common::client(&sim, ADMIN_TOKEN).await;
     let all = |kind: &str, group: &str, version: &str| {
-        Api::<kube::api::DynamicObject>::all_with(client.clone(), &kube::api::ApiResource::from_gvk(&kube::api::GroupVersionKind::gvk(group, version, kind)))
+        Api::<kube::api::DynamicObject>::all_with(
+            client.clone(),
+            &kube::api::ApiResource::from_gvk(&kube::api::GroupVersionKind::gvk(group, version, kind)),
+        )
     };
     let ks = all("Kustomization", "kustomize.toolkit.fluxcd.io", "v1");
     let settled = common::wait_for("the demo Kustomizations to settle", || async {
@@ -366,14 +419,19 @@ async fn the_demo_fleet_settles_with_failing_suspended_and_stalled_objects() {
         let values: Vec<Value> = items.iter().map(|o| serde_json::to_value(o).unwrap()).collect();
         let pending = values.iter().filter(|o| {
             let suspended = o["spec"]["suspend"] == true;
-            !suspended && (o["status"]["observedGeneration"] != o["metadata"]["generation"] || condition(o, "Ready").0 == "Unknown")
+            !suspended
+                && (o["status"]["observedGeneration"] != o["metadata"]["generation"]
+                    || condition(o, "Ready").0 == "Unknown")
         });
         (pending.count() == 0).then_some(values)
     })
     .await;
     assert!(settled.iter().any(|o| condition(o, "Ready").0 == "True"));
     assert!(settled.iter().any(|o| condition(o, "Stalled").0 == "True"), "team-c/backend stalls");
-    assert!(settled.iter().any(|o| condition(o, "Reconciling").1 == "ProgressingWithRetry"), "team-c/database fails and retries");
+    assert!(
+        settled.iter().any(|o| condition(o, "Reconciling").1 == "ProgressingWithRetry"),
+        "team-c/database fails and retries"
+    );
     let deployments: Api<k8s_openapi::api::apps::v1::Deployment> = Api::namespaced(client.clone(), "default");
     let nginx = common::wait_for("my-nginx-deploy to be ready", || async {
         let d = deployments.get_opt("my-nginx-deploy").await.ok().flatten()?;

@@ -47,7 +47,10 @@ impl Kubectl {
 
     /// Runs kubectl and returns stdout; fails the test with stderr when kubectl fails.
     async fn run(&self, args: &[&str]) -> String {
-        let output = tokio::time::timeout(DEADLINE, self.command(args).output()).await.expect("kubectl finishes").expect("kubectl runs");
+        let output = tokio::time::timeout(DEADLINE, self.command(args).output())
+            .await
+            .expect("kubectl finishes")
+            .expect("kubectl runs");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(output.status.success(), "kubectl {args:?} failed: {stderr}");
         String::from_utf8(output.stdout).unwrap()
@@ -83,13 +86,16 @@ async fn get_lists_flux_kinds_in_every_namespace_with_printer_columns() {
     let table = kubectl.run(&["get", "kustomizations", "-A"]).await;
     let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
     assert_eq!(header, vec!["NAMESPACE", "NAME", "AGE", "READY", "STATUS"], "{table}");
-    let row = table.lines().find(|l| l.starts_with("flux-system ")).unwrap_or_else(|| panic!("flux-system row in {table}"));
+    let row =
+        table.lines().find(|l| l.starts_with("flux-system ")).unwrap_or_else(|| panic!("flux-system row in {table}"));
     assert!(row.contains("True") && row.contains("Applied revision: main@sha1:"), "{row}");
 
     let short = kubectl.run(&["get", "ks", "-A", "-o", "name"]).await;
     assert!(short.lines().any(|l| l == "kustomization.kustomize.toolkit.fluxcd.io/flux-system"), "{short}");
 
-    let json: Value = serde_json::from_str(&kubectl.run(&["get", "helmreleases.helm.toolkit.fluxcd.io", "-A", "-o", "json"]).await).unwrap();
+    let json: Value =
+        serde_json::from_str(&kubectl.run(&["get", "helmreleases.helm.toolkit.fluxcd.io", "-A", "-o", "json"]).await)
+            .unwrap();
     assert_eq!(json["kind"], "List");
     let stored = sim.cluster().list("helm.toolkit.fluxcd.io", "HelmRelease", |_| true).len();
     assert_eq!(json["items"].as_array().unwrap().len(), stored);
@@ -100,13 +106,19 @@ async fn get_lists_flux_kinds_in_every_namespace_with_printer_columns() {
 async fn label_and_field_selectors_filter() {
     let sim = demo().await;
     let kubectl = Kubectl::new(&sim);
-    let controllers = kubectl.run(&["get", "deployments", "-n", "flux-system", "-l", "app.kubernetes.io/part-of=flux", "-o", "name"]).await;
+    let controllers = kubectl
+        .run(&["get", "deployments", "-n", "flux-system", "-l", "app.kubernetes.io/part-of=flux", "-o", "name"])
+        .await;
     let names: Vec<&str> = controllers.lines().collect();
     assert!(names.contains(&"deployment.apps/kustomize-controller"), "{controllers}");
     assert_eq!(names.len(), 7, "{controllers}");
-    let one = kubectl.run(&["get", "deployments", "-A", "--field-selector", "metadata.name=helm-controller", "-o", "name"]).await;
+    let one = kubectl
+        .run(&["get", "deployments", "-A", "--field-selector", "metadata.name=helm-controller", "-o", "name"])
+        .await;
     assert_eq!(one.trim(), "deployment.apps/helm-controller");
-    let none = kubectl.run(&["get", "deployments", "-n", "flux-system", "-l", "app notin (helm-controller),app in (x)", "-o", "name"]).await;
+    let none = kubectl
+        .run(&["get", "deployments", "-n", "flux-system", "-l", "app notin (helm-controller),app in (x)", "-o", "name"])
+        .await;
     assert_eq!(none.trim(), "");
     let (_, _, stderr) = kubectl.fail(&["get", "pods", "-A", "--field-selector", "spec.bogus=1"]).await;
     assert!(stderr.contains("field label not supported"), "{stderr}");
@@ -119,7 +131,14 @@ async fn annotate_requests_a_reconciliation_that_gets_handled() {
     let kubectl = Kubectl::new(&sim);
     let token = "2026-11-25T12:00:00.000000001Z";
     kubectl
-        .run(&["annotate", "--overwrite", "-n", "flux-system", "kustomization/flux-system", &format!("reconcile.fluxcd.io/requestedAt={token}")])
+        .run(&[
+            "annotate",
+            "--overwrite",
+            "-n",
+            "flux-system",
+            "kustomization/flux-system",
+            &format!("reconcile.fluxcd.io/requestedAt={token}"),
+        ])
         .await;
     wait_for("the annotation to be handled", || async {
         let obj = sim.cluster().get("kustomize.toolkit.fluxcd.io", "Kustomization", "flux-system", "flux-system")?;
@@ -132,11 +151,33 @@ async fn annotate_requests_a_reconciliation_that_gets_handled() {
 async fn patch_merge_suspends() {
     let sim = demo().await;
     let kubectl = Kubectl::new(&sim);
-    kubectl.run(&["patch", "-n", "flux-system", "gitrepository/flux-system", "--type", "merge", "-p", r#"{"spec":{"suspend":true}}"#]).await;
+    kubectl
+        .run(&[
+            "patch",
+            "-n",
+            "flux-system",
+            "gitrepository/flux-system",
+            "--type",
+            "merge",
+            "-p",
+            r#"{"spec":{"suspend":true}}"#,
+        ])
+        .await;
     let obj = sim.cluster().get("source.toolkit.fluxcd.io", "GitRepository", "flux-system", "flux-system").unwrap();
     assert_eq!(obj["spec"]["suspend"], true);
     assert_eq!(obj["metadata"]["generation"], 2);
-    let (_, _, stderr) = kubectl.fail(&["patch", "-n", "flux-system", "gitrepository/nope", "--type", "merge", "-p", r#"{"spec":{"suspend":true}}"#]).await;
+    let (_, _, stderr) = kubectl
+        .fail(&[
+            "patch",
+            "-n",
+            "flux-system",
+            "gitrepository/nope",
+            "--type",
+            "merge",
+            "-p",
+            r#"{"spec":{"suspend":true}}"#,
+        ])
+        .await;
     assert!(stderr.contains("not found"), "{stderr}");
 }
 
@@ -146,7 +187,9 @@ async fn rollout_restart_replaces_the_controller_pod() {
     let kubectl = Kubectl::new(&sim);
     let pod_names = |sim: &Sim| -> Vec<String> {
         sim.cluster()
-            .list("", "Pod", |p| p["metadata"]["namespace"] == "flux-system" && p["metadata"]["labels"]["app"] == "kustomize-controller")
+            .list("", "Pod", |p| {
+                p["metadata"]["namespace"] == "flux-system" && p["metadata"]["labels"]["app"] == "kustomize-controller"
+            })
             .iter()
             .map(|p| p["metadata"]["name"].as_str().unwrap().to_owned())
             .collect()
@@ -178,7 +221,9 @@ async fn get_watch_sees_a_change() {
     let first = tokio::time::timeout(DEADLINE, lines.next_line()).await.expect("the initial list").unwrap().unwrap();
     assert_eq!(first, "gitrepository.source.toolkit.fluxcd.io/flux-system");
     let rt = sim.cluster().type_of_kind("source.toolkit.fluxcd.io", "GitRepository").unwrap().clone();
-    sim.cluster().annotate(&rt, "flux-system", "flux-system", "reconcile.fluxcd.io/requestedAt", Some("watch-me")).unwrap();
+    sim.cluster()
+        .annotate(&rt, "flux-system", "flux-system", "reconcile.fluxcd.io/requestedAt", Some("watch-me"))
+        .unwrap();
     let next = tokio::time::timeout(DEADLINE, lines.next_line()).await.expect("a watch event").unwrap().unwrap();
     assert_eq!(next, "gitrepository.source.toolkit.fluxcd.io/flux-system");
     child.kill().await.unwrap();
@@ -198,10 +243,15 @@ async fn auth_can_i_answers_for_impersonated_users() {
         cluster.apply(&obj).unwrap();
     }
     let kubectl = Kubectl::new(&sim);
-    let yes = kubectl.run(&["auth", "can-i", "patch", "kustomizations", "-n", "flux-system", "--as", "carol", "--as-group", "ops"]).await;
+    let yes = kubectl
+        .run(&["auth", "can-i", "patch", "kustomizations", "-n", "flux-system", "--as", "carol", "--as-group", "ops"])
+        .await;
     assert_eq!(yes.trim(), "yes");
-    let (code, no, _) = kubectl.fail(&["auth", "can-i", "patch", "kustomizations", "-n", "flux-system", "--as", "carol"]).await;
+    let (code, no, _) =
+        kubectl.fail(&["auth", "can-i", "patch", "kustomizations", "-n", "flux-system", "--as", "carol"]).await;
     assert_eq!((code, no.trim()), (Some(1), "no"));
-    let (_, no, _) = kubectl.fail(&["auth", "can-i", "patch", "kustomizations", "-n", "apps", "--as", "carol", "--as-group", "ops"]).await;
+    let (_, no, _) = kubectl
+        .fail(&["auth", "can-i", "patch", "kustomizations", "-n", "apps", "--as", "carol", "--as-group", "ops"])
+        .await;
     assert_eq!(no.trim(), "no");
 }

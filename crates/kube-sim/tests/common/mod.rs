@@ -74,7 +74,12 @@ where
 }
 
 /// Waits until the object's JSON satisfies `predicate`, and returns it.
-pub async fn wait_object(api: &Api<DynamicObject>, name: &str, what: &str, predicate: impl Fn(&Value) -> bool) -> Value {
+pub async fn wait_object(
+    api: &Api<DynamicObject>,
+    name: &str,
+    what: &str,
+    predicate: impl Fn(&Value) -> bool,
+) -> Value {
     wait_for(what, || async {
         let obj = api.get_opt(name).await.ok().flatten()?;
         let value = serde_json::to_value(&obj).ok()?;
@@ -85,12 +90,16 @@ pub async fn wait_object(api: &Api<DynamicObject>, name: &str, what: &str, predi
 
 /// The status of a condition type, or "".
 pub fn condition<'a>(obj: &'a Value, type_: &str) -> (&'a str, &'a str, &'a str) {
-    obj["status"]["conditions"]
-        .as_array()
-        .and_then(|cs| cs.iter().find(|c| c["type"] == type_))
-        .map_or(("", "", ""), |c| {
-            (c["status"].as_str().unwrap_or(""), c["reason"].as_str().unwrap_or(""), c["message"].as_str().unwrap_or(""))
-        })
+    obj["status"]["conditions"].as_array().and_then(|cs| cs.iter().find(|c| c["type"] == type_)).map_or(
+        ("", "", ""),
+        |c| {
+            (
+                c["status"].as_str().unwrap_or(""),
+                c["reason"].as_str().unwrap_or(""),
+                c["message"].as_str().unwrap_or(""),
+            )
+        },
+    )
 }
 
 pub fn is_ready(obj: &Value) -> bool {
@@ -110,9 +119,15 @@ pub async fn seed_app(sim: &Sim, namespace: &str) {
             "spec": {"interval": "10m", "path": "./deploy", "prune": true,
                      "sourceRef": {"kind": "GitRepository", "name": "app"}}}),
     ];
-    sim.content().set("GitRepository", namespace, "app", "./deploy", vec![serde_json::json!({
+    sim.content().set(
+        "GitRepository",
+        namespace,
+        "app",
+        "./deploy",
+        vec![serde_json::json!({
         "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "app-config", "namespace": namespace},
-        "data": {"greeting": "hello"}})]);
+        "data": {"greeting": "hello"}})],
+    );
     for obj in objects {
         cluster.apply(&obj).expect("seed object applies");
     }
