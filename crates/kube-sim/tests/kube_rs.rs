@@ -182,6 +182,62 @@ async fn a_reconcile_request_is_handled_and_the_object_becomes_ready() {
     assert_eq!(handled["status"]["inventory"]["entries"][0]["id"], "apps_app-config__ConfigMap");
     let cm: Api<ConfigMap> = Api::namespaced(client.clone(), "apps");
     assert!(cm.get_opt("app-config").await.unwrap().is_some(), "the inventory was applied");
+
+    let events: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(client.clone(), "apps");
+    let selector = "involvedObject.kind=Kustomization,involvedObject.name=app,reason=ReconciliationSucceeded";
+    let found = events.list(&ListParams::default().fields(selector)).await.expect("events by field selector");
+    let event = found.items.first().expect("a ReconciliationSucceeded event");
+    assert_eq!(event.source.as_ref().and_then(|s| s.component.as_deref()), Some("kustomize-controller"));
+    let revision = event.metadata.annotations.as_ref().and_then(|a| a.get("kustomize.toolkit.fluxcd.io/revision"));
+    assert!(revision.is_some_and(|r| r.starts_with("main@sha1:")), "{revision:?}");
+}
+
+#[tokio::test]
+async fn manual_timing_reconciles_only_when_stepped() {
+    let sim = common::start(SimConfig { timing: kube_sim::Timing::manual(), ..SimConfig::default() }).await;
+    common::seed_app(&sim, "apps").await;
+    let ready = || {
+        sim.cluster().get("kustomize.toolkit.fluxcd.io", "Kustomization", "apps", "app").is_some_and(|o| is_ready(&o))
+    };
+    assert!(!ready(), "nothing reconciles by itself");
+    common::wait_for("stepping to make the Kustomization ready", || async {
+        sim.controllers().run_until_idle().await;
+        ready().then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn token_and_subject_access_reviews_answer() {
+    let sim = common::start(SimConfig {
+        flux: false,
+        tokens: vec![StaticToken::new("alice-token", "alice", &["team-a"])],
+        ..SimConfig::default()
+    })
+    .await;
+    let client = common::client(&sim, ADMIN_TOKEN).await;
+    let reviews: Api<k8s_openapi::api::authentication::v1::TokenReview> = Api::all(client.clone());
+    let review = |token: &str| serde_json::from_value(json!({"spec": {"token": token}})).unwrap();
+    let known = reviews.create(&PostParams::default(), &review("alice-token")).await.unwrap().status.unwrap();
+    assert_eq!(known.authenticated, Some(true));
+    let user = known.user.unwrap();
+    assert_eq!(user.username.as_deref(), Some("alice"));
+    assert_eq!(user.groups.unwrap(), vec!["team-a", "system:authenticated"]);
+    let unknown = reviews.create(&PostParams::default(), &review("forged")).await.unwrap().status.unwrap();
+    assert_eq!(unknown.authenticated, Some(false));
+
+    let sars: Api<k8s_openapi::api::authorization::v1::SubjectAccessReview> = Api::all(client);
+    let ask = serde_json::from_value(json!({"spec": {"user": "alice", "groups": ["team-a"],
+        "resourceAttributes": {"verb": "list", "group": "kustomize.toolkit.fluxcd.io", "resource": "kustomizations", "namespace": "apps"}}})).unwrap();
+    let answer = sars.create(&PostParams::default(), &ask).await.unwrap().status.unwrap();
+    assert!(!answer.allowed);
+
+    let alice = common::client(&sim, "alice-token").await;
+    let alice_reviews: Api<k8s_openapi::api::authentication::v1::TokenReview> = Api::all(alice);
+    let kube::Error::Api(status) = alice_reviews.create(&PostParams::default(), &review("x")).await.unwrap_err() else {
+        panic!()
+    };
+    assert_eq!(status.code, 403, "creating TokenReviews needs RBAC");
 }
 
 #[tokio::test]
