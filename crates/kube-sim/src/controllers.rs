@@ -52,7 +52,7 @@ impl Timing {
             reconcile: Duration::ZERO,
             pod_ready: Duration::ZERO,
             interval_scale: None,
-            retry_scale: 0.005,
+            retry_scale: 0.05,
             manual: false,
         }
     }

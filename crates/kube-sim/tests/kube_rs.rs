@@ -208,6 +208,38 @@ async fn manual_timing_reconciles_only_when_stepped() {
 }
 
 #[tokio::test]
+async fn reconciliation_pauses_while_the_controller_is_not_running() {
+    let sim = common::start(SimConfig { timing: kube_sim::Timing::manual(), ..SimConfig::default() }).await;
+    common::seed_app(&sim, "apps").await;
+    let cluster = sim.cluster();
+    let ks = || cluster.get("kustomize.toolkit.fluxcd.io", "Kustomization", "apps", "app").unwrap();
+    common::wait_for("the Kustomization to become ready", || async {
+        sim.controllers().run_until_idle().await;
+        is_ready(&ks()).then_some(())
+    })
+    .await;
+    let deployment = || cluster.get("apps", "Deployment", "flux-system", "kustomize-controller").unwrap();
+    let scale = |replicas: u64| {
+        let mut d = (*deployment()).clone();
+        d["spec"]["replicas"] = json!(replicas);
+        cluster.apply(&d).unwrap();
+    };
+    scale(0);
+    common::wait_for("the controller to stop", || async { (deployment()["status"]["replicas"] == 0).then_some(()) })
+        .await;
+    let rt = cluster.type_of_kind("kustomize.toolkit.fluxcd.io", "Kustomization").unwrap().clone();
+    cluster.annotate(&rt, "apps", "app", "reconcile.fluxcd.io/requestedAt", Some("while-down")).unwrap();
+    sim.controllers().run_until_idle().await;
+    assert_ne!(ks()["status"]["lastHandledReconcileAt"], "while-down", "nothing reconciles without its controller");
+    scale(1);
+    common::wait_for("the restarted controller to handle the request", || async {
+        sim.controllers().run_until_idle().await;
+        (ks()["status"]["lastHandledReconcileAt"] == "while-down").then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn token_and_subject_access_reviews_answer() {
     let sim = common::start(SimConfig {
         flux: false,
