@@ -1,0 +1,10 @@
+//! fluxboard's shared model: the Flux kinds table and the summary and health of one Flux
+//! object, computed from its raw JSON. No I/O: the backend and the browser (wasm32) share it.
+//!
+//! Architecture Invariant: this crate depends on serde and serde_json only.
+
+pub mod kinds;
+pub mod summary;
+
+pub use kinds::{KINDS, KindInfo, kind_info};
+pub use summary::{Health, Summary, summarize};
