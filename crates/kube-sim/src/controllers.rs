@@ -153,11 +153,6 @@ impl Controllers {
         self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The timing in force.
-    pub fn timing(&self) -> &Timing {
-        &self.timing
-    }
-
     /// Watches the Flux kinds and the controller Deployments and reconciles, until aborted.
     pub(crate) async fn run(self: Arc<Self>) {
         let kinds: Vec<(FluxKind, String)> = FluxKind::ALL

@@ -173,12 +173,6 @@ impl Store {
         inner.objects.get(storage_key).map(|m| m.values().cloned().collect()).unwrap_or_default()
     }
 
-    /// Every object in the store, with its storage key.
-    pub fn snapshot(&self) -> Vec<(Arc<str>, Arc<Value>)> {
-        let inner = self.lock();
-        inner.objects.iter().flat_map(|(k, m)| m.values().map(move |v| (k.clone(), v.clone()))).collect()
-    }
-
     /// A page of objects, in key order. `namespace` None lists all namespaces.
     pub fn list(
         &self,
