@@ -1,8 +1,10 @@
 //! fluxboard's shared model: the Flux kinds table and the summary and health of one Flux
-//! object, computed from its raw JSON. No I/O: the backend and the browser (wasm32) share it.
+//! object, computed from its raw JSON; the stream events and API bodies; detail-page reads. No I/O: the backend and the browser (wasm32) share it.
 //!
 //! Architecture Invariant: this crate depends on serde and serde_json only.
 
+pub mod api;
+pub mod detail;
 pub mod kinds;
 pub mod summary;
 
