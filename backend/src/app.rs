@@ -1,0 +1,162 @@
+//! The application: shared state, the router, and serving it.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use fluxboard_model::api::ConnectionState;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tower_http::compression::CompressionLayer;
+
+use crate::cluster::Cluster;
+use crate::store::{DEFAULT_CAPACITY, FleetStore};
+
+/// The largest request body any route accepts.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// Counters exported as metrics.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub sse_clients: AtomicU64,
+    pub events_sent: AtomicU64,
+    pub clients_cut_off: AtomicU64,
+}
+
+/// State shared by every request.
+#[derive(Debug)]
+pub struct AppState {
+    pub store: Arc<FleetStore>,
+    pub clusters: Vec<Cluster>,
+    /// "" or a path like `/fluxboard` (no trailing slash).
+    pub base_path: String,
+    pub metrics: Metrics,
+}
+
+impl AppState {
+    pub fn cluster(&self, name: &str) -> Option<&Cluster> {
+        self.clusters.iter().find(|c| c.name == name)
+    }
+}
+
+/// How to run the application.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Serve under this path prefix ("" or "/" for the root).
+    pub base_path: String,
+    /// Change-log and per-client queue capacity (default [`DEFAULT_CAPACITY`]).
+    pub capacity: Option<usize>,
+}
+
+/// A running application: its state and the watch tasks, stopped when dropped.
+#[derive(Debug)]
+pub struct App {
+    pub state: Arc<AppState>,
+    watchers: Vec<JoinHandle<()>>,
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        for task in &self.watchers {
+            task.abort();
+        }
+    }
+}
+
+impl App {
+    /// Starts watching `clusters`.
+    pub fn start(clusters: Vec<Cluster>, options: &Options) -> anyhow::Result<App> {
+        let base_path = normalize_base_path(&options.base_path)?;
+        let epoch =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+                ^ u64::from(std::process::id());
+        let store = Arc::new(FleetStore::new(epoch % 1_000_000_000_000, options.capacity.unwrap_or(DEFAULT_CAPACITY)));
+        let watchers = clusters.iter().map(|c| tokio::spawn(crate::cluster::run(c.clone(), store.clone()))).collect();
+        let state = Arc::new(AppState { store, clusters, base_path, metrics: Metrics::default() });
+        Ok(App { state, watchers })
+    }
+
+    pub fn router(&self) -> Router {
+        router(self.state.clone())
+    }
+
+    /// Serves until `shutdown` completes.
+    pub async fn serve(
+        &self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(listener, self.router()).with_graceful_shutdown(shutdown).await
+    }
+}
+
+/// Checks and normalizes a base path: "" for the root, else `/a/b` (no trailing slash).
+pub fn normalize_base_path(path: &str) -> anyhow::Result<String> {
+    let trimmed = path.trim().trim_end_matches('/');
+    if trimmed.is_empty() {
+        return Ok(String::new());
+    }
+    anyhow::ensure!(trimmed.starts_with('/'), "the base path must start with '/': {path:?}");
+    let ok = trimmed[1..].split('/').all(|seg| {
+        !seg.is_empty()
+            && seg != "."
+            && seg != ".."
+            && seg.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+    });
+    anyhow::ensure!(ok, "the base path may hold only letters, digits and -._~ between slashes: {path:?}");
+    Ok(trimmed.to_owned())
+}
+
+/// The whole HTTP surface.
+pub fn router(state: Arc<AppState>) -> Router {
+    let api = Router::new()
+        .route("/api/v1/stream", get(crate::stream::stream))
+        .route("/api/v1/clusters", get(clusters))
+        .route("/api/v1/objects/{cluster}/{group}/{kind}/{namespace}/{name}", get(crate::objects::get_object))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .fallback(crate::assets::fallback)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        // Server-sent events are not compressed (the default predicate leaves them alone).
+        .layer(CompressionLayer::new())
+        .with_state(state.clone());
+    if state.base_path.is_empty() {
+        return api;
+    }
+    let base = state.base_path.clone();
+    let to_base = format!("{base}/");
+    Router::new().nest(&base, api).route("/", get(move || async move { Redirect::temporary(&to_base) }))
+}
+
+async fn clusters(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    axum::Json(state.store.clusters())
+}
+
+/// Ready when every cluster's caches are synced.
+async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+    let clusters = state.store.clusters();
+    let ready =
+        clusters.len() == state.clusters.len() && clusters.iter().all(|c| c.state == ConnectionState::Connected);
+    let body = axum::Json(clusters);
+    if ready { (StatusCode::OK, body).into_response() } else { (StatusCode::SERVICE_UNAVAILABLE, body).into_response() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_paths_are_normalized_and_checked() {
+        assert_eq!(normalize_base_path("").unwrap(), "");
+        assert_eq!(normalize_base_path("/").unwrap(), "");
+        assert_eq!(normalize_base_path("/flux/board/").unwrap(), "/flux/board");
+        for bad in ["flux", "/a//b", "/a/../b", "/a b", "/<x>"] {
+            assert!(normalize_base_path(bad).is_err(), "{bad:?}");
+        }
+    }
+}

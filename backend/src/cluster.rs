@@ -1,0 +1,326 @@
+//! Clusters: connecting (kubeconfig contexts or in-cluster), discovering which Flux kinds each
+//! serves, and one watcher per (cluster, kind) feeding the fleet store.
+//!
+//! A watch that breaks (dropped connection, `410 Expired`, API server restart) marks its cluster
+//! `reconnecting` and is rebuilt from a fresh list after a backoff, so the store converges on
+//! the API server's state; the browser shows the stale badge meanwhile.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use fluxboard_model::api::{ClusterStatus, ConnectionState, ServedKind};
+use fluxboard_model::{KINDS, KindInfo, kind_info, summarize};
+use futures::{StreamExt as _, TryStreamExt as _};
+use kube::api::{Api, ApiResource, DynamicObject};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::discovery::{Discovery, verbs};
+use kube::runtime::watcher;
+use tokio::task::JoinSet;
+
+use crate::store::FleetStore;
+
+/// An API resource and whether it is namespaced.
+type Resource = (ApiResource, bool);
+/// Resources by (group, version, kind); `None` when not served.
+type ResourceCache = HashMap<(String, String, String), Option<Resource>>;
+
+/// One cluster fluxboard watches.
+#[derive(Clone)]
+pub struct Cluster {
+    pub name: String,
+    pub client: kube::Client,
+    /// The Flux kinds discovery found, by (group, kind).
+    kinds: Arc<Mutex<HashMap<(String, String), ApiResource>>>,
+    /// API resources of other kinds (inventory items), found on demand.
+    other_kinds: Arc<Mutex<ResourceCache>>,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster").field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
+impl Cluster {
+    pub fn new(name: impl Into<String>, client: kube::Client) -> Cluster {
+        Cluster { name: name.into(), client, kinds: Arc::default(), other_kinds: Arc::default() }
+    }
+
+    /// The API resource of a Flux kind this cluster serves.
+    pub fn flux_kind(&self, group: &str, kind: &str) -> Option<ApiResource> {
+        self.kinds.lock().unwrap_or_else(|e| e.into_inner()).get(&(group.to_owned(), kind.to_owned())).cloned()
+    }
+
+    /// The API resource of any kind at `group/version`, and whether it is namespaced; `None`
+    /// when the API server does not serve it.
+    pub async fn resource(&self, group: &str, version: &str, kind: &str) -> Option<(ApiResource, bool)> {
+        let key = (group.to_owned(), version.to_owned(), kind.to_owned());
+        if let Some(found) = self.other_kinds.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            return found.clone();
+        }
+        let gvk = kube::api::GroupVersionKind::gvk(group, version, kind);
+        let found = match kube::discovery::pinned_kind(&self.client, &gvk).await {
+            Ok((resource, caps)) => Some((resource, caps.scope == kube::discovery::Scope::Namespaced)),
+            // Not served (or a transient failure: not cached, so it is asked again next time).
+            Err(err) => {
+                tracing::debug!(%err, group, version, kind, "kind not found");
+                return None;
+            }
+        };
+        self.other_kinds.lock().unwrap_or_else(|e| e.into_inner()).insert(key, found.clone());
+        found
+    }
+}
+
+/// Connects to the contexts of a kubeconfig file (all of them when `contexts` is empty; the
+/// context name becomes the cluster name).
+pub async fn from_kubeconfig(path: Option<&std::path::Path>, contexts: &[String]) -> anyhow::Result<Vec<Cluster>> {
+    let kubeconfig = match path {
+        Some(path) => Kubeconfig::read_from(path).with_context(|| format!("Failed to read {}", path.display()))?,
+        None => Kubeconfig::read().context("Failed to read the kubeconfig (KUBECONFIG or ~/.kube/config)")?,
+    };
+    let names: Vec<String> = if contexts.is_empty() {
+        match &kubeconfig.current_context {
+            Some(current) => vec![current.clone()],
+            None => kubeconfig.contexts.iter().map(|c| c.name.clone()).collect(),
+        }
+    } else {
+        contexts.to_vec()
+    };
+    let mut clusters = Vec::new();
+    for name in names {
+        let options = KubeConfigOptions { context: Some(name.clone()), ..KubeConfigOptions::default() };
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig.clone(), &options)
+            .await
+            .with_context(|| format!("Failed to load context {name:?}"))?;
+        let client =
+            kube::Client::try_from(config).with_context(|| format!("Failed to build a client for {name:?}"))?;
+        clusters.push(Cluster::new(name, client));
+    }
+    anyhow::ensure!(!clusters.is_empty(), "the kubeconfig has no contexts");
+    Ok(clusters)
+}
+
+/// Connects to the cluster fluxboard runs in, with its ServiceAccount.
+pub fn in_cluster(name: &str) -> anyhow::Result<Cluster> {
+    let config = kube::Config::incluster().context("Failed to read the in-cluster configuration")?;
+    Ok(Cluster::new(name, kube::Client::try_from(config).context("Failed to build a client")?))
+}
+
+/// Runs discovery and the watchers of one cluster until the task is aborted.
+pub async fn run(cluster: Cluster, store: Arc<FleetStore>) {
+    let mut backoff = Backoff::default();
+    store.set_cluster(status(&cluster.name, ConnectionState::Connecting, String::new(), Vec::new(), None));
+    let (kinds, version) = loop {
+        match discover(&cluster).await {
+            Ok(found) if !found.0.is_empty() => break found,
+            Ok(_) => {
+                let message = "no Flux kinds are served: is Flux installed?".to_owned();
+                store.set_cluster(status(&cluster.name, ConnectionState::Error, message, Vec::new(), None));
+            }
+            Err(err) => {
+                let message = format!("discovery failed: {err:#}");
+                tracing::warn!(cluster = cluster.name, "{message}");
+                store.set_cluster(status(&cluster.name, ConnectionState::Error, message, Vec::new(), None));
+            }
+        }
+        backoff.wait().await;
+    };
+    let served: Vec<ServedKind> = kinds
+        .iter()
+        .map(|(info, ar)| ServedKind { group: info.group.into(), kind: info.kind.into(), version: ar.version.clone() })
+        .collect();
+    {
+        let mut map = cluster.kinds.lock().unwrap_or_else(|e| e.into_inner());
+        for (info, ar) in &kinds {
+            map.insert((info.group.to_owned(), info.kind.to_owned()), ar.clone());
+        }
+    }
+    let health = Arc::new(WatchHealth {
+        cluster: cluster.name.clone(),
+        kinds: served,
+        version,
+        states: Mutex::new(kinds.iter().map(|(info, _)| (info.kind, KindState::Listing)).collect()),
+    });
+    health.publish(&store);
+    let mut tasks = JoinSet::new();
+    for (info, ar) in kinds {
+        tasks.spawn(watch_kind(cluster.clone(), info, ar, store.clone(), health.clone()));
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+/// Flux kinds this cluster serves, at their most stable version, and the server version.
+async fn discover(cluster: &Cluster) -> anyhow::Result<(Vec<(&'static KindInfo, ApiResource)>, Option<String>)> {
+    let groups: Vec<&str> = {
+        let mut g: Vec<&str> = KINDS.iter().map(|k| k.group).collect();
+        g.dedup();
+        g
+    };
+    let discovery = Discovery::new(cluster.client.clone()).filter(&groups).run().await?;
+    let mut found = Vec::new();
+    for group in discovery.groups() {
+        for (ar, caps) in group.resources_by_stability() {
+            if let Some(info) = kind_info(&ar.group, &ar.kind)
+                && caps.supports_operation(verbs::WATCH)
+            {
+                found.push((info, ar));
+            }
+        }
+    }
+    found.sort_by_key(|(info, _)| KINDS.iter().position(|k| k.kind == info.kind));
+    let version = cluster.client.apiserver_version().await.ok().map(|v| v.git_version);
+    Ok((found, version))
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum KindState {
+    Listing,
+    Synced,
+    Broken(String),
+}
+
+/// The watch state of every kind of one cluster, summarized as the cluster's state.
+#[derive(Debug)]
+struct WatchHealth {
+    cluster: String,
+    kinds: Vec<ServedKind>,
+    version: Option<String>,
+    states: Mutex<BTreeMap<&'static str, KindState>>,
+}
+
+impl WatchHealth {
+    fn set(&self, store: &FleetStore, kind: &'static str, state: KindState) {
+        self.states.lock().unwrap_or_else(|e| e.into_inner()).insert(kind, state);
+        self.publish(store);
+    }
+
+    fn publish(&self, store: &FleetStore) {
+        let states = self.states.lock().unwrap_or_else(|e| e.into_inner());
+        let broken: Vec<String> = states
+            .iter()
+            .filter_map(|(kind, s)| match s {
+                KindState::Broken(why) => Some(format!("{kind}: {why}")),
+                _ => None,
+            })
+            .collect();
+        let (state, message) = if !broken.is_empty() {
+            (ConnectionState::Reconnecting, broken.join("; "))
+        } else if states.values().any(|s| *s == KindState::Listing) {
+            (ConnectionState::Connecting, "listing objects".to_owned())
+        } else {
+            (ConnectionState::Connected, String::new())
+        };
+        store.set_cluster(status(&self.cluster, state, message, self.kinds.clone(), self.version.clone()));
+    }
+}
+
+fn status(
+    name: &str,
+    state: ConnectionState,
+    message: String,
+    kinds: Vec<ServedKind>,
+    server_version: Option<String>,
+) -> ClusterStatus {
+    ClusterStatus { name: name.to_owned(), state, message, kinds, server_version }
+}
+
+/// Watches one kind: list, then watch; on any error, mark it broken, back off, and list again.
+async fn watch_kind(
+    cluster: Cluster,
+    info: &'static KindInfo,
+    ar: ApiResource,
+    store: Arc<FleetStore>,
+    health: Arc<WatchHealth>,
+) {
+    let api: Api<DynamicObject> = Api::all_with(cluster.client.clone(), &ar);
+    let mut backoff = Backoff::default();
+    loop {
+        let mut events = watcher(api.clone(), watcher::Config::default()).boxed();
+        let mut listing: Option<Vec<fluxboard_model::Summary>> = None;
+        let summarize = |obj: &DynamicObject| {
+            let value = serde_json::to_value(obj).unwrap_or_default();
+            summarize(&cluster.name, info, &value)
+        };
+        let err = loop {
+            match events.try_next().await {
+                Ok(Some(watcher::Event::Init)) => listing = Some(Vec::new()),
+                Ok(Some(watcher::Event::InitApply(obj))) => listing.get_or_insert_default().push(summarize(&obj)),
+                Ok(Some(watcher::Event::InitDone)) => {
+                    store.replace_kind(&cluster.name, info.group, info.kind, listing.take().unwrap_or_default());
+                    health.set(&store, info.kind, KindState::Synced);
+                    backoff.reset();
+                }
+                Ok(Some(watcher::Event::Apply(obj))) => store.upsert(summarize(&obj)),
+                Ok(Some(watcher::Event::Delete(obj))) => {
+                    let s = summarize(&obj);
+                    store.delete(&fluxboard_model::api::ObjectRef::of(&s));
+                }
+                Ok(None) => break "the watch ended".to_owned(),
+                Err(err) => break describe(&err),
+            }
+        };
+        tracing::warn!(cluster = cluster.name, kind = info.kind, err, "watch broken; listing again");
+        health.set(&store, info.kind, KindState::Broken(err));
+        backoff.wait().await;
+    }
+}
+
+fn describe(err: &watcher::Error) -> String {
+    match err {
+        watcher::Error::InitialListFailed(e) | watcher::Error::WatchStartFailed(e) | watcher::Error::WatchFailed(e) => {
+            kube_error(e)
+        }
+        watcher::Error::WatchError(status) => format!("{} ({})", status.message, status.code),
+        watcher::Error::NoResourceVersion => err.to_string(),
+    }
+}
+
+/// A one-line description of a kube error for people.
+pub fn kube_error(err: &kube::Error) -> String {
+    match err {
+        kube::Error::Api(status) => format!("{} ({})", status.message, status.code),
+        other => {
+            let mut text = other.to_string();
+            let mut source = std::error::Error::source(other);
+            while let Some(s) = source {
+                text = format!("{text}: {s}");
+                source = s.source();
+            }
+            text
+        }
+    }
+}
+
+/// Exponential backoff from 250 ms to 15 s.
+#[derive(Debug)]
+struct Backoff {
+    next: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff { next: Duration::from_millis(250) }
+    }
+}
+
+impl Backoff {
+    async fn wait(&mut self) {
+        tokio::time::sleep(self.next).await;
+        self.next = (self.next * 2).min(Duration::from_secs(15));
+    }
+
+    fn reset(&mut self) {
+        *self = Backoff::default();
+    }
+}
+
+/// Lists the objects of a Flux kind right now (for comparisons in tests and benchmarks).
+pub async fn list_now(cluster: &Cluster, group: &str, kind: &str) -> anyhow::Result<Vec<DynamicObject>> {
+    let ar = cluster.flux_kind(group, kind).context("kind not served")?;
+    let api: Api<DynamicObject> = Api::all_with(cluster.client.clone(), &ar);
+    let list = api.list(&Default::default()).await?;
+    Ok(list.items)
+}

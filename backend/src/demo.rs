@@ -1,0 +1,70 @@
+//! `fluxboard demo`: two emulated clusters (`production` and `staging`) with the demo fleet and
+//! human-paced Flux controllers, in this process, and the dashboard watching them through a
+//! kubeconfig written to a temporary directory (so `kubectl --kubeconfig ...` can change them).
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use kube::config::Kubeconfig;
+use kube_sim::{ADMIN_TOKEN, FleetChoice, Sim, SimConfig, Timing};
+
+/// The emulated clusters of a demo, and the kubeconfig that reaches them.
+#[derive(Debug)]
+pub struct Demo {
+    pub sims: Vec<Sim>,
+    pub kubeconfig: PathBuf,
+    pub contexts: Vec<String>,
+    _dir: tempfile::TempDir,
+}
+
+/// How to seed the demo.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    /// Cluster names; each gets the demo fleet varied by its name.
+    pub clusters: Vec<String>,
+    /// Seed a fleet of about this many objects in the first cluster instead (benchmarks, scale).
+    pub objects: Option<usize>,
+    /// Human-visible controller delays (the demo) or instant ones (tests).
+    pub realistic_timing: bool,
+}
+
+impl Default for DemoOptions {
+    fn default() -> Self {
+        DemoOptions { clusters: vec!["production".into(), "staging".into()], objects: None, realistic_timing: true }
+    }
+}
+
+impl Demo {
+    /// Starts the emulated clusters and writes their kubeconfig.
+    pub async fn start(options: &DemoOptions) -> anyhow::Result<Demo> {
+        let dir =
+            tempfile::Builder::new().prefix("fluxboard-demo-").tempdir().context("Failed to create a temp dir")?;
+        let mut sims = Vec::new();
+        let mut merged: Option<Kubeconfig> = None;
+        for (i, name) in options.clusters.iter().enumerate() {
+            let fleet = match options.objects {
+                Some(n) if i == 0 => FleetChoice::Scale(n),
+                _ => FleetChoice::Demo(name.clone()),
+            };
+            let timing = if options.realistic_timing { Timing::demo() } else { Timing::instant() };
+            let sim = Sim::start(SimConfig { fleet, timing, name: name.clone(), ..SimConfig::default() })
+                .await
+                .with_context(|| format!("Failed to start the emulated cluster {name}"))?;
+            let config = Kubeconfig::from_yaml(&sim.kubeconfig_yaml(ADMIN_TOKEN)).context("kubeconfig")?;
+            merged = Some(match merged {
+                Some(m) => m.merge(config).context("merging kubeconfigs")?,
+                None => config,
+            });
+            sims.push(sim);
+        }
+        let kubeconfig = dir.path().join("kubeconfig");
+        let merged = merged.context("no clusters")?;
+        std::fs::write(&kubeconfig, serde_yaml::to_string(&merged)?).context("Failed to write the kubeconfig")?;
+        Ok(Demo { sims, kubeconfig, contexts: options.clusters.clone(), _dir: dir })
+    }
+
+    /// Connects to the demo clusters through the kubeconfig, as `fluxboard serve` would.
+    pub async fn clusters(&self) -> anyhow::Result<Vec<crate::cluster::Cluster>> {
+        crate::cluster::from_kubeconfig(Some(&self.kubeconfig), &self.contexts).await
+    }
+}

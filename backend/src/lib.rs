@@ -1,0 +1,14 @@
+//! fluxboard: a live web dashboard for Flux CD. This library holds the server: cluster watches,
+//! the fleet store, the event stream, object details and the embedded web app; `main.rs` wires
+//! configuration to it.
+
+pub mod app;
+pub mod assets;
+pub mod cluster;
+pub mod demo;
+pub mod error;
+pub mod objects;
+pub mod store;
+pub mod stream;
+
+pub use app::{App, Options};

@@ -1,0 +1,123 @@
+//! The `fluxboard` binary: `serve` against real clusters, `demo` against emulated ones.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use fluxboard::demo::{Demo, DemoOptions};
+use fluxboard::{App, Options};
+
+/// A live web dashboard for Flux CD.
+#[derive(Debug, Parser)]
+#[command(name = "fluxboard", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Watch real clusters (kubeconfig contexts, or the cluster fluxboard runs in).
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "FLUXBOARD_LISTEN", default_value = "0.0.0.0:8080")]
+        listen: SocketAddr,
+        /// The kubeconfig file (default: KUBECONFIG or ~/.kube/config).
+        #[arg(long, env = "FLUXBOARD_KUBECONFIG")]
+        kubeconfig: Option<PathBuf>,
+        /// Contexts to watch, each a cluster (default: the current context). Repeatable.
+        #[arg(long = "context", env = "FLUXBOARD_CONTEXTS", value_delimiter = ',')]
+        contexts: Vec<String>,
+        /// Use the in-cluster ServiceAccount instead of a kubeconfig.
+        #[arg(long, env = "FLUXBOARD_IN_CLUSTER")]
+        in_cluster: bool,
+        /// The cluster's name in the dashboard when running in-cluster.
+        #[arg(long, env = "FLUXBOARD_CLUSTER_NAME", default_value = "in-cluster")]
+        cluster_name: String,
+        /// Serve under this path prefix, for example /fluxboard behind a proxy.
+        #[arg(long, env = "FLUXBOARD_BASE_PATH", default_value = "")]
+        base_path: String,
+    },
+    /// Run the dashboard on emulated clusters (production and staging) with a demo fleet.
+    Demo {
+        /// Port on 127.0.0.1.
+        #[arg(long, env = "FLUXBOARD_PORT", default_value_t = 8080)]
+        port: u16,
+        /// Serve under this path prefix.
+        #[arg(long, env = "FLUXBOARD_BASE_PATH", default_value = "")]
+        base_path: String,
+        /// Seed about this many Flux objects in `production` instead of the demo fleet.
+        #[arg(long)]
+        objects: Option<usize>,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "fluxboard=info,kube_sim=warn".into()),
+        )
+        .init();
+    match Cli::parse().command {
+        Command::Serve { listen, kubeconfig, contexts, in_cluster, cluster_name, base_path } => {
+            let clusters = if in_cluster {
+                vec![fluxboard::cluster::in_cluster(&cluster_name)?]
+            } else {
+                fluxboard::cluster::from_kubeconfig(kubeconfig.as_deref(), &contexts).await?
+            };
+            let app = App::start(clusters, &Options { base_path, ..Options::default() })?;
+            let listener =
+                tokio::net::TcpListener::bind(listen).await.with_context(|| format!("Failed to listen on {listen}"))?;
+            tracing::info!(address = %listener.local_addr()?, "fluxboard is serving");
+            app.serve(listener, shutdown_signal()).await?;
+        }
+        Command::Demo { port, base_path, objects } => {
+            let demo = Demo::start(&DemoOptions { objects, ..DemoOptions::default() }).await?;
+            let app = App::start(demo.clusters().await?, &Options { base_path, ..Options::default() })?;
+            let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.with_context(|| {
+                format!("Failed to listen on 127.0.0.1:{port} (is another demo running? try --port)")
+            })?;
+            let base = app.state.base_path.clone();
+            println!();
+            println!("  fluxboard demo is running: open http://{}{base}/", listener.local_addr()?);
+            println!("  emulated clusters: {}", demo.contexts.join(", "));
+            println!(
+                "  change them with: kubectl --kubeconfig {} --context production get kustomizations -A",
+                demo.kubeconfig.display()
+            );
+            if !fluxboard::assets::frontend_built() {
+                println!("  note: the web app was not built into this binary; run `cargo xtask demo` instead");
+            }
+            println!("  press Ctrl-C to stop");
+            println!();
+            app.serve(listener, shutdown_signal()).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}

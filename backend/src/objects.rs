@@ -1,0 +1,181 @@
+//! `GET /api/v1/objects/{cluster}/{group}/{kind}/{namespace}/{name}`: one Flux object in full:
+//! YAML (managed fields dropped, secret values masked), conditions, core Events, history, and
+//! its inventory with the live health of every managed object.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use fluxboard_model::api::{InventoryItem, ItemHealth, ObjectDetail};
+use fluxboard_model::detail::{InventoryId, conditions, event_entry, history, item_health};
+use fluxboard_model::{kind_info, summarize};
+use futures::StreamExt as _;
+use kube::api::{Api, ApiResource, DynamicObject, ListParams};
+use serde_json::Value;
+
+use crate::app::AppState;
+use crate::error::ApiError;
+
+/// How many inventory objects are read at once.
+const INVENTORY_CONCURRENCY: usize = 16;
+/// At most this many inventory entries are read live (the rest are listed as unknown).
+const INVENTORY_LIMIT: usize = 500;
+/// At most this many Events are shown.
+const EVENTS_LIMIT: usize = 100;
+/// What replaces a masked value.
+pub const MASK: &str = "<masked>";
+
+pub(crate) async fn get_object(
+    State(state): State<Arc<AppState>>,
+    Path((cluster, group, kind, namespace, name)): Path<(String, String, String, String, String)>,
+) -> Result<Json<ObjectDetail>, ApiError> {
+    let info =
+        kind_info(&group, &kind).ok_or_else(|| ApiError::not_found(format!("{group}/{kind} is not a Flux kind")))?;
+    let client = state.cluster(&cluster).ok_or_else(|| ApiError::not_found(format!("no cluster named {cluster:?}")))?;
+    let ar = client
+        .flux_kind(&group, &kind)
+        .ok_or_else(|| ApiError::not_found(format!("cluster {cluster:?} does not serve {kind}")))?;
+    let api: Api<DynamicObject> = Api::namespaced_with(client.client.clone(), &namespace, &ar);
+    let what = format!("{kind} {namespace}/{name}");
+    let obj = api.get(&name).await.map_err(|e| ApiError::from_kube(&what, &e))?;
+    let value = serde_json::to_value(&obj).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let events_client = client.client.clone();
+    let (events, inventory) = tokio::join!(events(events_client, &namespace, &kind, &name), inventory(client, &value),);
+    Ok(Json(ObjectDetail {
+        summary: summarize(&cluster, info, &value),
+        api_version: ar.api_version.clone(),
+        conditions: conditions(&value),
+        events,
+        history: history(&kind, &value),
+        inventory,
+        yaml: to_masked_yaml(value),
+    }))
+}
+
+async fn events(
+    client: kube::Client,
+    namespace: &str,
+    kind: &str,
+    name: &str,
+) -> Vec<fluxboard_model::api::EventEntry> {
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(client, namespace, &ApiResource::erase::<k8s_openapi::api::core::v1::Event>(&()));
+    let params = ListParams::default().fields(&format!("involvedObject.kind={kind},involvedObject.name={name}"));
+    let list = match api.list(&params).await {
+        Ok(list) => list,
+        Err(err) => {
+            tracing::debug!(err = crate::cluster::kube_error(&err), "events not readable");
+            return Vec::new();
+        }
+    };
+    let mut entries: Vec<_> =
+        list.items.iter().map(|e| event_entry(&serde_json::to_value(e).unwrap_or_default())).collect();
+    entries.sort_by(|a, b| b.last_seen.cmp(&a.last_seen));
+    entries.truncate(EVENTS_LIMIT);
+    entries
+}
+
+async fn inventory(cluster: &crate::cluster::Cluster, obj: &Value) -> Option<Vec<InventoryItem>> {
+    let entries = obj["status"]["inventory"]["entries"].as_array()?;
+    let parsed: Vec<(Option<InventoryId>, String, String)> = entries
+        .iter()
+        .map(|e| {
+            let id = e["id"].as_str().unwrap_or_default();
+            (InventoryId::parse(id), id.to_owned(), e["v"].as_str().unwrap_or_default().to_owned())
+        })
+        .collect();
+    let items = futures::stream::iter(parsed.into_iter().enumerate())
+        .map(|(index, (id, raw, version))| async move {
+            match id {
+                Some(id) if index < INVENTORY_LIMIT => live_item(cluster, id, version).await,
+                Some(id) => item(id, version, ItemHealth::Unknown, "not read: the inventory is too large".into()),
+                None => InventoryItem {
+                    namespace: String::new(),
+                    name: raw,
+                    group: String::new(),
+                    kind: String::new(),
+                    version,
+                    health: ItemHealth::Unknown,
+                    message: "unreadable inventory id".into(),
+                },
+            }
+        })
+        .buffered(INVENTORY_CONCURRENCY)
+        .collect::<Vec<_>>()
+        .await;
+    Some(items)
+}
+
+async fn live_item(cluster: &crate::cluster::Cluster, id: InventoryId, version: String) -> InventoryItem {
+    let Some((ar, namespaced)) = cluster.resource(&id.group, &version, &id.kind).await else {
+        return item(id, version, ItemHealth::Unknown, "kind not served by the cluster".into());
+    };
+    let api: Api<DynamicObject> = if namespaced {
+        Api::namespaced_with(cluster.client.clone(), &id.namespace, &ar)
+    } else {
+        Api::all_with(cluster.client.clone(), &ar)
+    };
+    match api.get_opt(&id.name).await {
+        Ok(Some(obj)) => {
+            let value = serde_json::to_value(&obj).unwrap_or_default();
+            let (health, message) = item_health(&id.group, &id.kind, &value);
+            item(id, version, health, message)
+        }
+        Ok(None) => item(id, version, ItemHealth::NotFound, "not found in the cluster".into()),
+        Err(err) => item(id, version, ItemHealth::Unknown, crate::cluster::kube_error(&err)),
+    }
+}
+
+fn item(id: InventoryId, version: String, health: ItemHealth, message: String) -> InventoryItem {
+    InventoryItem { namespace: id.namespace, name: id.name, group: id.group, kind: id.kind, version, health, message }
+}
+
+/// The object as YAML without managed fields, with Secret values and last-applied
+/// configurations masked.
+pub fn to_masked_yaml(mut obj: Value) -> String {
+    mask(&mut obj);
+    serde_yaml::to_string(&obj).unwrap_or_else(|e| format!("# cannot render as YAML: {e}"))
+}
+
+fn mask(obj: &mut Value) {
+    if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.remove("managedFields");
+        if let Some(annotations) = meta.get_mut("annotations").and_then(Value::as_object_mut)
+            && let Some(v) = annotations.get_mut("kubectl.kubernetes.io/last-applied-configuration")
+        {
+            *v = Value::String(MASK.to_owned());
+        }
+    }
+    if obj["kind"] == "Secret" && obj["apiVersion"] == "v1" {
+        for field in ["data", "stringData"] {
+            if let Some(map) = obj.get_mut(field).and_then(Value::as_object_mut) {
+                for v in map.values_mut() {
+                    *v = Value::String(MASK.to_owned());
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn secrets_and_last_applied_configurations_are_masked() {
+        let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "managedFields": [{}],
+            "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{\"data\":{\"p\":\"c2VjcmV0\"}}"}},
+            "data": {"password": "c2VjcmV0"}, "stringData": {"token": "abc"}});
+        let yaml = to_masked_yaml(secret);
+        assert!(!yaml.contains("c2VjcmV0") && !yaml.contains("abc") && !yaml.contains("managedFields"), "{yaml}");
+        assert_eq!(yaml.matches(MASK).count(), 3, "{yaml}");
+    }
+
+    #[test]
+    fn other_objects_keep_their_data() {
+        let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"k": "v"}});
+        assert!(to_masked_yaml(cm).contains("k: v"));
+    }
+}

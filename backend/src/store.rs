@@ -1,0 +1,389 @@
+//! The fleet store: every Flux object's summary in every cluster, a sequence number, a bounded
+//! log of recent changes, and a broadcast of each change to the streams.
+//!
+//! Each change is serialized once into a [`Delta`] and shared by every stream. The broadcast
+//! channel is bounded: a stream that falls behind by more than its capacity sees `Lagged` and is
+//! ended (its client reconnects and resumes or resnapshots), so a slow reader never makes
+//! memory grow.
+//!
+//! Architecture Invariant: sends happen under the write lock, and subscriptions take their
+//! snapshot or log replay under the read lock, so a subscriber sees every change exactly once.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, RwLock};
+
+use fluxboard_model::api::{ClusterStatus, EventId, ObjectRef, event};
+use fluxboard_model::{Health, Summary};
+use tokio::sync::broadcast;
+
+/// How many changes the log keeps for `Last-Event-ID` resumes, and how far a stream may fall
+/// behind before it is cut off.
+pub const DEFAULT_CAPACITY: usize = 8192;
+
+/// Which objects a reader may see: `(cluster, namespace)` → visible. Cluster events use "".
+pub type Visibility = Arc<dyn Fn(&str, &str) -> bool + Send + Sync>;
+
+/// A visibility that shows everything.
+pub fn everything() -> Visibility {
+    Arc::new(|_, _| true)
+}
+
+/// One change, serialized once for every stream.
+#[derive(Debug)]
+pub struct Delta {
+    pub seq: u64,
+    /// `upsert`, `delete` or `cluster`.
+    pub event: &'static str,
+    /// The JSON data of the SSE event.
+    pub data: Arc<str>,
+    pub cluster: String,
+    /// "" for cluster events.
+    pub namespace: String,
+}
+
+/// What a new subscriber starts from.
+#[derive(Debug)]
+pub enum Start {
+    /// A full snapshot (JSON of [`fluxboard_model::api::Snapshot`]) at this sequence number.
+    Snapshot { seq: u64, json: String },
+    /// The changes after the client's `Last-Event-ID`, from the log.
+    Resume(Vec<Arc<Delta>>),
+}
+
+/// A subscription: where to start, then the live changes.
+#[derive(Debug)]
+pub struct Subscription {
+    pub start: Start,
+    pub epoch: u64,
+    pub changes: broadcast::Receiver<Arc<Delta>>,
+}
+
+#[derive(Debug)]
+struct Entry {
+    summary: Arc<Summary>,
+    json: Arc<str>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    seq: u64,
+    objects: HashMap<ObjectRef, Entry>,
+    clusters: BTreeMap<String, (ClusterStatus, Arc<str>)>,
+    log: VecDeque<Arc<Delta>>,
+}
+
+/// The fleet store.
+#[derive(Debug)]
+pub struct FleetStore {
+    inner: RwLock<Inner>,
+    tx: broadcast::Sender<Arc<Delta>>,
+    epoch: u64,
+    capacity: usize,
+}
+
+impl FleetStore {
+    /// A store whose log keeps `capacity` changes; `epoch` tells this process's event ids apart
+    /// from another process's.
+    pub fn new(epoch: u64, capacity: usize) -> FleetStore {
+        let (tx, _) = broadcast::channel(capacity.max(16));
+        FleetStore { inner: RwLock::new(Inner::default()), tx, epoch, capacity: capacity.max(16) }
+    }
+
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// Records an object's summary; nothing happens when it did not change.
+    pub fn upsert(&self, summary: Summary) {
+        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        self.upsert_locked(&mut inner, summary);
+    }
+
+    /// Forgets an object.
+    pub fn delete(&self, key: &ObjectRef) {
+        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        self.delete_locked(&mut inner, key);
+    }
+
+    /// Replaces every object of one kind in one cluster by a fresh list (after a (re)list):
+    /// changed objects are upserted, objects not in the list are deleted.
+    pub fn replace_kind(&self, cluster: &str, group: &str, kind: &str, summaries: Vec<Summary>) {
+        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        let fresh: HashMap<ObjectRef, Summary> = summaries.into_iter().map(|s| (ObjectRef::of(&s), s)).collect();
+        let gone: Vec<ObjectRef> = inner
+            .objects
+            .keys()
+            .filter(|k| k.cluster == cluster && k.group == group && k.kind == kind && !fresh.contains_key(*k))
+            .cloned()
+            .collect();
+        for key in gone {
+            self.delete_locked(&mut inner, &key);
+        }
+        for (_, summary) in fresh {
+            self.upsert_locked(&mut inner, summary);
+        }
+    }
+
+    /// Forgets every object of a cluster (for example when it is removed).
+    pub fn clear_cluster(&self, cluster: &str) {
+        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        let gone: Vec<ObjectRef> = inner.objects.keys().filter(|k| k.cluster == cluster).cloned().collect();
+        for key in gone {
+            self.delete_locked(&mut inner, &key);
+        }
+    }
+
+    /// Records a cluster's connection state; nothing happens when it did not change.
+    pub fn set_cluster(&self, status: ClusterStatus) {
+        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        if inner.clusters.get(&status.name).is_some_and(|(old, _)| *old == status) {
+            return;
+        }
+        let json: Arc<str> = serde_json::to_string(&status).unwrap_or_default().into();
+        inner.clusters.insert(status.name.clone(), (status.clone(), json.clone()));
+        self.push(&mut inner, event::CLUSTER, json, status.name, String::new());
+    }
+
+    /// Every cluster's state.
+    pub fn clusters(&self) -> Vec<ClusterStatus> {
+        let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        inner.clusters.values().map(|(s, _)| s.clone()).collect()
+    }
+
+    /// One object's summary.
+    pub fn get(&self, key: &ObjectRef) -> Option<Arc<Summary>> {
+        let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        inner.objects.get(key).map(|e| e.summary.clone())
+    }
+
+    /// How many objects the store holds, and how many per health.
+    pub fn counts(&self) -> (usize, BTreeMap<&'static str, usize>) {
+        let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        let mut by_health = BTreeMap::new();
+        for entry in inner.objects.values() {
+            *by_health.entry(health_name(entry.summary.health)).or_default() += 1;
+        }
+        (inner.objects.len(), by_health)
+    }
+
+    /// Every summary, sorted by identity (for tests and comparisons with the cluster).
+    pub fn summaries(&self) -> Vec<Arc<Summary>> {
+        let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        let mut all: Vec<_> = inner.objects.iter().collect();
+        all.sort_by(|a, b| a.0.cmp(b.0));
+        all.into_iter().map(|(_, e)| e.summary.clone()).collect()
+    }
+
+    /// Subscribes a reader: from `last` when it is this epoch's and still in the log, otherwise
+    /// from a snapshot of what `visible` allows.
+    pub fn subscribe(&self, last: Option<EventId>, visible: &Visibility) -> Subscription {
+        let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        let changes = self.tx.subscribe();
+        let resumable = last.filter(|id| id.epoch == self.epoch && id.seq <= inner.seq).and_then(|id| {
+            if id.seq == inner.seq {
+                return Some(Vec::new());
+            }
+            let first = inner.log.front()?.seq;
+            // The log must still hold the change right after the client's last one.
+            (id.seq + 1 >= first).then(|| inner.log.iter().filter(|d| d.seq > id.seq).cloned().collect())
+        });
+        let start = match resumable {
+            Some(deltas) => Start::Resume(deltas),
+            None => Start::Snapshot { seq: inner.seq, json: snapshot_json(&inner, visible) },
+        };
+        Subscription { start, epoch: self.epoch, changes }
+    }
+
+    fn upsert_locked(&self, inner: &mut Inner, summary: Summary) {
+        let key = ObjectRef::of(&summary);
+        if inner.objects.get(&key).is_some_and(|e| *e.summary == summary) {
+            return;
+        }
+        let json: Arc<str> = serde_json::to_string(&summary).unwrap_or_default().into();
+        let (cluster, namespace) = (summary.cluster.clone(), summary.namespace.clone());
+        inner.objects.insert(key, Entry { summary: Arc::new(summary), json: json.clone() });
+        self.push(inner, event::UPSERT, json, cluster, namespace);
+    }
+
+    fn delete_locked(&self, inner: &mut Inner, key: &ObjectRef) {
+        if inner.objects.remove(key).is_none() {
+            return;
+        }
+        let json: Arc<str> = serde_json::to_string(key).unwrap_or_default().into();
+        self.push(inner, event::DELETE, json, key.cluster.clone(), key.namespace.clone());
+    }
+
+    fn push(&self, inner: &mut Inner, event: &'static str, data: Arc<str>, cluster: String, namespace: String) {
+        inner.seq += 1;
+        let delta = Arc::new(Delta { seq: inner.seq, event, data, cluster, namespace });
+        if inner.log.len() == self.capacity {
+            inner.log.pop_front();
+        }
+        inner.log.push_back(delta.clone());
+        // No receivers is fine: nobody is watching.
+        let _ = self.tx.send(delta);
+    }
+}
+
+fn snapshot_json(inner: &Inner, visible: &Visibility) -> String {
+    let mut out = String::with_capacity(64 + inner.objects.len() * 512);
+    out.push_str("{\"clusters\":[");
+    let mut first = true;
+    for (status, json) in inner.clusters.values() {
+        if !visible(&status.name, "") {
+            continue;
+        }
+        if !first {
+            out.push(',');
+        }
+        first = false;
+        out.push_str(json);
+    }
+    out.push_str("],\"objects\":[");
+    let mut first = true;
+    for entry in inner.objects.values() {
+        if !visible(&entry.summary.cluster, &entry.summary.namespace) {
+            continue;
+        }
+        if !first {
+            out.push(',');
+        }
+        first = false;
+        out.push_str(&entry.json);
+    }
+    out.push_str("]}");
+    out
+}
+
+/// The name of a health value as the API spells it.
+pub fn health_name(health: Health) -> &'static str {
+    match health {
+        Health::Ready => "Ready",
+        Health::Progressing => "Progressing",
+        Health::Failing => "Failing",
+        Health::Stalled => "Stalled",
+        Health::Suspended => "Suspended",
+        Health::Terminating => "Terminating",
+        Health::Unknown => "Unknown",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use fluxboard_model::api::{ConnectionState, Snapshot};
+
+    use super::*;
+
+    fn summary(ns: &str, name: &str, message: &str) -> Summary {
+        Summary {
+            cluster: "c".into(),
+            group: "kustomize.toolkit.fluxcd.io".into(),
+            kind: "Kustomization".into(),
+            namespace: ns.into(),
+            name: name.into(),
+            health: Health::Ready,
+            retrying: false,
+            reason: "ReconciliationSucceeded".into(),
+            message: message.into(),
+            revision: "main@sha1:1".into(),
+            suspended: false,
+            last_handled_reconcile_at: None,
+            source_ref: None,
+            depends_on: Vec::new(),
+            last_transition_time: None,
+            generation: 1,
+            observed_generation: 1,
+        }
+    }
+
+    fn snapshot(sub: &Subscription) -> Snapshot {
+        match &sub.start {
+            Start::Snapshot { json, .. } => serde_json::from_str(json).unwrap(),
+            Start::Resume(_) => panic!("expected a snapshot"),
+        }
+    }
+
+    #[test]
+    fn unchanged_upserts_are_not_changes() {
+        let store = FleetStore::new(1, 16);
+        store.upsert(summary("a", "x", "ok"));
+        store.upsert(summary("a", "x", "ok"));
+        let sub = store.subscribe(Some(EventId { epoch: 1, seq: 0 }), &everything());
+        let Start::Resume(deltas) = sub.start else { panic!("expected a resume") };
+        assert_eq!(deltas.len(), 1);
+    }
+
+    #[test]
+    fn resume_replays_only_what_was_missed_and_old_or_foreign_ids_get_a_snapshot() {
+        let store = FleetStore::new(7, 16);
+        for i in 0..5 {
+            store.upsert(summary("a", &format!("o{i}"), "ok"));
+        }
+        let sub = store.subscribe(Some(EventId { epoch: 7, seq: 3 }), &everything());
+        let Start::Resume(deltas) = sub.start else { panic!("expected a resume") };
+        assert_eq!(deltas.iter().map(|d| d.seq).collect::<Vec<_>>(), vec![4, 5]);
+        // Up to date: nothing to replay.
+        let sub = store.subscribe(Some(EventId { epoch: 7, seq: 5 }), &everything());
+        assert!(matches!(sub.start, Start::Resume(ref d) if d.is_empty()));
+        // Another process's id, an id from the future, and one older than the log: snapshots.
+        for id in [EventId { epoch: 8, seq: 3 }, EventId { epoch: 7, seq: 99 }] {
+            assert_eq!(snapshot(&store.subscribe(Some(id), &everything())).objects.len(), 5);
+        }
+        for i in 5..40 {
+            store.upsert(summary("a", &format!("o{i}"), "ok"));
+        }
+        assert_eq!(snapshot(&store.subscribe(Some(EventId { epoch: 7, seq: 2 }), &everything())).objects.len(), 40);
+    }
+
+    #[test]
+    fn replacing_a_kind_deletes_what_is_gone_and_upserts_what_changed() {
+        let store = FleetStore::new(1, 64);
+        store.upsert(summary("a", "keep", "ok"));
+        store.upsert(summary("a", "change", "ok"));
+        store.upsert(summary("a", "gone", "ok"));
+        let mut sub = store.subscribe(None, &everything());
+        store.replace_kind(
+            "c",
+            "kustomize.toolkit.fluxcd.io",
+            "Kustomization",
+            vec![summary("a", "keep", "ok"), summary("a", "change", "new message"), summary("a", "new", "ok")],
+        );
+        let mut events = Vec::new();
+        while let Ok(delta) = sub.changes.try_recv() {
+            events.push((delta.event, delta.data.to_string()));
+        }
+        assert_eq!(events.len(), 3, "{events:?}");
+        assert!(events.iter().any(|(e, d)| *e == "delete" && d.contains("\"gone\"")));
+        assert!(events.iter().any(|(e, d)| *e == "upsert" && d.contains("new message")));
+        assert!(events.iter().any(|(e, d)| *e == "upsert" && d.contains("\"new\"")));
+        assert_eq!(store.summaries().len(), 3);
+    }
+
+    #[test]
+    fn snapshots_apply_visibility_and_include_clusters() {
+        let store = FleetStore::new(1, 16);
+        store.set_cluster(ClusterStatus {
+            name: "c".into(),
+            state: ConnectionState::Connected,
+            message: String::new(),
+            kinds: Vec::new(),
+            server_version: None,
+        });
+        store.upsert(summary("team-a", "x", "ok"));
+        store.upsert(summary("team-b", "y", "ok"));
+        let team_a: Visibility = Arc::new(|_, ns| ns.is_empty() || ns == "team-a");
+        let snap = snapshot(&store.subscribe(None, &team_a));
+        assert_eq!(snap.clusters.len(), 1);
+        assert_eq!(snap.objects.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), vec!["x"]);
+    }
+
+    #[test]
+    fn a_reader_that_falls_behind_lags_instead_of_buffering() {
+        let store = FleetStore::new(1, 16);
+        let mut sub = store.subscribe(None, &everything());
+        for i in 0..100 {
+            store.upsert(summary("a", &format!("o{i}"), "ok"));
+        }
+        assert!(matches!(sub.changes.try_recv(), Err(broadcast::error::TryRecvError::Lagged(_))));
+    }
+}

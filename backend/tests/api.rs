@@ -1,0 +1,309 @@
+//! The HTTP API against a spawned app and an emulated cluster: the stream (snapshot, upserts,
+//! deletes, resume, slow clients, watch faults), object details, routing.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::sync::atomic::Ordering;
+
+use common::{DEADLINE, TestApp, about, wait_for};
+use fluxboard::Options;
+use fluxboard_model::api::{EventId, ObjectDetail, Snapshot};
+use fluxboard_model::{KINDS, kind_info, summarize};
+use serde_json::json;
+
+const NOTIFICATION: &str = "notification.toolkit.fluxcd.io";
+
+/// Every Flux object in the emulated cluster, as `kind/namespace/name`.
+fn cluster_objects(app: &TestApp) -> BTreeSet<String> {
+    let mut all = BTreeSet::new();
+    for info in KINDS.iter() {
+        for obj in app.sim().cluster().list(info.group, info.kind, |_| true) {
+            all.insert(format!(
+                "{}/{}/{}",
+                info.kind,
+                obj["metadata"]["namespace"].as_str().unwrap(),
+                obj["metadata"]["name"].as_str().unwrap()
+            ));
+        }
+    }
+    all
+}
+
+fn suspend(obj: &mut serde_json::Value) {
+    obj["spec"]["suspend"] = json!(true);
+}
+
+#[tokio::test]
+async fn the_snapshot_holds_every_flux_object_and_the_cluster_state() {
+    let app = TestApp::start().await;
+    app.ready().await;
+    let mut stream = app.stream(None).await;
+    let first = stream.next().await.expect("a first event");
+    assert_eq!(first.event, "snapshot");
+    assert!(EventId::parse(&first.id).is_some(), "id {:?}", first.id);
+    let snapshot: Snapshot = serde_json::from_str(&first.data).expect("a snapshot");
+    assert_eq!(snapshot.clusters.len(), 1);
+    assert_eq!(snapshot.clusters[0].name, "production");
+    assert_eq!(snapshot.clusters[0].kinds.len(), KINDS.len(), "every Flux kind is discovered");
+    let seen: BTreeSet<String> =
+        snapshot.objects.iter().map(|s| format!("{}/{}/{}", s.kind, s.namespace, s.name)).collect();
+    assert_eq!(seen, cluster_objects(&app));
+    // Health is computed as the model computes it from the live object.
+    let apps = snapshot.objects.iter().find(|s| s.kind == "Kustomization" && s.name == "apps").expect("apps");
+    assert_eq!(apps.cluster, "production");
+    let failing = snapshot
+        .objects
+        .iter()
+        .find(|s| s.namespace == "team-b" && s.name == "team-b-app" && s.kind == "GitRepository")
+        .unwrap();
+    let live = app.sim().cluster().get("source.toolkit.fluxcd.io", "GitRepository", "team-b", "team-b-app").unwrap();
+    let expected = summarize("production", kind_info("source.toolkit.fluxcd.io", "GitRepository").unwrap(), &live);
+    assert_eq!(failing.health, expected.health);
+    assert_eq!(failing.message, expected.message);
+    let (status, clusters) = app.get_json("/api/v1/clusters").await;
+    assert_eq!(status, 200);
+    assert_eq!(clusters[0]["state"], "connected");
+}
+
+#[tokio::test]
+async fn a_change_arrives_as_one_upsert_and_a_delete_as_a_delete() {
+    let app = TestApp::start().await;
+    app.ready().await;
+    let mut stream = app.stream(None).await;
+    assert_eq!(stream.next().await.unwrap().event, "snapshot");
+    app.edit(NOTIFICATION, "Alert", "flux-system", "on-call", suspend);
+    app.edit(NOTIFICATION, "Alert", "flux-system", "commit-status", suspend);
+    // Both changes come through the one Alert watch, in order: exactly one event for the first.
+    let (last, before) = stream
+        .until("the second alert", |e| e.event == "upsert" && about(e, "Alert", "flux-system", "commit-status"))
+        .await;
+    let first: Vec<_> =
+        before.iter().filter(|e| e.event != "cluster" && about(e, "Alert", "flux-system", "on-call")).collect();
+    assert_eq!(first.len(), 1, "{before:?}");
+    assert_eq!(first[0].event, "upsert");
+    assert_eq!(first[0].json()["suspended"], true);
+    assert_eq!(first[0].json()["health"], "Suspended");
+    assert_eq!(last.json()["health"], "Suspended");
+
+    app.sim().cluster().delete("notification.toolkit.fluxcd.io/v1beta3", "Alert", "flux-system", "on-call").unwrap();
+    let (deleted, _) = stream.until("the delete", |e| e.event == "delete").await;
+    assert_eq!(
+        deleted.json(),
+        json!({"cluster": "production", "group": NOTIFICATION, "kind": "Alert", "namespace": "flux-system", "name": "on-call"})
+    );
+}
+
+#[tokio::test]
+async fn last_event_id_resumes_with_only_what_was_missed() {
+    let app = TestApp::start().await;
+    app.ready().await;
+    let mut watcher = app.stream(None).await;
+    let snapshot = watcher.next().await.unwrap();
+    app.edit(NOTIFICATION, "Alert", "flux-system", "on-call", suspend);
+    let (missed, _) =
+        watcher.until("the change", |e| e.event == "upsert" && about(e, "Alert", "flux-system", "on-call")).await;
+    // A client that saw the snapshot reconnects: it gets the changes after it, not a snapshot.
+    let mut resumed = app.stream(Some(&snapshot.id)).await;
+    let first = resumed.next().await.unwrap();
+    assert_ne!(first.event, "snapshot");
+    let (again, before) = if first.id == missed.id {
+        (first.clone(), Vec::new())
+    } else {
+        resumed.until("the missed change", |e| e.id == missed.id).await
+    };
+    assert_eq!(again.data, missed.data);
+    let snap_seq = EventId::parse(&snapshot.id).unwrap().seq;
+    for e in before.iter().chain([&first]) {
+        assert!(EventId::parse(&e.id).unwrap().seq > snap_seq, "only changes after the snapshot: {e:?}");
+    }
+    // Unknown, foreign and malformed ids get a fresh snapshot.
+    let epoch = EventId::parse(&snapshot.id).unwrap().epoch;
+    for id in ["garbage", "1:2:3", &format!("{}:1", epoch + 1), &format!("{epoch}:99999999")] {
+        let mut s = app.stream(Some(id)).await;
+        assert_eq!(s.next().await.unwrap().event, "snapshot", "Last-Event-ID {id:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_too_slow_to_read_is_cut_off_not_buffered() {
+    let app = TestApp::start_with(Options { capacity: Some(32), ..Options::default() }).await;
+    app.ready().await;
+    // A reader with a tiny receive window that reads nothing for now.
+    let addr = app.url.trim_start_matches("http://").to_owned();
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut conn = socket.connect(addr.parse().unwrap()).await.unwrap();
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    conn.write_all(
+        format!(
+            "GET /api/v1/stream HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\nConnection: close\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    wait_for("the stream client to connect", || async {
+        (app.app.state.metrics.sse_clients.load(Ordering::Relaxed) == 1).then_some(())
+    })
+    .await;
+    // A flood of large changes, straight into the fleet store: far more than the queue and the
+    // socket buffers hold.
+    let template = app.app.state.store.summaries()[0].as_ref().clone();
+    let filler = "x".repeat(16 * 1024);
+    let changes = 2000;
+    for i in 0..changes {
+        let mut summary = template.clone();
+        summary.message = format!("{i} {filler}");
+        app.app.state.store.upsert(summary);
+    }
+    // Now read: the server ends the stream once it notices the client fell behind.
+    let mut received = Vec::new();
+    let ended = tokio::time::timeout(DEADLINE, async {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            match conn.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => received.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    assert!(
+        ended.is_ok(),
+        "the server did not end the stream of a slow client: {} bytes read, {} clients cut off",
+        received.len(),
+        app.app.state.metrics.clients_cut_off.load(Ordering::Relaxed)
+    );
+    let text = String::from_utf8_lossy(&received);
+    let upserts = text.matches("event: upsert").count();
+    assert!(upserts < changes, "the slow client got {upserts} of {changes} changes: it was buffered, not cut off");
+    assert_eq!(app.app.state.metrics.clients_cut_off.load(Ordering::Relaxed), 1);
+    wait_for("the client to be released", || async {
+        (app.app.state.metrics.sse_clients.load(Ordering::Relaxed) == 0).then_some(())
+    })
+    .await;
+    // A normal client still gets everything, from a fresh snapshot.
+    let mut fresh = app.stream(None).await;
+    assert_eq!(fresh.next().await.unwrap().event, "snapshot");
+}
+
+async fn survives(app: &TestApp, fault: impl AsyncFnOnce(&kube_sim::Sim)) {
+    app.ready().await;
+    let mut stream = app.stream(None).await;
+    assert_eq!(stream.next().await.unwrap().event, "snapshot");
+    fault(app.sim()).await;
+    // A change made while the watches are broken still arrives, after a re-list.
+    let was =
+        app.sim().cluster().get(NOTIFICATION, "Alert", "flux-system", "on-call").unwrap()["spec"]["suspend"] == true;
+    app.edit(NOTIFICATION, "Alert", "flux-system", "on-call", |o| o["spec"]["suspend"] = json!(!was));
+    stream
+        .until("the change", |e| {
+            e.event == "upsert" && about(e, "Alert", "flux-system", "on-call") && e.json()["suspended"] == !was
+        })
+        .await;
+    app.ready().await;
+    // The store equals the cluster again.
+    wait_for("the store to converge", || async {
+        let stored: BTreeSet<String> =
+            app.app.state.store.summaries().iter().map(|s| format!("{}/{}/{}", s.kind, s.namespace, s.name)).collect();
+        (stored == cluster_objects(app)).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_410_after_compaction_is_survived_and_shown_as_reconnecting() {
+    let app = TestApp::start().await;
+    app.ready().await;
+    let mut stream = app.stream(None).await;
+    assert_eq!(stream.next().await.unwrap().event, "snapshot");
+    // Changes the dashboard's watches cannot see yet, then history compacted: re-watching from
+    // the last version it saw gets 410 Expired, and only a re-list recovers.
+    app.sim().set_stalled(true);
+    app.edit(NOTIFICATION, "Alert", "flux-system", "commit-status", suspend);
+    app.sim().compact();
+    app.sim().drop_watches();
+    app.sim().set_stalled(false);
+    let (reconnecting, _) = stream
+        .until("a reconnecting cluster event", |e| e.event == "cluster" && e.json()["state"] == "reconnecting")
+        .await;
+    assert!(!reconnecting.json()["message"].as_str().unwrap().is_empty());
+    stream.until("connected again", |e| e.event == "cluster" && e.json()["state"] == "connected").await;
+    survives(&app, async |_| {}).await;
+}
+
+#[tokio::test]
+async fn an_api_server_restart_and_dropped_watches_are_survived() {
+    let app = TestApp::start().await;
+    survives(&app, async |sim| sim.restart().await.unwrap()).await;
+    survives(&app, async |sim| sim.drop_watches()).await;
+}
+
+#[tokio::test]
+async fn object_detail_has_conditions_events_inventory_with_live_health_and_yaml() {
+    let app = TestApp::start().await;
+    app.ready().await;
+    let path = "/api/v1/objects/production/kustomize.toolkit.fluxcd.io/Kustomization/flux-system/apps";
+    let detail: ObjectDetail = wait_for("the apps inventory to be healthy", || async {
+        let (status, body) = app.get_json(path).await;
+        assert_eq!(status, 200, "{body}");
+        let detail: ObjectDetail = serde_json::from_value(body).unwrap();
+        let nginx = detail.inventory.as_ref()?.iter().find(|i| i.name == "my-nginx-deploy")?.clone();
+        (nginx.health == fluxboard_model::api::ItemHealth::Current && !detail.events.is_empty()).then_some(detail)
+    })
+    .await;
+    assert_eq!(detail.summary.name, "apps");
+    assert_eq!(detail.api_version, "kustomize.toolkit.fluxcd.io/v1");
+    assert!(detail.conditions.iter().any(|c| c.type_ == "Ready"));
+    let nginx = detail.inventory.as_ref().unwrap().iter().find(|i| i.name == "my-nginx-deploy").unwrap();
+    assert_eq!(
+        (nginx.namespace.as_str(), nginx.group.as_str(), nginx.kind.as_str()),
+        ("default", "apps", "Deployment")
+    );
+    assert_eq!(nginx.message, "2/2 replicas available");
+    assert!(detail.yaml.contains("kind: Kustomization") && !detail.yaml.contains("managedFields"), "{}", detail.yaml);
+    assert!(detail.events.iter().all(|e| !e.reason.is_empty()));
+    // A HelmRelease has history.
+    let (status, hr) =
+        app.get_json("/api/v1/objects/production/helm.toolkit.fluxcd.io/HelmRelease/team-a/podinfo-frontend").await;
+    assert_eq!(status, 200, "{hr}");
+    assert!(!hr["history"].as_array().unwrap().is_empty(), "{hr}");
+}
+
+#[tokio::test]
+async fn unknown_objects_kinds_and_clusters_are_clear_404s() {
+    let app = TestApp::start().await;
+    app.ready().await;
+    for (path, needle) in [
+        ("/api/v1/objects/production/kustomize.toolkit.fluxcd.io/Kustomization/flux-system/nope", "not found"),
+        ("/api/v1/objects/production/apps/Deployment/default/my-nginx-deploy", "not a Flux kind"),
+        ("/api/v1/objects/nowhere/kustomize.toolkit.fluxcd.io/Kustomization/flux-system/apps", "no cluster"),
+        ("/api/v1/nothing", "no route"),
+    ] {
+        let (status, body) = app.get_json(path).await;
+        assert_eq!(status, 404, "{path}");
+        assert_eq!(body["error"]["code"], "not_found", "{path}: {body}");
+        assert!(body["error"]["message"].as_str().unwrap().contains(needle), "{path}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn the_app_lives_under_a_base_path_and_page_routes_get_the_index() {
+    let app = TestApp::start_with(Options { base_path: "/tools/flux/".into(), ..Options::default() }).await;
+    assert!(app.url.ends_with("/tools/flux"));
+    app.ready().await;
+    let page = reqwest::get(format!("{}/objects/production/x", app.url)).await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.headers()["cache-control"], "no-cache");
+    assert!(page.text().await.unwrap().contains("<base href=\"/tools/flux/\">"));
+    let root = app.url.trim_end_matches("/tools/flux");
+    let outside = reqwest::get(format!("{root}/healthz")).await.unwrap();
+    assert_eq!(outside.status(), 404);
+    for bad in ["/assets/../Cargo.toml", "/assets/%2e%2e/Cargo.toml", "/assets/nope.js"] {
+        let body = reqwest::get(format!("{}{bad}", app.url)).await.unwrap().text().await.unwrap();
+        assert!(!body.contains("[package]") && !body.contains("[workspace]"), "{bad} escaped the assets");
+    }
+    let mut stream = app.stream(None).await;
+    assert_eq!(stream.next().await.unwrap().event, "snapshot");
+}
