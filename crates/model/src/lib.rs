@@ -7,6 +7,7 @@ pub mod api;
 pub mod detail;
 pub mod kinds;
 pub mod summary;
+pub mod view;
 
 pub use kinds::{KINDS, KindInfo, kind_info};
 pub use summary::{Health, Summary, summarize};

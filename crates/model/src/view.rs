@@ -1,0 +1,417 @@
+//! What the web app shows, as pure functions: list filters and their URL form, sorting,
+//! which objects need attention, ages, health labels. Tested natively, run in the browser.
+
+use crate::summary::{Health, Summary};
+
+/// Filters of the resource list; each field empty means "any".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    /// Free text, matched case-insensitively against name, namespace, kind, message, revision.
+    pub q: String,
+    pub cluster: String,
+    pub kind: String,
+    pub namespace: String,
+    /// A health name (`Failing`...) or `attention` for everything that needs attention.
+    pub health: String,
+}
+
+/// Sort orders of the resource list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SortKey {
+    /// Worst health first (then kind, namespace, name).
+    #[default]
+    Health,
+    Name,
+    Kind,
+    Namespace,
+    Cluster,
+    /// Most recent change first.
+    Age,
+}
+
+impl SortKey {
+    pub const ALL: [SortKey; 6] =
+        [SortKey::Health, SortKey::Name, SortKey::Kind, SortKey::Namespace, SortKey::Cluster, SortKey::Age];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SortKey::Health => "health",
+            SortKey::Name => "name",
+            SortKey::Kind => "kind",
+            SortKey::Namespace => "namespace",
+            SortKey::Cluster => "cluster",
+            SortKey::Age => "age",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<SortKey> {
+        SortKey::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+}
+
+/// The list view's state as it lives in the URL.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListQuery {
+    pub filter: Filter,
+    pub sort: SortKey,
+    pub descending: bool,
+}
+
+impl ListQuery {
+    /// Reads `?q=..&cluster=..&kind=..&ns=..&health=..&sort=..&desc=1` (unknown keys ignored).
+    pub fn from_query(query: &str) -> ListQuery {
+        let mut out = ListQuery::default();
+        for pair in query.trim_start_matches('?').split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let v = decode(v);
+            match k {
+                "q" => out.filter.q = v,
+                "cluster" => out.filter.cluster = v,
+                "kind" => out.filter.kind = v,
+                "ns" => out.filter.namespace = v,
+                "health" => out.filter.health = v,
+                "sort" => out.sort = SortKey::parse(&v).unwrap_or_default(),
+                "desc" => out.descending = v == "1",
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// The query string (without `?`), empty fields left out.
+    pub fn to_query(&self) -> String {
+        let f = &self.filter;
+        let mut parts = Vec::new();
+        for (k, v) in
+            [("q", &f.q), ("cluster", &f.cluster), ("kind", &f.kind), ("ns", &f.namespace), ("health", &f.health)]
+        {
+            if !v.is_empty() {
+                parts.push(format!("{k}={}", encode(v)));
+            }
+        }
+        if self.sort != SortKey::default() {
+            parts.push(format!("sort={}", self.sort.as_str()));
+        }
+        if self.descending {
+            parts.push("desc=1".to_owned());
+        }
+        parts.join("&")
+    }
+}
+
+impl Filter {
+    /// Whether `s` passes every filter; `now` (seconds since the epoch) decides "stuck".
+    pub fn matches(&self, s: &Summary, now: i64) -> bool {
+        if !self.cluster.is_empty() && s.cluster != self.cluster {
+            return false;
+        }
+        if !self.kind.is_empty() && s.kind != self.kind {
+            return false;
+        }
+        if !self.namespace.is_empty() && s.namespace != self.namespace {
+            return false;
+        }
+        match self.health.as_str() {
+            "" => {}
+            "attention" => {
+                if attention(s, now).is_none() {
+                    return false;
+                }
+            }
+            h => {
+                if health_label(s.health) != h {
+                    return false;
+                }
+            }
+        }
+        if self.q.is_empty() {
+            return true;
+        }
+        let q = self.q.to_lowercase();
+        [&s.name, &s.namespace, &s.kind, &s.message, &s.revision, &s.cluster]
+            .iter()
+            .any(|f| f.to_lowercase().contains(&q))
+    }
+}
+
+/// Sorts summaries by `key`, reversed when `descending`; ties break by identity.
+pub fn sort(list: &mut [&Summary], key: SortKey, descending: bool) {
+    sort_by_summary(list, |s| s, key, descending);
+}
+
+/// [`sort`] for any items that hold a summary.
+pub fn sort_by_summary<T>(list: &mut [T], summary: impl Fn(&T) -> &Summary, key: SortKey, descending: bool) {
+    let identity = |s: &Summary| (s.kind.clone(), s.namespace.clone(), s.name.clone(), s.cluster.clone());
+    list.sort_by(|a, b| {
+        let (a, b) = (summary(a), summary(b));
+        let primary = match key {
+            SortKey::Health => severity(a.health).cmp(&severity(b.health)),
+            SortKey::Name => a.name.cmp(&b.name),
+            SortKey::Kind => a.kind.cmp(&b.kind),
+            SortKey::Namespace => a.namespace.cmp(&b.namespace),
+            SortKey::Cluster => a.cluster.cmp(&b.cluster),
+            // Most recent first: larger timestamps sort earlier.
+            SortKey::Age => b.last_transition_time.cmp(&a.last_transition_time),
+        };
+        let ord = primary.then_with(|| identity(a).cmp(&identity(b)));
+        if descending { ord.reverse() } else { ord }
+    });
+}
+
+/// How urgent a health is: 0 is the worst.
+pub fn severity(health: Health) -> u8 {
+    match health {
+        Health::Failing => 0,
+        Health::Stalled => 1,
+        Health::Terminating => 2,
+        Health::Progressing => 3,
+        Health::Suspended => 4,
+        Health::Unknown => 5,
+        Health::Ready => 6,
+    }
+}
+
+/// The health as shown and as used in filters.
+pub fn health_label(health: Health) -> &'static str {
+    match health {
+        Health::Ready => "Ready",
+        Health::Progressing => "Progressing",
+        Health::Failing => "Failing",
+        Health::Stalled => "Stalled",
+        Health::Suspended => "Suspended",
+        Health::Terminating => "Terminating",
+        Health::Unknown => "Unknown",
+    }
+}
+
+/// Every health, worst first.
+pub const HEALTHS: [Health; 7] = [
+    Health::Failing,
+    Health::Stalled,
+    Health::Terminating,
+    Health::Progressing,
+    Health::Suspended,
+    Health::Unknown,
+    Health::Ready,
+];
+
+/// How long an object may be progressing before it counts as stuck.
+pub const STUCK_AFTER_SECS: i64 = 10 * 60;
+
+/// Why an object needs attention, if it does: failing, stalled, suspended, or progressing for
+/// longer than [`STUCK_AFTER_SECS`].
+pub fn attention(s: &Summary, now: i64) -> Option<&'static str> {
+    match s.health {
+        Health::Failing if s.retrying => Some("failing, retrying"),
+        Health::Failing => Some("failing"),
+        Health::Stalled => Some("stalled"),
+        Health::Suspended => Some("suspended"),
+        Health::Progressing => {
+            let since = s.last_transition_time.as_deref().and_then(parse_rfc3339)?;
+            (now - since > STUCK_AFTER_SECS).then_some("stuck progressing")
+        }
+        _ => None,
+    }
+}
+
+/// Seconds since the epoch of an RFC 3339 UTC timestamp (`2026-01-02T03:04:05Z`, fractions
+/// and offsets accepted).
+pub fn parse_rfc3339(text: &str) -> Option<i64> {
+    let b = text.as_bytes();
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't' | b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| text.get(r)?.parse::<i64>().ok();
+    let (y, mo, d, h, mi, s) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
+        return None;
+    }
+    let mut rest = &text[19..];
+    if let Some(frac) = rest.strip_prefix('.') {
+        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
+        rest = &frac[digits..];
+    }
+    let offset = match rest {
+        "Z" | "z" => 0,
+        _ if rest.len() == 6 && (rest.starts_with('+') || rest.starts_with('-')) && &rest[3..4] == ":" => {
+            let sign = if rest.starts_with('-') { -1 } else { 1 };
+            sign * (rest[1..3].parse::<i64>().ok()? * 3600 + rest[4..6].parse::<i64>().ok()? * 60)
+        }
+        _ => return None,
+    };
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if mo <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (mo + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + h * 3600 + mi * 60 + s - offset)
+}
+
+/// A short age: `45s`, `12m`, `3h`, `5d`.
+pub fn age(now: i64, since: i64) -> String {
+    let secs = (now - since).max(0);
+    match secs {
+        0..60 => format!("{secs}s"),
+        60..3600 => format!("{}m", secs / 60),
+        3600..86_400 => format!("{}h", secs / 3600),
+        _ => format!("{}d", secs / 86_400),
+    }
+}
+
+/// The stable identity of an object in the web app: `cluster/group/kind/namespace/name`.
+pub fn key(s: &Summary) -> String {
+    format!("{}/{}/{}/{}/{}", s.cluster, s.group, s.kind, s.namespace, s.name)
+}
+
+/// Percent-encodes a query value (everything but unreserved characters).
+pub fn encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Decodes a query value (`+` is a space; malformed escapes are kept as they are).
+pub fn decode(text: &str) -> String {
+    let b = text.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() => {
+                let hex = |c: u8| (c as char).to_digit(16);
+                match (hex(b[i + 1]), hex(b[i + 2])) {
+                    (Some(h), Some(l)) => {
+                        out.push((h * 16 + l) as u8);
+                        i += 2;
+                    }
+                    _ => out.push(b'%'),
+                }
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(kind: &str, ns: &str, name: &str, health: Health) -> Summary {
+        Summary {
+            cluster: "prod".into(),
+            group: "g".into(),
+            kind: kind.into(),
+            namespace: ns.into(),
+            name: name.into(),
+            health,
+            retrying: false,
+            reason: String::new(),
+            message: "msg".into(),
+            revision: "main@sha1:abc".into(),
+            suspended: health == Health::Suspended,
+            last_handled_reconcile_at: None,
+            source_ref: None,
+            depends_on: Vec::new(),
+            last_transition_time: Some("2026-01-01T00:00:00Z".into()),
+            generation: 1,
+            observed_generation: 1,
+        }
+    }
+
+    #[test]
+    fn list_queries_round_trip_through_the_url() {
+        let q = ListQuery {
+            filter: Filter {
+                q: "pod info&x=1".into(),
+                cluster: "prod".into(),
+                kind: "".into(),
+                namespace: "team-a".into(),
+                health: "Failing".into(),
+            },
+            sort: SortKey::Age,
+            descending: true,
+        };
+        let text = q.to_query();
+        assert_eq!(text, "q=pod%20info%26x%3D1&cluster=prod&ns=team-a&health=Failing&sort=age&desc=1");
+        assert_eq!(ListQuery::from_query(&format!("?{text}")), q);
+        assert_eq!(
+            ListQuery::from_query("sort=bogus&q=a+b&zzz=1"),
+            ListQuery { filter: Filter { q: "a b".into(), ..Filter::default() }, ..ListQuery::default() }
+        );
+        assert_eq!(decode("%"), "%");
+        assert_eq!(decode("%4"), "%4");
+        assert_eq!(decode("%zz"), "%zz");
+        assert_eq!(decode("%C3%A9"), "é");
+    }
+
+    #[test]
+    fn filters_match_fields_and_text() {
+        let failing = s("Kustomization", "team-a", "podinfo", Health::Failing);
+        let now = parse_rfc3339("2026-01-01T00:01:00Z").unwrap();
+        let f = |health: &str, q: &str| Filter { health: health.into(), q: q.into(), ..Filter::default() };
+        assert!(f("", "").matches(&failing, now));
+        assert!(f("Failing", "PODINFO").matches(&failing, now));
+        assert!(!f("Ready", "").matches(&failing, now));
+        assert!(f("attention", "").matches(&failing, now));
+        assert!(!f("", "nothing").matches(&failing, now));
+        assert!(!Filter { namespace: "team-b".into(), ..Filter::default() }.matches(&failing, now));
+    }
+
+    #[test]
+    fn the_worst_health_sorts_first_and_ties_break_by_identity() {
+        let a = s("Kustomization", "a", "ok", Health::Ready);
+        let b = s("Kustomization", "b", "bad", Health::Failing);
+        let c = s("GitRepository", "c", "slow", Health::Progressing);
+        let mut list = vec![&a, &b, &c];
+        sort(&mut list, SortKey::Health, false);
+        assert_eq!(list.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["bad", "slow", "ok"]);
+        sort(&mut list, SortKey::Name, true);
+        assert_eq!(list.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["slow", "ok", "bad"]);
+    }
+
+    #[test]
+    fn attention_covers_failing_stalled_suspended_and_stuck() {
+        let t0 = parse_rfc3339("2026-01-01T00:00:00Z").unwrap();
+        let mut p = s("Kustomization", "a", "p", Health::Progressing);
+        assert_eq!(attention(&p, t0 + 60), None);
+        assert_eq!(attention(&p, t0 + STUCK_AFTER_SECS + 1), Some("stuck progressing"));
+        p.health = Health::Failing;
+        p.retrying = true;
+        assert_eq!(attention(&p, t0), Some("failing, retrying"));
+        assert_eq!(attention(&s("K", "a", "x", Health::Suspended), t0), Some("suspended"));
+        assert_eq!(attention(&s("K", "a", "x", Health::Ready), t0), None);
+    }
+
+    #[test]
+    fn timestamps_parse_and_ages_read_short() {
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(parse_rfc3339("2026-11-25T16:30:44Z"), Some(1_795_624_244));
+        assert_eq!(parse_rfc3339("2026-11-25T16:30:44.123456789Z"), Some(1_795_624_244));
+        assert_eq!(parse_rfc3339("2026-11-25T18:30:44+02:00"), Some(1_795_624_244));
+        for bad in ["", "2026-11-25", "2026-13-01T00:00:00Z", "2026-11-25T16:30:44", "xxxx-11-25T16:30:44Z"] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad:?}");
+        }
+        assert_eq!(age(100, 55), "45s");
+        assert_eq!(age(10_000, 0), "2h");
+        assert_eq!(age(0, 10), "0s");
+        assert_eq!(age(86_400 * 3, 0), "3d");
+    }
+}

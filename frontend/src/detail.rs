@@ -1,0 +1,334 @@
+//! One object in full: its live summary from the stream, and what the API reads on demand:
+//! conditions, inventory with live health, events, history, YAML. The reads are repeated when
+//! the object changes on the stream.
+
+use fluxboard_model::api::{ErrorBody, ObjectDetail, ObjectRef};
+use fluxboard_model::kind_info;
+use fluxboard_model::view::encode;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::live::Live;
+use crate::route::{Link, detail_href};
+use crate::ui::{Clock, HealthBadge, ItemBadge};
+
+/// The API path of an object's detail.
+fn api_path(r: &ObjectRef) -> String {
+    format!(
+        "api/v1/objects/{}/{}/{}/{}/{}",
+        encode(&r.cluster),
+        encode(&r.group),
+        encode(&r.kind),
+        encode(&r.namespace),
+        encode(&r.name)
+    )
+}
+
+async fn fetch_detail(r: &ObjectRef) -> Result<ObjectDetail, String> {
+    let res =
+        gloo_net::http::Request::get(&api_path(r)).send().await.map_err(|e| format!("cannot reach fluxboard: {e}"))?;
+    if res.ok() {
+        return res.json::<ObjectDetail>().await.map_err(|e| format!("unreadable answer: {e}"));
+    }
+    match res.json::<ErrorBody>().await {
+        Ok(body) => Err(body.error.message),
+        Err(_) => Err(format!("fluxboard answered {}", res.status())),
+    }
+}
+
+/// A link to another object of the same cluster, from `Kind/namespace/name`.
+fn object_link(cluster: &str, reference: &str) -> Option<(ObjectRef, String)> {
+    let mut parts = reference.splitn(3, '/');
+    let (kind, namespace, name) = (parts.next()?, parts.next()?, parts.next()?);
+    let group = fluxboard_model::KINDS.iter().find(|k| k.kind == kind)?.group;
+    Some((
+        ObjectRef {
+            cluster: cluster.to_owned(),
+            group: group.to_owned(),
+            kind: kind.to_owned(),
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+        },
+        reference.to_owned(),
+    ))
+}
+
+#[component]
+pub(crate) fn Detail(target: ObjectRef) -> impl IntoView {
+    let live = expect_context::<Live>();
+    let clock = expect_context::<Clock>();
+    let id = format!("{}/{}/{}/{}/{}", target.cluster, target.group, target.kind, target.namespace, target.name);
+    let summary = Memo::new(move |_| live.fleet.with(|f| f.objects.get(&id).map(|r| (*r.summary).clone())));
+    let detail: RwSignal<Option<Result<ObjectDetail, String>>> = RwSignal::new(None);
+    let load = {
+        let target = target.clone();
+        move || {
+            let target = target.clone();
+            spawn_local(async move {
+                let result = fetch_detail(&target).await;
+                detail.set(Some(result));
+            });
+        }
+    };
+    // Load now, and again whenever the object changes on the stream.
+    Effect::new(move |_| {
+        summary.track();
+        load();
+    });
+    let known_kind = kind_info(&target.group, &target.kind).is_some();
+    let title = format!("{} {}/{}", target.kind, target.namespace, target.name);
+    let cluster = target.cluster.clone();
+
+    view! {
+        <section class="page detail" aria-labelledby="detail-title">
+            <nav class="crumbs" aria-label="Breadcrumb">
+                <Link href="/">"Overview"</Link>
+                " / "
+                <Link href="/resources">"Resources"</Link>
+                " / "
+                <span>{title.clone()}</span>
+            </nav>
+            <header class="detail-head">
+                <h1 id="detail-title">
+                    <span class="kind">{target.kind.clone()}</span>
+                    " "
+                    <span class="ns">{target.namespace.clone()}</span>
+                    "/"
+                    <span class="name">{target.name.clone()}</span>
+                </h1>
+                <span class="cluster-tag">{target.cluster.clone()}</span>
+                {move || summary.get().map(|s| view! { <HealthBadge health=s.health retrying=s.retrying /> })}
+            </header>
+            {(!known_kind).then(|| view! { <p class="error">"This is not a Flux kind fluxboard knows."</p> })}
+            {move || {
+                match (summary.get(), live.loaded.get()) {
+                    (Some(s), _) => {
+                        let source = s.source_ref.as_deref().and_then(|r| object_link(&s.cluster, r));
+                        let deps: Vec<_> = s
+                            .depends_on
+                            .iter()
+                            .filter_map(|d| {
+                                let (ns, name) = d.split_once('/')?;
+                                object_link(&s.cluster, &format!("{}/{ns}/{name}", s.kind))
+                            })
+                            .collect();
+                        view! {
+                            <p class="message big" data-testid="detail-message">{s.message.clone()}</p>
+                            <dl class="facts">
+                                <dt>"Revision"</dt>
+                                <dd class="mono">{if s.revision.is_empty() { "—".to_owned() } else { s.revision.clone() }}</dd>
+                                <dt>"Ready reason"</dt>
+                                <dd>{if s.reason.is_empty() { "—".to_owned() } else { s.reason.clone() }}</dd>
+                                <dt>"Source"</dt>
+                                <dd>
+                                    {match source {
+                                        Some((r, label)) => view! { <Link href=detail_href(&r)>{label}</Link> }.into_any(),
+                                        None => view! { <span>"—"</span> }.into_any(),
+                                    }}
+                                </dd>
+                                <dt>"Depends on"</dt>
+                                <dd>
+                                    {if deps.is_empty() {
+                                        view! { <span>"—"</span> }.into_any()
+                                    } else {
+                                        deps.into_iter()
+                                            .map(|(r, label)| view! { <Link href=detail_href(&r) class="dep">{label}</Link> })
+                                            .collect_view()
+                                            .into_any()
+                                    }}
+                                </dd>
+                                <dt>"Suspended"</dt>
+                                <dd>{if s.suspended { "yes" } else { "no" }}</dd>
+                                <dt>"Last handled request"</dt>
+                                <dd class="mono">{s.last_handled_reconcile_at.clone().unwrap_or_else(|| "—".into())}</dd>
+                                <dt>"Generation"</dt>
+                                <dd>
+                                    {format!("{} (observed {})", s.generation, s.observed_generation)}
+                                </dd>
+                                <dt>"Last change"</dt>
+                                <dd>
+                                    {
+                                        let t = s.last_transition_time.clone();
+                                        move || {
+                                            let age = clock.age_of(t.as_deref());
+                                            if age.is_empty() { "—".to_owned() } else { format!("{age} ago") }
+                                        }
+                                    }
+                                </dd>
+                            </dl>
+                        }
+                            .into_any()
+                    }
+                    (None, true) => view! { <p class="error">"This object is not in the cluster (or was deleted)."</p> }.into_any(),
+                    (None, false) => view! { <p class="loading">"Loading…"</p> }.into_any(),
+                }
+            }}
+            {move || {
+                detail
+                    .with(|d| match d {
+                        None => view! { <p class="loading">"Loading details…"</p> }.into_any(),
+                        Some(Err(e)) => view! { <p class="error" role="alert">{e.clone()}</p> }.into_any(),
+                        Some(Ok(d)) => sections(d, cluster.clone()).into_any(),
+                    })
+            }}
+        </section>
+    }
+}
+
+fn sections(d: &ObjectDetail, cluster: String) -> impl IntoView + use<> {
+    let conditions = d
+        .conditions
+        .iter()
+        .map(|c| {
+            let class = match c.status.as_str() {
+                "True" if c.type_ == "Ready" => "ok",
+                "False" if c.type_ == "Ready" => "bad",
+                "True" if c.type_ == "Stalled" => "bad",
+                _ => "",
+            };
+            view! {
+                <tr>
+                    <th scope="row">{c.type_.clone()}</th>
+                    <td class=class>{c.status.clone()}</td>
+                    <td>{c.reason.clone()}</td>
+                    <td class="message">{c.message.clone()}</td>
+                    <td class="mono">{c.last_transition_time.clone().unwrap_or_default()}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    let inventory = d.inventory.clone().map(|items| {
+        let n = items.len();
+        let rows = items
+            .into_iter()
+            .map(|i| {
+                let flux = kind_info(&i.group, &i.kind).map(|_| ObjectRef {
+                    cluster: cluster.clone(),
+                    group: i.group.clone(),
+                    kind: i.kind.clone(),
+                    namespace: i.namespace.clone(),
+                    name: i.name.clone(),
+                });
+                let name = match flux {
+                    Some(r) => view! { <Link href=detail_href(&r)>{i.name.clone()}</Link> }.into_any(),
+                    None => view! { <span>{i.name.clone()}</span> }.into_any(),
+                };
+                view! {
+                    <tr data-testid="inventory-row">
+                        <td>
+                            <ItemBadge health=i.health />
+                        </td>
+                        <td>{i.kind.clone()}</td>
+                        <td>{if i.namespace.is_empty() { "(cluster)".to_owned() } else { i.namespace.clone() }}</td>
+                        <td>{name}</td>
+                        <td class="message">{i.message.clone()}</td>
+                    </tr>
+                }
+            })
+            .collect_view();
+        view! {
+            <section class="panel" aria-labelledby="inventory-title">
+                <h2 id="inventory-title">{format!("Inventory ({n})")}</h2>
+                <table class="inventory">
+                    <thead>
+                        <tr>
+                            <th scope="col">"Health"</th>
+                            <th scope="col">"Kind"</th>
+                            <th scope="col">"Namespace"</th>
+                            <th scope="col">"Name"</th>
+                            <th scope="col">"Status"</th>
+                        </tr>
+                    </thead>
+                    <tbody>{rows}</tbody>
+                </table>
+            </section>
+        }
+    });
+    let events = if d.events.is_empty() {
+        view! { <p class="empty">"No recent events."</p> }.into_any()
+    } else {
+        d.events
+            .iter()
+            .map(|e| {
+                let class = if e.type_ == "Warning" { "event warning" } else { "event" };
+                view! {
+                    <li class=class>
+                        <span class="event-time mono">{e.last_seen.clone().unwrap_or_default()}</span>
+                        <span class="event-reason">{e.reason.clone()}</span>
+                        {(e.count > 1).then(|| view! { <span class="event-count">{format!("×{}", e.count)}</span> })}
+                        <span class="event-source">{e.source.clone()}</span>
+                        <p class="message">{e.message.clone()}</p>
+                    </li>
+                }
+            })
+            .collect_view()
+            .into_any()
+    };
+    let history = (!d.history.is_empty()).then(|| {
+        let rows = d
+            .history
+            .iter()
+            .map(|h| {
+                view! {
+                    <tr>
+                        <td class="mono">{h.revision.clone()}</td>
+                        <td>{h.status.clone()}</td>
+                        <td class="mono">{h.time.clone().unwrap_or_default()}</td>
+                        <td>{h.detail.clone()}</td>
+                    </tr>
+                }
+            })
+            .collect_view();
+        view! {
+            <section class="panel" aria-labelledby="history-title">
+                <h2 id="history-title">"History"</h2>
+                <table>
+                    <thead>
+                        <tr>
+                            <th scope="col">"Revision"</th>
+                            <th scope="col">"Status"</th>
+                            <th scope="col">"When"</th>
+                            <th scope="col">"Detail"</th>
+                        </tr>
+                    </thead>
+                    <tbody>{rows}</tbody>
+                </table>
+            </section>
+        }
+    });
+    let yaml = d.yaml.clone();
+    view! {
+        <section class="panel" aria-labelledby="conditions-title">
+            <h2 id="conditions-title">"Conditions"</h2>
+            {if d.conditions.is_empty() {
+                view! { <p class="empty">"No conditions (this kind may have no status)."</p> }.into_any()
+            } else {
+                view! {
+                    <table class="conditions">
+                        <thead>
+                            <tr>
+                                <th scope="col">"Type"</th>
+                                <th scope="col">"Status"</th>
+                                <th scope="col">"Reason"</th>
+                                <th scope="col">"Message"</th>
+                                <th scope="col">"Since"</th>
+                            </tr>
+                        </thead>
+                        <tbody>{conditions}</tbody>
+                    </table>
+                }
+                    .into_any()
+            }}
+        </section>
+        {inventory}
+        <section class="panel" aria-labelledby="events-title">
+            <h2 id="events-title">"Events"</h2>
+            <ul class="events">{events}</ul>
+        </section>
+        {history}
+        <details class="panel yaml">
+            <summary>"YAML"</summary>
+            <pre class="mono">{yaml}</pre>
+        </details>
+    }
+}

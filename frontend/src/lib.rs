@@ -1,0 +1,122 @@
+//! fluxboard's web app: Leptos, client-side rendered. It speaks only `fluxboard-model` types:
+//! the live store is fed by the server's event stream, pages derive from it, details are read
+//! from the API on demand.
+//!
+//! Architecture Invariant: no kube or axum types here; everything shown is rendered as text
+//! (no `inner_html`), so names and messages from the cluster cannot inject HTML.
+
+// reason: #[component] generates `pub` props structs for crate-private components.
+#![allow(unreachable_pub)]
+
+mod detail;
+mod list;
+mod live;
+mod overview;
+mod route;
+mod ui;
+
+use leptos::prelude::*;
+use wasm_bindgen::prelude::wasm_bindgen;
+
+use crate::live::Live;
+use crate::route::{Link, Page, Router};
+use crate::ui::{Clock, ThemeToggle};
+
+/// The entry point, called when the module loads.
+#[wasm_bindgen(start)]
+pub fn start() {
+    console_error_panic_hook::set_once();
+    leptos::mount::mount_to_body(App);
+}
+
+#[component]
+fn App() -> impl IntoView {
+    let router = Router::new();
+    let live = live::connect();
+    let clock = Clock::start();
+    provide_context(router);
+    provide_context(live);
+    provide_context(clock);
+    // "/" focuses the search box (on the list page; elsewhere it opens the list).
+    let _ = window_event_listener(leptos::ev::keydown, move |ev: web_sys::KeyboardEvent| {
+        if ev.key() != "/" || ev.ctrl_key() || ev.meta_key() || ev.alt_key() {
+            return;
+        }
+        let typing = document()
+            .active_element()
+            .is_some_and(|el| matches!(el.tag_name().as_str(), "INPUT" | "SELECT" | "TEXTAREA"));
+        if typing {
+            return;
+        }
+        ev.prevent_default();
+        if !matches!(router.page(), Page::List(_)) {
+            router.navigate("/resources");
+        }
+        focus_search();
+    });
+
+    view! {
+        <a class="skip" href="#main">"Skip to content"</a>
+        <header class="top">
+            <Link href="/" class="brand">
+                <span class="logo" aria-hidden="true">"◆"</span>
+                " fluxboard"
+            </Link>
+            <nav aria-label="Main">
+                <Link href="/" class="nav">"Overview"</Link>
+                <Link href="/resources" class="nav">"Resources"</Link>
+            </nav>
+            <div class="spacer"></div>
+            <ConnectionBadge live=live />
+            <ThemeToggle />
+        </header>
+        <main id="main" tabindex="-1">
+            {move || match router.page() {
+                Page::Overview => view! { <overview::Overview /> }.into_any(),
+                Page::List(q) => view! { <list::ResourceList query=q /> }.into_any(),
+                Page::Detail(r) => view! { <detail::Detail target=r /> }.into_any(),
+                Page::NotFound => {
+                    view! {
+                        <section class="page">
+                            <h1>"Not found"</h1>
+                            <p>"There is no such page. " <Link href="/">"Go to the overview"</Link></p>
+                        </section>
+                    }
+                        .into_any()
+                }
+            }}
+        </main>
+    }
+}
+
+fn focus_search() {
+    // After the list renders.
+    set_timeout(
+        || {
+            if let Some(el) = document().get_element_by_id("search") {
+                use wasm_bindgen::JsCast as _;
+                if let Ok(input) = el.dyn_into::<web_sys::HtmlElement>() {
+                    let _ = input.focus();
+                }
+            }
+        },
+        std::time::Duration::from_millis(0),
+    );
+}
+
+#[component]
+fn ConnectionBadge(live: Live) -> impl IntoView {
+    let badge = Memo::new(move |_| live.badge());
+    view! {
+        <span
+            class=move || format!("conn-badge conn-{}", badge.get().state)
+            role="status"
+            aria-live="polite"
+            data-testid="connection"
+            title=move || badge.get().text
+        >
+            <span class="dot" aria-hidden="true"></span>
+            {move || badge.get().text}
+        </span>
+    }
+}

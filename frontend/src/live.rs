@@ -1,0 +1,200 @@
+//! The live fleet: one EventSource per tab feeding a reactive store keyed by object identity.
+//!
+//! Events are applied in batches (one store update per animation-sized tick), so a burst of
+//! thousands of changes costs one re-render, not thousands. The browser's EventSource
+//! reconnects by itself and sends `Last-Event-ID`, so a dropped network resumes without a
+//! reload; when the server refuses (the stream closed for good), a new EventSource is made.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use fluxboard_model::Summary;
+use fluxboard_model::api::{ClusterStatus, ConnectionState, ObjectRef, Snapshot, event};
+use fluxboard_model::view::key;
+use leptos::prelude::*;
+use wasm_bindgen::JsCast as _;
+use wasm_bindgen::closure::Closure;
+use web_sys::{EventSource, MessageEvent};
+
+/// One object in the store: its summary and a version that changes with every update (the
+/// list's rows are keyed by both, so a changed object re-renders).
+#[derive(Debug, Clone)]
+pub(crate) struct Row {
+    pub(crate) version: u64,
+    pub(crate) summary: Arc<Summary>,
+}
+
+impl PartialEq for Row {
+    fn eq(&self, other: &Row) -> bool {
+        self.version == other.version && Arc::ptr_eq(&self.summary, &other.summary)
+    }
+}
+
+/// Every object and cluster the stream told about.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Fleet {
+    pub(crate) objects: HashMap<String, Row>,
+    pub(crate) clusters: Vec<ClusterStatus>,
+    next_version: u64,
+}
+
+impl Fleet {
+    fn apply(&mut self, message: Message) {
+        match message {
+            Message::Snapshot(snapshot) => {
+                self.objects.clear();
+                self.clusters = snapshot.clusters;
+                for s in snapshot.objects {
+                    self.insert(s);
+                }
+            }
+            Message::Upsert(s) => self.insert(s),
+            Message::Delete(r) => {
+                self.objects.remove(&format!("{}/{}/{}/{}/{}", r.cluster, r.group, r.kind, r.namespace, r.name));
+            }
+            Message::Cluster(status) => match self.clusters.iter_mut().find(|c| c.name == status.name) {
+                Some(c) => *c = status,
+                None => {
+                    self.clusters.push(status);
+                    self.clusters.sort_by(|a, b| a.name.cmp(&b.name));
+                }
+            },
+        }
+    }
+
+    fn insert(&mut self, s: Summary) {
+        self.next_version += 1;
+        self.objects.insert(key(&s), Row { version: self.next_version, summary: Arc::new(s) });
+    }
+}
+
+/// The state of this tab's stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Conn {
+    Connecting,
+    Live,
+    Reconnecting,
+}
+
+/// The live store, shared through context.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Live {
+    pub(crate) fleet: RwSignal<Fleet>,
+    pub(crate) conn: RwSignal<Conn>,
+    /// Whether a snapshot has arrived.
+    pub(crate) loaded: RwSignal<bool>,
+}
+
+/// What the badge says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Badge {
+    /// `live`, `connecting`, `reconnecting` or `stale`.
+    pub(crate) state: &'static str,
+    pub(crate) text: String,
+}
+
+impl Live {
+    pub(crate) fn badge(&self) -> Badge {
+        match self.conn.get() {
+            Conn::Connecting => Badge { state: "connecting", text: "connecting".into() },
+            Conn::Reconnecting => Badge { state: "reconnecting", text: "reconnecting: data may be stale".into() },
+            Conn::Live => self.fleet.with(|f| {
+                let broken: Vec<String> = f
+                    .clusters
+                    .iter()
+                    .filter(|c| matches!(c.state, ConnectionState::Reconnecting | ConnectionState::Error))
+                    .map(|c| c.name.clone())
+                    .collect();
+                if broken.is_empty() {
+                    Badge { state: "live", text: "live".into() }
+                } else {
+                    Badge { state: "stale", text: format!("stale: {} reconnecting", broken.join(", ")) }
+                }
+            }),
+        }
+    }
+}
+
+enum Message {
+    Snapshot(Snapshot),
+    Upsert(Summary),
+    Delete(ObjectRef),
+    Cluster(ClusterStatus),
+}
+
+/// Opens the stream and returns the store it feeds.
+pub(crate) fn connect() -> Live {
+    let live = Live {
+        fleet: RwSignal::new(Fleet::default()),
+        conn: RwSignal::new(Conn::Connecting),
+        loaded: RwSignal::new(false),
+    };
+    open(live, Rc::new(RefCell::new(Vec::new())), Rc::new(RefCell::new(false)));
+    live
+}
+
+type Pending = Rc<RefCell<Vec<Message>>>;
+
+fn open(live: Live, pending: Pending, scheduled: Rc<RefCell<bool>>) {
+    let Ok(source) = EventSource::new("api/v1/stream") else {
+        live.conn.set(Conn::Reconnecting);
+        return;
+    };
+    let handler = |name: &'static str| {
+        let pending = pending.clone();
+        let scheduled = scheduled.clone();
+        Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
+            let data = ev.data().as_string().unwrap_or_default();
+            let message = match name {
+                event::SNAPSHOT => serde_json::from_str(&data).ok().map(Message::Snapshot),
+                event::UPSERT => serde_json::from_str(&data).ok().map(Message::Upsert),
+                event::DELETE => serde_json::from_str(&data).ok().map(Message::Delete),
+                _ => serde_json::from_str(&data).ok().map(Message::Cluster),
+            };
+            let Some(message) = message else {
+                leptos::logging::warn!("fluxboard: unreadable {name} event");
+                return;
+            };
+            pending.borrow_mut().push(message);
+            if !scheduled.replace(true) {
+                let pending = pending.clone();
+                let scheduled = scheduled.clone();
+                set_timeout(
+                    move || {
+                        scheduled.replace(false);
+                        let batch: Vec<Message> = pending.borrow_mut().drain(..).collect();
+                        let snapshot = batch.iter().any(|m| matches!(m, Message::Snapshot(_)));
+                        live.fleet.update(|f| batch.into_iter().for_each(|m| f.apply(m)));
+                        if snapshot {
+                            live.loaded.set(true);
+                        }
+                    },
+                    Duration::from_millis(30),
+                );
+            }
+        })
+    };
+    for name in [event::SNAPSHOT, event::UPSERT, event::DELETE, event::CLUSTER] {
+        let closure = handler(name);
+        let _ = source.add_event_listener_with_callback(name, closure.as_ref().unchecked_ref());
+        // The stream lives as long as the tab.
+        closure.forget();
+    }
+    let on_open = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| live.conn.set(Conn::Live));
+    let _ = source.add_event_listener_with_callback("open", on_open.as_ref().unchecked_ref());
+    on_open.forget();
+    let retry_source = source.clone();
+    let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
+        live.conn.set(Conn::Reconnecting);
+        // CLOSED: the browser gave up (an error status); open a new stream after a pause.
+        if retry_source.ready_state() == EventSource::CLOSED {
+            let (live, pending, scheduled) = (live, pending.clone(), scheduled.clone());
+            set_timeout(move || open(live, pending, scheduled), Duration::from_secs(3));
+        }
+    });
+    let _ = source.add_event_listener_with_callback("error", on_error.as_ref().unchecked_ref());
+    on_error.forget();
+}

@@ -1,0 +1,236 @@
+//! The overview: per-cluster state, counts per health and per kind, and what needs attention
+//! first.
+
+use std::collections::BTreeMap;
+
+use fluxboard_model::api::{ConnectionState, ObjectRef};
+use fluxboard_model::view::{Filter, HEALTHS, ListQuery, attention, health_label, severity};
+use fluxboard_model::{Health, Summary};
+use leptos::prelude::*;
+
+use crate::live::Live;
+use crate::route::{Link, detail_href, list_href};
+use crate::ui::{Clock, HealthBadge, health_class};
+
+/// At most this many objects are listed under "needs attention" (the rest are a click away).
+const ATTENTION_SHOWN: usize = 50;
+
+fn list_of(filter: Filter) -> String {
+    list_href(&ListQuery { filter, ..ListQuery::default() })
+}
+
+#[component]
+pub(crate) fn Overview() -> impl IntoView {
+    let live = expect_context::<Live>();
+    let clock = expect_context::<Clock>();
+    let counts = Memo::new(move |_| {
+        live.fleet.with(|f| {
+            let mut by_health: BTreeMap<u8, usize> = BTreeMap::new();
+            let mut by_kind: BTreeMap<String, [usize; 3]> = BTreeMap::new();
+            for row in f.objects.values() {
+                let s = &row.summary;
+                *by_health.entry(severity(s.health)).or_default() += 1;
+                let slot = match s.health {
+                    Health::Ready => 0,
+                    Health::Failing | Health::Stalled => 1,
+                    _ => 2,
+                };
+                by_kind.entry(s.kind.clone()).or_default()[slot] += 1;
+            }
+            (f.objects.len(), by_health, by_kind)
+        })
+    });
+    let attention_list = Memo::new(move |_| {
+        let now = clock.0.get();
+        live.fleet.with(|f| {
+            let mut list: Vec<(Summary, &'static str)> = f
+                .objects
+                .values()
+                .filter_map(|r| attention(&r.summary, now).map(|why| ((*r.summary).clone(), why)))
+                .collect();
+            list.sort_by(|a, b| {
+                (severity(a.0.health), &a.0.namespace, &a.0.name).cmp(&(
+                    severity(b.0.health),
+                    &b.0.namespace,
+                    &b.0.name,
+                ))
+            });
+            list
+        })
+    });
+    let multi_cluster = move || live.fleet.with(|f| f.clusters.len() > 1);
+
+    view! {
+        <section class="page overview" aria-labelledby="overview-title">
+            <h1 id="overview-title">"Overview"</h1>
+            <Clusters />
+            <div class="cards" role="list" aria-label="Objects by health">
+                <Link href=list_of(Filter::default()) class="card total">
+                    <span class="card-count" data-testid="count-total">{move || counts.with(|c| c.0)}</span>
+                    <span class="card-label">"Flux objects"</span>
+                </Link>
+                {HEALTHS
+                    .into_iter()
+                    .map(|h| {
+                        let label = health_label(h);
+                        let count = move || counts.with(|c| c.1.get(&severity(h)).copied().unwrap_or(0));
+                        view! {
+                            <Link
+                                href=list_of(Filter { health: label.to_owned(), ..Filter::default() })
+                                class=format!("card {}", health_class(h))
+                            >
+                                <span class="card-count" data-testid=format!("count-{}", label.to_lowercase())>
+                                    {count}
+                                </span>
+                                <span class="card-label">{label}</span>
+                            </Link>
+                        }
+                    })
+                    .collect_view()}
+            </div>
+            <div class="columns">
+                <section class="panel attention" aria-labelledby="attention-title">
+                    <h2 id="attention-title">
+                        "Needs attention "
+                        <span class="count" data-testid="attention-count">{move || attention_list.with(Vec::len)}</span>
+                    </h2>
+                    {move || {
+                        attention_list
+                            .with(|list| {
+                                if list.is_empty() {
+                                    return view! { <p class="empty">"Everything is reconciled. Nothing needs attention."</p> }
+                                        .into_any();
+                                }
+                                let more = list.len().saturating_sub(ATTENTION_SHOWN);
+                                let rows = list
+                                    .iter()
+                                    .take(ATTENTION_SHOWN)
+                                    .map(|(s, why)| {
+                                        let r = ObjectRef::of(s);
+                                        let (kind, ns, name) = (s.kind.clone(), s.namespace.clone(), s.name.clone());
+                                        let cluster = multi_cluster().then(|| view! { <span class="cluster-tag">{s.cluster.clone()}</span> });
+                                        view! {
+                                            <li class="attention-item">
+                                                <HealthBadge health=s.health retrying=s.retrying />
+                                                <div class="attention-body">
+                                                    <Link href=detail_href(&r) class="object-link">
+                                                        <span class="kind">{kind}</span>
+                                                        " "
+                                                        <span class="ns">{ns}</span>
+                                                        "/"
+                                                        <span class="name">{name}</span>
+                                                    </Link>
+                                                    {cluster}
+                                                    <span class="why">{*why}</span>
+                                                    <p class="message">{s.message.clone()}</p>
+                                                </div>
+                                            </li>
+                                        }
+                                    })
+                                    .collect_view();
+                                view! {
+                                    <ul class="attention-list">{rows}</ul>
+                                    {(more > 0)
+                                        .then(|| {
+                                            view! {
+                                                <Link
+                                                    href=list_of(Filter { health: "attention".into(), ..Filter::default() })
+                                                    class="more"
+                                                >
+                                                    {format!("and {more} more")}
+                                                </Link>
+                                            }
+                                        })}
+                                }
+                                    .into_any()
+                            })
+                    }}
+                </section>
+                <section class="panel kinds" aria-labelledby="kinds-title">
+                    <h2 id="kinds-title">"By kind"</h2>
+                    <table>
+                        <thead>
+                            <tr>
+                                <th scope="col">"Kind"</th>
+                                <th scope="col">"Ready"</th>
+                                <th scope="col">"Failing"</th>
+                                <th scope="col">"Other"</th>
+                            </tr>
+                        </thead>
+                        <tbody>
+                            {move || {
+                                counts
+                                    .with(|c| {
+                                        c.2
+                                            .iter()
+                                            .map(|(kind, n)| {
+                                                let href = list_of(Filter { kind: kind.clone(), ..Filter::default() });
+                                                let (kind, ready, bad, other) = (kind.clone(), n[0], n[1], n[2]);
+                                                view! {
+                                                    <tr>
+                                                        <th scope="row">
+                                                            <Link href=href>{kind}</Link>
+                                                        </th>
+                                                        <td>{ready}</td>
+                                                        <td class:bad=move || bad != 0>{bad}</td>
+                                                        <td>{other}</td>
+                                                    </tr>
+                                                }
+                                            })
+                                            .collect_view()
+                                    })
+                            }}
+                        </tbody>
+                    </table>
+                </section>
+            </div>
+        </section>
+    }
+}
+
+/// One card per cluster: connection state, object count, failing count.
+#[component]
+fn Clusters() -> impl IntoView {
+    let live = expect_context::<Live>();
+    view! {
+        <div class="clusters" role="list" aria-label="Clusters">
+            {move || {
+                live.fleet
+                    .with(|f| {
+                        f.clusters
+                            .iter()
+                            .map(|c| {
+                                let (total, failing) = f
+                                    .objects
+                                    .values()
+                                    .filter(|r| r.summary.cluster == c.name)
+                                    .fold((0, 0), |(t, bad), r| {
+                                        (t + 1, bad + usize::from(matches!(r.summary.health, Health::Failing | Health::Stalled)))
+                                    });
+                                let state = match c.state {
+                                    ConnectionState::Connected => "connected",
+                                    ConnectionState::Connecting => "connecting",
+                                    ConnectionState::Reconnecting => "reconnecting",
+                                    ConnectionState::Error => "error",
+                                };
+                                let href = list_of(Filter { cluster: c.name.clone(), ..Filter::default() });
+                                let name = c.name.clone();
+                                view! {
+                                    <div class="cluster" role="listitem">
+                                        <Link href=href class="cluster-name">{name}</Link>
+                                        <span class=format!("conn conn-{state}")>{state}</span>
+                                        <span class="cluster-counts">
+                                            {format!("{total} objects")}
+                                            {(failing > 0).then(|| view! { <span class="bad">{format!(", {failing} failing")}</span> })}
+                                        </span>
+                                        {(!c.message.is_empty()).then(|| view! { <p class="message">{c.message.clone()}</p> })}
+                                        {c.server_version.clone().map(|v| view! { <span class="version">{format!("Kubernetes {v}")}</span> })}
+                                    </div>
+                                }
+                            })
+                            .collect_view()
+                    })
+            }}
+        </div>
+    }
+}

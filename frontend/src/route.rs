@@ -1,0 +1,146 @@
+//! Routing without a router crate: the path below the base path (from `<base href>`) and the
+//! query string, kept in a signal; links push history entries, back and forward pop them.
+
+use fluxboard_model::api::ObjectRef;
+use fluxboard_model::view::ListQuery;
+use leptos::prelude::*;
+
+/// A page of the app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Page {
+    Overview,
+    List(ListQuery),
+    Detail(ObjectRef),
+    NotFound,
+}
+
+/// The current location below the base path.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Router {
+    /// `(path, query)`: path like `/resources`, query without `?`.
+    pub(crate) location: RwSignal<(String, String)>,
+}
+
+impl Router {
+    pub(crate) fn new() -> Router {
+        let router = Router { location: RwSignal::new(current()) };
+        let handle = window_event_listener(leptos::ev::popstate, move |_| router.location.set(current()));
+        // The app never unmounts: the listener lives as long as the page.
+        std::mem::drop(handle);
+        router
+    }
+
+    pub(crate) fn page(&self) -> Page {
+        self.location.with(|(path, query)| parse(path, query))
+    }
+
+    /// Goes to `href` (a path below the base, with an optional query) with a new history entry.
+    pub(crate) fn navigate(&self, href: &str) {
+        let url = format!("{}{href}", base());
+        if let Ok(history) = window().history() {
+            let _ = history.push_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
+        }
+        self.location.set(current());
+        window().scroll_to_with_x_and_y(0.0, 0.0);
+    }
+
+    /// Replaces the query of the current page (filters typed into the list) without a new
+    /// history entry for every keystroke.
+    pub(crate) fn replace_query(&self, query: &str) {
+        let path = self.location.with_untracked(|(p, _)| p.clone());
+        let href = if query.is_empty() { path } else { format!("{path}?{query}") };
+        if let Ok(history) = window().history() {
+            let _ =
+                history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&format!("{}{href}", base())));
+        }
+        self.location.set(current());
+    }
+}
+
+impl Default for Router {
+    fn default() -> Self {
+        Router::new()
+    }
+}
+
+/// The base path of the app ("" or `/some/prefix`), from the document's `<base href>`.
+pub(crate) fn base() -> String {
+    let uri = document().base_uri().ok().flatten().unwrap_or_default();
+    // `http://host:port/prefix/` → `/prefix`
+    let after_scheme = uri.split_once("://").map_or(uri.as_str(), |(_, rest)| rest);
+    let path = after_scheme.find('/').map_or("", |i| &after_scheme[i..]);
+    path.trim_end_matches('/').to_owned()
+}
+
+fn current() -> (String, String) {
+    let location = window().location();
+    let path = location.pathname().unwrap_or_default();
+    let base = base();
+    let below = path.strip_prefix(&base).unwrap_or(&path);
+    let below = if below.is_empty() { "/".to_owned() } else { below.to_owned() };
+    let query = location.search().unwrap_or_default().trim_start_matches('?').to_owned();
+    (below, query)
+}
+
+fn parse(path: &str, query: &str) -> Page {
+    let parts: Vec<String> =
+        path.trim_matches('/').split('/').filter(|p| !p.is_empty()).map(fluxboard_model::view::decode).collect();
+    match parts.as_slice() {
+        [] => Page::Overview,
+        [r] if r == "resources" => Page::List(ListQuery::from_query(query)),
+        [r, cluster, group, kind, namespace, name] if r == "resources" => Page::Detail(ObjectRef {
+            cluster: cluster.clone(),
+            group: group.clone(),
+            kind: kind.clone(),
+            namespace: namespace.clone(),
+            name: name.clone(),
+        }),
+        _ => Page::NotFound,
+    }
+}
+
+/// The app path of an object's detail page.
+pub(crate) fn detail_href(r: &ObjectRef) -> String {
+    use fluxboard_model::view::encode;
+    format!(
+        "/resources/{}/{}/{}/{}/{}",
+        encode(&r.cluster),
+        encode(&r.group),
+        encode(&r.kind),
+        encode(&r.namespace),
+        encode(&r.name)
+    )
+}
+
+/// The app path of the resource list with `query`.
+pub(crate) fn list_href(query: &ListQuery) -> String {
+    let q = query.to_query();
+    if q.is_empty() { "/resources".to_owned() } else { format!("/resources?{q}") }
+}
+
+/// A link inside the app: a real `<a href>` (open in a new tab works) that navigates in place
+/// on a plain click.
+#[component]
+pub(crate) fn Link(
+    #[prop(into)] href: String,
+    #[prop(optional, into)] class: String,
+    children: Children,
+) -> impl IntoView {
+    let router = expect_context::<Router>();
+    let target = href.clone();
+    let full = format!("{}{href}", base());
+    view! {
+        <a
+            href=full
+            class=class
+            on:click=move |ev: web_sys::MouseEvent| {
+                if ev.button() == 0 && !ev.ctrl_key() && !ev.meta_key() && !ev.shift_key() && !ev.alt_key() {
+                    ev.prevent_default();
+                    router.navigate(&target);
+                }
+            }
+        >
+            {children()}
+        </a>
+    }
+}

@@ -1,0 +1,113 @@
+//! The dashboard in headless Chromium, as a person uses it: the overview's counts and failing
+//! objects, the list filtered by health (and the URL that says so), a Kustomization's inventory
+//! with live health, and a change in the cluster appearing without a reload.
+
+use fantoccini::Locator;
+use fluxboard::Options;
+use fluxboard_e2e::{Browser, Served};
+use fluxboard_model::Health;
+use serde_json::json;
+
+fn count(served: &Served, health: Option<Health>) -> usize {
+    served.app.state.store.summaries().iter().filter(|s| health.is_none_or(|h| s.health == h)).count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_sees_the_fleet_filters_it_opens_an_inventory_and_sees_changes_live() -> anyhow::Result<()> {
+    let served = Served::start(&["production", "staging"], Options::default()).await?;
+    served.ready().await?;
+    let browser = Browser::start().await?;
+    let c = &browser.client;
+    c.goto(&format!("{}/", served.url)).await?;
+
+    // The overview: live, the counts of the fleet, and the failing objects with their messages.
+    browser.wait_text("[data-testid=connection]", "the live badge", |t| t == "live").await?;
+    let total = count(&served, None).to_string();
+    browser.wait_text("[data-testid=count-total]", "the total count", |t| t == total).await?;
+    let failing = count(&served, Some(Health::Failing));
+    assert!(failing > 0, "the demo fleet has failing objects");
+    browser.wait_text("[data-testid=count-failing]", "the failing count", |t| t == failing.to_string()).await?;
+    browser
+        .wait_text(".attention", "the failing GitRepository", |t| {
+            t.contains("team-b-app") && t.contains("authentication required")
+        })
+        .await?;
+    browser.wait_text(".clusters", "both clusters", |t| t.contains("production") && t.contains("staging")).await?;
+    browser.screenshot("overview").await;
+    c.execute("window.__sameDocument = 42; return null;", vec![]).await?;
+
+    // The list, filtered by health through the select: the URL follows.
+    c.find(Locator::Css("header nav a[href$='/resources']")).await?.click().await?;
+    let select = browser.wait_element("#filter-health").await?;
+    select.select_by_value("Failing").await?;
+    browser
+        .wait_text("[data-testid=result-count]", "the failing rows", |t| t == format!("{failing} of {total}"))
+        .await?;
+    assert!(c.current_url().await?.as_str().contains("health=Failing"), "the filter is in the URL");
+    for badge in c.find_all(Locator::Css(".tbody .col-health .badge")).await? {
+        assert!(badge.text().await?.starts_with("Failing"));
+    }
+    browser.screenshot("list-failing").await;
+
+    // Search for the Kustomization that deploys default/my-nginx-deploy and open it.
+    select.select_by_value("").await?;
+    browser.wait_element("#filter-kind").await?.select_by_value("Kustomization").await?;
+    browser.wait_element("#filter-cluster").await?.select_by_value("production").await?;
+    browser.wait_element("#search").await?.send_keys("apps").await?;
+    browser
+        .wait_text("[data-testid=result-count]", "the search applied", |t| !t.starts_with(&format!("{total} of")))
+        .await?;
+    let url = c.current_url().await?;
+    assert!(url.as_str().contains("q=apps") && url.as_str().contains("kind=Kustomization"), "{url}");
+    let matches = browser.wait_text("[data-testid=result-count]", "the matches", |_| true).await?;
+    c.find(Locator::XPath("//div[@role='row']//a[normalize-space(.)='apps']")).await?.click().await?;
+    browser.wait_text("#detail-title", "the detail page", |t| t.contains("flux-system/apps")).await?;
+    browser
+        .wait_text(".inventory", "the Deployment's live health", |t| {
+            t.lines().any(|l| l.contains("my-nginx-deploy"))
+                && t.contains("Current")
+                && t.contains("2/2 replicas available")
+        })
+        .await?;
+    browser.wait_text(".detail-head .badge", "the health badge", |t| t == "Ready").await?;
+    browser.screenshot("detail-apps").await;
+
+    // A change in the cluster appears on the open page, without a reload.
+    let cluster = served.demo.sims[0].cluster();
+    let mut apps =
+        (*cluster.get("kustomize.toolkit.fluxcd.io", "Kustomization", "flux-system", "apps").unwrap()).clone();
+    apps["spec"]["suspend"] = json!(true);
+    cluster.apply(&apps)?;
+    browser.wait_text(".detail-head .badge", "the suspension", |t| t == "Suspended").await?;
+    let marker = c.execute("return window.__sameDocument;", vec![]).await?;
+    assert_eq!(marker, json!(42), "the page was not reloaded");
+
+    // Back goes back to the filtered list.
+    c.back().await?;
+    browser.wait_text("[data-testid=result-count]", "the list again", |t| t == matches).await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_and_names_are_shown_as_text_never_as_html() -> anyhow::Result<()> {
+    let served = Served::start(&["production"], Options::default()).await?;
+    served.ready().await?;
+    let sim = &served.demo.sims[0];
+    // The suspended HelmRelease team-b/api: the controller leaves its status alone.
+    let rt = sim.cluster().type_of_kind("helm.toolkit.fluxcd.io", "HelmRelease")?.clone();
+    let hostile = "<img src=x onerror=\"window.__injected=1\"><b>bold</b>";
+    sim.cluster().write_status(
+        &rt,
+        "team-b",
+        "api",
+        json!({"observedGeneration": 1, "conditions": [{"type": "Ready", "status": "False", "reason": "InstallFailed",
+            "message": hostile, "lastTransitionTime": "2026-01-01T00:00:00Z"}]}),
+    )?;
+    let browser = Browser::start().await?;
+    let c = &browser.client;
+    c.goto(&format!("{}/", served.url)).await?;
+    browser.wait_text(".attention", "the hostile message as text", |t| t.contains(hostile)).await?;
+    assert!(c.find_all(Locator::Css(".attention img, .attention b")).await?.is_empty(), "no element was injected");
+    assert_eq!(c.execute("return window.__injected === undefined;", vec![]).await?, json!(true));
+    Ok(())
+}

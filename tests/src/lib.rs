@@ -1,0 +1,192 @@
+//! The end-to-end harness: the app on emulated clusters, served on port 0, and headless
+//! Chromium driven through ChromeDriver (Debian's `chromium` and `chromium-driver`), with
+//! waits on what the page shows, each with a deadline.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use fantoccini::{Client, ClientBuilder, Locator};
+use fluxboard::demo::{Demo, DemoOptions};
+use fluxboard::{App, Options};
+use tokio::process::{Child, Command};
+use tokio::sync::oneshot;
+
+/// How long anything awaited may take before the test fails.
+pub const DEADLINE: Duration = Duration::from_secs(30);
+
+/// The app serving on 127.0.0.1:0 against emulated clusters.
+pub struct Served {
+    pub demo: Demo,
+    pub app: App,
+    /// `http://127.0.0.1:<port><base>`.
+    pub url: String,
+    _stop: oneshot::Sender<()>,
+}
+
+impl Served {
+    /// Starts emulated `clusters` (instant controllers) and the app.
+    pub async fn start(clusters: &[&str], options: Options) -> anyhow::Result<Served> {
+        let demo = Demo::start(&DemoOptions {
+            clusters: clusters.iter().map(|c| (*c).to_owned()).collect(),
+            objects: None,
+            realistic_timing: false,
+        })
+        .await?;
+        let app = App::start(demo.clusters().await?, &options)?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}{}", listener.local_addr()?, app.state.base_path);
+        let (stop, stopped) = oneshot::channel::<()>();
+        let router = app.router();
+        tokio::spawn(async move {
+            let _ = axum_serve(listener, router, stopped).await;
+        });
+        Ok(Served { demo, app, url, _stop: stop })
+    }
+
+    /// Waits until every cluster's caches are synced.
+    pub async fn ready(&self) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + DEADLINE;
+        loop {
+            let clusters = self.app.state.store.clusters();
+            if clusters.len() == self.app.state.clusters.len()
+                && clusters.iter().all(|c| c.state == fluxboard_model::api::ConnectionState::Connected)
+            {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() > deadline {
+                bail!("the app's caches did not sync: {clusters:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+async fn axum_serve(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    stopped: oneshot::Receiver<()>,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            let _ = stopped.await;
+        })
+        .await
+}
+
+/// Headless Chromium under ChromeDriver; both stop when this is dropped.
+pub struct Browser {
+    pub client: Client,
+    _driver: Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    /// Starts ChromeDriver on a free port and a headless Chromium session.
+    pub async fn start() -> anyhow::Result<Browser> {
+        let driver_path = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".to_owned());
+        let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());
+        if !std::path::Path::new(&driver_path).exists() || !std::path::Path::new(&chromium).exists() {
+            bail!(
+                "browser tests need Chromium and ChromeDriver ({chromium}, {driver_path}): run `cargo xtask setup` \
+                 (or apt-get install chromium chromium-driver)"
+            );
+        }
+        let port = free_port()?;
+        let driver = Command::new(&driver_path)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("Failed to start {driver_path}"))?;
+        let profile = tempfile::tempdir()?;
+        let caps = serde_json::json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": chromium,
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                    "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    "--window-size=1400,1000", format!("--user-data-dir={}", profile.path().display()),
+                ],
+            },
+        });
+        let caps = match caps {
+            serde_json::Value::Object(map) => map,
+            _ => unreachable!("a JSON object"),
+        };
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = tokio::time::Instant::now() + DEADLINE;
+        let client = loop {
+            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+            match ClientBuilder::new(connector).capabilities(caps.clone()).connect(&url).await {
+                Ok(client) => break client,
+                Err(err) if tokio::time::Instant::now() < deadline => {
+                    let _ = err;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(err) => bail!("ChromeDriver did not start a session: {err}"),
+            }
+        };
+        Ok(Browser { client, _driver: driver, _profile: profile })
+    }
+
+    /// Waits until the text of the first element matching `css` satisfies `want`; returns it.
+    pub async fn wait_text(&self, css: &str, what: &str, want: impl Fn(&str) -> bool) -> anyhow::Result<String> {
+        let deadline = tokio::time::Instant::now() + DEADLINE;
+        let mut last = String::new();
+        loop {
+            if let Ok(el) = self.client.find(Locator::Css(css)).await
+                && let Ok(text) = el.text().await
+            {
+                if want(&text) {
+                    return Ok(text);
+                }
+                last = text;
+            }
+            if tokio::time::Instant::now() > deadline {
+                self.screenshot("timeout").await;
+                bail!("timed out waiting for {what} ({css}); last text {last:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until the page's whole text satisfies `want`.
+    pub async fn wait_page(&self, what: &str, want: impl Fn(&str) -> bool) -> anyhow::Result<()> {
+        self.wait_text("body", what, want).await.map(|_| ())
+    }
+
+    /// Waits for an element and returns it.
+    pub async fn wait_element(&self, css: &str) -> anyhow::Result<fantoccini::elements::Element> {
+        let deadline = tokio::time::Instant::now() + DEADLINE;
+        loop {
+            if let Ok(el) = self.client.find(Locator::Css(css)).await {
+                return Ok(el);
+            }
+            if tokio::time::Instant::now() > deadline {
+                self.screenshot("timeout").await;
+                bail!("timed out waiting for {css}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Saves a screenshot under `target/browser-screenshots/<name>.png` and returns its path.
+    pub async fn screenshot(&self, name: &str) -> Option<PathBuf> {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/browser-screenshots");
+        std::fs::create_dir_all(&dir).ok()?;
+        let png = self.client.screenshot().await.ok()?;
+        let path = dir.join(format!("{name}.png"));
+        std::fs::write(&path, png).ok()?;
+        println!("screenshot: {}", path.display());
+        Some(path)
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?.port())
+}
