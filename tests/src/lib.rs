@@ -113,10 +113,7 @@ impl Browser {
                 ],
             },
         });
-        let caps = match caps {
-            serde_json::Value::Object(map) => map,
-            _ => unreachable!("a JSON object"),
-        };
+        let serde_json::Value::Object(caps) = caps else { unreachable!("a JSON object") };
         let url = format!("http://127.0.0.1:{port}");
         let deadline = tokio::time::Instant::now() + DEADLINE;
         let client = loop {
