@@ -111,3 +111,29 @@ async fn messages_and_names_are_shown_as_text_never_as_html() -> anyhow::Result<
     assert_eq!(c.execute("return window.__injected === undefined;", vec![]).await?, json!(true));
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_works_under_a_base_path() -> anyhow::Result<()> {
+    let served =
+        Served::start(&["production"], Options { base_path: "/tools/flux".into(), ..Options::default() }).await?;
+    served.ready().await?;
+    let browser = Browser::start().await?;
+    let c = &browser.client;
+    c.goto(&format!("{}/", served.url)).await?;
+    browser.wait_text("[data-testid=connection]", "the live badge", |t| t == "live").await?;
+    let total = count(&served, None).to_string();
+    browser.wait_text("[data-testid=count-total]", "the total count", |t| t == total).await?;
+    // A health card opens the filtered list below the base path.
+    c.find(Locator::Css("a.card.h-suspended")).await?.click().await?;
+    browser
+        .wait_text("[data-testid=result-count]", "the suspended objects", |t| !t.starts_with(&format!("{total} of")))
+        .await?;
+    let url = c.current_url().await?;
+    assert!(url.path().starts_with("/tools/flux/resources"), "{url}");
+    assert!(url.as_str().contains("health=Suspended"), "{url}");
+    // A deep link loads directly.
+    c.goto(&format!("{}/resources/production/kustomize.toolkit.fluxcd.io/Kustomization/flux-system/apps", served.url))
+        .await?;
+    browser.wait_text(".inventory", "the inventory", |t| t.contains("my-nginx-deploy")).await?;
+    Ok(())
+}

@@ -129,8 +129,37 @@ pub fn router(state: Arc<AppState>) -> Router {
         return api;
     }
     let base = state.base_path.clone();
-    let to_base = format!("{base}/");
-    Router::new().nest(&base, api).route("/", get(move || async move { Redirect::temporary(&to_base) }))
+    Router::new().fallback_service(tower::service_fn(move |req: axum::extract::Request| {
+        let (api, base) = (api.clone(), base.clone());
+        async move {
+            let path = req.uri().path().to_owned();
+            let Some(rest) = strip_base(&path, &base) else {
+                let response = if path == "/" {
+                    Redirect::temporary(&format!("{base}/")).into_response()
+                } else {
+                    crate::error::ApiError::not_found(format!("fluxboard is served under {base}/")).into_response()
+                };
+                return Ok::<_, std::convert::Infallible>(response);
+            };
+            let mut req = req;
+            let query = req.uri().query().map(|q| format!("?{q}")).unwrap_or_default();
+            let mut parts = req.uri().clone().into_parts();
+            parts.path_and_query = format!("{rest}{query}").parse().ok();
+            if let Ok(uri) = axum::http::Uri::from_parts(parts) {
+                *req.uri_mut() = uri;
+            }
+            tower::ServiceExt::oneshot(api, req).await
+        }
+    }))
+}
+
+/// The path below `base` (`/tools/flux/x` → `/x`, `/tools/flux` → `/`), or None outside it.
+fn strip_base<'a>(path: &'a str, base: &str) -> Option<&'a str> {
+    match path.strip_prefix(base)? {
+        "" => Some("/"),
+        rest if rest.starts_with('/') => Some(rest),
+        _ => None,
+    }
 }
 
 async fn clusters(State(state): State<Arc<AppState>>) -> impl IntoResponse {
@@ -149,6 +178,15 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_are_stripped_of_the_base_path() {
+        assert_eq!(strip_base("/tools/flux", "/tools/flux"), Some("/"));
+        assert_eq!(strip_base("/tools/flux/", "/tools/flux"), Some("/"));
+        assert_eq!(strip_base("/tools/flux/api/v1/stream", "/tools/flux"), Some("/api/v1/stream"));
+        assert_eq!(strip_base("/tools/fluxboard", "/tools/flux"), None);
+        assert_eq!(strip_base("/other", "/tools/flux"), None);
+    }
 
     #[test]
     fn base_paths_are_normalized_and_checked() {

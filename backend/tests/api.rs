@@ -300,10 +300,50 @@ async fn the_app_lives_under_a_base_path_and_page_routes_get_the_index() {
     let root = app.url.trim_end_matches("/tools/flux");
     let outside = reqwest::get(format!("{root}/healthz")).await.unwrap();
     assert_eq!(outside.status(), 404);
+    let slash = reqwest::get(format!("{}/", app.url)).await.unwrap();
+    assert_eq!(slash.status(), 200, "the base path with a trailing slash is the overview");
+    let redirected = reqwest::get(format!("{root}/")).await.unwrap();
+    assert_eq!(redirected.url().path(), "/tools/flux/", "the root redirects to the base path");
     for bad in ["/assets/../Cargo.toml", "/assets/%2e%2e/Cargo.toml", "/assets/nope.js"] {
         let body = reqwest::get(format!("{}{bad}", app.url)).await.unwrap().text().await.unwrap();
         assert!(!body.contains("[package]") && !body.contains("[workspace]"), "{bad} escaped the assets");
     }
     let mut stream = app.stream(None).await;
     assert_eq!(stream.next().await.unwrap().event, "snapshot");
+}
+
+#[tokio::test]
+async fn a_flux_2_2_cluster_is_read_at_the_versions_it_serves() {
+    let sim = kube_sim::Sim::start(kube_sim::SimConfig {
+        flux_release: "2.2".parse().unwrap(),
+        fleet: kube_sim::FleetChoice::Empty,
+        name: "old".into(),
+        ..kube_sim::SimConfig::default()
+    })
+    .await
+    .unwrap();
+    sim.cluster()
+        .apply(&json!({"apiVersion": "helm.toolkit.fluxcd.io/v2beta2", "kind": "HelmRelease",
+            "metadata": {"name": "legacy", "namespace": "default"},
+            "spec": {"interval": "10m", "suspend": true, "chart": {"spec": {"chart": "podinfo",
+                "sourceRef": {"kind": "HelmRepository", "name": "podinfo"}}}}}))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    sim.write_kubeconfig(&kubeconfig).unwrap();
+    let clusters = fluxboard::cluster::from_kubeconfig(Some(&kubeconfig), &[]).await.unwrap();
+    let app = fluxboard::App::start(clusters, &Options::default()).unwrap();
+    let status = wait_for("the old cluster to sync", || async {
+        app.state.store.clusters().into_iter().find(|c| c.state == fluxboard_model::api::ConnectionState::Connected)
+    })
+    .await;
+    let version = |kind: &str| status.kinds.iter().find(|k| k.kind == kind).map(|k| k.version.clone());
+    assert_eq!(version("HelmRelease").as_deref(), Some("v2beta2"));
+    assert_eq!(version("OCIRepository").as_deref(), Some("v1beta2"));
+    assert_eq!(version("ExternalArtifact"), None, "Flux 2.2 has no ExternalArtifact");
+    let legacy = wait_for("the HelmRelease", || async {
+        app.state.store.summaries().into_iter().find(|s| s.kind == "HelmRelease" && s.name == "legacy")
+    })
+    .await;
+    assert_eq!(legacy.health, fluxboard_model::Health::Suspended);
 }
