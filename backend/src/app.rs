@@ -3,17 +3,20 @@
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use fluxboard_model::api::ConnectionState;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tower_http::compression::CompressionLayer;
 
+use crate::actions::{ActAs, Audit};
+use crate::auth::{Identity, Role};
 use crate::cluster::Cluster;
 use crate::store::{DEFAULT_CAPACITY, FleetStore};
 
@@ -36,6 +39,12 @@ pub struct AppState {
     /// "" or a path like `/fluxboard` (no trailing slash).
     pub base_path: String,
     pub metrics: Metrics,
+    pub audit: Audit,
+    pub act_as: ActAs,
+    /// How long reconcile-with-source waits for each source to handle its request.
+    pub source_wait: Duration,
+    /// The identity of every request until login exists.
+    pub identity: Arc<Identity>,
 }
 
 impl AppState {
@@ -45,12 +54,29 @@ impl AppState {
 }
 
 /// How to run the application.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Options {
     /// Serve under this path prefix ("" or "/" for the root).
     pub base_path: String,
     /// Change-log and per-client queue capacity (default [`DEFAULT_CAPACITY`]).
     pub capacity: Option<usize>,
+    /// The identity of every request (until login exists): anonymous viewer by default.
+    pub identity: Identity,
+    pub act_as: ActAs,
+    /// How long reconcile-with-source waits for each source (default 30 s).
+    pub source_wait: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            base_path: String::new(),
+            capacity: None,
+            identity: Identity::open(Role::Viewer),
+            act_as: ActAs::User,
+            source_wait: Duration::from_secs(30),
+        }
+    }
 }
 
 /// A running application: its state and the watch tasks, stopped when dropped.
@@ -77,7 +103,16 @@ impl App {
                 ^ u64::from(std::process::id());
         let store = Arc::new(FleetStore::new(epoch % 1_000_000_000_000, options.capacity.unwrap_or(DEFAULT_CAPACITY)));
         let watchers = clusters.iter().map(|c| tokio::spawn(crate::cluster::run(c.clone(), store.clone()))).collect();
-        let state = Arc::new(AppState { store, clusters, base_path, metrics: Metrics::default() });
+        let state = Arc::new(AppState {
+            store,
+            clusters,
+            base_path,
+            metrics: Metrics::default(),
+            audit: Audit::default(),
+            act_as: options.act_as,
+            source_wait: options.source_wait,
+            identity: Arc::new(options.identity.clone()),
+        });
         Ok(App { state, watchers })
     }
 
@@ -118,12 +153,20 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/stream", get(crate::stream::stream))
         .route("/api/v1/clusters", get(clusters))
         .route("/api/v1/objects/{cluster}/{group}/{kind}/{namespace}/{name}", get(crate::objects::get_object))
+        .route("/api/v1/actions", post(crate::actions::post_actions))
+        .route("/api/v1/audit", get(crate::actions::get_audit))
+        .route("/api/v1/controllers/{cluster}", get(crate::actions::get_controllers))
+        .route("/api/v1/me", get(me))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .fallback(crate::assets::fallback)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         // Server-sent events are not compressed (the default predicate leaves them alone).
         .layer(CompressionLayer::new())
+        .layer(axum::middleware::from_fn({
+            let identity = state.identity.clone();
+            move |req, next| crate::auth::identity_layer(identity.clone(), req, next)
+        }))
         .with_state(state.clone());
     if state.base_path.is_empty() {
         return api;
@@ -162,8 +205,17 @@ fn strip_base<'a>(path: &'a str, base: &str) -> Option<&'a str> {
     }
 }
 
-async fn clusters(State(state): State<Arc<AppState>>) -> impl IntoResponse {
-    axum::Json(state.store.clusters())
+async fn clusters(
+    State(state): State<Arc<AppState>>,
+    axum::Extension(identity): axum::Extension<Arc<Identity>>,
+) -> impl IntoResponse {
+    let visible = crate::auth::visibility(&identity);
+    axum::Json(state.store.clusters().into_iter().filter(|c| visible(&c.name, "")).collect::<Vec<_>>())
+}
+
+/// Who the caller is and what they may do.
+async fn me(axum::Extension(identity): axum::Extension<Arc<Identity>>) -> impl IntoResponse {
+    axum::Json(identity.as_ref().clone())
 }
 
 /// Ready when every cluster's caches are synced.

@@ -30,7 +30,9 @@ type ResourceCache = HashMap<(String, String, String), Option<Resource>>;
 #[derive(Clone)]
 pub struct Cluster {
     pub name: String,
+    /// The dashboard's own identity.
     pub client: kube::Client,
+    config: kube::Config,
     /// The Flux kinds discovery found, by (group, kind).
     kinds: Arc<Mutex<HashMap<(String, String), ApiResource>>>,
     /// API resources of other kinds (inventory items), found on demand.
@@ -44,8 +46,21 @@ impl std::fmt::Debug for Cluster {
 }
 
 impl Cluster {
-    pub fn new(name: impl Into<String>, client: kube::Client) -> Cluster {
-        Cluster { name: name.into(), client, kinds: Arc::default(), other_kinds: Arc::default() }
+    /// A cluster reached with `config` (the dashboard's own identity).
+    pub fn from_config(name: impl Into<String>, config: kube::Config) -> anyhow::Result<Cluster> {
+        let name = name.into();
+        let client =
+            kube::Client::try_from(config.clone()).with_context(|| format!("Failed to build a client for {name:?}"))?;
+        Ok(Cluster { name, client, config, kinds: Arc::default(), other_kinds: Arc::default() })
+    }
+
+    /// A client that impersonates `user` and `groups` (Impersonate-User, Impersonate-Group), so
+    /// the cluster's RBAC decides what they may do.
+    pub fn impersonating(&self, user: &str, groups: &[String]) -> anyhow::Result<kube::Client> {
+        let mut config = self.config.clone();
+        config.auth_info.impersonate = Some(user.to_owned());
+        config.auth_info.impersonate_groups = (!groups.is_empty()).then(|| groups.to_vec());
+        kube::Client::try_from(config).context("Failed to build an impersonating client")
     }
 
     /// The API resource of a Flux kind this cluster serves.
@@ -95,9 +110,7 @@ pub async fn from_kubeconfig(path: Option<&std::path::Path>, contexts: &[String]
         let config = kube::Config::from_custom_kubeconfig(kubeconfig.clone(), &options)
             .await
             .with_context(|| format!("Failed to load context {name:?}"))?;
-        let client =
-            kube::Client::try_from(config).with_context(|| format!("Failed to build a client for {name:?}"))?;
-        clusters.push(Cluster::new(name, client));
+        clusters.push(Cluster::from_config(name, config)?);
     }
     anyhow::ensure!(!clusters.is_empty(), "the kubeconfig has no contexts");
     Ok(clusters)
@@ -106,7 +119,7 @@ pub async fn from_kubeconfig(path: Option<&std::path::Path>, contexts: &[String]
 /// Connects to the cluster fluxboard runs in, with its ServiceAccount.
 pub fn in_cluster(name: &str) -> anyhow::Result<Cluster> {
     let config = kube::Config::incluster().context("Failed to read the in-cluster configuration")?;
-    Ok(Cluster::new(name, kube::Client::try_from(config).context("Failed to build a client")?))
+    Cluster::from_config(name, config)
 }
 
 /// Runs discovery and the watchers of one cluster until the task is aborted.

@@ -17,6 +17,31 @@ pub struct Demo {
     _dir: tempfile::TempDir,
 }
 
+/// The group of the demo's admin, bound to a ClusterRole that may do everything, so actions
+/// sent impersonating the demo user pass the emulated cluster's RBAC.
+pub const DEMO_ADMIN_GROUP: &str = "fluxboard:admins";
+
+/// The identity every demo request has until login exists.
+pub fn demo_identity() -> crate::auth::Identity {
+    crate::auth::Identity {
+        user: "demo-admin".into(),
+        groups: vec![DEMO_ADMIN_GROUP.into()],
+        grants: vec![crate::auth::Grant::everywhere(crate::auth::Role::Admin)],
+    }
+}
+
+fn demo_rbac() -> Vec<serde_json::Value> {
+    vec![
+        serde_json::json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+            "metadata": {"name": "fluxboard-demo-admin"},
+            "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]}),
+        serde_json::json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+            "metadata": {"name": "fluxboard-demo-admin"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "fluxboard-demo-admin"},
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": DEMO_ADMIN_GROUP}]}),
+    ]
+}
+
 /// How to seed the demo.
 #[derive(Debug, Clone)]
 pub struct DemoOptions {
@@ -50,6 +75,9 @@ impl Demo {
             let sim = Sim::start(SimConfig { fleet, timing, name: name.clone(), ..SimConfig::default() })
                 .await
                 .with_context(|| format!("Failed to start the emulated cluster {name}"))?;
+            for obj in demo_rbac() {
+                sim.cluster().apply(&obj).context("seeding the demo RBAC")?;
+            }
             let config = Kubeconfig::from_yaml(&sim.kubeconfig_yaml(ADMIN_TOKEN)).context("kubeconfig")?;
             merged = Some(match merged {
                 Some(m) => m.merge(config).context("merging kubeconfigs")?,

@@ -2,8 +2,10 @@
 //! the fleet store, the event stream, object details and the embedded web app; `main.rs` wires
 //! configuration to it.
 
+pub mod actions;
 pub mod app;
 pub mod assets;
+pub mod auth;
 pub mod cluster;
 pub mod demo;
 pub mod error;

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use fluxboard::actions::ActAs;
+use fluxboard::auth::{Identity, Role};
 use fluxboard::demo::{Demo, DemoOptions};
 use fluxboard::{App, Options};
 
@@ -38,6 +40,13 @@ enum Command {
         /// Serve under this path prefix, for example /fluxboard behind a proxy.
         #[arg(long, env = "FLUXBOARD_BASE_PATH", default_value = "")]
         base_path: String,
+        /// Until login exists, the role of every visitor: viewer (read-only), operator or admin.
+        #[arg(long, env = "FLUXBOARD_OPEN_ROLE", default_value = "viewer")]
+        open_role: Role,
+        /// Send actions impersonating the user (cluster RBAC decides), or as fluxboard's own
+        /// ServiceAccount (for clusters without per-user RBAC).
+        #[arg(long, env = "FLUXBOARD_ACT_AS", default_value = "user", value_parser = ["user", "service-account"])]
+        act_as: String,
     },
     /// Run the dashboard on emulated clusters (production and staging) with a demo fleet.
     Demo {
@@ -62,13 +71,15 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     match Cli::parse().command {
-        Command::Serve { listen, kubeconfig, contexts, in_cluster, cluster_name, base_path } => {
+        Command::Serve { listen, kubeconfig, contexts, in_cluster, cluster_name, base_path, open_role, act_as } => {
             let clusters = if in_cluster {
                 vec![fluxboard::cluster::in_cluster(&cluster_name)?]
             } else {
                 fluxboard::cluster::from_kubeconfig(kubeconfig.as_deref(), &contexts).await?
             };
-            let app = App::start(clusters, &Options { base_path, ..Options::default() })?;
+            let act_as = if act_as == "service-account" { ActAs::ServiceAccount } else { ActAs::User };
+            let options = Options { base_path, identity: Identity::open(open_role), act_as, ..Options::default() };
+            let app = App::start(clusters, &options)?;
             let listener =
                 tokio::net::TcpListener::bind(listen).await.with_context(|| format!("Failed to listen on {listen}"))?;
             tracing::info!(address = %listener.local_addr()?, "fluxboard is serving");
@@ -76,7 +87,8 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Demo { port, base_path, objects } => {
             let demo = Demo::start(&DemoOptions { objects, ..DemoOptions::default() }).await?;
-            let app = App::start(demo.clusters().await?, &Options { base_path, ..Options::default() })?;
+            let options = Options { base_path, identity: fluxboard::demo::demo_identity(), ..Options::default() };
+            let app = App::start(demo.clusters().await?, &options)?;
             let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.with_context(|| {
                 format!("Failed to listen on 127.0.0.1:{port} (is another demo running? try --port)")
             })?;

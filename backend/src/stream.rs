@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -19,16 +19,21 @@ use futures::StreamExt as _;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::app::AppState;
-use crate::store::{Delta, Start, Visibility, everything};
+use crate::auth::Identity;
+use crate::store::{Delta, Start, Visibility};
 
 /// How often an idle stream sends a keep-alive comment.
 pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// How long a browser waits before reconnecting (the SSE `retry` field).
 const RETRY: Duration = Duration::from_secs(2);
 
-pub(crate) async fn stream(State(state): State<Arc<AppState>>, headers: HeaderMap) -> impl IntoResponse {
+pub(crate) async fn stream(
+    State(state): State<Arc<AppState>>,
+    Extension(identity): Extension<Arc<Identity>>,
+    headers: HeaderMap,
+) -> impl IntoResponse {
     let last = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(EventId::parse);
-    let visible: Visibility = everything();
+    let visible: Visibility = crate::auth::visibility(&identity);
     let sub = state.store.subscribe(last, &visible);
     let epoch = sub.epoch;
     let initial: Vec<Event> = match sub.start {

@@ -79,6 +79,25 @@ impl TestApp {
         (status, res.json().await.unwrap_or(Value::Null))
     }
 
+    /// Posts an action request as the browser would (same origin, JSON).
+    pub async fn act(&self, body: Value) -> (u16, Value) {
+        let res = reqwest::Client::new()
+            .post(format!("{}/api/v1/actions", self.url))
+            .header("content-type", "application/json")
+            .header("sec-fetch-site", "same-origin")
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("request");
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    /// The object as the emulated cluster holds it now.
+    pub fn object(&self, group: &str, kind: &str, namespace: &str, name: &str) -> Value {
+        (*self.sim().cluster().get(group, kind, namespace, name).expect("object exists")).clone()
+    }
+
     /// Opens the stream, resuming from `last_event_id` when given.
     pub async fn stream(&self, last_event_id: Option<&str>) -> SseClient {
         let mut req = reqwest::Client::builder()

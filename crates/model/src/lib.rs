@@ -3,7 +3,9 @@
 //!
 //! Architecture Invariant: this crate depends on serde and serde_json only.
 
+pub mod action;
 pub mod api;
+pub mod auth;
 pub mod detail;
 pub mod kinds;
 pub mod summary;

@@ -1,0 +1,584 @@
+//! `POST /api/v1/actions`: reconcile, reconcile with source, force, reset, suspend, resume and
+//! restart, for one object or many; `GET /api/v1/audit`; `GET /api/v1/controllers/{cluster}`.
+//!
+//! Every attempt is checked against the caller's role and scope before anything is sent, sent
+//! impersonating the caller (unless the server runs in service-account mode) with the exact merge
+//! patch of `fluxboard_model::action::patch` under field manager `fluxboard`, and audited: a
+//! structured log line, an entry in the in-memory audit list, and (when accepted) a core/v1 Event
+//! on the target.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Extension, Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use fluxboard_model::action::{
+    Action, ActionRequest, ActionResponse, ActionResult, AuditEntry, ControllerStatus, RESTARTED_AT, ResultStatus,
+    Target, patch,
+};
+use fluxboard_model::detail::item_health;
+use fluxboard_model::{KINDS, KindInfo, kind_info};
+use futures::StreamExt as _;
+use kube::api::{Api, ApiResource, DynamicObject, ListParams, Patch, PatchParams, PostParams};
+use serde_json::{Value, json};
+
+use crate::app::AppState;
+use crate::auth::{Identity, Role};
+use crate::cluster::Cluster;
+use crate::error::ApiError;
+
+/// The field manager of every patch.
+pub const FIELD_MANAGER: &str = "fluxboard";
+/// How many targets of a bulk request are worked on at once.
+const BULK_CONCURRENCY: usize = 8;
+/// How many audit entries are kept.
+const AUDIT_CAPACITY: usize = 1000;
+/// How many times a patch is retried after a 409 Conflict.
+const CONFLICT_RETRIES: usize = 3;
+
+/// Whose identity patches are sent with.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ActAs {
+    /// Impersonate the caller (Impersonate-User and Impersonate-Group): cluster RBAC decides.
+    #[default]
+    User,
+    /// The dashboard's own ServiceAccount (for clusters without per-user RBAC).
+    ServiceAccount,
+}
+
+/// The in-memory audit list, newest first.
+#[derive(Debug, Default)]
+pub struct Audit {
+    entries: Mutex<VecDeque<AuditEntry>>,
+}
+
+impl Audit {
+    pub fn record(&self, entry: AuditEntry) {
+        tracing::info!(
+            target: "audit",
+            user = entry.user,
+            groups = ?entry.groups,
+            action = ?entry.action,
+            target = ?entry.target,
+            token = ?entry.token,
+            status = ?entry.status,
+            message = entry.message,
+            "action"
+        );
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.len() == AUDIT_CAPACITY {
+            entries.pop_back();
+        }
+        entries.push_front(entry);
+    }
+
+    pub fn entries(&self) -> Vec<AuditEntry> {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect()
+    }
+}
+
+/// A refusal or failure of one target: the HTTP status and a sentence.
+type Refusal = (StatusCode, String);
+
+pub(crate) async fn post_actions(
+    State(state): State<Arc<AppState>>,
+    Extension(identity): Extension<Arc<Identity>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let refuse = |status: StatusCode, code: &'static str, message: String| {
+        state.audit.record(entry(&identity, None, None, None, ResultStatus::Refused, &message));
+        ApiError::new(status, code, message).into_response()
+    };
+    if let Err(why) = same_origin(&headers) {
+        return refuse(StatusCode::FORBIDDEN, "cross_site", why);
+    }
+    let json_body = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json")));
+    if !json_body {
+        return refuse(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the request as application/json".into(),
+        );
+    }
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => {
+            let status = rejection.status();
+            let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                format!("the request body is larger than {} bytes", crate::app::BODY_LIMIT)
+            } else {
+                format!("cannot read the request body: {rejection}")
+            };
+            return refuse(status, "bad_body", message);
+        }
+    };
+    let request: ActionRequest = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(err) => return refuse(StatusCode::BAD_REQUEST, "bad_request", format!("malformed action request: {err}")),
+    };
+    let targets = match request.targets() {
+        Ok(targets) => targets,
+        Err(why) => {
+            state.audit.record(entry(&identity, Some(request.action), None, None, ResultStatus::Refused, &why));
+            return ApiError::bad_request(why).into_response();
+        }
+    };
+    let single = targets.len() == 1;
+    let reason = request.reason.clone();
+    let results: Vec<ActionResult> = futures::stream::iter(targets)
+        .map(|target| run(&state, &identity, request.action, reason.as_deref(), target))
+        .buffered(BULK_CONCURRENCY)
+        .collect()
+        .await;
+    if single && results[0].status != ResultStatus::Accepted {
+        let r = &results[0];
+        let status = StatusCode::from_u16(r.code).unwrap_or(StatusCode::BAD_GATEWAY);
+        let code = match r.code {
+            400 => "bad_request",
+            403 => "forbidden",
+            404 => "not_found",
+            409 => "conflict",
+            504 => "not_handled",
+            _ => "cluster_error",
+        };
+        return ApiError::new(status, code, r.message.clone()).into_response();
+    }
+    (StatusCode::ACCEPTED, Json(ActionResponse { action: request.action, results })).into_response()
+}
+
+/// Browsers send `Sec-Fetch-Site` and `Origin` on every cross-site request: refuse those.
+fn same_origin(headers: &HeaderMap) -> Result<(), String> {
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok())
+        && !matches!(site, "same-origin" | "none")
+    {
+        return Err(format!("cross-site request refused (Sec-Fetch-Site: {site})"));
+    }
+    if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        let origin_host = origin.split_once("://").map_or("", |(_, rest)| rest);
+        if origin == "null" || origin_host != host {
+            return Err(format!("cross-site request refused (Origin {origin} is not this server)"));
+        }
+    }
+    Ok(())
+}
+
+fn entry(
+    identity: &Identity,
+    action: Option<Action>,
+    target: Option<Target>,
+    token: Option<String>,
+    status: ResultStatus,
+    message: &str,
+) -> AuditEntry {
+    AuditEntry {
+        time: jiff::Timestamp::now().to_string(),
+        user: identity.user.clone(),
+        groups: identity.groups.clone(),
+        action,
+        target,
+        token,
+        status,
+        message: message.to_owned(),
+    }
+}
+
+async fn run(
+    state: &AppState,
+    identity: &Identity,
+    action: Action,
+    reason: Option<&str>,
+    target: Target,
+) -> ActionResult {
+    let outcome = attempt(state, identity, action, reason, &target).await;
+    let (status, code, token, message) = match outcome {
+        Ok((token, message)) => (ResultStatus::Accepted, 202, Some(token), message),
+        Err(Attempt::Refused((code, message))) => (ResultStatus::Refused, code.as_u16(), None, message),
+        Err(Attempt::Failed((code, message), token)) => (ResultStatus::Failed, code.as_u16(), token, message),
+    };
+    state.audit.record(entry(identity, Some(action), Some(target.clone()), token.clone(), status, &message));
+    ActionResult { target, status, code, token, message }
+}
+
+enum Attempt {
+    /// Nothing was sent.
+    Refused(Refusal),
+    /// Something was sent and then a step failed (with the token, when one was sent).
+    Failed(Refusal, Option<String>),
+}
+
+fn refused(status: StatusCode, message: impl Into<String>) -> Attempt {
+    Attempt::Refused((status, message.into()))
+}
+
+/// A Flux kind by name (and group, when given).
+fn flux_kind(target: &Target) -> Option<&'static KindInfo> {
+    match &target.group {
+        Some(group) => kind_info(group, &target.kind),
+        None => KINDS.iter().find(|k| k.kind == target.kind),
+    }
+}
+
+async fn attempt(
+    state: &AppState,
+    identity: &Identity,
+    action: Action,
+    reason: Option<&str>,
+    t: &Target,
+) -> Result<(String, String), Attempt> {
+    let cluster = state
+        .cluster(&t.cluster)
+        .ok_or_else(|| refused(StatusCode::NOT_FOUND, format!("no cluster named {:?}", t.cluster)))?;
+    let what = format!("{} {}/{}", t.kind, t.namespace, t.name);
+    let needed = if action == Action::Restart { Role::Admin } else { Role::Operator };
+    if action == Action::Restart {
+        if t.kind != "Deployment" || t.group.as_deref().is_some_and(|g| g != "apps") {
+            return Err(refused(StatusCode::BAD_REQUEST, "restart applies to the Flux controller Deployments only"));
+        }
+    } else {
+        let info =
+            flux_kind(t).ok_or_else(|| refused(StatusCode::NOT_FOUND, format!("{} is not a Flux kind", t.kind)))?;
+        if matches!(action, Action::Force | Action::Reset) && info.kind != "HelmRelease" {
+            return Err(refused(StatusCode::BAD_REQUEST, format!("{} applies to HelmReleases only", action.label())));
+        }
+        let suspendable =
+            matches!(action, Action::Suspend | Action::Resume) && matches!(info.kind, "Alert" | "Provider");
+        if !info.reconcilable && !suspendable {
+            return Err(refused(StatusCode::BAD_REQUEST, format!("{} is static: Flux never reconciles it", info.kind)));
+        }
+    }
+    if !identity.may(needed, &t.cluster, &t.namespace) {
+        let role = if needed == Role::Admin { "admin" } else { "operator" };
+        return Err(refused(
+            StatusCode::FORBIDDEN,
+            format!(
+                "forbidden: {} may not {} {what} in {}; it needs the {role} role there",
+                identity.user,
+                action.label(),
+                t.cluster
+            ),
+        ));
+    }
+    let client = match state.act_as {
+        ActAs::User => cluster
+            .impersonating(&identity.user, &identity.groups)
+            .map_err(|e| Attempt::Refused((StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}"))))?,
+        ActAs::ServiceAccount => cluster.client.clone(),
+    };
+    let token = jiff::Timestamp::now().to_string();
+    if action == Action::Restart {
+        let ar = ApiResource::erase::<k8s_openapi::api::apps::v1::Deployment>(&());
+        let api: Api<DynamicObject> = Api::namespaced_with(client, &t.namespace, &ar);
+        let obj = api.get(&t.name).await.map_err(|e| read_refusal(&what, &e))?;
+        let labels = &obj.metadata.labels;
+        if labels.as_ref().and_then(|l| l.get("app.kubernetes.io/part-of")).map(String::as_str) != Some("flux") {
+            return Err(refused(StatusCode::BAD_REQUEST, format!("{what} is not a Flux controller")));
+        }
+        send(&api, &t.name, &patch(action, "Deployment", &token, &identity.user, reason), &what)
+            .await
+            .map_err(Attempt::Refused)?;
+        record_event(cluster, &ar, &obj, action, &token, &identity.user, reason).await;
+        return Ok((token, format!("rolling restart of {what} requested")));
+    }
+    let info = flux_kind(t).expect("checked above");
+    let ar = cluster
+        .flux_kind(info.group, info.kind)
+        .ok_or_else(|| refused(StatusCode::NOT_FOUND, format!("cluster {} does not serve {}", t.cluster, info.kind)))?;
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &t.namespace, &ar);
+    let obj = api.get(&t.name).await.map_err(|e| read_refusal(&what, &e))?;
+    let value = serde_json::to_value(&obj).unwrap_or_default();
+    if info.is_static_object(&value) && !matches!(action, Action::Suspend | Action::Resume) {
+        return Err(refused(
+            StatusCode::BAD_REQUEST,
+            format!("{what} is static (an OCI HelmRepository): Flux never reconciles it"),
+        ));
+    }
+    if action == Action::ReconcileWithSource {
+        for (kind, namespace, name) in source_chain(info.kind, &t.namespace, &value) {
+            reconcile_and_wait(state, cluster, &client, &kind, &namespace, &name, &token, &identity.user).await?;
+        }
+    }
+    send(&api, &t.name, &patch(action, info.kind, &token, &identity.user, reason), &what).await.map_err(|r| {
+        if action == Action::ReconcileWithSource {
+            Attempt::Failed(r, Some(token.clone()))
+        } else {
+            Attempt::Refused(r)
+        }
+    })?;
+    record_event(cluster, &ar, &obj, action, &token, &identity.user, reason).await;
+    Ok((token, format!("{} of {what} requested", action.label())))
+}
+
+/// The sources to reconcile first, in order: a Kustomization's source; a HelmRelease's chartRef,
+/// or the chart's source and then its HelmChart `<namespace>-<name>`.
+fn source_chain(kind: &str, namespace: &str, obj: &Value) -> Vec<(String, String, String)> {
+    let reference = |r: &Value| {
+        let kind = r["kind"].as_str()?.to_owned();
+        let name = r["name"].as_str()?.to_owned();
+        let ns = r["namespace"].as_str().unwrap_or(namespace).to_owned();
+        Some((kind, ns, name))
+    };
+    match kind {
+        "Kustomization" => reference(&obj["spec"]["sourceRef"]).into_iter().collect(),
+        "HelmRelease" => {
+            if let Some(chart_ref) = reference(&obj["spec"]["chartRef"]) {
+                return vec![chart_ref];
+            }
+            let Some((source_kind, source_ns, source_name)) = reference(&obj["spec"]["chart"]["spec"]["sourceRef"])
+            else {
+                return Vec::new();
+            };
+            let chart = format!("{namespace}-{}", obj["metadata"]["name"].as_str().unwrap_or_default());
+            vec![(source_kind, source_ns.clone(), source_name), ("HelmChart".to_owned(), source_ns, chart)]
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// Requests a reconciliation of a source and waits until it is handled.
+#[allow(clippy::too_many_arguments)] // reason: one step of one action; a struct would only rename these
+async fn reconcile_and_wait(
+    state: &AppState,
+    cluster: &Cluster,
+    client: &kube::Client,
+    kind: &str,
+    namespace: &str,
+    name: &str,
+    token: &str,
+    user: &str,
+) -> Result<(), Attempt> {
+    let what = format!("source {kind} {namespace}/{name}");
+    let Some(info) = KINDS.iter().find(|k| k.kind == kind) else {
+        return Err(Attempt::Failed((StatusCode::BAD_REQUEST, format!("{what}: not a Flux kind")), None));
+    };
+    let Some(ar) = cluster.flux_kind(info.group, info.kind) else {
+        return Err(Attempt::Failed((StatusCode::NOT_FOUND, format!("{what}: kind not served")), None));
+    };
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &ar);
+    let obj = api.get(name).await.map_err(|e| Attempt::Failed(step_refusal(&what, &e), None))?;
+    let value = serde_json::to_value(&obj).unwrap_or_default();
+    // A static source (an OCI HelmRepository, an ExternalArtifact) has nothing to reconcile.
+    if !info.reconcilable || info.is_static_object(&value) {
+        return Ok(());
+    }
+    send(&api, name, &patch(Action::Reconcile, kind, token, user, None), &what)
+        .await
+        .map_err(|r| Attempt::Failed(r, None))?;
+    record_event(cluster, &ar, &obj, Action::Reconcile, token, user, None).await;
+    let deadline = tokio::time::Instant::now() + state.source_wait;
+    loop {
+        if let Ok(current) = api.get(name).await
+            && current.data["status"]["lastHandledReconcileAt"].as_str() == Some(token)
+        {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() > deadline {
+            let controller = if kind == "HelmChart" || info.group.starts_with("source") {
+                "source-controller"
+            } else {
+                "its controller"
+            };
+            return Err(Attempt::Failed(
+                (
+                    StatusCode::GATEWAY_TIMEOUT,
+                    format!(
+                        "{what} did not handle the request within {} s: is {controller} running? The object itself was not reconciled.",
+                        state.source_wait.as_secs()
+                    ),
+                ),
+                Some(token.to_owned()),
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Sends a merge patch under the `fluxboard` field manager, retrying conflicts.
+async fn send(api: &Api<DynamicObject>, name: &str, body: &Value, what: &str) -> Result<(), Refusal> {
+    let params = PatchParams { field_manager: Some(FIELD_MANAGER.to_owned()), ..PatchParams::default() };
+    let mut tries = 0;
+    loop {
+        match api.patch(name, &params, &Patch::Merge(body)).await {
+            Ok(_) => return Ok(()),
+            Err(kube::Error::Api(status)) if status.code == 409 && tries < CONFLICT_RETRIES => tries += 1,
+            Err(err) => return Err(write_refusal(what, &err)),
+        }
+    }
+}
+
+fn read_refusal(what: &str, err: &kube::Error) -> Attempt {
+    Attempt::Refused(step_refusal(what, err))
+}
+
+fn step_refusal(what: &str, err: &kube::Error) -> Refusal {
+    let api = ApiError::from_kube(what, err);
+    (api.status, api.message)
+}
+
+fn write_refusal(what: &str, err: &kube::Error) -> Refusal {
+    match err {
+        kube::Error::Api(status) if status.code == 403 => {
+            (StatusCode::FORBIDDEN, format!("forbidden by cluster RBAC: {}", status.message))
+        }
+        kube::Error::Api(status) if status.code == 404 => (StatusCode::NOT_FOUND, format!("{what} not found")),
+        kube::Error::Api(status) if status.code == 409 => {
+            (StatusCode::CONFLICT, format!("{what} kept changing; try again ({})", status.message))
+        }
+        other => (StatusCode::BAD_GATEWAY, format!("patching {what} failed: {}", crate::cluster::kube_error(other))),
+    }
+}
+
+/// Records a core/v1 Event on the target, as the dashboard (users may not create Events).
+async fn record_event(
+    cluster: &Cluster,
+    ar: &ApiResource,
+    obj: &DynamicObject,
+    action: Action,
+    token: &str,
+    user: &str,
+    reason: Option<&str>,
+) {
+    let namespace = obj.metadata.namespace.clone().unwrap_or_default();
+    let name = obj.metadata.name.clone().unwrap_or_default();
+    let now = jiff::Timestamp::now();
+    let why = reason.filter(|r| !r.is_empty()).map(|r| format!(": {r}")).unwrap_or_default();
+    let event = json!({
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {
+            "name": format!("{name}.{:x}", now.as_nanosecond()),
+            "namespace": namespace,
+            "annotations": {"fluxboard.dev/user": user, "fluxboard.dev/token": token},
+        },
+        "involvedObject": {"apiVersion": ar.api_version, "kind": ar.kind, "name": name, "namespace": namespace,
+            "uid": obj.metadata.uid, "resourceVersion": obj.metadata.resource_version},
+        "reason": action.event_reason(),
+        "message": format!("{user} requested {} via fluxboard{why}", action.label()),
+        "type": "Normal",
+        "source": {"component": "fluxboard"},
+        "reportingComponent": "fluxboard",
+        "firstTimestamp": now.to_string(),
+        "lastTimestamp": now.to_string(),
+        "count": 1,
+    });
+    let api: Api<DynamicObject> = Api::namespaced_with(
+        cluster.client.clone(),
+        &namespace,
+        &ApiResource::erase::<k8s_openapi::api::core::v1::Event>(&()),
+    );
+    let event: DynamicObject = match serde_json::from_value(event) {
+        Ok(e) => e,
+        Err(_) => return,
+    };
+    if let Err(err) = api.create(&PostParams::default(), &event).await {
+        tracing::warn!(err = crate::cluster::kube_error(&err), "could not record the action as an Event");
+    }
+}
+
+pub(crate) async fn get_audit(
+    State(state): State<Arc<AppState>>,
+    Extension(identity): Extension<Arc<Identity>>,
+) -> Result<Json<Vec<AuditEntry>>, ApiError> {
+    if !identity.has_role_somewhere(Role::Admin) {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "the audit log is for admins"));
+    }
+    Ok(Json(state.audit.entries()))
+}
+
+pub(crate) async fn get_controllers(
+    State(state): State<Arc<AppState>>,
+    Extension(identity): Extension<Arc<Identity>>,
+    Path(cluster_name): Path<String>,
+) -> Result<Json<Vec<ControllerStatus>>, ApiError> {
+    let cluster = state
+        .cluster(&cluster_name)
+        .ok_or_else(|| ApiError::not_found(format!("no cluster named {cluster_name:?}")))?;
+    if !identity.may(Role::Viewer, &cluster_name, "flux-system") {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "you may not see this cluster's controllers"));
+    }
+    let ar = ApiResource::erase::<k8s_openapi::api::apps::v1::Deployment>(&());
+    let api: Api<DynamicObject> = Api::all_with(cluster.client.clone(), &ar);
+    let list = api
+        .list(&ListParams::default().labels("app.kubernetes.io/part-of=flux"))
+        .await
+        .map_err(|e| ApiError::from_kube("the Flux controllers", &e))?;
+    let mut out: Vec<ControllerStatus> = list
+        .items
+        .iter()
+        .map(|d| {
+            let value = serde_json::to_value(d).unwrap_or_default();
+            let (health, message) = item_health("apps", "Deployment", &value);
+            let template = &value["spec"]["template"];
+            ControllerStatus {
+                namespace: d.metadata.namespace.clone().unwrap_or_default(),
+                name: d.metadata.name.clone().unwrap_or_default(),
+                replicas: value["spec"]["replicas"].as_i64().unwrap_or(1),
+                ready_replicas: value["status"]["readyReplicas"].as_i64().unwrap_or(0),
+                ready: health == fluxboard_model::api::ItemHealth::Current,
+                message,
+                image: template["spec"]["containers"][0]["image"].as_str().unwrap_or_default().to_owned(),
+                restarted_at: template["metadata"]["annotations"][RESTARTED_AT].as_str().map(str::to_owned),
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(Json(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cross_site_requests_are_refused() {
+        let headers = |pairs: &[(&str, &str)]| {
+            let mut h = HeaderMap::new();
+            for (k, v) in pairs {
+                h.insert(axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(), v.parse().unwrap());
+            }
+            h
+        };
+        assert!(same_origin(&headers(&[])).is_ok(), "non-browser clients send neither header");
+        assert!(
+            same_origin(&headers(&[("sec-fetch-site", "same-origin"), ("origin", "http://h:1"), ("host", "h:1")]))
+                .is_ok()
+        );
+        assert!(same_origin(&headers(&[("sec-fetch-site", "cross-site")])).is_err());
+        assert!(same_origin(&headers(&[("sec-fetch-site", "same-site")])).is_err());
+        assert!(same_origin(&headers(&[("origin", "http://evil.example"), ("host", "h:1")])).is_err());
+        assert!(same_origin(&headers(&[("origin", "null"), ("host", "h:1")])).is_err());
+    }
+
+    #[test]
+    fn sources_come_before_the_object() {
+        let ks = json!({"spec": {"sourceRef": {"kind": "GitRepository", "name": "repo"}}});
+        assert_eq!(
+            source_chain("Kustomization", "team-a", &ks),
+            vec![("GitRepository".into(), "team-a".into(), "repo".into())]
+        );
+        let hr = json!({"metadata": {"name": "podinfo"}, "spec": {"chart": {"spec": {"chart": "podinfo",
+            "sourceRef": {"kind": "HelmRepository", "name": "charts", "namespace": "flux-system"}}}}});
+        assert_eq!(
+            source_chain("HelmRelease", "team-a", &hr),
+            vec![
+                ("HelmRepository".into(), "flux-system".into(), "charts".into()),
+                ("HelmChart".into(), "flux-system".into(), "team-a-podinfo".into())
+            ]
+        );
+        let chart_ref = json!({"spec": {"chartRef": {"kind": "OCIRepository", "name": "redis"}}});
+        assert_eq!(
+            source_chain("HelmRelease", "team-b", &chart_ref),
+            vec![("OCIRepository".into(), "team-b".into(), "redis".into())]
+        );
+        assert!(source_chain("GitRepository", "x", &json!({})).is_empty());
+    }
+}

@@ -1,0 +1,423 @@
+//! Actions: what a person may ask fluxboard to do to a Flux object, the exact patches that do it
+//! (shared/FLUX.md), and how the browser reads the outcome from the object's summary.
+//!
+//! Architecture Invariant: the only trigger is `reconcile.fluxcd.io/requestedAt` (plus
+//! `forceAt`/`resetAt` with the same token for HelmReleases). Nothing here ever writes
+//! `spec.force`, `spec.reconcile` or labels.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::summary::{Health, Summary};
+
+pub const REQUESTED_AT: &str = "reconcile.fluxcd.io/requestedAt";
+pub const FORCE_AT: &str = "reconcile.fluxcd.io/forceAt";
+pub const RESET_AT: &str = "reconcile.fluxcd.io/resetAt";
+pub const RESTARTED_AT: &str = "kubectl.kubernetes.io/restartedAt";
+pub const SUSPENDED_BY: &str = "fluxboard.dev/suspended-by";
+pub const SUSPEND_REASON: &str = "fluxboard.dev/suspend-reason";
+pub const ARTIFACT_GENERATOR_RECONCILE: &str = "source.extensions.fluxcd.io/reconcile";
+
+/// What to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Action {
+    Reconcile,
+    ReconcileWithSource,
+    /// HelmRelease: a one-off upgrade even when in sync.
+    Force,
+    /// HelmRelease: clear the failure counters.
+    Reset,
+    Suspend,
+    Resume,
+    /// A rolling restart of a Flux controller Deployment.
+    Restart,
+}
+
+impl Action {
+    pub const ALL: [Action; 7] = [
+        Action::Reconcile,
+        Action::ReconcileWithSource,
+        Action::Force,
+        Action::Reset,
+        Action::Suspend,
+        Action::Resume,
+        Action::Restart,
+    ];
+
+    /// The word for people ("reconcile with source").
+    pub fn label(self) -> &'static str {
+        match self {
+            Action::Reconcile => "reconcile",
+            Action::ReconcileWithSource => "reconcile with source",
+            Action::Force => "force upgrade",
+            Action::Reset => "reset failures",
+            Action::Suspend => "suspend",
+            Action::Resume => "resume",
+            Action::Restart => "restart",
+        }
+    }
+
+    /// The reason of the Event recorded on the target.
+    pub fn event_reason(self) -> &'static str {
+        match self {
+            Action::Reconcile | Action::ReconcileWithSource => "ReconcileRequested",
+            Action::Force => "ForceRequested",
+            Action::Reset => "ResetRequested",
+            Action::Suspend => "SuspendRequested",
+            Action::Resume => "ResumeRequested",
+            Action::Restart => "RestartRequested",
+        }
+    }
+
+    /// Whether the browser asks for confirmation first.
+    pub fn needs_confirmation(self) -> bool {
+        matches!(self, Action::Force | Action::Reset | Action::Suspend | Action::Restart)
+    }
+
+    /// Whether the action sets `requestedAt` (so its outcome is followed by the token).
+    pub fn requests_reconcile(self) -> bool {
+        !matches!(self, Action::Suspend | Action::Restart)
+    }
+}
+
+/// One object to act on. `group` may be left out for Flux kinds (the kind names are unique).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Target {
+    pub cluster: String,
+    #[serde(default)]
+    pub group: Option<String>,
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+}
+
+/// `POST /api/v1/actions`: one target (`cluster`, `kind`... at the top level) or `targets`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionRequest {
+    pub action: Action,
+    /// Why (recorded with suspensions and in the audit log).
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub targets: Option<Vec<Target>>,
+    #[serde(default)]
+    pub cluster: Option<String>,
+    #[serde(default)]
+    pub group: Option<String>,
+    #[serde(default)]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub namespace: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// The most objects one request may act on.
+pub const MAX_TARGETS: usize = 500;
+/// The longest reason accepted.
+pub const MAX_REASON: usize = 500;
+
+impl ActionRequest {
+    /// The targets of the request, or why it is malformed.
+    pub fn targets(&self) -> Result<Vec<Target>, String> {
+        let single = [&self.cluster, &self.kind, &self.namespace, &self.name];
+        let targets = match (&self.targets, single.iter().any(|f| f.is_some())) {
+            (Some(_), true) => {
+                return Err("give either one target (cluster, kind, namespace, name) or targets, not both".into());
+            }
+            (Some(list), false) => list.clone(),
+            (None, _) => match (&self.cluster, &self.kind, &self.namespace, &self.name) {
+                (Some(cluster), Some(kind), Some(namespace), Some(name)) => vec![Target {
+                    cluster: cluster.clone(),
+                    group: self.group.clone(),
+                    kind: kind.clone(),
+                    namespace: namespace.clone(),
+                    name: name.clone(),
+                }],
+                _ => return Err("missing target: give cluster, kind, namespace and name (or targets)".into()),
+            },
+        };
+        if targets.is_empty() {
+            return Err("targets is empty".into());
+        }
+        if targets.len() > MAX_TARGETS {
+            return Err(format!("at most {MAX_TARGETS} targets per request"));
+        }
+        if self.reason.as_ref().is_some_and(|r| r.chars().count() > MAX_REASON) {
+            return Err(format!("the reason is longer than {MAX_REASON} characters"));
+        }
+        for t in &targets {
+            for (field, value) in [("cluster", &t.cluster), ("kind", &t.kind), ("name", &t.name)] {
+                if value.is_empty() || value.len() > 253 {
+                    return Err(format!("{field} must be 1 to 253 characters"));
+                }
+            }
+            if t.namespace.len() > 63 {
+                return Err("namespace is longer than 63 characters".into());
+            }
+        }
+        Ok(targets)
+    }
+}
+
+/// What happened to one target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ResultStatus {
+    /// Patched: the controller will act on it.
+    Accepted,
+    /// Not sent: unknown object, not allowed, not applicable.
+    Refused,
+    /// Sent, but the API server or a step failed.
+    Failed,
+}
+
+/// The result for one target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionResult {
+    pub target: Target,
+    pub status: ResultStatus,
+    /// The HTTP status this result would have alone (202, 400, 403, 404, 409, 502...).
+    pub code: u16,
+    /// The request token (`requestedAt` value), when one was sent.
+    pub token: Option<String>,
+    pub message: String,
+}
+
+/// The answer of `POST /api/v1/actions`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionResponse {
+    pub action: Action,
+    pub results: Vec<ActionResult>,
+}
+
+/// One audit log entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntry {
+    pub time: String,
+    pub user: String,
+    pub groups: Vec<String>,
+    /// None when the request was refused before its action could be read.
+    pub action: Option<Action>,
+    pub target: Option<Target>,
+    pub token: Option<String>,
+    pub status: ResultStatus,
+    pub message: String,
+}
+
+/// A Flux controller Deployment and its readiness (`GET /api/v1/controllers/{cluster}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ControllerStatus {
+    pub namespace: String,
+    pub name: String,
+    pub replicas: i64,
+    pub ready_replicas: i64,
+    pub ready: bool,
+    pub message: String,
+    pub image: String,
+    pub restarted_at: Option<String>,
+}
+
+/// The JSON merge patch an action sends to a Flux object (or, for restart, a Deployment).
+pub fn patch(action: Action, kind: &str, token: &str, user: &str, reason: Option<&str>) -> Value {
+    let generator = kind == "ArtifactGenerator";
+    match action {
+        Action::Reconcile | Action::ReconcileWithSource => json!({"metadata": {"annotations": {REQUESTED_AT: token}}}),
+        Action::Force => json!({"metadata": {"annotations": {REQUESTED_AT: token, FORCE_AT: token}}}),
+        Action::Reset => json!({"metadata": {"annotations": {REQUESTED_AT: token, RESET_AT: token}}}),
+        Action::Suspend => {
+            let mut annotations = json!({SUSPENDED_BY: user, SUSPEND_REASON: reason.filter(|r| !r.is_empty())});
+            if generator {
+                annotations[ARTIFACT_GENERATOR_RECONCILE] = json!("disabled");
+                json!({"metadata": {"annotations": annotations}})
+            } else {
+                json!({"metadata": {"annotations": annotations}, "spec": {"suspend": true}})
+            }
+        }
+        Action::Resume => {
+            let mut annotations = json!({REQUESTED_AT: token, SUSPENDED_BY: null, SUSPEND_REASON: null});
+            if generator {
+                annotations[ARTIFACT_GENERATOR_RECONCILE] = Value::Null;
+                json!({"metadata": {"annotations": annotations}})
+            } else {
+                json!({"metadata": {"annotations": annotations}, "spec": {"suspend": null}})
+            }
+        }
+        Action::Restart => json!({"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: token}}}}}),
+    }
+}
+
+/// How a followed action is doing, read from the object's summary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Sent; the controller has not handled it yet.
+    Pending,
+    /// Handled and the object is Ready (or, for suspend, suspended).
+    Succeeded(String),
+    /// Handled and failing; the controller retries.
+    FailingRetrying(String),
+    /// Handled and failing, or stalled: it will not fix itself.
+    Failed(String),
+    /// Handled, still progressing.
+    Progressing,
+    /// Not handled within the deadline.
+    NotHandled,
+}
+
+impl Outcome {
+    pub fn is_final(&self) -> bool {
+        !matches!(self, Outcome::Pending | Outcome::Progressing)
+    }
+}
+
+/// How long the browser waits for a request to be handled before saying so.
+pub const HANDLE_DEADLINE_SECS: f64 = 60.0;
+
+/// The outcome of `action` sent with `token`, `elapsed` seconds ago, given the object's summary.
+pub fn outcome(action: Action, token: &str, summary: &Summary, elapsed: f64) -> Outcome {
+    let handled = match action {
+        Action::Suspend => summary.suspended,
+        Action::Restart => true,
+        _ => summary.last_handled_reconcile_at.as_deref() == Some(token),
+    };
+    if !handled {
+        return if elapsed > HANDLE_DEADLINE_SECS { Outcome::NotHandled } else { Outcome::Pending };
+    }
+    if action == Action::Suspend {
+        return Outcome::Succeeded("suspended".into());
+    }
+    match summary.health {
+        Health::Ready => Outcome::Succeeded(summary.message.clone()),
+        Health::Failing if summary.retrying => Outcome::FailingRetrying(summary.message.clone()),
+        Health::Failing | Health::Stalled => Outcome::Failed(summary.message.clone()),
+        Health::Suspended => Outcome::Failed("the object is suspended".into()),
+        Health::Progressing | Health::Terminating | Health::Unknown => Outcome::Progressing,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patches_are_exactly_what_flux_reads() {
+        let t = "2026-11-25T17:00:00.123456789Z";
+        assert_eq!(
+            patch(Action::Reconcile, "Kustomization", t, "ann", None),
+            json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": t}}})
+        );
+        assert_eq!(
+            patch(Action::Force, "HelmRelease", t, "ann", None),
+            json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": t, "reconcile.fluxcd.io/forceAt": t}}})
+        );
+        assert_eq!(
+            patch(Action::Reset, "HelmRelease", t, "ann", None),
+            json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": t, "reconcile.fluxcd.io/resetAt": t}}})
+        );
+        assert_eq!(
+            patch(Action::Suspend, "Kustomization", t, "ann", Some("freeze")),
+            json!({"metadata": {"annotations": {"fluxboard.dev/suspended-by": "ann", "fluxboard.dev/suspend-reason": "freeze"}},
+                "spec": {"suspend": true}})
+        );
+        assert_eq!(
+            patch(Action::Resume, "Kustomization", t, "ann", None),
+            json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": t, "fluxboard.dev/suspended-by": null,
+                "fluxboard.dev/suspend-reason": null}}, "spec": {"suspend": null}})
+        );
+        assert_eq!(
+            patch(Action::Suspend, "ArtifactGenerator", t, "ann", None),
+            json!({"metadata": {"annotations": {"fluxboard.dev/suspended-by": "ann", "fluxboard.dev/suspend-reason": null,
+                "source.extensions.fluxcd.io/reconcile": "disabled"}}})
+        );
+        assert_eq!(
+            patch(Action::Restart, "Deployment", t, "ann", None),
+            json!({"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": t}}}}})
+        );
+        for action in Action::ALL {
+            let text = patch(action, "Kustomization", t, "ann", Some("r")).to_string();
+            assert!(!text.contains("force\"") && !text.contains("\"reconcile\"") && !text.contains("labels"), "{text}");
+        }
+    }
+
+    #[test]
+    fn requests_name_one_target_or_many() {
+        let one: ActionRequest = serde_json::from_value(json!({"action": "reconcile", "cluster": "c",
+            "kind": "Kustomization", "namespace": "n", "name": "x"}))
+        .unwrap();
+        assert_eq!(one.targets().unwrap().len(), 1);
+        let many: ActionRequest = serde_json::from_value(json!({"action": "suspend", "reason": "freeze",
+            "targets": [{"cluster": "c", "kind": "Kustomization", "namespace": "n", "name": "x"},
+                        {"cluster": "c", "kind": "HelmRelease", "namespace": "n", "name": "y"}]}))
+        .unwrap();
+        assert_eq!(many.targets().unwrap().len(), 2);
+        for bad in [
+            json!({"action": "reconcile"}),
+            json!({"action": "reconcile", "targets": []}),
+            json!({"action": "reconcile", "cluster": "c", "kind": "", "namespace": "n", "name": "x"}),
+            json!({"action": "reconcile", "cluster": "c", "kind": "K", "namespace": "n", "name": "x",
+                "targets": [{"cluster": "c", "kind": "K", "namespace": "n", "name": "x"}]}),
+        ] {
+            let req: ActionRequest = serde_json::from_value(bad.clone()).unwrap();
+            assert!(req.targets().is_err(), "{bad}");
+        }
+        assert!(serde_json::from_value::<ActionRequest>(json!({"action": "delete"})).is_err());
+        assert!(serde_json::from_value::<ActionRequest>(json!({"action": "reconcile", "force": true})).is_err());
+    }
+
+    fn summary(handled: Option<&str>, health: Health, retrying: bool) -> Summary {
+        Summary {
+            cluster: "c".into(),
+            group: "g".into(),
+            kind: "Kustomization".into(),
+            namespace: "n".into(),
+            name: "x".into(),
+            health,
+            retrying,
+            reason: String::new(),
+            message: "m".into(),
+            revision: String::new(),
+            suspended: health == Health::Suspended,
+            last_handled_reconcile_at: handled.map(str::to_owned),
+            source_ref: None,
+            depends_on: Vec::new(),
+            last_transition_time: None,
+            generation: 1,
+            observed_generation: 1,
+        }
+    }
+
+    #[test]
+    fn outcomes_follow_the_token_then_the_health() {
+        let t = "tok";
+        assert_eq!(outcome(Action::Reconcile, t, &summary(Some("old"), Health::Ready, false), 1.0), Outcome::Pending);
+        assert_eq!(
+            outcome(Action::Reconcile, t, &summary(Some("old"), Health::Ready, false), 61.0),
+            Outcome::NotHandled
+        );
+        assert_eq!(
+            outcome(Action::Reconcile, t, &summary(Some(t), Health::Ready, false), 1.0),
+            Outcome::Succeeded("m".into())
+        );
+        assert_eq!(
+            outcome(Action::Reconcile, t, &summary(Some(t), Health::Failing, true), 1.0),
+            Outcome::FailingRetrying("m".into())
+        );
+        assert_eq!(
+            outcome(Action::Reconcile, t, &summary(Some(t), Health::Stalled, false), 1.0),
+            Outcome::Failed("m".into())
+        );
+        assert_eq!(
+            outcome(Action::Reconcile, t, &summary(Some(t), Health::Progressing, false), 1.0),
+            Outcome::Progressing
+        );
+        assert_eq!(
+            outcome(Action::Suspend, t, &summary(None, Health::Suspended, false), 1.0),
+            Outcome::Succeeded("suspended".into())
+        );
+    }
+}
