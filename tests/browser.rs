@@ -137,3 +137,82 @@ async fn the_app_works_under_a_base_path() -> anyhow::Result<()> {
     browser.wait_text(".inventory", "the inventory", |t| t.contains("my-nginx-deploy")).await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_presses_reconcile_and_follows_it_to_the_outcome() -> anyhow::Result<()> {
+    let options = Options { identity: fluxboard::demo::demo_identity(), ..Options::default() };
+    let served = Served::start(&["production"], options).await?;
+    served.ready().await?;
+    let cluster = served.demo.sims[0].cluster();
+    let apps = || cluster.get("kustomize.toolkit.fluxcd.io", "Kustomization", "flux-system", "apps").unwrap();
+    let before = apps();
+    let browser = Browser::start().await?;
+    let c = &browser.client;
+    c.goto(&format!("{}/resources/production/kustomize.toolkit.fluxcd.io/Kustomization/flux-system/apps", served.url))
+        .await?;
+    browser
+        .wait_text(".inventory", "the Deployment's live health", |t| {
+            t.contains("my-nginx-deploy") && t.contains("Current")
+        })
+        .await?;
+
+    // Two quick clicks send one request.
+    let button = browser.wait_element("button[data-action=Reconcile]").await?;
+    c.execute("const b = arguments[0]; b.click(); b.click(); return null;", vec![serde_json::to_value(&button)?])
+        .await?;
+    browser.wait_text("[data-testid=action-status]", "the outcome", |t| t.starts_with("handled: Ready")).await?;
+    let after = apps();
+    let token = after["metadata"]["annotations"]["reconcile.fluxcd.io/requestedAt"]
+        .as_str()
+        .expect("requestedAt set")
+        .to_owned();
+    assert_eq!(after["status"]["lastHandledReconcileAt"], token.as_str());
+    assert_eq!(after["spec"], before["spec"], "spec untouched: no spec.force");
+    assert!(after["spec"].get("force").is_none());
+    let requests = served.app.state.audit.entries().into_iter().filter(|e| e.token.is_some()).count();
+    assert_eq!(requests, 1, "one request for two clicks");
+    browser.wait_text("[data-testid=toast]", "the toast", |t| t.contains("apps: handled: Ready")).await?;
+    browser
+        .wait_text(".inventory", "the inventory after the reconcile", |t| t.contains("2/2 replicas available"))
+        .await?;
+    browser.screenshot("reconciled").await;
+
+    // A failing source: failing and retrying, with the controller's message, at once.
+    c.goto(&format!("{}/resources/production/source.toolkit.fluxcd.io/GitRepository/team-b/team-b-app", served.url))
+        .await?;
+    browser.wait_element("button[data-action=Reconcile]").await?.click().await?;
+    browser
+        .wait_text("[data-testid=action-status]", "failing and retrying", |t| {
+            t.contains("failing, retrying") && t.contains("authentication required")
+        })
+        .await?;
+
+    // Suspend asks first, records the reason, and the page shows it.
+    c.goto(&format!("{}/resources/production/kustomize.toolkit.fluxcd.io/Kustomization/team-a/podinfo", served.url))
+        .await?;
+    browser.wait_element("button[data-action=Suspend]").await?.click().await?;
+    browser.wait_element("[role=dialog]").await?;
+    browser.wait_element("#confirm-reason").await?.send_keys("release freeze").await?;
+    browser.wait_element("[data-testid=confirm]").await?.click().await?;
+    browser.wait_text(".detail-head .badge", "the suspension", |t| t == "Suspended").await?;
+    let podinfo = cluster.get("kustomize.toolkit.fluxcd.io", "Kustomization", "team-a", "podinfo").unwrap();
+    assert_eq!(podinfo["spec"]["suspend"], true);
+    assert_eq!(podinfo["metadata"]["annotations"]["fluxboard.dev/suspend-reason"], "release freeze");
+    browser.wait_element("button[data-action=Resume]").await?;
+    browser.screenshot("suspended").await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viewer_sees_no_action_buttons() -> anyhow::Result<()> {
+    let served = Served::start(&["production"], Options::default()).await?;
+    served.ready().await?;
+    let browser = Browser::start().await?;
+    let c = &browser.client;
+    c.goto(&format!("{}/resources/production/kustomize.toolkit.fluxcd.io/Kustomization/flux-system/apps", served.url))
+        .await?;
+    browser.wait_text("[data-testid=user]", "who is looking", |t| t == "anonymous").await?;
+    browser.wait_text(".inventory", "the inventory", |t| t.contains("my-nginx-deploy")).await?;
+    assert!(c.find_all(Locator::Css(".action-bar button")).await?.is_empty(), "no buttons for a viewer");
+    Ok(())
+}

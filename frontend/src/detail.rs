@@ -99,6 +99,7 @@ pub(crate) fn Detail(target: ObjectRef) -> impl IntoView {
                 <span class="cluster-tag">{target.cluster.clone()}</span>
                 {move || summary.get().map(|s| view! { <HealthBadge health=s.health retrying=s.retrying /> })}
             </header>
+            <crate::actions::ActionBar summary=Signal::from(summary) />
             {(!known_kind).then(|| view! { <p class="error">"This is not a Flux kind fluxboard knows."</p> })}
             {move || {
                 match (summary.get(), live.loaded.get()) {

@@ -8,6 +8,7 @@
 // reason: #[component] generates `pub` props structs for crate-private components.
 #![allow(unreachable_pub)]
 
+mod actions;
 mod detail;
 mod list;
 mod live;
@@ -37,6 +38,9 @@ fn App() -> impl IntoView {
     provide_context(router);
     provide_context(live);
     provide_context(clock);
+    let actions = actions::Actions::start();
+    provide_context(actions);
+    actions::announce_outcomes(actions, live);
     // "/" focuses the search box (on the list page; elsewhere it opens the list).
     let _ = window_event_listener(leptos::ev::keydown, move |ev: web_sys::KeyboardEvent| {
         if ev.key() != "/" || ev.ctrl_key() || ev.meta_key() || ev.alt_key() {
@@ -65,16 +69,22 @@ fn App() -> impl IntoView {
             <nav aria-label="Main">
                 <Link href="/" class="nav">"Overview"</Link>
                 <Link href="/resources" class="nav">"Resources"</Link>
+                <Link href="/controllers" class="nav">"Controllers"</Link>
+                {move || actions.is_admin().then(|| view! { <Link href="/audit" class="nav">"Audit"</Link> })}
             </nav>
             <div class="spacer"></div>
             <ConnectionBadge live=live />
+            <span class="user" data-testid="user">{move || actions.me.get().map(|m| m.user)}</span>
             <ThemeToggle />
         </header>
+        <actions::Overlays />
         <main id="main" tabindex="-1">
             {move || match router.page() {
                 Page::Overview => view! { <overview::Overview /> }.into_any(),
                 Page::List(q) => view! { <list::ResourceList query=q /> }.into_any(),
                 Page::Detail(r) => view! { <detail::Detail target=r /> }.into_any(),
+                Page::Controllers => view! { <actions::ControllersPage /> }.into_any(),
+                Page::Audit => view! { <actions::AuditPage /> }.into_any(),
                 Page::NotFound => {
                     view! {
                         <section class="page">

@@ -11,6 +11,8 @@ pub(crate) enum Page {
     Overview,
     List(ListQuery),
     Detail(ObjectRef),
+    Controllers,
+    Audit,
     NotFound,
 }
 
@@ -88,6 +90,8 @@ fn parse(path: &str, query: &str) -> Page {
     match parts.as_slice() {
         [] => Page::Overview,
         [r] if r == "resources" => Page::List(ListQuery::from_query(query)),
+        [r] if r == "controllers" => Page::Controllers,
+        [r] if r == "audit" => Page::Audit,
         [r, cluster, group, kind, namespace, name] if r == "resources" => Page::Detail(ObjectRef {
             cluster: cluster.clone(),
             group: group.clone(),
