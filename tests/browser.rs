@@ -216,3 +216,48 @@ async fn a_viewer_sees_no_action_buttons() -> anyhow::Result<()> {
     assert!(c.find_all(Locator::Css(".action-bar button")).await?.is_empty(), "no buttons for a viewer");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_reconcile_of_everything_failing_in_a_namespace() -> anyhow::Result<()> {
+    let options = Options { identity: fluxboard::demo::demo_identity(), ..Options::default() };
+    let served = Served::start(&["production"], options).await?;
+    served.ready().await?;
+    let failing: Vec<_> = served
+        .app
+        .state
+        .store
+        .summaries()
+        .into_iter()
+        .filter(|s| s.namespace == "team-b" && s.health == Health::Failing)
+        .collect();
+    assert!(failing.len() >= 2, "{failing:?}");
+    let browser = Browser::start().await?;
+    let c = &browser.client;
+    c.goto(&format!("{}/resources?ns=team-b&health=Failing", served.url)).await?;
+    browser
+        .wait_text("[data-testid=result-count]", "the failing objects of team-b", |t| {
+            t.starts_with(&format!("{} of", failing.len()))
+        })
+        .await?;
+    c.find(Locator::XPath("//button[starts-with(normalize-space(.), 'Select all')]")).await?.click().await?;
+    browser
+        .wait_text("[data-testid=selected-count]", "the selection", |t| t == format!("{} selected", failing.len()))
+        .await?;
+    c.find(Locator::XPath("//button[normalize-space(.)='Reconcile selected']")).await?.click().await?;
+    browser
+        .wait_text("[role=dialog]", "the confirmation", |t| t.contains(&format!("{} objects", failing.len())))
+        .await?;
+    browser.wait_element("[data-testid=confirm]").await?.click().await?;
+    let n = failing.len();
+    browser
+        .wait_text("[data-testid=toast]", "the bulk result", |t| {
+            t.contains(&format!("requested for {n} of {n} objects"))
+        })
+        .await?;
+    for s in &failing {
+        let info = fluxboard_model::kind_info(&s.group, &s.kind).unwrap();
+        let obj = served.demo.sims[0].cluster().get(info.group, info.kind, &s.namespace, &s.name).unwrap();
+        assert!(obj["metadata"]["annotations"]["reconcile.fluxcd.io/requestedAt"].is_string(), "{} {}", s.kind, s.name);
+    }
+    Ok(())
+}

@@ -336,13 +336,20 @@ pub(crate) fn ActionBar(summary: Signal<Option<Summary>>) -> impl IntoView {
             <div class="action-bar" role="group" aria-label="Actions">
                 {buttons}
                 <span class="action-status" role="status" aria-live="polite" data-testid="action-status">
-                    {move || {
-                        if actions.sending.with(|s| s.contains(&key_for_status)) {
-                            return "sending…".to_owned();
+                    {
+                        let key = key_for_status.clone();
+                        move || {
+                            if actions.sending.with(|s| s.contains(&key)) {
+                                return "sending…".to_owned();
+                            }
+                            followed(actions, live, &key).map(|(p, o)| describe(p.action, &o).1).unwrap_or_default()
                         }
-                        followed(actions, live, &key_for_status).map(|(p, o)| describe(p.action, &o).1).unwrap_or_default()
-                    }}
+                    }
                 </span>
+                {move || {
+                    matches!(followed(actions, live, &key_for_status), Some((_, Outcome::NotHandled)))
+                        .then(|| view! { <Link href="/controllers" class="controllers-link">"Check the controllers"</Link> })
+                }}
             </div>
         })
     }

@@ -1,10 +1,11 @@
 //! The resource list: search, filters and sort kept in the URL, and a virtual list that renders
 //! only the rows in view, so 10k objects stay fast.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 
+use fluxboard_model::action::Action;
 use fluxboard_model::api::ObjectRef;
-use fluxboard_model::view::{HEALTHS, ListQuery, SortKey, health_label, sort_by_summary};
+use fluxboard_model::view::{HEALTHS, ListQuery, SortKey, health_label, key, sort_by_summary};
 use leptos::html;
 use leptos::prelude::*;
 
@@ -55,6 +56,24 @@ pub(crate) fn ResourceList(query: ListQuery) -> impl IntoView {
         })
     });
     let multi_cluster = move || options.with(|o| o.0.len() > 1);
+    let actions = expect_context::<crate::actions::Actions>();
+    let selected: RwSignal<HashSet<String>> = RwSignal::new(HashSet::new());
+    let can_act = move || {
+        actions.me.with(|m| m.as_ref().is_some_and(|m| m.has_role_somewhere(fluxboard_model::auth::Role::Operator)))
+    };
+    let bulk = move |action: Action| {
+        let chosen = selected.get_untracked();
+        let targets: Vec<_> = live.fleet.with_untracked(|f| {
+            let mut t: Vec<_> =
+                chosen.iter().filter_map(|k| f.objects.get(k)).map(|r| crate::actions::target_of(&r.summary)).collect();
+            t.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+            t
+        });
+        if !targets.is_empty() {
+            actions.request(action, targets, String::new());
+            selected.set(HashSet::new());
+        }
+    };
 
     let scroller = NodeRef::<html::Div>::new();
     let scroll_top = RwSignal::new(0.0);
@@ -204,6 +223,37 @@ pub(crate) fn ResourceList(query: ListQuery) -> impl IntoView {
                     |q, v| q.filter.health = v,
                 )}
             </div>
+            {move || {
+                can_act()
+                    .then(|| {
+                        view! {
+                            <div class="bulk-bar" role="group" aria-label="Bulk actions">
+                                <button
+                                    class="btn"
+                                    on:click=move |_| {
+                                        let all: HashSet<String> = rows.with(|r| r.iter().map(|r| key(&r.summary)).collect());
+                                        selected.set(all);
+                                    }
+                                >
+                                    {move || format!("Select all {}", rows.with(Vec::len))}
+                                </button>
+                                <button class="btn" on:click=move |_| selected.set(HashSet::new())>"Clear"</button>
+                                <span class="count" data-testid="selected-count">
+                                    {move || format!("{} selected", selected.with(HashSet::len))}
+                                </span>
+                                <button class="btn primary" disabled=move || selected.with(HashSet::is_empty) on:click=move |_| bulk(Action::Reconcile)>
+                                    "Reconcile selected"
+                                </button>
+                                <button class="btn" disabled=move || selected.with(HashSet::is_empty) on:click=move |_| bulk(Action::Suspend)>
+                                    "Suspend selected"
+                                </button>
+                                <button class="btn" disabled=move || selected.with(HashSet::is_empty) on:click=move |_| bulk(Action::Resume)>
+                                    "Resume selected"
+                                </button>
+                            </div>
+                        }
+                    })
+            }}
             <div class="table" role="table" aria-label="Flux objects" aria-rowcount=move || rows.with(Vec::len)>
                 <div class="thead" role="rowgroup">
                     <div class="tr" role="row">
@@ -219,7 +269,7 @@ pub(crate) fn ResourceList(query: ListQuery) -> impl IntoView {
                 <div class="tbody" role="rowgroup" node_ref=scroller on:scroll=move |_| measure()>
                     <div style:height=move || format!("{}px", window_range().0 as f64 * ROW_HEIGHT) aria-hidden="true"></div>
                     <For each=visible key=|r: &Row| r.version let:row>
-                        <ListRow row=row multi_cluster=multi_cluster() clock=clock />
+                        <ListRow row=row multi_cluster=multi_cluster() clock=clock selected=selected selectable=can_act() />
                     </For>
                     <div
                         style:height=move || {
@@ -239,14 +289,44 @@ pub(crate) fn ResourceList(query: ListQuery) -> impl IntoView {
 }
 
 #[component]
-fn ListRow(row: Row, multi_cluster: bool, clock: Clock) -> impl IntoView {
+fn ListRow(
+    row: Row,
+    multi_cluster: bool,
+    clock: Clock,
+    selected: RwSignal<HashSet<String>>,
+    selectable: bool,
+) -> impl IntoView {
     let s = row.summary;
     let r = ObjectRef::of(&s);
+    let k = key(&s);
+    let (k1, k2) = (k.clone(), k.clone());
+    let label = format!("Select {} {}/{}", s.kind, s.namespace, s.name);
     let changed = s.last_transition_time.clone();
     let name = s.name.clone();
     view! {
         <div class="tr" role="row" data-testid="row">
             <div role="cell" class="col col-health">
+                {selectable
+                    .then(|| {
+                        view! {
+                            <input
+                                type="checkbox"
+                                class="select"
+                                aria-label=label
+                                prop:checked=move || selected.with(|s| s.contains(&k1))
+                                on:change=move |ev| {
+                                    let on = event_target_checked(&ev);
+                                    selected.update(|s| {
+                                        if on {
+                                            s.insert(k2.clone());
+                                        } else {
+                                            s.remove(&k2);
+                                        }
+                                    });
+                                }
+                            />
+                        }
+                    })}
                 <HealthBadge health=s.health retrying=s.retrying />
             </div>
             <div role="cell" class="col col-kind">{s.kind.clone()}</div>
