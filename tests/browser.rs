@@ -169,6 +169,10 @@ async fn a_person_presses_reconcile_and_follows_it_to_the_outcome() -> anyhow::R
     assert_eq!(after["status"]["lastHandledReconcileAt"], token.as_str());
     assert_eq!(after["spec"], before["spec"], "spec untouched: no spec.force");
     assert!(after["spec"].get("force").is_none());
+    let wire: Vec<_> = served.demo.sims[0].patches().into_iter().filter(|p| p.name == "apps").collect();
+    assert_eq!(wire.len(), 1, "one patch on the wire: {wire:?}");
+    assert_eq!(wire[0].body, json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": token}}}));
+    assert_eq!(wire[0].field_manager.as_deref(), Some("fluxboard"));
     let requests = served.app.state.audit.entries().into_iter().filter(|e| e.token.is_some()).count();
     assert_eq!(requests, 1, "one request for two clicks");
     browser.wait_text("[data-testid=toast]", "the toast", |t| t.contains("apps: handled: Ready")).await?;

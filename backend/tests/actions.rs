@@ -36,6 +36,27 @@ fn annotation(obj: &Value, key: &str) -> Option<String> {
     obj["metadata"]["annotations"][key].as_str().map(str::to_owned)
 }
 
+/// The last PATCH the emulated API server received for an object, as it arrived.
+fn last_patch(app: &TestApp, kind: &str, namespace: &str, name: &str) -> kube_sim::RecordedPatch {
+    app.sim()
+        .patches()
+        .into_iter()
+        .rev()
+        .find(|p| p.kind == kind && p.namespace == namespace && p.name == name && p.subresource.is_none())
+        .unwrap_or_else(|| panic!("no patch of {kind} {namespace}/{name}"))
+}
+
+/// Asserts that the patch on the wire is exactly `body`, a merge patch under the field manager
+/// `fluxboard`, sent impersonating the demo admin.
+fn assert_wire(app: &TestApp, kind: &str, namespace: &str, name: &str, body: Value) {
+    let p = last_patch(app, kind, namespace, name);
+    assert_eq!(p.body, body, "the patch on the wire");
+    assert_eq!(p.content_type, "application/merge-patch+json");
+    assert_eq!(p.field_manager.as_deref(), Some("fluxboard"));
+    assert_eq!(p.user, "demo-admin", "sent impersonating the user");
+    assert!(p.groups.iter().any(|g| g == DEMO_ADMIN_GROUP), "{:?}", p.groups);
+}
+
 fn token_of(body: &Value) -> String {
     body["results"][0]["token"].as_str().expect("a token").to_owned()
 }
@@ -51,6 +72,13 @@ async fn reconcile_sets_requested_at_only_and_the_stream_shows_it_handled() {
     assert_eq!(body["results"][0]["status"], "accepted");
     let token = token_of(&body);
     assert!(token.parse::<jiff::Timestamp>().is_ok() && token.ends_with('Z'), "an RFC 3339 token: {token}");
+    assert_wire(
+        &app,
+        "Kustomization",
+        "flux-system",
+        "apps",
+        json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": token}}}),
+    );
     let after = app.object(KS, "Kustomization", "flux-system", "apps");
     assert_eq!(annotation(&after, "reconcile.fluxcd.io/requestedAt").as_deref(), Some(token.as_str()));
     assert_eq!(after["spec"], before["spec"], "the spec is untouched (no spec.force)");
@@ -91,6 +119,13 @@ async fn force_and_reset_use_the_same_token_and_only_for_helm_releases() {
         let (status, body) = app.act(request(action, "HelmRelease", "team-a", "podinfo-frontend")).await;
         assert_eq!(status, 202, "{body}");
         let token = token_of(&body);
+        assert_wire(
+            &app,
+            "HelmRelease",
+            "team-a",
+            "podinfo-frontend",
+            json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": token, key: token}}}),
+        );
         let hr = app.object(HR, "HelmRelease", "team-a", "podinfo-frontend");
         assert_eq!(annotation(&hr, "reconcile.fluxcd.io/requestedAt").as_deref(), Some(token.as_str()));
         assert_eq!(annotation(&hr, key).as_deref(), Some(token.as_str()));
@@ -112,6 +147,14 @@ async fn suspend_records_who_and_why_and_resume_removes_it_and_reconciles() {
     body["reason"] = json!("change freeze");
     let (status, res) = app.act(body).await;
     assert_eq!(status, 202, "{res}");
+    assert_wire(
+        &app,
+        "Kustomization",
+        "team-a",
+        "podinfo",
+        json!({"metadata": {"annotations": {
+        "fluxboard.dev/suspended-by": "demo-admin", "fluxboard.dev/suspend-reason": "change freeze"}}, "spec": {"suspend": true}}),
+    );
     let ks = app.object(KS, "Kustomization", "team-a", "podinfo");
     assert_eq!(ks["spec"]["suspend"], true);
     assert_eq!(annotation(&ks, "fluxboard.dev/suspended-by").as_deref(), Some("demo-admin"));
@@ -128,6 +171,15 @@ async fn suspend_records_who_and_why_and_resume_removes_it_and_reconciles() {
     let (status, res) = app.act(request("resume", "Kustomization", "team-a", "podinfo")).await;
     assert_eq!(status, 202, "{res}");
     let token = token_of(&res);
+    assert_wire(
+        &app,
+        "Kustomization",
+        "team-a",
+        "podinfo",
+        json!({"metadata": {"annotations": {
+        "reconcile.fluxcd.io/requestedAt": token, "fluxboard.dev/suspended-by": null, "fluxboard.dev/suspend-reason": null}},
+        "spec": {"suspend": null}}),
+    );
     let ks = app.object(KS, "Kustomization", "team-a", "podinfo");
     assert!(ks["spec"].get("suspend").is_none_or(Value::is_null), "{}", ks["spec"]);
     assert_eq!(annotation(&ks, "fluxboard.dev/suspended-by"), None);
@@ -207,6 +259,13 @@ async fn restart_rolls_a_flux_controller_and_nothing_else() {
     let (status, body) = app.act(restart("flux-system", "kustomize-controller")).await;
     assert_eq!(status, 202, "{body}");
     let token = token_of(&body);
+    assert_wire(
+        &app,
+        "Deployment",
+        "flux-system",
+        "kustomize-controller",
+        json!({"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": token}}}}}),
+    );
     let deployment = app.object("apps", "Deployment", "flux-system", "kustomize-controller");
     assert_eq!(
         deployment["spec"]["template"]["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"],
@@ -328,6 +387,10 @@ async fn refusals_are_clear_change_nothing_and_are_audited() {
         assert!(body["error"]["message"].is_string(), "{body}");
     }
     assert_eq!(untouched(&app), before, "nothing was patched");
+    assert!(
+        app.sim().patches().iter().all(|p| p.name != "apps" && p.name != "on-call"),
+        "no patch reached the API server"
+    );
     let (_, audit) = app.get_json("/api/v1/audit").await;
     let refused = audit.as_array().unwrap().iter().filter(|e| e["status"] == "refused").count();
     assert!(refused >= 12, "every refusal is audited: {audit}");
@@ -344,6 +407,7 @@ async fn refusals_are_clear_change_nothing_and_are_audited() {
             .await;
     let (status, body) = no_rbac.act(request("reconcile", "Kustomization", "flux-system", "apps")).await;
     assert_eq!(status, 403, "{body}");
+    assert!(no_rbac.sim().patches().iter().all(|p| p.name != "apps"), "the cluster refused it before patching");
     assert!(body["error"]["message"].as_str().unwrap().contains("forbidden by cluster RBAC"), "{body}");
     assert_eq!(
         untouched(&no_rbac),

@@ -54,6 +54,24 @@ pub use crate::{
 /// The token of the built-in cluster admin (`system:masters`).
 pub const ADMIN_TOKEN: &str = "kube-sim-admin-token";
 
+/// One PATCH request as the API server received it (after authentication, impersonation and
+/// authorization).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedPatch {
+    pub group: String,
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    /// `Some("status")` for the status subresource.
+    pub subresource: Option<String>,
+    pub content_type: String,
+    pub field_manager: Option<String>,
+    /// The effective user (the impersonated one, when impersonating).
+    pub user: String,
+    pub groups: Vec<String>,
+    pub body: serde_json::Value,
+}
+
 /// Which objects to seed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FleetChoice {
@@ -148,6 +166,7 @@ impl Sim {
             authn: auth::Authenticator::new(&tokens),
             bookmark_interval: config.bookmark_interval,
             faults: server::FaultState { stalled: tokio::sync::watch::channel(false).0 },
+            patches: std::sync::Mutex::default(),
         });
         seed(&cluster, &content, &config).context("Failed to seed the fleet")?;
         let controllers = Controllers::new(cluster.clone(), content.clone(), config.timing.clone());
@@ -202,6 +221,12 @@ impl Sim {
     pub fn write_kubeconfig(&self, path: &std::path::Path) -> anyhow::Result<()> {
         std::fs::write(path, self.kubeconfig_yaml(ADMIN_TOKEN))
             .with_context(|| format!("Failed to write {}", path.display()))
+    }
+
+    /// Every authorized PATCH request so far (at most the last 10,000), oldest first: what the
+    /// client sent, as it arrived.
+    pub fn patches(&self) -> Vec<RecordedPatch> {
+        self.state.patches.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect()
     }
 
     /// Ends every open watch (clients see their streams end and must re-watch).

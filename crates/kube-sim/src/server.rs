@@ -43,7 +43,12 @@ pub(crate) struct ServerState {
     pub(crate) authn: Authenticator,
     pub(crate) bookmark_interval: Duration,
     pub(crate) faults: FaultState,
+    /// Every authorized PATCH as it arrived (bounded), for tests that assert the exact body.
+    pub(crate) patches: std::sync::Mutex<std::collections::VecDeque<crate::RecordedPatch>>,
 }
+
+/// How many patches the journal keeps.
+const PATCH_JOURNAL: usize = 10_000;
 
 /// The API server's router.
 pub(crate) fn router(state: Arc<ServerState>) -> Router {
@@ -542,6 +547,7 @@ async fn patch(call: Call<'_>, path: &ResourcePath, part: Part) -> Result<Respon
     if call.param("dryRun").is_some() {
         return Err(ApiError::bad_request("kube-sim does not support dryRun"));
     }
+    let field_manager = call.param("fieldManager").map(str::to_owned);
     let bytes = read_body(call.body).await?;
     let body: Value = if content_type == "application/apply-patch+yaml" {
         serde_yaml::from_slice(&bytes).map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?
@@ -551,6 +557,24 @@ async fn patch(call: Call<'_>, path: &ResourcePath, part: Part) -> Result<Respon
     };
     let namespace = path.namespace.clone().unwrap_or_default();
     let name = path.name.clone().unwrap_or_default();
+    {
+        let mut journal = call.state.patches.lock().unwrap_or_else(|e| e.into_inner());
+        if journal.len() == PATCH_JOURNAL {
+            journal.pop_front();
+        }
+        journal.push_back(crate::RecordedPatch {
+            group: rt.group.clone(),
+            kind: rt.kind.clone(),
+            namespace: namespace.clone(),
+            name: name.clone(),
+            subresource: matches!(part, Part::Status).then(|| "status".to_owned()),
+            content_type: content_type.clone(),
+            field_manager,
+            user: call.user.username.clone(),
+            groups: call.user.groups.clone(),
+            body: body.clone(),
+        });
+    }
     let store = &call.state.store;
     if content_type == "application/apply-patch+yaml" && store.get(&rt, &namespace, &name).is_err() {
         let obj = prepare_create(&rt, &namespace, body, store.resource_version())?;
