@@ -261,9 +261,7 @@ pub(crate) fn describe(action: Action, outcome: &Outcome) -> (&'static str, Stri
     match outcome {
         Outcome::Pending => ("info", format!("{} requested, waiting for the controller…", action.label())),
         Outcome::Progressing => ("info", "handled, reconciling…".to_owned()),
-        Outcome::Succeeded(m) if action == Action::Suspend => {
-            ("ok", format!("suspended{}", if m.is_empty() { "" } else { "" }))
-        }
+        Outcome::Succeeded(_) if action == Action::Suspend => ("ok", "suspended".to_owned()),
         Outcome::Succeeded(m) => ("ok", format!("handled: Ready. {m}")),
         Outcome::FailingRetrying(m) => ("error", format!("handled: failing, retrying. {m}")),
         Outcome::Failed(m) => ("error", format!("handled: failed. {m}")),
@@ -436,12 +434,15 @@ fn capitalize(text: &str) -> String {
     chars.next().map(|c| c.to_uppercase().collect::<String>() + chars.as_str()).unwrap_or_default()
 }
 
+/// One cluster's controllers, or why they could not be read.
+type ClusterControllers = (String, Result<Vec<ControllerStatus>, String>);
+
 /// The Flux controllers of every cluster, with their readiness, and a restart button for admins.
 #[component]
 pub(crate) fn ControllersPage() -> impl IntoView {
     let live = expect_context::<Live>();
     let actions = expect_context::<Actions>();
-    let data: RwSignal<Vec<(String, Result<Vec<ControllerStatus>, String>)>> = RwSignal::new(Vec::new());
+    let data: RwSignal<Vec<ClusterControllers>> = RwSignal::new(Vec::new());
     let load = move || {
         let clusters: Vec<String> = live.fleet.with_untracked(|f| f.clusters.iter().map(|c| c.name.clone()).collect());
         spawn_local(async move {
