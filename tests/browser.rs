@@ -140,7 +140,7 @@ async fn the_app_works_under_a_base_path() -> anyhow::Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_presses_reconcile_and_follows_it_to_the_outcome() -> anyhow::Result<()> {
-    let options = Options { identity: fluxboard::demo::demo_identity(), ..Options::default() };
+    let options = Options { identity: Some(fluxboard::demo::demo_identity()), ..Options::default() };
     let served = Served::start(&["production"], options).await?;
     served.ready().await?;
     let cluster = served.demo.sims[0].cluster();
@@ -223,7 +223,7 @@ async fn a_viewer_sees_no_action_buttons() -> anyhow::Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bulk_reconcile_of_everything_failing_in_a_namespace() -> anyhow::Result<()> {
-    let options = Options { identity: fluxboard::demo::demo_identity(), ..Options::default() };
+    let options = Options { identity: Some(fluxboard::demo::demo_identity()), ..Options::default() };
     let served = Served::start(&["production"], options).await?;
     served.ready().await?;
     let failing: Vec<_> = served

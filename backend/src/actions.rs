@@ -98,11 +98,7 @@ pub(crate) async fn post_actions(
     if let Err(why) = same_origin(&headers) {
         return refuse(StatusCode::FORBIDDEN, "cross_site", why);
     }
-    let json_body = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json")));
-    if !json_body {
+    if !is_json(&headers) {
         return refuse(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
@@ -155,8 +151,16 @@ pub(crate) async fn post_actions(
     (StatusCode::ACCEPTED, Json(ActionResponse { action: request.action, results })).into_response()
 }
 
+/// Whether the request says its body is JSON.
+pub(crate) fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json")))
+}
+
 /// Browsers send `Sec-Fetch-Site` and `Origin` on every cross-site request: refuse those.
-fn same_origin(headers: &HeaderMap) -> Result<(), String> {
+pub(crate) fn same_origin(headers: &HeaderMap) -> Result<(), String> {
     if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok())
         && !matches!(site, "same-origin" | "none")
     {
@@ -502,7 +506,7 @@ pub(crate) async fn get_controllers(
     let cluster = state
         .cluster(&cluster_name)
         .ok_or_else(|| ApiError::not_found(format!("no cluster named {cluster_name:?}")))?;
-    if !identity.may(Role::Viewer, &cluster_name, "flux-system") {
+    if !identity.may(Role::Viewer, &cluster_name, "flux-system") && !identity.has_role_somewhere(Role::Admin) {
         return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "you may not see this cluster's controllers"));
     }
     let ar = ApiResource::erase::<k8s_openapi::api::apps::v1::Deployment>(&());

@@ -1,6 +1,7 @@
 //! The application: shared state, the router, and serving it.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
@@ -18,7 +19,13 @@ use tower_http::compression::CompressionLayer;
 use crate::actions::{ActAs, Audit};
 use crate::auth::{Identity, Role};
 use crate::cluster::Cluster;
+use crate::config::{Config, SessionStoreKind};
+use crate::login::RateLimiter;
+use crate::sessions::{RedisStore, Store};
 use crate::store::{DEFAULT_CAPACITY, FleetStore};
+
+/// The name of the session cookie.
+pub const SESSION_COOKIE: &str = "fluxboard_session";
 
 /// The largest request body any route accepts.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -43,8 +50,11 @@ pub struct AppState {
     pub act_as: ActAs,
     /// How long reconcile-with-source waits for each source to handle its request.
     pub source_wait: Duration,
-    /// The identity of every request until login exists.
-    pub identity: Arc<Identity>,
+    /// A fixed identity for every request (development and tests without login), or None:
+    /// identities come from sessions.
+    pub fixed_identity: Option<Arc<Identity>>,
+    pub config: Config,
+    pub limiter: RateLimiter,
 }
 
 impl AppState {
@@ -60,8 +70,11 @@ pub struct Options {
     pub base_path: String,
     /// Change-log and per-client queue capacity (default [`DEFAULT_CAPACITY`]).
     pub capacity: Option<usize>,
-    /// The identity of every request (until login exists): anonymous viewer by default.
-    pub identity: Identity,
+    /// Every request gets this identity, without login (development, tests, `--open-role`);
+    /// None: visitors log in with the methods of `config`. Default: an anonymous viewer.
+    pub identity: Option<Identity>,
+    /// Login methods, local users, role bindings, sessions.
+    pub config: Config,
     pub act_as: ActAs,
     /// How long reconcile-with-source waits for each source (default 30 s).
     pub source_wait: Duration,
@@ -72,7 +85,8 @@ impl Default for Options {
         Options {
             base_path: String::new(),
             capacity: None,
-            identity: Identity::open(Role::Viewer),
+            identity: Some(Identity::open(Role::Viewer)),
+            config: Config::default(),
             act_as: ActAs::User,
             source_wait: Duration::from_secs(30),
         }
@@ -83,6 +97,7 @@ impl Default for Options {
 #[derive(Debug)]
 pub struct App {
     pub state: Arc<AppState>,
+    sessions: Store,
     watchers: Vec<JoinHandle<()>>,
 }
 
@@ -95,9 +110,18 @@ impl Drop for App {
 }
 
 impl App {
-    /// Starts watching `clusters`.
-    pub fn start(clusters: Vec<Cluster>, options: &Options) -> anyhow::Result<App> {
+    /// Connects the session store and starts watching `clusters`.
+    pub async fn start(clusters: Vec<Cluster>, options: &Options) -> anyhow::Result<App> {
         let base_path = normalize_base_path(&options.base_path)?;
+        options.config.check()?;
+        anyhow::ensure!(
+            options.identity.is_some() || options.config.has_login() || options.config.auth.anonymous.enabled,
+            "no way in: configure a login method (auth.local.users, auth.kubernetesToken) or anonymous access"
+        );
+        let sessions = match (&options.config.sessions.store, &options.config.sessions.redis_url) {
+            (SessionStoreKind::Redis, Some(url)) => Store::Redis(RedisStore::connect(url).await?),
+            _ => Store::Memory(tower_sessions::MemoryStore::default()),
+        };
         let epoch =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
                 ^ u64::from(std::process::id());
@@ -111,13 +135,20 @@ impl App {
             audit: Audit::default(),
             act_as: options.act_as,
             source_wait: options.source_wait,
-            identity: Arc::new(options.identity.clone()),
+            fixed_identity: options.identity.clone().map(Arc::new),
+            config: options.config.clone(),
+            limiter: RateLimiter::default(),
         });
-        Ok(App { state, watchers })
+        Ok(App { state, sessions, watchers })
     }
 
     pub fn router(&self) -> Router {
-        router(self.state.clone())
+        router(self.state.clone(), self.sessions.clone())
+    }
+
+    /// The router as a service that knows each client's address (for rate limiting).
+    pub fn service(&self) -> axum::extract::connect_info::IntoMakeServiceWithConnectInfo<Router, SocketAddr> {
+        self.router().into_make_service_with_connect_info::<SocketAddr>()
     }
 
     /// Serves until `shutdown` completes.
@@ -126,7 +157,7 @@ impl App {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(listener, self.router()).with_graceful_shutdown(shutdown).await
+        axum::serve(listener, self.service()).with_graceful_shutdown(shutdown).await
     }
 }
 
@@ -148,7 +179,17 @@ pub fn normalize_base_path(path: &str) -> anyhow::Result<String> {
 }
 
 /// The whole HTTP surface.
-pub fn router(state: Arc<AppState>) -> Router {
+pub fn router(state: Arc<AppState>, sessions: Store) -> Router {
+    let cookie_path = if state.base_path.is_empty() { "/".to_owned() } else { format!("{}/", state.base_path) };
+    let session_layer = tower_sessions::SessionManagerLayer::new(sessions)
+        .with_name(SESSION_COOKIE)
+        .with_secure(state.config.sessions.secure_cookie)
+        .with_http_only(true)
+        .with_same_site(tower_sessions::cookie::SameSite::Lax)
+        .with_path(cookie_path)
+        .with_expiry(tower_sessions::Expiry::OnInactivity(time::Duration::minutes(
+            state.config.sessions.idle_minutes as i64,
+        )));
     let api = Router::new()
         .route("/api/v1/stream", get(crate::stream::stream))
         .route("/api/v1/clusters", get(clusters))
@@ -157,16 +198,18 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/audit", get(crate::actions::get_audit))
         .route("/api/v1/controllers/{cluster}", get(crate::actions::get_controllers))
         .route("/api/v1/me", get(me))
+        .route("/auth/methods", get(crate::login::methods))
+        .route("/auth/login", post(crate::login::login))
+        .route("/auth/token", post(crate::login::token))
+        .route("/auth/logout", post(crate::login::logout))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .fallback(crate::assets::fallback)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         // Server-sent events are not compressed (the default predicate leaves them alone).
         .layer(CompressionLayer::new())
-        .layer(axum::middleware::from_fn({
-            let identity = state.identity.clone();
-            move |req, next| crate::auth::identity_layer(identity.clone(), req, next)
-        }))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::identity_layer))
+        .layer(session_layer)
         .with_state(state.clone());
     if state.base_path.is_empty() {
         return api;

@@ -1,17 +1,21 @@
 //! Who is asking: the identity on every request, and what it may see.
 //!
-//! Login (local users, OIDC, Kubernetes tokens, sessions) is a later issue; until then every
-//! request gets the identity the server was started with (`--open-role`, viewer by default; the
-//! demo runs as an admin). Handlers already read the identity from the request, so sessions
-//! slot in by replacing [`identity_layer`].
+//! The identity comes from the session (local users, Kubernetes tokens; see login.rs), or is the
+//! anonymous viewer when anonymous access is on, or is fixed for every request when the server
+//! runs without login (`--open-role`, tests).
 
 use std::sync::Arc;
 
-use axum::extract::Request;
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 pub use fluxboard_model::auth::{Grant, Identity, Role, glob};
+use tower_sessions::Session;
 
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::login::{SESSION_USER, SessionUser};
 use crate::store::Visibility;
 
 /// What `identity` may see: objects in namespaces it holds any role for; the states of clusters
@@ -26,10 +30,51 @@ pub fn visibility(identity: &Identity) -> Visibility {
     })
 }
 
-/// Puts `identity` on every request (the seam where sessions will go).
-pub async fn identity_layer(identity: Arc<Identity>, mut req: Request, next: Next) -> Response {
-    req.extensions_mut().insert(identity);
+/// Puts the caller's identity on the request: the fixed one (no login), the session's user
+/// (with the grants the role bindings give them now), or the anonymous viewer when that is on.
+/// API requests without an identity get 401.
+pub async fn identity_layer(State(state): State<Arc<AppState>>, mut req: Request, next: Next) -> Response {
+    let identity = match &state.fixed_identity {
+        Some(fixed) => Some(fixed.clone()),
+        None => match session_identity(&state, req.extensions().get::<Session>()).await {
+            Ok(found) => found.or_else(|| state.config.anonymous().map(Arc::new)),
+            Err(response) => return response,
+        },
+    };
+    match identity {
+        Some(identity) => {
+            req.extensions_mut().insert(identity);
+        }
+        None if req.uri().path().starts_with("/api/") => {
+            return ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "log in first (or your session expired)",
+            )
+            .into_response();
+        }
+        None => {}
+    }
     next.run(req).await
+}
+
+async fn session_identity(state: &AppState, session: Option<&Session>) -> Result<Option<Arc<Identity>>, Response> {
+    let Some(session) = session else { return Ok(None) };
+    let user = match session.get::<SessionUser>(SESSION_USER).await {
+        Ok(user) => user,
+        Err(err) => {
+            tracing::error!(%err, "session store failed");
+            return Err(ApiError::unavailable("the session store is unavailable; try again").into_response());
+        }
+    };
+    let Some(user) = user else { return Ok(None) };
+    let absolute = state.config.sessions.absolute_hours as i64 * 3600;
+    if jiff::Timestamp::now().as_second() - user.login_at > absolute {
+        // Past the absolute lifetime: log out, whatever the activity.
+        let _ = session.flush().await;
+        return Ok(None);
+    }
+    Ok(Some(Arc::new(state.config.identity(&user.user, &user.groups))))
 }
 
 #[cfg(test)]

@@ -330,6 +330,27 @@ impl Backoff {
     }
 }
 
+/// Asks the cluster who a bearer token belongs to (TokenReview, as the dashboard): the user and
+/// groups, or None when the token is not accepted.
+pub async fn review_token(cluster: &Cluster, token: &str) -> anyhow::Result<Option<(String, Vec<String>)>> {
+    use k8s_openapi::api::authentication::v1::{TokenReview, TokenReviewSpec};
+    if token.is_empty() || token.len() > 16 * 1024 {
+        return Ok(None);
+    }
+    let review = TokenReview {
+        spec: TokenReviewSpec { token: Some(token.to_owned()), ..TokenReviewSpec::default() },
+        ..TokenReview::default()
+    };
+    let api: Api<TokenReview> = Api::all(cluster.client.clone());
+    let answer =
+        api.create(&kube::api::PostParams::default(), &review).await.map_err(|e| anyhow::anyhow!(kube_error(&e)))?;
+    let Some(status) = answer.status.filter(|s| s.authenticated == Some(true)) else { return Ok(None) };
+    let Some(user) = status.user.and_then(|u| u.username.map(|name| (name, u.groups.unwrap_or_default()))) else {
+        return Ok(None);
+    };
+    Ok(Some(user))
+}
+
 /// Lists the objects of a Flux kind right now (for comparisons in tests and benchmarks).
 pub async fn list_now(cluster: &Cluster, group: &str, kind: &str) -> anyhow::Result<Vec<DynamicObject>> {
     let ar = cluster.flux_kind(group, kind).context("kind not served")?;

@@ -30,8 +30,72 @@ pub fn demo_identity() -> crate::auth::Identity {
     }
 }
 
+/// The demo's login configuration: users `admin` (everything), `operator` (acts in team-a, sees
+/// only team-a) and `viewer` (reads everything), all with `password`; Kubernetes token login too
+/// (the emulated cluster's admin token maps to admin). Plain-http cookies: the demo binds to
+/// 127.0.0.1 only.
+pub fn demo_config(password: &str) -> anyhow::Result<crate::config::Config> {
+    use crate::auth::Role;
+    use crate::config::{Binding, Config, LocalUser};
+    let hash = crate::login::hash_password(password)?;
+    let user = |name: &str, group: &str| LocalUser {
+        username: name.to_owned(),
+        password_hash: hash.clone(),
+        groups: vec![group.to_owned()],
+    };
+    let binding = |role: Role, group: &str, namespaces: &[&str]| Binding {
+        role,
+        users: Vec::new(),
+        groups: vec![group.to_owned()],
+        clusters: vec!["*".to_owned()],
+        namespaces: namespaces.iter().map(|n| (*n).to_owned()).collect(),
+    };
+    let mut config = Config::default();
+    config.auth.local.users =
+        vec![user("admin", DEMO_ADMIN_GROUP), user("operator", DEMO_TEAM_A_GROUP), user("viewer", DEMO_VIEWER_GROUP)];
+    config.auth.kubernetes_token = true;
+    config.rbac = vec![
+        binding(Role::Admin, DEMO_ADMIN_GROUP, &["*"]),
+        binding(Role::Admin, "system:masters", &["*"]),
+        binding(Role::Operator, DEMO_TEAM_A_GROUP, &["team-a"]),
+        binding(Role::Viewer, DEMO_VIEWER_GROUP, &["*"]),
+    ];
+    config.sessions.secure_cookie = false;
+    Ok(config)
+}
+
+/// The demo operator's group (team-a).
+pub const DEMO_TEAM_A_GROUP: &str = "fluxboard:team-a";
+/// The demo viewer's group.
+pub const DEMO_VIEWER_GROUP: &str = "fluxboard:viewers";
+
 fn demo_rbac() -> Vec<serde_json::Value> {
+    let flux_groups = serde_json::json!([
+        "source.toolkit.fluxcd.io",
+        "kustomize.toolkit.fluxcd.io",
+        "helm.toolkit.fluxcd.io",
+        "notification.toolkit.fluxcd.io",
+        "image.toolkit.fluxcd.io",
+        "source.extensions.fluxcd.io"
+    ]);
     vec![
+        serde_json::json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+            "metadata": {"name": "fluxboard-demo-operator"},
+            "rules": [{"apiGroups": flux_groups, "resources": ["*"], "verbs": ["get", "list", "watch", "patch"]},
+                      {"apiGroups": [""], "resources": ["events"], "verbs": ["get", "list", "watch"]}]}),
+        serde_json::json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+            "metadata": {"name": "fluxboard-demo-operator", "namespace": "team-a"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "fluxboard-demo-operator"},
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": DEMO_TEAM_A_GROUP}]}),
+        serde_json::json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+            "metadata": {"name": "fluxboard-demo-viewer"},
+            "rules": [{"apiGroups": flux_groups, "resources": ["*"], "verbs": ["get", "list", "watch"]},
+                      {"apiGroups": [""], "resources": ["events", "services", "configmaps", "pods"], "verbs": ["get", "list", "watch"]},
+                      {"apiGroups": ["apps"], "resources": ["*"], "verbs": ["get", "list", "watch"]}]}),
+        serde_json::json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+            "metadata": {"name": "fluxboard-demo-viewer"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "fluxboard-demo-viewer"},
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": DEMO_VIEWER_GROUP}]}),
         serde_json::json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
             "metadata": {"name": "fluxboard-demo-admin"},
             "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]}),

@@ -7,9 +7,12 @@ pub mod app;
 pub mod assets;
 pub mod auth;
 pub mod cluster;
+pub mod config;
 pub mod demo;
 pub mod error;
+pub mod login;
 pub mod objects;
+pub mod sessions;
 pub mod store;
 pub mod stream;
 

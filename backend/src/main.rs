@@ -40,7 +40,10 @@ enum Command {
         /// Serve under this path prefix, for example /fluxboard behind a proxy.
         #[arg(long, env = "FLUXBOARD_BASE_PATH", default_value = "")]
         base_path: String,
-        /// Until login exists, the role of every visitor: viewer (read-only), operator or admin.
+        /// The configuration file (login methods, users, role bindings, sessions).
+        #[arg(long, env = "FLUXBOARD_CONFIG")]
+        config: Option<PathBuf>,
+        /// Without any login method configured: the role every visitor gets (viewer by default).
         #[arg(long, env = "FLUXBOARD_OPEN_ROLE", default_value = "viewer")]
         open_role: Role,
         /// Send actions impersonating the user (cluster RBAC decides), or as fluxboard's own
@@ -60,6 +63,8 @@ enum Command {
         #[arg(long)]
         objects: Option<usize>,
     },
+    /// Read a password (without echo) and print its argon2id hash for the configuration file.
+    HashPassword,
 }
 
 #[tokio::main]
@@ -71,15 +76,39 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     match Cli::parse().command {
-        Command::Serve { listen, kubeconfig, contexts, in_cluster, cluster_name, base_path, open_role, act_as } => {
+        Command::HashPassword => {
+            let password = read_password()?;
+            println!("{}", fluxboard::login::hash_password(&password)?);
+        }
+        Command::Serve {
+            listen,
+            kubeconfig,
+            contexts,
+            in_cluster,
+            cluster_name,
+            base_path,
+            config,
+            open_role,
+            act_as,
+        } => {
+            let config = match &config {
+                Some(path) => fluxboard::config::Config::load(path)?,
+                None => fluxboard::config::Config::default(),
+            };
             let clusters = if in_cluster {
                 vec![fluxboard::cluster::in_cluster(&cluster_name)?]
             } else {
                 fluxboard::cluster::from_kubeconfig(kubeconfig.as_deref(), &contexts).await?
             };
             let act_as = if act_as == "service-account" { ActAs::ServiceAccount } else { ActAs::User };
-            let options = Options { base_path, identity: Identity::open(open_role), act_as, ..Options::default() };
-            let app = App::start(clusters, &options)?;
+            let identity = if config.has_login() || config.auth.anonymous.enabled {
+                None
+            } else {
+                tracing::warn!(role = ?open_role, "no login method is configured: every visitor gets the open role");
+                Some(Identity::open(open_role))
+            };
+            let options = Options { base_path, identity, config, act_as, ..Options::default() };
+            let app = App::start(clusters, &options).await?;
             let listener =
                 tokio::net::TcpListener::bind(listen).await.with_context(|| format!("Failed to listen on {listen}"))?;
             tracing::info!(address = %listener.local_addr()?, "fluxboard is serving");
@@ -87,8 +116,11 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Demo { port, base_path, objects } => {
             let demo = Demo::start(&DemoOptions { objects, ..DemoOptions::default() }).await?;
-            let options = Options { base_path, identity: fluxboard::demo::demo_identity(), ..Options::default() };
-            let app = App::start(demo.clusters().await?, &options)?;
+            let password =
+                std::env::var("FLUXBOARD_DEMO_PASSWORD").ok().filter(|p| !p.is_empty()).unwrap_or_else(random_password);
+            let config = fluxboard::demo::demo_config(&password)?;
+            let options = Options { base_path, identity: None, config, ..Options::default() };
+            let app = App::start(demo.clusters().await?, &options).await?;
             let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.with_context(|| {
                 format!("Failed to listen on 127.0.0.1:{port} (is another demo running? try --port)")
             })?;
@@ -103,12 +135,38 @@ async fn main() -> anyhow::Result<()> {
             if !fluxboard::assets::frontend_built() {
                 println!("  note: the web app was not built into this binary; run `cargo xtask demo` instead");
             }
+            println!("  log in as admin, operator (team-a only) or viewer, password: {password}");
             println!("  press Ctrl-C to stop");
             println!();
             app.serve(listener, shutdown_signal()).await?;
         }
     }
     Ok(())
+}
+
+/// A password from the terminal (twice, without echo), or one line of standard input.
+fn read_password() -> anyhow::Result<String> {
+    use std::io::IsTerminal as _;
+    if !std::io::stdin().is_terminal() {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        let password = line.trim_end_matches(['\r', '\n']).to_owned();
+        anyhow::ensure!(!password.is_empty(), "no password on standard input");
+        return Ok(password);
+    }
+    let password = rpassword::prompt_password("Password: ")?;
+    let again = rpassword::prompt_password("Again: ")?;
+    anyhow::ensure!(password == again, "the passwords differ");
+    anyhow::ensure!(password.chars().count() >= 8, "use at least 8 characters");
+    Ok(password)
+}
+
+/// 16 random letters and digits.
+fn random_password() -> String {
+    use rand::Rng as _;
+    const CHARS: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::rng();
+    (0..16).map(|_| CHARS[rng.random_range(0..CHARS.len())] as char).collect()
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

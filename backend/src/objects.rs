@@ -27,8 +27,16 @@ pub const MASK: &str = "<masked>";
 
 pub(crate) async fn get_object(
     State(state): State<Arc<AppState>>,
+    axum::Extension(identity): axum::Extension<Arc<crate::auth::Identity>>,
     Path((cluster, group, kind, namespace, name)): Path<(String, String, String, String, String)>,
 ) -> Result<Json<ObjectDetail>, ApiError> {
+    if !identity.may(crate::auth::Role::Viewer, &cluster, &namespace) {
+        return Err(ApiError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("{namespace} in {cluster} is outside what {} may see", identity.user),
+        ));
+    }
     let info =
         kind_info(&group, &kind).ok_or_else(|| ApiError::not_found(format!("{group}/{kind} is not a Flux kind")))?;
     let client = state.cluster(&cluster).ok_or_else(|| ApiError::not_found(format!("no cluster named {cluster:?}")))?;

@@ -16,8 +16,12 @@ const HR: &str = "helm.toolkit.fluxcd.io";
 const SRC: &str = "source.toolkit.fluxcd.io";
 
 async fn app_as(identity: Identity) -> TestApp {
-    let app =
-        TestApp::start_with(Options { identity, source_wait: Duration::from_secs(3), ..Options::default() }).await;
+    let app = TestApp::start_with(Options {
+        identity: Some(identity),
+        source_wait: Duration::from_secs(3),
+        ..Options::default()
+    })
+    .await;
     app.ready().await;
     app
 }

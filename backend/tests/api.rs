@@ -332,7 +332,7 @@ async fn a_flux_2_2_cluster_is_read_at_the_versions_it_serves() {
     let kubeconfig = dir.path().join("kubeconfig");
     sim.write_kubeconfig(&kubeconfig).unwrap();
     let clusters = fluxboard::cluster::from_kubeconfig(Some(&kubeconfig), &[]).await.unwrap();
-    let app = fluxboard::App::start(clusters, &Options::default()).unwrap();
+    let app = fluxboard::App::start(clusters, &Options::default()).await.unwrap();
     let status = wait_for("the old cluster to sync", || async {
         app.state.store.clusters().into_iter().find(|c| c.state == fluxboard_model::api::ConnectionState::Connected)
     })

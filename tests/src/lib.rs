@@ -34,13 +34,17 @@ impl Served {
             realistic_timing: false,
         })
         .await?;
-        let app = App::start(demo.clusters().await?, &options)?;
+        let app = App::start(demo.clusters().await?, &options).await?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("http://{}{}", listener.local_addr()?, app.state.base_path);
         let (stop, stopped) = oneshot::channel::<()>();
-        let router = app.router();
+        let service = app.service();
         tokio::spawn(async move {
-            let _ = axum_serve(listener, router, stopped).await;
+            let _ = axum::serve(listener, service)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.await;
+                })
+                .await;
         });
         Ok(Served { demo, app, url, _stop: stop })
     }
@@ -61,18 +65,6 @@ impl Served {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
-}
-
-async fn axum_serve(
-    listener: tokio::net::TcpListener,
-    router: axum::Router,
-    stopped: oneshot::Receiver<()>,
-) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            let _ = stopped.await;
-        })
-        .await
 }
 
 /// Headless Chromium under ChromeDriver; both stop when this is dropped.

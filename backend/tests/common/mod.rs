@@ -42,13 +42,13 @@ impl TestApp {
             Demo::start(&DemoOptions { clusters: vec!["production".into()], objects: None, realistic_timing: false })
                 .await
                 .expect("the emulated cluster starts");
-        let app = App::start(demo.clusters().await.expect("kubeconfig loads"), &options).expect("the app starts");
+        let app = App::start(demo.clusters().await.expect("kubeconfig loads"), &options).await.expect("the app starts");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}{}", listener.local_addr().unwrap(), app.state.base_path);
         let (stop, stopped) = oneshot::channel::<()>();
-        let router = app.router();
+        let service = app.service();
         tokio::spawn(async move {
-            axum::serve(listener, router)
+            axum::serve(listener, service)
                 .with_graceful_shutdown(async move {
                     let _ = stopped.await;
                 })

@@ -1,0 +1,286 @@
+//! The configuration file (`--config`, YAML): login methods, local users, role bindings,
+//! sessions. Flags and environment variables cover the rest (see main.rs and the README).
+//!
+//! ```yaml
+//! auth:
+//!   local:
+//!     users:
+//!       - username: alice
+//!         passwordHash: "$argon2id$v=19$m=19456,t=2,p=1$..."   # fluxboard hash-password
+//!         groups: [platform]
+//!   kubernetesToken: true          # log in with a Kubernetes bearer token (TokenReview)
+//!   anonymous:                     # read-only access without login, for wall screens
+//!     enabled: false
+//!     clusters: ["*"]
+//!     namespaces: ["*"]
+//! rbac:
+//!   - role: admin                  # viewer, operator or admin
+//!     groups: [platform]
+//!     users: []
+//!     clusters: ["*"]
+//!     namespaces: ["*"]
+//! sessions:
+//!   store: memory                  # or redis
+//!   redisUrl: redis://127.0.0.1:6379
+//!   idleMinutes: 480
+//!   absoluteHours: 24
+//!   secureCookie: true             # false only for plain-http development
+//! ```
+
+use std::path::Path;
+
+use anyhow::Context as _;
+use serde::{Deserialize, Serialize};
+
+use crate::auth::{Grant, Identity, Role, glob};
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub auth: AuthConfig,
+    #[serde(default)]
+    pub rbac: Vec<Binding>,
+    #[serde(default)]
+    pub sessions: SessionConfig,
+}
+
+/// The login methods.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AuthConfig {
+    #[serde(default)]
+    pub local: LocalConfig,
+    #[serde(default)]
+    pub kubernetes_token: bool,
+    #[serde(default)]
+    pub anonymous: AnonymousConfig,
+}
+
+/// Local users.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LocalConfig {
+    #[serde(default)]
+    pub users: Vec<LocalUser>,
+}
+
+/// One local user.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LocalUser {
+    pub username: String,
+    /// An argon2id PHC string.
+    pub password_hash: String,
+    #[serde(default)]
+    pub groups: Vec<String>,
+}
+
+/// Read-only access without login.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AnonymousConfig {
+    #[serde(default)]
+    pub enabled: bool,
+    #[serde(default = "everything")]
+    pub clusters: Vec<String>,
+    #[serde(default = "everything")]
+    pub namespaces: Vec<String>,
+}
+
+impl Default for AnonymousConfig {
+    fn default() -> Self {
+        AnonymousConfig { enabled: false, clusters: everything(), namespaces: everything() }
+    }
+}
+
+fn everything() -> Vec<String> {
+    vec!["*".to_owned()]
+}
+
+/// A role for users and groups, limited to clusters and namespaces (globs).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Binding {
+    pub role: Role,
+    #[serde(default)]
+    pub users: Vec<String>,
+    #[serde(default)]
+    pub groups: Vec<String>,
+    #[serde(default = "everything")]
+    pub clusters: Vec<String>,
+    #[serde(default = "everything")]
+    pub namespaces: Vec<String>,
+}
+
+/// Where sessions live and how long.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SessionConfig {
+    #[serde(default)]
+    pub store: SessionStoreKind,
+    #[serde(default)]
+    pub redis_url: Option<String>,
+    #[serde(default = "default_idle")]
+    pub idle_minutes: u64,
+    #[serde(default = "default_absolute")]
+    pub absolute_hours: u64,
+    #[serde(default = "default_true")]
+    pub secure_cookie: bool,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            store: SessionStoreKind::Memory,
+            redis_url: None,
+            idle_minutes: default_idle(),
+            absolute_hours: default_absolute(),
+            secure_cookie: true,
+        }
+    }
+}
+
+fn default_idle() -> u64 {
+    8 * 60
+}
+
+fn default_absolute() -> u64 {
+    24
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// The session store.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum SessionStoreKind {
+    #[default]
+    Memory,
+    Redis,
+}
+
+impl Config {
+    /// Reads and checks a configuration file.
+    pub fn load(path: &Path) -> anyhow::Result<Config> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("Failed to read {}", path.display()))?;
+        let config: Config =
+            serde_yaml::from_str(&text).with_context(|| format!("Failed to parse {}", path.display()))?;
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Checks what serde cannot: hashes parse, names are unique, Redis has a URL.
+    pub fn check(&self) -> anyhow::Result<()> {
+        let mut seen = std::collections::HashSet::new();
+        for user in &self.auth.local.users {
+            anyhow::ensure!(!user.username.is_empty(), "a local user has an empty username");
+            anyhow::ensure!(seen.insert(&user.username), "local user {:?} is listed twice", user.username);
+            argon2::password_hash::PasswordHash::new(&user.password_hash)
+                .map_err(|e| anyhow::anyhow!("the password hash of {:?} is not a PHC string: {e}", user.username))?;
+            anyhow::ensure!(
+                user.password_hash.starts_with("$argon2id$"),
+                "the password hash of {:?} is not argon2id (use fluxboard hash-password)",
+                user.username
+            );
+        }
+        if self.sessions.store == SessionStoreKind::Redis {
+            anyhow::ensure!(
+                self.sessions.redis_url.is_some(),
+                "sessions.store is redis but sessions.redisUrl is missing"
+            );
+        }
+        anyhow::ensure!(
+            self.sessions.idle_minutes > 0 && self.sessions.absolute_hours > 0,
+            "session lifetimes must be positive"
+        );
+        Ok(())
+    }
+
+    /// Whether any login method is configured.
+    pub fn has_login(&self) -> bool {
+        !self.auth.local.users.is_empty() || self.auth.kubernetes_token
+    }
+
+    /// The identity of `user` in `groups`, with the grants the role bindings give them.
+    pub fn identity(&self, user: &str, groups: &[String]) -> Identity {
+        let grants = self
+            .rbac
+            .iter()
+            .filter(|b| {
+                b.users.iter().any(|u| glob(u, user))
+                    || b.groups.iter().any(|g| groups.iter().any(|mine| glob(g, mine)))
+            })
+            .map(|b| Grant { role: b.role, clusters: b.clusters.clone(), namespaces: b.namespaces.clone() })
+            .collect();
+        Identity { user: user.to_owned(), groups: groups.to_vec(), grants }
+    }
+
+    /// The identity of visitors who have not logged in, when anonymous access is on.
+    pub fn anonymous(&self) -> Option<Identity> {
+        let a = &self.auth.anonymous;
+        a.enabled.then(|| Identity {
+            user: "anonymous".to_owned(),
+            groups: vec!["system:unauthenticated".to_owned()],
+            grants: vec![Grant { role: Role::Viewer, clusters: a.clusters.clone(), namespaces: a.namespaces.clone() }],
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$Gc6n6Hd1QmJpbl8kz8PI8b8YQnOe3c1n9dcE3S2Hh3k";
+
+    #[test]
+    fn a_full_config_parses_and_maps_users_and_groups_to_roles() {
+        let yaml = format!(
+            r#"
+auth:
+  local:
+    users:
+      - username: alice
+        passwordHash: "{HASH}"
+        groups: [platform]
+  kubernetesToken: true
+rbac:
+  - role: admin
+    groups: [platform]
+  - role: operator
+    users: [bob]
+    clusters: [prod]
+    namespaces: ["team-*"]
+sessions:
+  store: redis
+  redisUrl: redis://127.0.0.1:6379
+  secureCookie: false
+"#
+        );
+        let config: Config = serde_yaml::from_str(&yaml).unwrap();
+        config.check().unwrap();
+        assert!(config.identity("alice", &["platform".into()]).may(Role::Admin, "any", "ns"));
+        let bob = config.identity("bob", &[]);
+        assert!(bob.may(Role::Operator, "prod", "team-a") && !bob.may(Role::Operator, "staging", "team-a"));
+        assert!(config.identity("carol", &[]).grants.is_empty(), "no binding, no access");
+        assert_eq!(config.sessions.idle_minutes, 480);
+        assert!(config.anonymous().is_none(), "anonymous access is off by default");
+    }
+
+    #[test]
+    fn mistakes_are_caught_at_start() {
+        for bad in [
+            "auth: {local: {users: [{username: a, passwordHash: nothash}]}}",
+            "auth: {local: {users: [{username: a, passwordHash: '$pbkdf2-sha256$i=1000$c2FsdA$aGFzaA'}]}}",
+            "sessions: {store: redis}",
+            "rbac: [{role: superuser}]",
+            "unknown: 1",
+        ] {
+            let parsed: Result<Config, _> = serde_yaml::from_str(bad);
+            assert!(parsed.map_err(anyhow::Error::from).and_then(|c| c.check()).is_err(), "{bad}");
+        }
+    }
+}

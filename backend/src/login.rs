@@ -1,0 +1,309 @@
+//! Logging in and out: `/auth/methods`, `/auth/login` (local users), `/auth/token` (Kubernetes
+//! tokens, checked with TokenReview), `/auth/logout`.
+//!
+//! Passwords are checked with argon2id; an unknown user costs the same as a known one (a dummy
+//! hash is checked). Attempts are rate limited per client address and per username. The session
+//! id is cycled at login; the session holds the user and groups, never a password or token.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::{Duration, Instant};
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use tower_sessions::Session;
+
+use crate::app::AppState;
+use crate::error::ApiError;
+
+/// The session key of the logged-in user.
+pub const SESSION_USER: &str = "user";
+/// The most attempts per client address per window.
+const PER_ADDRESS: usize = 20;
+/// The most failed attempts per username per window.
+const PER_USERNAME: usize = 5;
+const WINDOW: Duration = Duration::from_secs(60);
+
+/// Who is logged in, as the session stores it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionUser {
+    pub user: String,
+    pub groups: Vec<String>,
+    /// `local` or `token`.
+    pub method: String,
+    /// Seconds since the epoch; the absolute expiry counts from here.
+    pub login_at: i64,
+}
+
+/// The login methods the server offers (`GET /auth/methods`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Methods {
+    pub local: bool,
+    pub token: bool,
+    pub anonymous: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LocalLogin {
+    username: String,
+    password: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenLogin {
+    token: String,
+}
+
+/// Hashes a password with argon2id and a random salt, as a PHC string.
+pub fn hash_password(password: &str) -> anyhow::Result<String> {
+    let mut bytes = [0u8; 16];
+    rand::fill(&mut bytes);
+    let salt = SaltString::encode_b64(&bytes).map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(Argon2::default().hash_password(password.as_bytes(), &salt).map_err(|e| anyhow::anyhow!("{e}"))?.to_string())
+}
+
+/// Checks a password against a PHC hash (constant time in the password).
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+}
+
+/// A hash no password matches, checked for unknown users so they cost the same time.
+static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| hash_password("fluxboard: no such user").unwrap_or_default());
+
+/// Sliding-window counters of login attempts.
+#[derive(Debug, Default)]
+pub struct RateLimiter {
+    attempts: Mutex<HashMap<String, VecDeque<Instant>>>,
+}
+
+impl RateLimiter {
+    /// Counts an attempt under `key`; refuses (with the wait) when `max` were made in the window.
+    fn hit(&self, key: &str, max: usize) -> Result<(), Duration> {
+        let now = Instant::now();
+        let mut attempts = self.attempts.lock().unwrap_or_else(|e| e.into_inner());
+        if attempts.len() > 10_000 {
+            attempts.retain(|_, v| v.back().is_some_and(|t| now.duration_since(*t) < WINDOW));
+        }
+        let list = attempts.entry(key.to_owned()).or_default();
+        while list.front().is_some_and(|t| now.duration_since(*t) >= WINDOW) {
+            list.pop_front();
+        }
+        if list.len() >= max {
+            let oldest = *list.front().expect("not empty");
+            return Err(WINDOW.saturating_sub(now.duration_since(oldest)));
+        }
+        list.push_back(now);
+        Ok(())
+    }
+
+    fn forget(&self, key: &str) {
+        self.attempts.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
+    }
+}
+
+pub(crate) async fn methods(State(state): State<Arc<AppState>>) -> Json<Methods> {
+    let auth = &state.config.auth;
+    Json(Methods {
+        local: !auth.local.users.is_empty(),
+        token: auth.kubernetes_token,
+        anonymous: auth.anonymous.enabled,
+    })
+}
+
+fn too_many(wait: Duration) -> Response {
+    let secs = wait.as_secs().max(1);
+    let mut response = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        format!("too many login attempts; try again in {secs} s"),
+    )
+    .into_response();
+    if let Ok(v) = secs.to_string().parse() {
+        response.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    response
+}
+
+/// The checks every login request passes first: same origin, JSON, readable body.
+fn login_body(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Bytes, Response> {
+    crate::actions::same_origin(headers)
+        .map_err(|why| ApiError::new(StatusCode::FORBIDDEN, "cross_site", why).into_response())?;
+    if !crate::actions::is_json(headers) {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the request as application/json",
+        )
+        .into_response());
+    }
+    body.map_err(|r| {
+        ApiError::new(r.status(), "bad_body", format!("cannot read the request body: {r}")).into_response()
+    })
+}
+
+fn client(addr: Option<&ConnectInfo<SocketAddr>>) -> String {
+    addr.map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string())
+}
+
+async fn start_session(session: &Session, user: SessionUser) -> Result<(), Response> {
+    let failed = |e: tower_sessions::session::Error| {
+        tracing::error!(%e, "session store failed");
+        ApiError::unavailable("the session store is unavailable; try again").into_response()
+    };
+    session.cycle_id().await.map_err(failed)?;
+    session.insert(SESSION_USER, user).await.map_err(failed)?;
+    Ok(())
+}
+
+pub(crate) async fn login(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    headers: HeaderMap,
+    request: axum::extract::Request,
+) -> Response {
+    let addr = request.extensions().get::<ConnectInfo<SocketAddr>>().cloned();
+    let body = axum::body::to_bytes(request.into_body(), crate::app::BODY_LIMIT).await;
+    let body = match body {
+        Ok(b) => Ok(b),
+        Err(_) => {
+            return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "bad_body", "the request body is too large")
+                .into_response();
+        }
+    };
+    let body = match login_body(&headers, body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let Ok(form) = serde_json::from_slice::<LocalLogin>(&body) else {
+        return ApiError::bad_request("send {\"username\": ..., \"password\": ...}").into_response();
+    };
+    let address = client(addr.as_ref());
+    if let Err(wait) = state.limiter.hit(&format!("addr:{address}"), PER_ADDRESS) {
+        tracing::warn!(target: "audit", address, username = form.username, "login rate limited (address)");
+        return too_many(wait);
+    }
+    let user_key = format!("user:{}", form.username);
+    if let Err(wait) = state.limiter.hit(&user_key, PER_USERNAME) {
+        tracing::warn!(target: "audit", address, username = form.username, "login rate limited (username)");
+        return too_many(wait);
+    }
+    let found = state.config.auth.local.users.iter().find(|u| u.username == form.username);
+    let password = form.password.clone();
+    let hash = found.map_or_else(|| DUMMY_HASH.clone(), |u| u.password_hash.clone());
+    // argon2 is deliberately slow: keep it off the async workers.
+    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await.unwrap_or(false);
+    let Some(user) = found.filter(|_| ok) else {
+        tracing::warn!(target: "audit", address, username = form.username, "login failed");
+        return ApiError::new(StatusCode::UNAUTHORIZED, "bad_credentials", "wrong username or password")
+            .into_response();
+    };
+    state.limiter.forget(&user_key);
+    let who = SessionUser {
+        user: user.username.clone(),
+        groups: user.groups.clone(),
+        method: "local".into(),
+        login_at: jiff::Timestamp::now().as_second(),
+    };
+    if let Err(r) = start_session(&session, who.clone()).await {
+        return r;
+    }
+    tracing::info!(target: "audit", address, user = who.user, "login (local)");
+    Json(state.config.identity(&who.user, &who.groups)).into_response()
+}
+
+pub(crate) async fn token(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    headers: HeaderMap,
+    request: axum::extract::Request,
+) -> Response {
+    if !state.config.auth.kubernetes_token {
+        return ApiError::not_found("Kubernetes token login is not enabled").into_response();
+    }
+    let addr = request.extensions().get::<ConnectInfo<SocketAddr>>().cloned();
+    let Ok(body) = axum::body::to_bytes(request.into_body(), crate::app::BODY_LIMIT).await else {
+        return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "bad_body", "the request body is too large")
+            .into_response();
+    };
+    let body = match login_body(&headers, Ok(body)) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let Ok(form) = serde_json::from_slice::<TokenLogin>(&body) else {
+        return ApiError::bad_request("send {\"token\": ...}").into_response();
+    };
+    let address = client(addr.as_ref());
+    if let Err(wait) = state.limiter.hit(&format!("addr:{address}"), PER_ADDRESS) {
+        return too_many(wait);
+    }
+    let Some(cluster) = state.clusters.first() else {
+        return ApiError::unavailable("no cluster to review the token").into_response();
+    };
+    let review = match crate::cluster::review_token(cluster, form.token.trim()).await {
+        Ok(review) => review,
+        Err(err) => {
+            tracing::warn!(%err, "TokenReview failed");
+            return ApiError::unavailable(format!("the token could not be checked: {err:#}")).into_response();
+        }
+    };
+    let Some((user, groups)) = review else {
+        tracing::warn!(target: "audit", address, "login failed (token)");
+        return ApiError::new(StatusCode::UNAUTHORIZED, "bad_credentials", "the cluster did not accept this token")
+            .into_response();
+    };
+    let who = SessionUser { user, groups, method: "token".into(), login_at: jiff::Timestamp::now().as_second() };
+    if let Err(r) = start_session(&session, who.clone()).await {
+        return r;
+    }
+    tracing::info!(target: "audit", address, user = who.user, "login (token)");
+    Json(state.config.identity(&who.user, &who.groups)).into_response()
+}
+
+pub(crate) async fn logout(session: Session, headers: HeaderMap) -> Response {
+    if let Err(why) = crate::actions::same_origin(&headers) {
+        return ApiError::new(StatusCode::FORBIDDEN, "cross_site", why).into_response();
+    }
+    if let Err(e) = session.flush().await {
+        tracing::error!(%e, "session store failed");
+        return ApiError::unavailable("the session store is unavailable; try again").into_response();
+    }
+    StatusCode::NO_CONTENT.into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_hash_with_argon2id_and_verify() {
+        let hash = hash_password("correct horse").unwrap();
+        assert!(hash.starts_with("$argon2id$"), "{hash}");
+        assert!(verify_password("correct horse", &hash));
+        assert!(!verify_password("wrong", &hash));
+        assert!(!verify_password("correct horse", "not a hash"));
+        assert_ne!(hash, hash_password("correct horse").unwrap(), "salted");
+    }
+
+    #[test]
+    fn the_rate_limiter_counts_within_its_window() {
+        let limiter = RateLimiter::default();
+        for _ in 0..3 {
+            assert!(limiter.hit("k", 3).is_ok());
+        }
+        let wait = limiter.hit("k", 3).unwrap_err();
+        assert!(wait <= WINDOW && wait > Duration::from_secs(50));
+        assert!(limiter.hit("other", 3).is_ok());
+        limiter.forget("k");
+        assert!(limiter.hit("k", 3).is_ok());
+    }
+}
