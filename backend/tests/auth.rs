@@ -1,0 +1,259 @@
+//! Login, sessions and roles through the API: local users, Kubernetes tokens, cookies,
+//! logout, tampering, rate limits, cross-site requests, and what each role sees and may do.
+
+mod common;
+
+use common::TestApp;
+use fluxboard::Options;
+use fluxboard::demo::demo_config;
+use fluxboard_model::api::Snapshot;
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "correct-horse-battery";
+
+async fn app() -> TestApp {
+    let config = demo_config(PASSWORD).unwrap();
+    let app = TestApp::start_with(Options { identity: None, config, ..Options::default() }).await;
+    app.ready().await;
+    app
+}
+
+/// A browser-like client: same-origin JSON posts, and the session cookie kept by hand so the
+/// tests can read and tamper with it.
+struct Browser<'a> {
+    app: &'a TestApp,
+    http: reqwest::Client,
+    cookie: Option<String>,
+}
+
+impl<'a> Browser<'a> {
+    fn new(app: &'a TestApp) -> Browser<'a> {
+        Browser { app, http: reqwest::Client::new(), cookie: None }
+    }
+
+    async fn send(
+        &mut self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value, reqwest::header::HeaderMap) {
+        let mut req =
+            self.http.request(method, format!("{}{path}", self.app.url)).header("sec-fetch-site", "same-origin");
+        if let Some(cookie) = &self.cookie {
+            req = req.header("cookie", cookie);
+        }
+        if let Some(body) = body {
+            req = req.header("content-type", "application/json").body(body.to_string());
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        if let Some(set) = headers.get("set-cookie").and_then(|v| v.to_str().ok()) {
+            self.cookie = set.split(';').next().map(str::to_owned);
+        }
+        (status, res.json().await.unwrap_or(Value::Null), headers)
+    }
+
+    async fn get(&mut self, path: &str) -> (u16, Value) {
+        let (s, b, _) = self.send(reqwest::Method::GET, path, None).await;
+        (s, b)
+    }
+
+    async fn post(&mut self, path: &str, body: Value) -> (u16, Value) {
+        let (s, b, _) = self.send(reqwest::Method::POST, path, Some(body)).await;
+        (s, b)
+    }
+
+    async fn login(&mut self, username: &str, password: &str) -> (u16, Value) {
+        self.post("/auth/login", json!({"username": username, "password": password})).await
+    }
+
+    async fn snapshot(&self) -> Snapshot {
+        let mut req = self.http.get(format!("{}/api/v1/stream", self.app.url));
+        if let Some(cookie) = &self.cookie {
+            req = req.header("cookie", cookie);
+        }
+        let res = req.send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        let mut body = res;
+        let mut text = String::new();
+        while !text.contains("\n\n") {
+            let chunk = body.chunk().await.unwrap().expect("a snapshot");
+            text.push_str(&String::from_utf8_lossy(&chunk));
+        }
+        let data = text.lines().find_map(|l| l.strip_prefix("data: ")).expect("data");
+        serde_json::from_str(data).unwrap()
+    }
+}
+
+#[tokio::test]
+async fn nothing_is_readable_before_login_and_a_local_login_opens_a_session() {
+    let app = app().await;
+    let mut b = Browser::new(&app);
+    for path in [
+        "/api/v1/me",
+        "/api/v1/stream",
+        "/api/v1/clusters",
+        "/api/v1/audit",
+        "/api/v1/objects/production/kustomize.toolkit.fluxcd.io/Kustomization/flux-system/apps",
+    ] {
+        let (status, body) = b.get(path).await;
+        assert_eq!(status, 401, "{path}");
+        assert_eq!(body["error"]["code"], "unauthenticated", "{path}");
+    }
+    let (status, methods) = b.get("/auth/methods").await;
+    assert_eq!(status, 200);
+    assert_eq!(methods, json!({"local": true, "token": true, "anonymous": false}));
+    // Wrong password and unknown user read the same.
+    let (status, wrong) = b.login("admin", "nope").await;
+    assert_eq!(status, 401);
+    let (status, unknown) = b.login("nobody", "nope").await;
+    assert_eq!(status, 401);
+    assert_eq!(wrong, unknown);
+    assert!(b.cookie.is_none(), "no session for failed logins");
+
+    let (status, _, headers) =
+        b.send(reqwest::Method::POST, "/auth/login", Some(json!({"username": "admin", "password": PASSWORD}))).await;
+    assert_eq!(status, 200);
+    let set_cookie = headers["set-cookie"].to_str().unwrap().to_owned();
+    assert!(set_cookie.starts_with("fluxboard_session="), "{set_cookie}");
+    assert!(
+        set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Lax") && set_cookie.contains("Path=/"),
+        "{set_cookie}"
+    );
+    assert!(!set_cookie.contains(PASSWORD) && !set_cookie.contains("admin"), "nothing secret in the cookie");
+    let (status, me) = b.get("/api/v1/me").await;
+    assert_eq!(status, 200);
+    assert_eq!(me["user"], "admin");
+    assert_eq!(me["grants"][0]["role"], "admin");
+    assert!(!b.snapshot().await.objects.is_empty());
+
+    // A second login cycles the id: the first cookie is dead.
+    let first = b.cookie.clone().unwrap();
+    b.login("admin", PASSWORD).await;
+    assert_ne!(b.cookie.as_deref(), Some(first.as_str()));
+    let mut old = Browser::new(&app);
+    old.cookie = Some(first);
+    assert_eq!(old.get("/api/v1/me").await.0, 401);
+
+    // A tampered cookie is nobody.
+    let mut tampered = Browser::new(&app);
+    tampered.cookie = Some(format!("{}x", b.cookie.clone().unwrap()));
+    assert_eq!(tampered.get("/api/v1/me").await.0, 401);
+    tampered.cookie = Some("fluxboard_session=AAAAAAAAAAAAAAAAAAAAAA".into());
+    assert_eq!(tampered.get("/api/v1/me").await.0, 401);
+
+    // Logout is a POST that ends the session.
+    let cookie = b.cookie.clone();
+    let (status, _, _) = b.send(reqwest::Method::POST, "/auth/logout", None).await;
+    assert_eq!(status, 204);
+    b.cookie = cookie;
+    assert_eq!(b.get("/api/v1/me").await.0, 401, "the old cookie is dead after logout");
+}
+
+#[tokio::test]
+async fn roles_and_scopes_apply_to_the_stream_details_and_actions() {
+    let app = app().await;
+    // The operator of team-a sees only team-a and acts only there.
+    let mut op = Browser::new(&app);
+    assert_eq!(op.login("operator", PASSWORD).await.0, 200);
+    let snapshot = op.snapshot().await;
+    assert!(!snapshot.objects.is_empty());
+    assert!(snapshot.objects.iter().all(|s| s.namespace == "team-a"), "only team-a");
+    let (status, body) =
+        op.get("/api/v1/objects/production/kustomize.toolkit.fluxcd.io/Kustomization/flux-system/apps").await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(
+        op.get("/api/v1/objects/production/kustomize.toolkit.fluxcd.io/Kustomization/team-a/podinfo").await.0,
+        200
+    );
+    let act = |ns: &str, name: &str| json!({"action": "reconcile", "cluster": "production", "kind": "Kustomization", "namespace": ns, "name": name});
+    let (status, body) = op.post("/api/v1/actions", act("team-a", "podinfo")).await;
+    assert_eq!(status, 202, "{body}");
+    let patch = app.sim().patches().into_iter().rev().find(|p| p.name == "podinfo").unwrap();
+    assert_eq!(patch.user, "operator", "sent as the operator");
+    let (status, body) = op.post("/api/v1/actions", act("flux-system", "apps")).await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(op.get("/api/v1/audit").await.0, 403);
+
+    // The viewer reads everything and may do nothing.
+    let mut viewer = Browser::new(&app);
+    assert_eq!(viewer.login("viewer", PASSWORD).await.0, 200);
+    assert!(viewer.snapshot().await.objects.iter().any(|s| s.namespace == "flux-system"));
+    let (status, body) = viewer.post("/api/v1/actions", act("team-a", "podinfo")).await;
+    assert_eq!(status, 403, "{body}");
+
+    // The admin sees the audit log, with the refused attempts too.
+    let mut admin = Browser::new(&app);
+    admin.login("admin", PASSWORD).await;
+    let (status, audit) = admin.get("/api/v1/audit").await;
+    assert_eq!(status, 200);
+    let entries = audit.as_array().unwrap();
+    assert!(entries.iter().any(|e| e["user"] == "viewer" && e["status"] == "refused"));
+    assert!(entries.iter().any(|e| e["user"] == "operator" && e["status"] == "accepted"));
+}
+
+#[tokio::test]
+async fn a_kubernetes_token_logs_in_through_token_review_and_is_not_kept() {
+    let app = app().await;
+    let mut b = Browser::new(&app);
+    let (status, body) = b.post("/auth/token", json!({"token": "not-a-real-token"})).await;
+    assert_eq!(status, 401, "{body}");
+    let (status, me) = b.post("/auth/token", json!({"token": kube_sim::ADMIN_TOKEN})).await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["user"], "kube-sim-admin");
+    assert!(me["groups"].as_array().unwrap().iter().any(|g| g == "system:masters"));
+    assert!(!b.cookie.as_deref().unwrap().contains(kube_sim::ADMIN_TOKEN));
+    assert_eq!(b.get("/api/v1/me").await.1["user"], "kube-sim-admin");
+}
+
+#[tokio::test]
+async fn brute_force_hits_the_rate_limit_and_cross_site_logins_are_refused() {
+    let app = app().await;
+    let mut b = Browser::new(&app);
+    for _ in 0..5 {
+        assert_eq!(b.login("admin", "guess").await.0, 401);
+    }
+    let (status, _, headers) =
+        b.send(reqwest::Method::POST, "/auth/login", Some(json!({"username": "admin", "password": "guess"}))).await;
+    assert_eq!(status, 429);
+    assert!(headers.contains_key("retry-after"));
+    assert_eq!(b.login("admin", PASSWORD).await.0, 429, "locked for the window, even with the right password");
+    assert_eq!(b.login("viewer", PASSWORD).await.0, 200, "other users are not locked");
+
+    let res = reqwest::Client::new()
+        .post(format!("{}/auth/login", app.url))
+        .header("content-type", "application/json")
+        .header("origin", "http://evil.example")
+        .body(json!({"username": "viewer", "password": PASSWORD}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    assert!(res.headers().get("set-cookie").is_none());
+    let res = reqwest::Client::new()
+        .post(format!("{}/auth/login", app.url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("username=viewer&password={PASSWORD}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 415, "forms (the cross-site kind) are refused");
+}
+
+#[tokio::test]
+async fn anonymous_read_only_access_is_off_by_default_and_scoped_when_on() {
+    let mut config = demo_config(PASSWORD).unwrap();
+    config.auth.anonymous.enabled = true;
+    config.auth.anonymous.namespaces = vec!["team-b".into()];
+    let app = TestApp::start_with(Options { identity: None, config, ..Options::default() }).await;
+    app.ready().await;
+    let b = Browser::new(&app);
+    let snapshot = b.snapshot().await;
+    assert!(!snapshot.objects.is_empty() && snapshot.objects.iter().all(|s| s.namespace == "team-b"));
+    let mut b = Browser::new(&app);
+    let (status, _) = b
+        .post("/api/v1/actions", json!({"action": "reconcile", "cluster": "production", "kind": "Kustomization", "namespace": "team-b", "name": "team-b-app"}))
+        .await;
+    assert_eq!(status, 403, "anonymous visitors only read");
+}
