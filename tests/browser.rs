@@ -265,3 +265,52 @@ async fn bulk_reconcile_of_everything_failing_in_a_namespace() -> anyhow::Result
     }
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_logs_in_sees_their_scope_and_logs_out() -> anyhow::Result<()> {
+    let password = "correct-horse-battery";
+    let options = Options { identity: None, config: fluxboard::demo::demo_config(password)?, ..Options::default() };
+    let served = Served::start(&["production"], options).await?;
+    served.ready().await?;
+    let team_a = served.app.state.store.summaries().iter().filter(|s| s.namespace == "team-a").count();
+    let browser = Browser::start().await?;
+    let c = &browser.client;
+    c.goto(&format!("{}/", served.url)).await?;
+
+    // The login page offers exactly the configured methods.
+    browser.wait_element("#username").await?;
+    assert!(c.find(Locator::Css("#token")).await.is_ok(), "token login is configured");
+    browser.wait_element("#username").await?.send_keys("operator").await?;
+    browser.wait_element("#password").await?.send_keys("wrong").await?;
+    c.find(Locator::Css(".login-form button[type=submit]")).await?.click().await?;
+    browser.wait_text("[data-testid=login-error]", "the refusal", |t| t.contains("wrong username or password")).await?;
+    let field = browser.wait_element("#password").await?;
+    field.clear().await?;
+    field.send_keys(password).await?;
+    c.find(Locator::Css(".login-form button[type=submit]")).await?.click().await?;
+
+    // The operator of team-a sees team-a only.
+    browser.wait_text("[data-testid=user]", "the user", |t| t == "operator").await?;
+    browser.wait_text("[data-testid=count-total]", "team-a's objects", |t| t == team_a.to_string()).await?;
+    let cookies = c.get_all_cookies().await?;
+    let session = cookies.iter().find(|k| k.name() == "fluxboard_session").expect("a session cookie");
+    assert_eq!(session.http_only(), Some(true));
+    assert_eq!(format!("{:?}", session.same_site()), "Some(Lax)");
+    browser.screenshot("operator-overview").await;
+
+    // Out of scope by URL: a clear refusal, no data.
+    c.goto(&format!("{}/resources/production/kustomize.toolkit.fluxcd.io/Kustomization/flux-system/apps", served.url))
+        .await?;
+    browser.wait_text(".detail .error", "the refusal", |t| t.contains("outside what operator may see")).await?;
+    // In scope: the operator may act.
+    c.goto(&format!("{}/resources/production/kustomize.toolkit.fluxcd.io/Kustomization/team-a/podinfo", served.url))
+        .await?;
+    browser.wait_element("button[data-action=Reconcile]").await?;
+
+    // Logging out ends the session and shows the login page.
+    c.find(Locator::XPath("//button[normalize-space(.)='Log out']")).await?.click().await?;
+    browser.wait_element("#username").await?;
+    c.goto(&format!("{}/resources", served.url)).await?;
+    browser.wait_element("#username").await?;
+    Ok(())
+}

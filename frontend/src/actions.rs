@@ -94,9 +94,9 @@ pub(crate) fn explanation(action: Action) -> &'static str {
 }
 
 impl Actions {
-    pub(crate) fn start() -> Actions {
+    pub(crate) fn start(me: Identity) -> Actions {
         let actions = Actions {
-            me: RwSignal::new(None),
+            me: RwSignal::new(Some(me)),
             pending: RwSignal::new(HashMap::new()),
             sending: RwSignal::new(Vec::new()),
             toasts: RwSignal::new(Vec::new()),
@@ -105,14 +105,6 @@ impl Actions {
             next_toast: RwSignal::new(0),
         };
         set_interval(move || actions.now.set(js_sys::Date::now()), Duration::from_secs(1));
-        spawn_local(async move {
-            if let Ok(res) = gloo_net::http::Request::get("api/v1/me").send().await
-                && res.ok()
-                && let Ok(me) = res.json::<Identity>().await
-            {
-                actions.me.set(Some(me));
-            }
-        });
         actions
     }
 

@@ -12,10 +12,12 @@ mod actions;
 mod detail;
 mod list;
 mod live;
+mod login;
 mod overview;
 mod route;
 mod ui;
 
+use fluxboard_model::auth::Identity;
 use leptos::prelude::*;
 use wasm_bindgen::prelude::wasm_bindgen;
 
@@ -23,22 +25,46 @@ use crate::live::Live;
 use crate::route::{Link, Page, Router};
 use crate::ui::{Clock, ThemeToggle};
 
-/// The entry point, called when the module loads.
+/// The entry point, called when the module loads: asks who is here, then shows the app or the
+/// login page.
 #[wasm_bindgen(start)]
 pub fn start() {
     console_error_panic_hook::set_once();
-    leptos::mount::mount_to_body(App);
+    wasm_bindgen_futures::spawn_local(async {
+        match who_am_i().await {
+            Ok(Some(me)) => leptos::mount::mount_to_body(move || view! { <App me=me /> }),
+            Ok(None) => leptos::mount::mount_to_body(login::Login),
+            Err(message) => leptos::mount::mount_to_body(move || {
+                view! {
+                    <main class="login-page">
+                        <p class="error" role="alert">{message.clone()}</p>
+                    </main>
+                }
+            }),
+        }
+    });
+}
+
+/// The logged-in identity, None when login is needed.
+async fn who_am_i() -> Result<Option<Identity>, String> {
+    let res =
+        gloo_net::http::Request::get("api/v1/me").send().await.map_err(|e| format!("cannot reach fluxboard: {e}"))?;
+    match res.status() {
+        200 => res.json::<Identity>().await.map(Some).map_err(|e| e.to_string()),
+        401 => Ok(None),
+        other => Err(format!("fluxboard answered {other}")),
+    }
 }
 
 #[component]
-fn App() -> impl IntoView {
+fn App(me: Identity) -> impl IntoView {
     let router = Router::new();
     let live = live::connect();
     let clock = Clock::start();
     provide_context(router);
     provide_context(live);
     provide_context(clock);
-    let actions = actions::Actions::start();
+    let actions = actions::Actions::start(me);
     provide_context(actions);
     actions::announce_outcomes(actions, live);
     // "/" focuses the search box (on the list page; elsewhere it opens the list).
@@ -75,6 +101,10 @@ fn App() -> impl IntoView {
             <div class="spacer"></div>
             <ConnectionBadge live=live />
             <span class="user" data-testid="user">{move || actions.me.get().map(|m| m.user)}</span>
+            {move || {
+                (actions.me.get().is_some_and(|m| m.user != "anonymous"))
+                    .then(|| view! { <button class="btn small" on:click=move |_| login::logout()>"Log out"</button> })
+            }}
             <ThemeToggle />
         </header>
         <actions::Overlays />

@@ -189,8 +189,16 @@ fn open(live: Live, pending: Pending, scheduled: Rc<RefCell<bool>>) {
     let retry_source = source.clone();
     let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
         live.conn.set(Conn::Reconnecting);
-        // CLOSED: the browser gave up (an error status); open a new stream after a pause.
+        // CLOSED: the browser gave up (an error status). When the session ended, show the login
+        // page; otherwise open a new stream after a pause.
         if retry_source.ready_state() == EventSource::CLOSED {
+            leptos::task::spawn_local(async {
+                if let Ok(res) = gloo_net::http::Request::get("api/v1/me").send().await
+                    && res.status() == 401
+                {
+                    let _ = window().location().reload();
+                }
+            });
             let (live, pending, scheduled) = (live, pending.clone(), scheduled.clone());
             set_timeout(move || open(live, pending, scheduled), Duration::from_secs(3));
         }

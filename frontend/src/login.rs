@@ -1,0 +1,149 @@
+//! The login page: exactly the methods the server offers (`/auth/methods`). After a login the
+//! page reloads, so the stream and every view start fresh with the new session.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use serde::Deserialize;
+
+use fluxboard_model::api::ErrorBody;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+struct Methods {
+    local: bool,
+    token: bool,
+}
+
+async fn post_json(url: &str, body: serde_json::Value) -> Result<(), String> {
+    let res = gloo_net::http::Request::post(url)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .map_err(|e| e.to_string())?
+        .send()
+        .await
+        .map_err(|e| format!("cannot reach fluxboard: {e}"))?;
+    if res.ok() {
+        return Ok(());
+    }
+    match res.json::<ErrorBody>().await {
+        Ok(body) => Err(body.error.message),
+        Err(_) => Err(format!("fluxboard answered {}", res.status())),
+    }
+}
+
+/// Ends the session and shows the login page.
+pub(crate) fn logout() {
+    spawn_local(async move {
+        let _ = post_json("auth/logout", serde_json::json!({})).await;
+        let _ = window().location().reload();
+    });
+}
+
+#[component]
+pub(crate) fn Login() -> impl IntoView {
+    let methods: RwSignal<Option<Methods>> = RwSignal::new(None);
+    spawn_local(async move {
+        if let Ok(res) = gloo_net::http::Request::get("auth/methods").send().await
+            && let Ok(m) = res.json::<Methods>().await
+        {
+            methods.set(Some(m));
+        }
+    });
+    let username = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+    let token = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    let submit = move |url: &'static str, body: serde_json::Value| {
+        if busy.get_untracked() {
+            return;
+        }
+        busy.set(true);
+        error.set(None);
+        spawn_local(async move {
+            match post_json(url, body).await {
+                Ok(()) => {
+                    let _ = window().location().reload();
+                }
+                Err(e) => {
+                    error.set(Some(e));
+                    busy.set(false);
+                }
+            }
+        });
+    };
+    view! {
+        <main class="login-page" id="main">
+            <section class="login-card" aria-labelledby="login-title">
+                <h1 id="login-title">
+                    <span class="logo" aria-hidden="true">"◆"</span>
+                    " fluxboard"
+                </h1>
+                <p class="muted">"Log in to see your Flux fleet."</p>
+                {move || error.get().map(|e| view! { <p class="error" role="alert" data-testid="login-error">{e}</p> })}
+                {move || match methods.get() {
+                    None => view! { <p class="loading">"Loading…"</p> }.into_any(),
+                    Some(m) => {
+                        view! {
+                            {m
+                                .local
+                                .then(|| {
+                                    view! {
+                                        <form
+                                            class="login-form"
+                                            on:submit=move |ev| {
+                                                ev.prevent_default();
+                                                submit(
+                                                    "auth/login",
+                                                    serde_json::json!({"username": username.get_untracked(), "password": password.get_untracked()}),
+                                                );
+                                            }
+                                        >
+                                            <label class="filter" for="username">
+                                                <span>"Username"</span>
+                                                <input id="username" autocomplete="username" required
+                                                    prop:value=move || username.get()
+                                                    on:input=move |ev| username.set(event_target_value(&ev)) />
+                                            </label>
+                                            <label class="filter" for="password">
+                                                <span>"Password"</span>
+                                                <input id="password" type="password" autocomplete="current-password" required
+                                                    prop:value=move || password.get()
+                                                    on:input=move |ev| password.set(event_target_value(&ev)) />
+                                            </label>
+                                            <button class="btn primary" type="submit" disabled=move || busy.get()>"Log in"</button>
+                                        </form>
+                                    }
+                                })}
+                            {m
+                                .token
+                                .then(|| {
+                                    view! {
+                                        <details class="token-login">
+                                            <summary>"Log in with a Kubernetes token"</summary>
+                                            <form
+                                                class="login-form"
+                                                on:submit=move |ev| {
+                                                    ev.prevent_default();
+                                                    submit("auth/token", serde_json::json!({"token": token.get_untracked()}));
+                                                }
+                                            >
+                                                <label class="filter" for="token">
+                                                    <span>"Bearer token (checked by the cluster, not stored)"</span>
+                                                    <input id="token" type="password" autocomplete="off" required
+                                                        prop:value=move || token.get()
+                                                        on:input=move |ev| token.set(event_target_value(&ev)) />
+                                                </label>
+                                                <button class="btn" type="submit" disabled=move || busy.get()>"Log in with token"</button>
+                                            </form>
+                                        </details>
+                                    }
+                                })}
+                            {(!m.local && !m.token).then(|| view! { <p class="error">"No login method is configured."</p> })}
+                        }
+                            .into_any()
+                    }
+                }}
+            </section>
+        </main>
+    }
+}
