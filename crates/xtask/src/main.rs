@@ -112,13 +112,17 @@ fn setup_build_tools(root: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Chromium and ChromeDriver for the browser tests, redis-server for shared sessions.
+/// Chromium and ChromeDriver for the browser tests, redis-server for the shared-session tests.
 fn setup_test_tools() -> anyhow::Result<()> {
-    let missing: Vec<&str> = [("chromium", "/usr/bin/chromium"), ("chromium-driver", "/usr/bin/chromedriver")]
-        .into_iter()
-        .filter(|(_, path)| !Path::new(path).exists())
-        .map(|(package, _)| package)
-        .collect();
+    let missing: Vec<&str> = [
+        ("chromium", "/usr/bin/chromium"),
+        ("chromium-driver", "/usr/bin/chromedriver"),
+        ("redis-server", "/usr/bin/redis-server"),
+    ]
+    .into_iter()
+    .filter(|(_, path)| !Path::new(path).exists())
+    .map(|(package, _)| package)
+    .collect();
     if missing.is_empty() {
         return Ok(());
     }

@@ -1,0 +1,126 @@
+//! Shared sessions: two fluxboard processes (here, two apps on their own ports) against one
+//! emulated cluster and one real redis-server. A login on one works on the other, a logout on
+//! either ends it everywhere, and a replica going away loses no session.
+
+mod common;
+
+use std::process::Stdio;
+
+use common::wait_for;
+use fluxboard::config::SessionStoreKind;
+use fluxboard::demo::{Demo, DemoOptions, demo_config};
+use fluxboard::{App, Options};
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "correct-horse-battery";
+
+/// A redis-server on a free port of 127.0.0.1, stopped when dropped.
+struct Redis {
+    _child: tokio::process::Child,
+    url: String,
+}
+
+impl Redis {
+    async fn start() -> Redis {
+        let binary = std::env::var("REDIS_SERVER").unwrap_or_else(|_| "redis-server".to_owned());
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = tokio::process::Command::new(&binary)
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot start {binary} ({e}): run `cargo xtask setup` or apt-get install redis-server")
+            });
+        wait_for("redis-server to listen", || async move {
+            tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok().map(|_| ())
+        })
+        .await;
+        Redis { _child: child, url: format!("redis://127.0.0.1:{port}/") }
+    }
+}
+
+async fn replica(demo: &Demo, redis: &Redis) -> (App, String, tokio::sync::oneshot::Sender<()>) {
+    let mut config = demo_config(PASSWORD).unwrap();
+    config.sessions.store = SessionStoreKind::Redis;
+    config.sessions.redis_url = Some(redis.url.clone());
+    let app = App::start(demo.clusters().await.unwrap(), &Options { identity: None, config, ..Options::default() })
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let service = app.service();
+    tokio::spawn(async move {
+        axum::serve(listener, service)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+    });
+    (app, url, stop)
+}
+
+async fn call(
+    method: reqwest::Method,
+    url: &str,
+    cookie: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value, Option<String>) {
+    let mut req = reqwest::Client::new().request(method, url).header("sec-fetch-site", "same-origin");
+    if let Some(cookie) = cookie {
+        req = req.header("cookie", cookie);
+    }
+    if let Some(body) = body {
+        req = req.header("content-type", "application/json").body(body.to_string());
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    let cookie = res
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|c| c.split(';').next())
+        .map(str::to_owned);
+    (status, res.json().await.unwrap_or(Value::Null), cookie)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_made_on_one_replica_works_on_the_other() {
+    let redis = Redis::start().await;
+    let demo =
+        Demo::start(&DemoOptions { clusters: vec!["production".into()], objects: None, realistic_timing: false })
+            .await
+            .unwrap();
+    let (_a, a, stop_a) = replica(&demo, &redis).await;
+    let (_b, b, _stop_b) = replica(&demo, &redis).await;
+
+    let (status, _, cookie) = call(
+        reqwest::Method::POST,
+        &format!("{a}/auth/login"),
+        None,
+        Some(json!({"username": "operator", "password": PASSWORD})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let cookie = cookie.expect("a session cookie");
+    let (status, me, _) = call(reqwest::Method::GET, &format!("{b}/api/v1/me"), Some(&cookie), None).await;
+    assert_eq!(status, 200, "the other replica knows the session: {me}");
+    assert_eq!(me["user"], "operator");
+
+    // Replica A goes away: the session lives on in Redis.
+    stop_a.send(()).unwrap();
+    let (status, _, _) = call(reqwest::Method::GET, &format!("{b}/api/v1/me"), Some(&cookie), None).await;
+    assert_eq!(status, 200);
+
+    // A logout on B ends the session for every replica.
+    let (status, _, _) = call(reqwest::Method::POST, &format!("{b}/auth/logout"), Some(&cookie), None).await;
+    assert_eq!(status, 204);
+    let (_c, c, _stop_c) = replica(&demo, &redis).await;
+    for url in [&b, &c] {
+        let (status, _, _) = call(reqwest::Method::GET, &format!("{url}/api/v1/me"), Some(&cookie), None).await;
+        assert_eq!(status, 401, "{url}");
+    }
+}
