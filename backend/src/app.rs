@@ -55,6 +55,7 @@ pub struct AppState {
     pub fixed_identity: Option<Arc<Identity>>,
     pub config: Config,
     pub limiter: RateLimiter,
+    pub oidc: Option<crate::oidc::Oidc>,
 }
 
 impl AppState {
@@ -138,6 +139,7 @@ impl App {
             fixed_identity: options.identity.clone().map(Arc::new),
             config: options.config.clone(),
             limiter: RateLimiter::default(),
+            oidc: options.config.auth.oidc.clone().map(crate::oidc::Oidc::new).transpose()?,
         });
         Ok(App { state, sessions, watchers })
     }
@@ -202,6 +204,8 @@ pub fn router(state: Arc<AppState>, sessions: Store) -> Router {
         .route("/auth/login", post(crate::login::login))
         .route("/auth/token", post(crate::login::token))
         .route("/auth/logout", post(crate::login::logout))
+        .route("/auth/oidc/login", get(crate::oidc::login))
+        .route("/auth/oidc/callback", get(crate::oidc::callback))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .fallback(crate::assets::fallback)

@@ -56,6 +56,47 @@ pub struct AuthConfig {
     pub kubernetes_token: bool,
     #[serde(default)]
     pub anonymous: AnonymousConfig,
+    #[serde(default)]
+    pub oidc: Option<OidcConfig>,
+}
+
+/// Single sign-on with an OpenID Connect provider.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OidcConfig {
+    /// The issuer URL (discovery is read from `<issuer>/.well-known/openid-configuration`).
+    pub issuer: String,
+    pub client_id: String,
+    /// The client secret; better given as the environment variable FLUXBOARD_OIDC_CLIENT_SECRET.
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    /// The callback URL registered at the provider: `https://<host><base path>/auth/oidc/callback`.
+    pub redirect_url: String,
+    #[serde(default = "default_scopes")]
+    pub scopes: Vec<String>,
+    #[serde(default = "default_username_claim")]
+    pub username_claim: String,
+    #[serde(default = "default_groups_claim")]
+    pub groups_claim: String,
+    /// What the login button says ("Log in with <name>").
+    #[serde(default = "default_oidc_name")]
+    pub name: String,
+}
+
+fn default_scopes() -> Vec<String> {
+    ["openid", "profile", "email", "groups"].map(str::to_owned).to_vec()
+}
+
+fn default_username_claim() -> String {
+    "preferred_username".to_owned()
+}
+
+fn default_groups_claim() -> String {
+    "groups".to_owned()
+}
+
+fn default_oidc_name() -> String {
+    "SSO".to_owned()
 }
 
 /// Local users.
@@ -187,6 +228,16 @@ impl Config {
                 user.username
             );
         }
+        if let Some(oidc) = &self.auth.oidc {
+            for (field, value) in [("issuer", &oidc.issuer), ("redirectUrl", &oidc.redirect_url)] {
+                anyhow::ensure!(
+                    value.starts_with("https://") || value.starts_with("http://"),
+                    "auth.oidc.{field} must be an http(s) URL: {value:?}"
+                );
+            }
+            anyhow::ensure!(!oidc.client_id.is_empty(), "auth.oidc.clientId is empty");
+            anyhow::ensure!(oidc.scopes.iter().any(|s| s == "openid"), "auth.oidc.scopes must include openid");
+        }
         if self.sessions.store == SessionStoreKind::Redis {
             anyhow::ensure!(
                 self.sessions.redis_url.is_some(),
@@ -202,7 +253,7 @@ impl Config {
 
     /// Whether any login method is configured.
     pub fn has_login(&self) -> bool {
-        !self.auth.local.users.is_empty() || self.auth.kubernetes_token
+        !self.auth.local.users.is_empty() || self.auth.kubernetes_token || self.auth.oidc.is_some()
     }
 
     /// The identity of `user` in `groups`, with the grants the role bindings give them.

@@ -12,6 +12,7 @@ pub mod demo;
 pub mod error;
 pub mod login;
 pub mod objects;
+pub mod oidc;
 pub mod sessions;
 pub mod store;
 pub mod stream;

@@ -49,6 +49,8 @@ pub struct Methods {
     pub local: bool,
     pub token: bool,
     pub anonymous: bool,
+    /// The SSO button's name, when OIDC is configured.
+    pub oidc: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -117,6 +119,7 @@ pub(crate) async fn methods(State(state): State<Arc<AppState>>) -> Json<Methods>
         local: !auth.local.users.is_empty(),
         token: auth.kubernetes_token,
         anonymous: auth.anonymous.enabled,
+        oidc: auth.oidc.as_ref().map(|o| o.name.clone()),
     })
 }
 
@@ -155,7 +158,7 @@ fn client(addr: Option<&ConnectInfo<SocketAddr>>) -> String {
     addr.map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string())
 }
 
-async fn start_session(session: &Session, user: SessionUser) -> Result<(), Response> {
+pub(crate) async fn start_session(session: &Session, user: SessionUser) -> Result<(), Response> {
     let failed = |e: tower_sessions::session::Error| {
         tracing::error!(%e, "session store failed");
         ApiError::unavailable("the session store is unavailable; try again").into_response()

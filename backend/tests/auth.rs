@@ -103,7 +103,7 @@ async fn nothing_is_readable_before_login_and_a_local_login_opens_a_session() {
     }
     let (status, methods) = b.get("/auth/methods").await;
     assert_eq!(status, 200);
-    assert_eq!(methods, json!({"local": true, "token": true, "anonymous": false}));
+    assert_eq!(methods, json!({"local": true, "token": true, "anonymous": false, "oidc": null}));
     // Wrong password and unknown user read the same.
     let (status, wrong) = b.login("admin", "nope").await;
     assert_eq!(status, 401);
@@ -256,4 +256,40 @@ async fn anonymous_read_only_access_is_off_by_default_and_scoped_when_on() {
         .post("/api/v1/actions", json!({"action": "reconcile", "cluster": "production", "kind": "Kustomization", "namespace": "team-b", "name": "team-b-app"}))
         .await;
     assert_eq!(status, 403, "anonymous visitors only read");
+}
+
+#[tokio::test]
+async fn an_unreachable_identity_provider_and_a_stray_callback_get_clear_pages() {
+    let mut config = demo_config(PASSWORD).unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    config.auth.oidc = Some(fluxboard::config::OidcConfig {
+        issuer: format!("http://127.0.0.1:{closed}"),
+        client_id: "fluxboard".into(),
+        client_secret: None,
+        redirect_url: "http://127.0.0.1:1/auth/oidc/callback".into(),
+        scopes: vec!["openid".into()],
+        username_claim: "preferred_username".into(),
+        groups_claim: "groups".into(),
+        name: "SSO".into(),
+    });
+    let app = TestApp::start_with(Options { identity: None, config, ..Options::default() }).await;
+    let (_, methods) = Browser::new(&app).get("/auth/methods").await;
+    assert_eq!(methods["oidc"], "SSO");
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let res = client.get(format!("{}/auth/oidc/login", app.url)).send().await.unwrap();
+    assert_eq!(res.status(), 502);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("The identity provider is unreachable."), "{page}");
+    let res = client.get(format!("{}/auth/oidc/callback?code=x&state=<script>", app.url)).send().await.unwrap();
+    assert_eq!(res.status(), 400);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("No login was in progress") && !page.contains("<script>"), "{page}");
+    let res = client
+        .get(format!("{}/auth/oidc/callback?error=access_denied&error_description=%3Cb%3Enope", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("refused the login (access_denied)") && page.contains("&lt;b&gt;nope"), "{page}");
 }

@@ -11,6 +11,7 @@ use fluxboard_model::api::ErrorBody;
 struct Methods {
     local: bool,
     token: bool,
+    oidc: Option<String>,
 }
 
 async fn post_json(url: &str, body: serde_json::Value) -> Result<(), String> {
@@ -83,7 +84,15 @@ pub(crate) fn Login() -> impl IntoView {
                 {move || match methods.get() {
                     None => view! { <p class="loading">"Loading…"</p> }.into_any(),
                     Some(m) => {
+                        let sso = m.oidc.clone().map(|name| {
+                            view! {
+                                <a class="btn primary sso" href="auth/oidc/login" data-testid="sso">
+                                    {format!("Log in with {name}")}
+                                </a>
+                            }
+                        });
                         view! {
+                            {sso}
                             {m
                                 .local
                                 .then(|| {
@@ -138,7 +147,7 @@ pub(crate) fn Login() -> impl IntoView {
                                         </details>
                                     }
                                 })}
-                            {(!m.local && !m.token).then(|| view! { <p class="error">"No login method is configured."</p> })}
+                            {(!m.local && !m.token && m.oidc.is_none()).then(|| view! { <p class="error">"No login method is configured."</p> })}
                         }
                             .into_any()
                     }

@@ -28,6 +28,16 @@ pub struct Served {
 impl Served {
     /// Starts emulated `clusters` (instant controllers) and the app.
     pub async fn start(clusters: &[&str], options: Options) -> anyhow::Result<Served> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        Served::start_on(listener, clusters, options).await
+    }
+
+    /// [`Served::start`] on a listener bound beforehand (when the URL must be known first).
+    pub async fn start_on(
+        listener: tokio::net::TcpListener,
+        clusters: &[&str],
+        options: Options,
+    ) -> anyhow::Result<Served> {
         let demo = Demo::start(&DemoOptions {
             clusters: clusters.iter().map(|c| (*c).to_owned()).collect(),
             objects: None,
@@ -35,7 +45,6 @@ impl Served {
         })
         .await?;
         let app = App::start(demo.clusters().await?, &options).await?;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("http://{}{}", listener.local_addr()?, app.state.base_path);
         let (stop, stopped) = oneshot::channel::<()>();
         let service = app.service();
@@ -175,7 +184,50 @@ impl Browser {
     }
 }
 
-fn free_port() -> anyhow::Result<u16> {
+/// The OpenID provider of the SSO tests: the npm package `oidc-provider` (tests/oidc), run by
+/// Node.js on 127.0.0.1; stopped when dropped.
+pub struct OidcProvider {
+    _child: Child,
+    pub issuer: String,
+}
+
+impl OidcProvider {
+    /// Starts the provider on `port` with one client whose callback is `redirect_uri`.
+    pub async fn start(port: u16, redirect_uri: &str, secret: &str) -> anyhow::Result<OidcProvider> {
+        use tokio::io::AsyncBufReadExt as _;
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("oidc");
+        if !dir.join("node_modules/oidc-provider").exists() {
+            bail!("the SSO tests need the npm package oidc-provider: run `cargo xtask setup` (npm ci in tests/oidc)");
+        }
+        let mut child = Command::new("node")
+            .arg("provider.mjs")
+            .args([port.to_string().as_str(), redirect_uri, secret])
+            .current_dir(&dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .context("Failed to start node (is Node.js installed?)")?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        tokio::time::timeout(DEADLINE, async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if line.trim() == "ready" {
+                    return Ok(());
+                }
+            }
+            bail!("the OpenID provider exited before it was ready")
+        })
+        .await
+        .context("the OpenID provider did not start in time")??;
+        // Keep reading what it prints: a closed pipe would make its next log line crash it.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Ok(OidcProvider { _child: child, issuer: format!("http://127.0.0.1:{port}") })
+    }
+}
+
+/// A free port on 127.0.0.1 (for servers that must be told their port before they start).
+pub fn free_port() -> anyhow::Result<u16> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     Ok(listener.local_addr()?.port())
 }

@@ -1,0 +1,407 @@
+//! OpenID Connect login: the authorization code flow with PKCE, state and nonce; discovery from
+//! the issuer; ID token verification (signature by the issuer's JWKS, issuer, audience, expiry,
+//! nonce); username and groups from configurable claims.
+//!
+//! `GET /auth/oidc/login` remembers state, nonce and the PKCE verifier in the (server-side)
+//! session and redirects to the provider; `GET /auth/oidc/callback` checks them, exchanges the
+//! code, verifies the ID token and starts the session. Failures show a page that says what went
+//! wrong and links back to the login page.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use base64::Engine as _;
+use jsonwebtoken::jwk::JwkSet;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::Digest as _;
+use tokio::sync::Mutex;
+use tower_sessions::Session;
+
+use crate::app::AppState;
+use crate::config::OidcConfig;
+use crate::login::{SessionUser, start_session};
+
+/// The session key of a login in progress.
+const SESSION_FLOW: &str = "oidc_flow";
+/// How long discovery and keys are cached.
+const CACHE_FOR: Duration = Duration::from_secs(300);
+/// How long a login at the provider may take.
+const FLOW_TTL_SECS: i64 = 600;
+
+/// What discovery tells about the provider.
+#[derive(Debug, Clone, Deserialize)]
+struct Discovery {
+    issuer: String,
+    authorization_endpoint: String,
+    token_endpoint: String,
+    jwks_uri: String,
+}
+
+/// A login in progress, kept in the session.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Flow {
+    state: String,
+    nonce: String,
+    verifier: String,
+    started: i64,
+}
+
+/// The OIDC client: configuration, an HTTP client, cached discovery and keys.
+#[derive(Debug)]
+pub struct Oidc {
+    config: OidcConfig,
+    secret: Option<String>,
+    http: reqwest::Client,
+    cache: Mutex<Option<(Discovery, JwkSet, Instant)>>,
+}
+
+impl Oidc {
+    pub fn new(config: OidcConfig) -> anyhow::Result<Oidc> {
+        let secret = config.client_secret.clone().or_else(|| std::env::var("FLUXBOARD_OIDC_CLIENT_SECRET").ok());
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        Ok(Oidc { config, secret, http, cache: Mutex::new(None) })
+    }
+
+    /// Discovery and keys, from the cache or fetched (again, with `refresh`).
+    async fn provider(&self, refresh: bool) -> Result<(Discovery, JwkSet), String> {
+        let mut cache = self.cache.lock().await;
+        if let Some((d, k, at)) = cache.as_ref()
+            && !refresh
+            && at.elapsed() < CACHE_FOR
+        {
+            return Ok((d.clone(), k.clone()));
+        }
+        let issuer = self.config.issuer.trim_end_matches('/');
+        let url = format!("{issuer}/.well-known/openid-configuration");
+        let discovery: Discovery = self.get_json(&url).await?;
+        if discovery.issuer.trim_end_matches('/') != issuer {
+            return Err(format!("the provider says its issuer is {}, not {issuer}", discovery.issuer));
+        }
+        let keys: JwkSet = self.get_json(&discovery.jwks_uri).await?;
+        *cache = Some((discovery.clone(), keys.clone(), Instant::now()));
+        Ok((discovery, keys))
+    }
+
+    async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, String> {
+        let res = self.http.get(url).send().await.map_err(|e| format!("cannot reach {url}: {e}"))?;
+        if !res.status().is_success() {
+            return Err(format!("{url} answered {}", res.status()));
+        }
+        res.json().await.map_err(|e| format!("{url} sent something unreadable: {e}"))
+    }
+}
+
+fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::fill(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn challenge(verifier: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()))
+}
+
+/// An HTML page about a failed login (every value escaped).
+fn failure(state: &AppState, status: StatusCode, what: &str, detail: &str) -> Response {
+    let escape = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
+    let home = format!("{}/", state.base_path);
+    tracing::warn!(target: "audit", what, detail, "SSO login failed");
+    let body = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Login failed · fluxboard</title></head>\
+         <body style=\"font-family: system-ui, sans-serif; max-width: 40rem; margin: 4rem auto; padding: 0 1rem\">\
+         <h1>Login failed</h1><p><strong>{}</strong></p><p>{}</p><p><a href=\"{}\">Back to the login page</a></p></body></html>",
+        escape(what),
+        escape(detail),
+        escape(&home)
+    );
+    let mut response = (status, Html(body)).into_response();
+    response.headers_mut().insert(header::CACHE_CONTROL, "no-store".parse().expect("a header value"));
+    response
+}
+
+pub(crate) async fn login(State(state): State<Arc<AppState>>, session: Session) -> Response {
+    let Some(oidc) = &state.oidc else {
+        return crate::error::ApiError::not_found("SSO is not configured").into_response();
+    };
+    let discovery = match oidc.provider(false).await {
+        Ok((d, _)) => d,
+        Err(e) => return failure(&state, StatusCode::BAD_GATEWAY, "The identity provider is unreachable.", &e),
+    };
+    let flow = Flow {
+        state: random_token(),
+        nonce: random_token(),
+        verifier: random_token(),
+        started: jiff::Timestamp::now().as_second(),
+    };
+    if session.insert(SESSION_FLOW, &flow).await.is_err() {
+        return failure(&state, StatusCode::SERVICE_UNAVAILABLE, "The session store is unavailable.", "Try again.");
+    }
+    let scopes = oidc.config.scopes.join(" ");
+    let mut url = match reqwest::Url::parse(&discovery.authorization_endpoint) {
+        Ok(url) => url,
+        Err(e) => {
+            return failure(
+                &state,
+                StatusCode::BAD_GATEWAY,
+                "The identity provider's authorization endpoint is invalid.",
+                &e.to_string(),
+            );
+        }
+    };
+    url.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", &oidc.config.client_id)
+        .append_pair("redirect_uri", &oidc.config.redirect_url)
+        .append_pair("scope", &scopes)
+        .append_pair("state", &flow.state)
+        .append_pair("nonce", &flow.nonce)
+        .append_pair("code_challenge", &challenge(&flow.verifier))
+        .append_pair("code_challenge_method", "S256");
+    Redirect::to(url.as_str()).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct Callback {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+pub(crate) async fn callback(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Query(params): Query<Callback>,
+) -> Response {
+    let Some(oidc) = &state.oidc else {
+        return crate::error::ApiError::not_found("SSO is not configured").into_response();
+    };
+    let flow: Option<Flow> = session.remove(SESSION_FLOW).await.ok().flatten();
+    if let Some(error) = &params.error {
+        let detail = params.error_description.clone().unwrap_or_default();
+        return failure(
+            &state,
+            StatusCode::UNAUTHORIZED,
+            &format!("The identity provider refused the login ({error})."),
+            &detail,
+        );
+    }
+    let Some(flow) = flow.filter(|f| jiff::Timestamp::now().as_second() - f.started < FLOW_TTL_SECS) else {
+        return failure(
+            &state,
+            StatusCode::BAD_REQUEST,
+            "No login was in progress, or it took too long.",
+            "Start again from the login page.",
+        );
+    };
+    if params.state.as_deref() != Some(flow.state.as_str()) {
+        return failure(
+            &state,
+            StatusCode::BAD_REQUEST,
+            "The login answer does not match this browser's login (wrong state).",
+            "Start again from the login page.",
+        );
+    }
+    let Some(code) = params.code else {
+        return failure(&state, StatusCode::BAD_REQUEST, "The identity provider sent no authorization code.", "");
+    };
+    let (discovery, keys) = match oidc.provider(false).await {
+        Ok(p) => p,
+        Err(e) => return failure(&state, StatusCode::BAD_GATEWAY, "The identity provider is unreachable.", &e),
+    };
+    let form = [
+        ("grant_type", "authorization_code".to_owned()),
+        ("code", code),
+        ("redirect_uri", oidc.config.redirect_url.clone()),
+        ("code_verifier", flow.verifier.clone()),
+        ("client_id", oidc.config.client_id.clone()),
+    ];
+    let mut req = oidc.http.post(&discovery.token_endpoint);
+    if let Some(secret) = &oidc.secret {
+        req = req.basic_auth(&oidc.config.client_id, Some(secret));
+    }
+    let body =
+        form.iter().map(|(k, v)| format!("{k}={}", fluxboard_model::view::encode(v))).collect::<Vec<_>>().join("&");
+    let res = req.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded").body(body).send().await;
+    let tokens: Value = match res {
+        Ok(r) if r.status().is_success() => r.json().await.unwrap_or_default(),
+        Ok(r) => {
+            let status = r.status();
+            let text = r.text().await.unwrap_or_default();
+            return failure(
+                &state,
+                StatusCode::BAD_GATEWAY,
+                &format!("The identity provider refused the code ({status})."),
+                &text,
+            );
+        }
+        Err(e) => {
+            return failure(&state, StatusCode::BAD_GATEWAY, "The identity provider is unreachable.", &e.to_string());
+        }
+    };
+    let Some(id_token) = tokens["id_token"].as_str() else {
+        return failure(&state, StatusCode::BAD_GATEWAY, "The identity provider sent no ID token.", "");
+    };
+    let now = jiff::Timestamp::now().as_second();
+    let mut verified = verify_id_token(id_token, &keys, &discovery.issuer, &oidc.config.client_id, &flow.nonce, now);
+    if matches!(&verified, Err(e) if e.contains("no key")) {
+        // The provider may have rotated its keys.
+        if let Ok((_, fresh)) = oidc.provider(true).await {
+            verified = verify_id_token(id_token, &fresh, &discovery.issuer, &oidc.config.client_id, &flow.nonce, now);
+        }
+    }
+    let claims = match verified {
+        Ok(c) => c,
+        Err(e) => return failure(&state, StatusCode::UNAUTHORIZED, "The ID token is not valid.", &e),
+    };
+    let Some(user) = claims[&oidc.config.username_claim].as_str().filter(|u| !u.is_empty()).map(str::to_owned) else {
+        return failure(
+            &state,
+            StatusCode::UNAUTHORIZED,
+            &format!("The ID token has no {} claim.", oidc.config.username_claim),
+            "",
+        );
+    };
+    let groups: Vec<String> = match &claims[&oidc.config.groups_claim] {
+        Value::Array(list) => list.iter().filter_map(|g| g.as_str().map(str::to_owned)).collect(),
+        Value::String(one) => vec![one.clone()],
+        _ => Vec::new(),
+    };
+    let who = SessionUser { user, groups, method: "oidc".into(), login_at: now };
+    if start_session(&session, who.clone()).await.is_err() {
+        return failure(&state, StatusCode::SERVICE_UNAVAILABLE, "The session store is unavailable.", "Try again.");
+    }
+    tracing::info!(target: "audit", user = who.user, groups = ?who.groups, "login (oidc)");
+    Redirect::to(&format!("{}/", state.base_path)).into_response()
+}
+
+/// Verifies an ID token: a key of the issuer's JWKS signed it (RS/PS/ES algorithms only), for
+/// this client, from this issuer, not expired, with this login's nonce. Returns its claims.
+pub fn verify_id_token(
+    token: &str,
+    keys: &JwkSet,
+    issuer: &str,
+    client_id: &str,
+    nonce: &str,
+    now: i64,
+) -> Result<Value, String> {
+    use jsonwebtoken::Algorithm;
+    let header = jsonwebtoken::decode_header(token).map_err(|e| format!("unreadable token: {e}"))?;
+    if !matches!(
+        header.alg,
+        Algorithm::RS256
+            | Algorithm::RS384
+            | Algorithm::RS512
+            | Algorithm::PS256
+            | Algorithm::PS384
+            | Algorithm::PS512
+            | Algorithm::ES256
+            | Algorithm::ES384
+    ) {
+        return Err(format!("the token is signed with {:?}, which is not accepted", header.alg));
+    }
+    let jwk = match &header.kid {
+        Some(kid) => keys.find(kid),
+        None => keys.keys.first(),
+    }
+    .ok_or_else(|| "no key of the provider matches the token".to_owned())?;
+    let key = jsonwebtoken::DecodingKey::from_jwk(jwk).map_err(|e| format!("unusable provider key: {e}"))?;
+    let mut validation = jsonwebtoken::Validation::new(header.alg);
+    validation.set_issuer(&[issuer]);
+    validation.set_audience(&[client_id]);
+    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+    validation.leeway = 30;
+    validation.validate_exp = false; // checked below against `now`, so tests can pin the time
+    let data = jsonwebtoken::decode::<Value>(token, &key, &validation).map_err(|e| format!("{e}"))?;
+    let claims = data.claims;
+    let exp = claims["exp"].as_i64().ok_or("the token has no expiry")?;
+    if exp + 30 < now {
+        return Err("the token has expired".to_owned());
+    }
+    if claims["nonce"].as_str() != Some(nonce) {
+        return Err("the token's nonce does not match this login".to_owned());
+    }
+    Ok(claims)
+}
+
+#[cfg(test)]
+mod tests {
+    use jsonwebtoken::{EncodingKey, Header, encode};
+    use serde_json::json;
+
+    use super::*;
+
+    /// A P-256 key pair: the signing key and the JWKS that publishes it.
+    fn keys() -> (EncodingKey, JwkSet) {
+        let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let signing = EncodingKey::from_ec_der(&pair.serialize_der());
+        let public = pair.public_key_raw();
+        let (x, y) = public[1..].split_at(32);
+        let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+        let jwks: JwkSet =
+            serde_json::from_value(json!({"keys": [{"kty": "EC", "crv": "P-256", "kid": "k1", "use": "sig",
+            "alg": "ES256", "x": b64(x), "y": b64(y)}]}))
+            .unwrap();
+        (signing, jwks)
+    }
+
+    fn token(key: &EncodingKey, claims: Value) -> String {
+        let mut header = Header::new(jsonwebtoken::Algorithm::ES256);
+        header.kid = Some("k1".into());
+        encode(&header, &claims, key).unwrap()
+    }
+
+    #[test]
+    fn id_tokens_are_checked_for_signature_issuer_audience_expiry_and_nonce() {
+        let (key, jwks) = keys();
+        let now = 1_800_000_000;
+        let good = json!({"iss": "https://idp", "aud": "fluxboard", "sub": "alice", "exp": now + 300, "iat": now,
+            "nonce": "n1", "preferred_username": "alice", "groups": ["platform"]});
+        let claims = verify_id_token(&token(&key, good.clone()), &jwks, "https://idp", "fluxboard", "n1", now).unwrap();
+        assert_eq!(claims["groups"][0], "platform");
+        let check = |claims: Value, nonce: &str| {
+            verify_id_token(&token(&key, claims), &jwks, "https://idp", "fluxboard", nonce, now)
+        };
+        assert!(check(good.clone(), "other").unwrap_err().contains("nonce"));
+        let mut expired = good.clone();
+        expired["exp"] = json!(now - 600);
+        assert!(check(expired, "n1").unwrap_err().contains("expired"));
+        let mut wrong_aud = good.clone();
+        wrong_aud["aud"] = json!("someone-else");
+        assert!(check(wrong_aud, "n1").is_err());
+        let mut wrong_iss = good.clone();
+        wrong_iss["iss"] = json!("https://evil");
+        assert!(check(wrong_iss, "n1").is_err());
+        // Signed by another key.
+        let (other, _) = keys();
+        assert!(verify_id_token(&token(&other, good.clone()), &jwks, "https://idp", "fluxboard", "n1", now).is_err());
+        // Tampered payload.
+        let t = token(&key, good);
+        let mut parts: Vec<&str> = t.split('.').collect();
+        let forged = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(
+            json!({"iss": "https://idp", "aud": "fluxboard",
+            "sub": "mallory", "exp": now + 300, "nonce": "n1"})
+            .to_string(),
+        );
+        parts[1] = &forged;
+        assert!(verify_id_token(&parts.join("."), &jwks, "https://idp", "fluxboard", "n1", now).is_err());
+        // An unsigned token.
+        assert!(verify_id_token("eyJhbGciOiJub25lIn0.e30.", &jwks, "https://idp", "fluxboard", "n1", now).is_err());
+    }
+
+    #[test]
+    fn pkce_challenges_are_the_s256_of_the_verifier() {
+        // RFC 7636, appendix B.
+        assert_eq!(
+            challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
+    }
+}
