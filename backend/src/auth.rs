@@ -30,6 +30,11 @@ pub fn visibility(identity: &Identity) -> Visibility {
     })
 }
 
+/// Marks a request whose identity comes from a login (not fixed, not anonymous): its reads and
+/// actions are sent impersonating the user.
+#[derive(Debug, Clone, Copy)]
+pub struct LoggedIn;
+
 /// Puts the caller's identity on the request: the fixed one (no login), the session's user
 /// (with the grants the role bindings give them now), or the anonymous viewer when that is on.
 /// API requests without an identity get 401.
@@ -37,7 +42,11 @@ pub async fn identity_layer(State(state): State<Arc<AppState>>, mut req: Request
     let identity = match &state.fixed_identity {
         Some(fixed) => Some(fixed.clone()),
         None => match session_identity(&state, req.extensions().get::<Session>()).await {
-            Ok(found) => found.or_else(|| state.config.anonymous().map(Arc::new)),
+            Ok(Some(found)) => {
+                req.extensions_mut().insert(LoggedIn);
+                Some(found)
+            }
+            Ok(None) => state.config.anonymous().map(Arc::new),
             Err(response) => return response,
         },
     };

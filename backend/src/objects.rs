@@ -28,6 +28,7 @@ pub const MASK: &str = "<masked>";
 pub(crate) async fn get_object(
     State(state): State<Arc<AppState>>,
     axum::Extension(identity): axum::Extension<Arc<crate::auth::Identity>>,
+    logged_in: Option<axum::Extension<crate::auth::LoggedIn>>,
     Path((cluster, group, kind, namespace, name)): Path<(String, String, String, String, String)>,
 ) -> Result<Json<ObjectDetail>, ApiError> {
     if !identity.may(crate::auth::Role::Viewer, &cluster, &namespace) {
@@ -43,12 +44,20 @@ pub(crate) async fn get_object(
     let ar = client
         .flux_kind(&group, &kind)
         .ok_or_else(|| ApiError::not_found(format!("cluster {cluster:?} does not serve {kind}")))?;
-    let api: Api<DynamicObject> = Api::namespaced_with(client.client.clone(), &namespace, &ar);
+    // A logged-in user reads as themself (cluster RBAC decides what they see); fixed and
+    // anonymous identities read as the dashboard, within the scope fluxboard enforces above.
+    let reader = match (logged_in, state.act_as) {
+        (Some(_), crate::actions::ActAs::User) => client
+            .impersonating(&identity.user, &identity.groups)
+            .map_err(|e| ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("{e:#}")))?,
+        _ => client.client.clone(),
+    };
+    let api: Api<DynamicObject> = Api::namespaced_with(reader.clone(), &namespace, &ar);
     let what = format!("{kind} {namespace}/{name}");
     let obj = api.get(&name).await.map_err(|e| ApiError::from_kube(&what, &e))?;
     let value = serde_json::to_value(&obj).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let events_client = client.client.clone();
-    let (events, inventory) = tokio::join!(events(events_client, &namespace, &kind, &name), inventory(client, &value),);
+    let (events, inventory) =
+        tokio::join!(events(reader.clone(), &namespace, &kind, &name), inventory(client, &reader, &value));
     Ok(Json(ObjectDetail {
         summary: summarize(&cluster, info, &value),
         api_version: ar.api_version.clone(),
@@ -83,7 +92,11 @@ async fn events(
     entries
 }
 
-async fn inventory(cluster: &crate::cluster::Cluster, obj: &Value) -> Option<Vec<InventoryItem>> {
+async fn inventory(
+    cluster: &crate::cluster::Cluster,
+    reader: &kube::Client,
+    obj: &Value,
+) -> Option<Vec<InventoryItem>> {
     let entries = obj["status"]["inventory"]["entries"].as_array()?;
     let parsed: Vec<(Option<InventoryId>, String, String)> = entries
         .iter()
@@ -95,7 +108,7 @@ async fn inventory(cluster: &crate::cluster::Cluster, obj: &Value) -> Option<Vec
     let items = futures::stream::iter(parsed.into_iter().enumerate())
         .map(|(index, (id, raw, version))| async move {
             match id {
-                Some(id) if index < INVENTORY_LIMIT => live_item(cluster, id, version).await,
+                Some(id) if index < INVENTORY_LIMIT => live_item(cluster, reader, id, version).await,
                 Some(id) => item(id, version, ItemHealth::Unknown, "not read: the inventory is too large".into()),
                 None => InventoryItem {
                     namespace: String::new(),
@@ -114,14 +127,19 @@ async fn inventory(cluster: &crate::cluster::Cluster, obj: &Value) -> Option<Vec
     Some(items)
 }
 
-async fn live_item(cluster: &crate::cluster::Cluster, id: InventoryId, version: String) -> InventoryItem {
+async fn live_item(
+    cluster: &crate::cluster::Cluster,
+    reader: &kube::Client,
+    id: InventoryId,
+    version: String,
+) -> InventoryItem {
     let Some((ar, namespaced)) = cluster.resource(&id.group, &version, &id.kind).await else {
         return item(id, version, ItemHealth::Unknown, "kind not served by the cluster".into());
     };
     let api: Api<DynamicObject> = if namespaced {
-        Api::namespaced_with(cluster.client.clone(), &id.namespace, &ar)
+        Api::namespaced_with(reader.clone(), &id.namespace, &ar)
     } else {
-        Api::all_with(cluster.client.clone(), &ar)
+        Api::all_with(reader.clone(), &ar)
     };
     match api.get_opt(&id.name).await {
         Ok(Some(obj)) => {
@@ -130,6 +148,9 @@ async fn live_item(cluster: &crate::cluster::Cluster, id: InventoryId, version: 
             item(id, version, health, message)
         }
         Ok(None) => item(id, version, ItemHealth::NotFound, "not found in the cluster".into()),
+        Err(kube::Error::Api(status)) if status.code == 403 => {
+            item(id, version, ItemHealth::Unknown, "you may not read this object (cluster RBAC)".into())
+        }
         Err(err) => item(id, version, ItemHealth::Unknown, crate::cluster::kube_error(&err)),
     }
 }

@@ -293,3 +293,31 @@ async fn an_unreachable_identity_provider_and_a_stray_callback_get_clear_pages()
     let page = res.text().await.unwrap();
     assert!(page.contains("refused the login (access_denied)") && page.contains("&lt;b&gt;nope"), "{page}");
 }
+
+#[tokio::test]
+async fn detail_reads_run_as_the_user_so_cluster_rbac_has_the_last_word() {
+    let mut config = demo_config(PASSWORD).unwrap();
+    // fluxboard lets this user see team-b, but the cluster grants their group nothing.
+    let mut stranger = config.auth.local.users[0].clone();
+    stranger.username = "stranger".into();
+    stranger.groups = vec!["no-cluster-rbac".into()];
+    config.auth.local.users.push(stranger);
+    config.rbac.push(fluxboard::config::Binding {
+        role: fluxboard::auth::Role::Viewer,
+        users: vec![],
+        groups: vec!["no-cluster-rbac".into()],
+        clusters: vec!["*".into()],
+        namespaces: vec!["team-b".into()],
+    });
+    let app = TestApp::start_with(Options { identity: None, config, ..Options::default() }).await;
+    app.ready().await;
+    let path = "/api/v1/objects/production/kustomize.toolkit.fluxcd.io/Kustomization/team-b/team-b-app";
+    let mut stranger = Browser::new(&app);
+    assert_eq!(stranger.login("stranger", PASSWORD).await.0, 200);
+    let (status, body) = stranger.get(path).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("forbidden by cluster RBAC"), "{body}");
+    let mut viewer = Browser::new(&app);
+    viewer.login("viewer", PASSWORD).await;
+    assert_eq!(viewer.get(path).await.0, 200, "the viewer's group may read in the cluster");
+}
