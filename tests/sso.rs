@@ -49,7 +49,7 @@ async fn a_person_logs_in_with_sso_and_their_groups_become_roles() -> anyhow::Re
 
     // The SSO button, the provider's own login and consent pages, back in fluxboard.
     c.goto(&format!("{app_url}/")).await?;
-    browser.wait_text("[data-testid=sso]", "the SSO button", |t| t == "Log in with Acme SSO").await?.len();
+    browser.wait_text("[data-testid=sso]", "the SSO button", |t| t == "Log in with Acme SSO").await?;
     c.find(Locator::Css("[data-testid=sso]")).await?.click().await?;
     browser.wait_element("input[name=login]").await?.send_keys("alice").await?;
     c.find(Locator::Css("input[name=password]")).await?.send_keys("any password").await?;

@@ -47,7 +47,7 @@ pub async fn identity_layer(State(state): State<Arc<AppState>>, mut req: Request
                 Some(found)
             }
             Ok(None) => state.config.anonymous().map(Arc::new),
-            Err(response) => return response,
+            Err(error) => return error.into_response(),
         },
     };
     match identity {
@@ -67,13 +67,13 @@ pub async fn identity_layer(State(state): State<Arc<AppState>>, mut req: Request
     next.run(req).await
 }
 
-async fn session_identity(state: &AppState, session: Option<&Session>) -> Result<Option<Arc<Identity>>, Response> {
+async fn session_identity(state: &AppState, session: Option<&Session>) -> Result<Option<Arc<Identity>>, ApiError> {
     let Some(session) = session else { return Ok(None) };
     let user = match session.get::<SessionUser>(SESSION_USER).await {
         Ok(user) => user,
         Err(err) => {
             tracing::error!(%err, "session store failed");
-            return Err(ApiError::unavailable("the session store is unavailable; try again").into_response());
+            return Err(ApiError::unavailable("the session store is unavailable; try again"));
         }
     };
     let Some(user) = user else { return Ok(None) };

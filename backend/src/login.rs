@@ -138,30 +138,26 @@ fn too_many(wait: Duration) -> Response {
 }
 
 /// The checks every login request passes first: same origin, JSON, readable body.
-fn login_body(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Bytes, Response> {
-    crate::actions::same_origin(headers)
-        .map_err(|why| ApiError::new(StatusCode::FORBIDDEN, "cross_site", why).into_response())?;
+fn login_body(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    crate::actions::same_origin(headers).map_err(|why| ApiError::new(StatusCode::FORBIDDEN, "cross_site", why))?;
     if !crate::actions::is_json(headers) {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
             "send the request as application/json",
-        )
-        .into_response());
+        ));
     }
-    body.map_err(|r| {
-        ApiError::new(r.status(), "bad_body", format!("cannot read the request body: {r}")).into_response()
-    })
+    body.map_err(|r| ApiError::new(r.status(), "bad_body", format!("cannot read the request body: {r}")))
 }
 
 fn client(addr: Option<&ConnectInfo<SocketAddr>>) -> String {
     addr.map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string())
 }
 
-pub(crate) async fn start_session(session: &Session, user: SessionUser) -> Result<(), Response> {
+pub(crate) async fn start_session(session: &Session, user: SessionUser) -> Result<(), ApiError> {
     let failed = |e: tower_sessions::session::Error| {
         tracing::error!(%e, "session store failed");
-        ApiError::unavailable("the session store is unavailable; try again").into_response()
+        ApiError::unavailable("the session store is unavailable; try again")
     };
     session.cycle_id().await.map_err(failed)?;
     session.insert(SESSION_USER, user).await.map_err(failed)?;
@@ -185,7 +181,7 @@ pub(crate) async fn login(
     };
     let body = match login_body(&headers, body) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let Ok(form) = serde_json::from_slice::<LocalLogin>(&body) else {
         return ApiError::bad_request("send {\"username\": ..., \"password\": ...}").into_response();
@@ -218,7 +214,7 @@ pub(crate) async fn login(
         login_at: jiff::Timestamp::now().as_second(),
     };
     if let Err(r) = start_session(&session, who.clone()).await {
-        return r;
+        return r.into_response();
     }
     tracing::info!(target: "audit", address, user = who.user, "login (local)");
     Json(state.config.identity(&who.user, &who.groups)).into_response()
@@ -240,7 +236,7 @@ pub(crate) async fn token(
     };
     let body = match login_body(&headers, Ok(body)) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let Ok(form) = serde_json::from_slice::<TokenLogin>(&body) else {
         return ApiError::bad_request("send {\"token\": ...}").into_response();
@@ -266,7 +262,7 @@ pub(crate) async fn token(
     };
     let who = SessionUser { user, groups, method: "token".into(), login_at: jiff::Timestamp::now().as_second() };
     if let Err(r) = start_session(&session, who.clone()).await {
-        return r;
+        return r.into_response();
     }
     tracing::info!(target: "audit", address, user = who.user, "login (token)");
     Json(state.config.identity(&who.user, &who.groups)).into_response()
