@@ -312,5 +312,11 @@ async fn a_person_logs_in_sees_their_scope_and_logs_out() -> anyhow::Result<()> 
     browser.wait_element("#username").await?;
     c.goto(&format!("{}/resources", served.url)).await?;
     browser.wait_element("#username").await?;
+
+    // A Kubernetes token logs in too (checked by the cluster, not kept).
+    c.find(Locator::Css(".token-login summary")).await?.click().await?;
+    browser.wait_element("#token").await?.send_keys(kube_sim::ADMIN_TOKEN).await?;
+    c.find(Locator::Css(".token-login button[type=submit]")).await?.click().await?;
+    browser.wait_text("[data-testid=user]", "the token's user", |t| t == "kube-sim-admin").await?;
     Ok(())
 }

@@ -124,3 +124,55 @@ async fn a_session_made_on_one_replica_works_on_the_other() {
         assert_eq!(status, 401, "{url}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_and_absolute_expiry_end_sessions() {
+    use redis::AsyncCommands as _;
+    let redis = Redis::start().await;
+    let demo =
+        Demo::start(&DemoOptions { clusters: vec!["production".into()], objects: None, realistic_timing: false })
+            .await
+            .unwrap();
+    let (_a, a, _stop) = replica(&demo, &redis).await;
+    let mut conn = redis::Client::open(redis.url.as_str()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    let login = || async {
+        let (status, _, cookie) = call(
+            reqwest::Method::POST,
+            &format!("{a}/auth/login"),
+            None,
+            Some(json!({"username": "viewer", "password": PASSWORD})),
+        )
+        .await;
+        assert_eq!(status, 200);
+        let cookie = cookie.unwrap();
+        let id = cookie.split_once('=').unwrap().1.to_owned();
+        (cookie, format!("fluxboard:session:{id}"))
+    };
+
+    // Idle: the store forgets the session when its inactivity deadline passes.
+    let (cookie, key) = login().await;
+    let ttl: i64 = conn.ttl(&key).await.unwrap();
+    assert!(ttl > 60 * 60, "the idle deadline is hours away: {ttl}");
+    let _: () = conn.expire(&key, 1).await.unwrap();
+    wait_for("the idle session to expire", || {
+        let (cookie, a) = (cookie.clone(), a.clone());
+        async move {
+            (call(reqwest::Method::GET, &format!("{a}/api/v1/me"), Some(&cookie), None).await.0 == 401).then_some(())
+        }
+    })
+    .await;
+
+    // Absolute: a session older than the absolute lifetime ends, however active it is.
+    let (cookie, key) = login().await;
+    assert_eq!(call(reqwest::Method::GET, &format!("{a}/api/v1/me"), Some(&cookie), None).await.0, 200);
+    // Edit the stored record as text (its id is a 128-bit number that a JSON value would round).
+    let raw: String = conn.get(&key).await.unwrap();
+    let record: Value = serde_json::from_str(&raw).unwrap();
+    let login_at = record["data"]["user"]["login_at"].as_i64().expect("the login time is recorded");
+    let aged = raw.replace(&format!("\"login_at\":{login_at}"), &format!("\"login_at\":{}", login_at - 25 * 3600));
+    assert_ne!(aged, raw);
+    let _: () = conn.set_ex(&key, aged, 3600).await.unwrap();
+    let (status, body, _) = call(reqwest::Method::GET, &format!("{a}/api/v1/me"), Some(&cookie), None).await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body["error"]["code"], "unauthenticated");
+}
