@@ -189,6 +189,8 @@ pub fn router(state: Arc<AppState>, sessions: Store) -> Router {
         .with_http_only(true)
         .with_same_site(tower_sessions::cookie::SameSite::Lax)
         .with_path(cookie_path)
+        // Every request renews the idle deadline (otherwise it would count from the login).
+        .with_always_save(true)
         .with_expiry(tower_sessions::Expiry::OnInactivity(time::Duration::minutes(
             state.config.sessions.idle_minutes as i64,
         )));
