@@ -131,6 +131,17 @@ async fn the_app_works_under_a_base_path() -> anyhow::Result<()> {
     let url = c.current_url().await?;
     assert!(url.path().starts_with("/tools/flux/resources"), "{url}");
     assert!(url.as_str().contains("health=Suspended"), "{url}");
+    let health = browser.wait_element("#filter-health").await?;
+    assert_eq!(health.prop("value").await?.as_deref(), Some("Suspended"), "the select shows the URL's filter");
+    // A deep link with filters loads with them shown.
+    c.goto(&format!("{}/resources?kind=Kustomization&ns=team-a", served.url)).await?;
+    browser.wait_text("[data-testid=result-count]", "the deep-linked filter", |t| t.starts_with("1 of")).await?;
+    let kind = browser.wait_element("#filter-kind").await?;
+    let deadline = tokio::time::Instant::now() + fluxboard_e2e::DEADLINE;
+    while kind.prop("value").await?.as_deref() != Some("Kustomization") {
+        assert!(tokio::time::Instant::now() < deadline, "the kind select never showed the URL's filter");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     // A deep link loads directly.
     c.goto(&format!("{}/resources/production/kustomize.toolkit.fluxcd.io/Kustomization/flux-system/apps", served.url))
         .await?;
@@ -301,7 +312,7 @@ async fn a_person_logs_in_sees_their_scope_and_logs_out() -> anyhow::Result<()> 
     // Out of scope by URL: a clear refusal, no data.
     c.goto(&format!("{}/resources/production/kustomize.toolkit.fluxcd.io/Kustomization/flux-system/apps", served.url))
         .await?;
-    browser.wait_text(".detail .error", "the refusal", |t| t.contains("outside what operator may see")).await?;
+    browser.wait_text(".detail", "the refusal", |t| t.contains("outside what operator may see")).await?;
     // In scope: the operator may act.
     c.goto(&format!("{}/resources/production/kustomize.toolkit.fluxcd.io/Kustomization/team-a/podinfo", served.url))
         .await?;

@@ -12,8 +12,8 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, RwLock};
 
+use fluxboard_model::Summary;
 use fluxboard_model::api::{ClusterStatus, EventId, ObjectRef, event};
-use fluxboard_model::{Health, Summary};
 use tokio::sync::broadcast;
 
 /// How many changes the log keeps for `Last-Event-ID` resumes, and how far a stream may fall
@@ -161,7 +161,7 @@ impl FleetStore {
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
         let mut by_health = BTreeMap::new();
         for entry in inner.objects.values() {
-            *by_health.entry(health_name(entry.summary.health)).or_default() += 1;
+            *by_health.entry(fluxboard_model::view::health_label(entry.summary.health)).or_default() += 1;
         }
         (inner.objects.len(), by_health)
     }
@@ -255,21 +255,9 @@ fn snapshot_json(inner: &Inner, visible: &Visibility) -> String {
     out
 }
 
-/// The name of a health value as the API spells it.
-pub fn health_name(health: Health) -> &'static str {
-    match health {
-        Health::Ready => "Ready",
-        Health::Progressing => "Progressing",
-        Health::Failing => "Failing",
-        Health::Stalled => "Stalled",
-        Health::Suspended => "Suspended",
-        Health::Terminating => "Terminating",
-        Health::Unknown => "Unknown",
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use fluxboard_model::Health;
     use fluxboard_model::api::{ConnectionState, Snapshot};
 
     use super::*;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use fluxboard_model::action::{
     Action, ActionResponse, AuditEntry, ControllerStatus, HANDLE_DEADLINE_SECS, Outcome, ResultStatus, Target, outcome,
 };
-use fluxboard_model::api::{ErrorBody, ObjectRef};
+use fluxboard_model::api::ObjectRef;
 use fluxboard_model::auth::{Identity, Role};
 use fluxboard_model::{Summary, kind_info};
 use leptos::prelude::*;
@@ -160,7 +160,9 @@ impl Actions {
             } else {
                 body["targets"] = serde_json::to_value(&targets).unwrap_or_default();
             }
-            let result = post(&body.to_string()).await;
+            let result = crate::http::post_json::<ActionResponse>("api/v1/actions", &body)
+                .await
+                .and_then(|r| r.ok_or_else(|| "fluxboard sent no answer".to_owned()));
             actions.sending.update(|s| s.retain(|k| !keys.contains(k)));
             match result {
                 Ok(response) => {
@@ -197,23 +199,6 @@ impl Actions {
                 Err(message) => actions.toast("error", message),
             }
         });
-    }
-}
-
-async fn post(body: &str) -> Result<ActionResponse, String> {
-    let res = gloo_net::http::Request::post("api/v1/actions")
-        .header("content-type", "application/json")
-        .body(body)
-        .map_err(|e| e.to_string())?
-        .send()
-        .await
-        .map_err(|e| format!("cannot reach fluxboard: {e}"))?;
-    if res.ok() {
-        return res.json::<ActionResponse>().await.map_err(|e| format!("unreadable answer: {e}"));
-    }
-    match res.json::<ErrorBody>().await {
-        Ok(body) => Err(body.error.message),
-        Err(_) => Err(format!("fluxboard answered {}", res.status())),
     }
 }
 
@@ -440,21 +425,8 @@ pub(crate) fn ControllersPage() -> impl IntoView {
         spawn_local(async move {
             let mut out = Vec::new();
             for c in clusters {
-                let res = match gloo_net::http::Request::get(&format!(
-                    "api/v1/controllers/{}",
-                    fluxboard_model::view::encode(&c)
-                ))
-                .send()
-                .await
-                {
-                    Ok(r) if r.ok() => r.json::<Vec<ControllerStatus>>().await.map_err(|e| e.to_string()),
-                    Ok(r) => Err(r
-                        .json::<ErrorBody>()
-                        .await
-                        .map(|b| b.error.message)
-                        .unwrap_or_else(|_| format!("status {}", r.status()))),
-                    Err(e) => Err(e.to_string()),
-                };
+                let url = format!("api/v1/controllers/{}", fluxboard_model::view::encode(&c));
+                let res = crate::http::get_json::<Vec<ControllerStatus>>(&url).await;
                 out.push((c, res));
             }
             data.set(out);
@@ -561,15 +533,7 @@ pub(crate) fn ControllersPage() -> impl IntoView {
 pub(crate) fn AuditPage() -> impl IntoView {
     let entries: RwSignal<Option<Result<Vec<AuditEntry>, String>>> = RwSignal::new(None);
     spawn_local(async move {
-        let res = match gloo_net::http::Request::get("api/v1/audit").send().await {
-            Ok(r) if r.ok() => r.json::<Vec<AuditEntry>>().await.map_err(|e| e.to_string()),
-            Ok(r) => Err(r
-                .json::<ErrorBody>()
-                .await
-                .map(|b| b.error.message)
-                .unwrap_or_else(|_| format!("status {}", r.status()))),
-            Err(e) => Err(e.to_string()),
-        };
+        let res = crate::http::get_json::<Vec<AuditEntry>>("api/v1/audit").await;
         entries.set(Some(res));
     });
     view! {

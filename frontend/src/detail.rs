@@ -2,9 +2,8 @@
 //! conditions, inventory with live health, events, history, YAML. The reads are repeated when
 //! the object changes on the stream.
 
-use fluxboard_model::api::{ErrorBody, ObjectDetail, ObjectRef};
+use fluxboard_model::api::{ObjectDetail, ObjectRef};
 use fluxboard_model::kind_info;
-use fluxboard_model::view::encode;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -12,28 +11,8 @@ use crate::live::Live;
 use crate::route::{Link, detail_href};
 use crate::ui::{Clock, HealthBadge, ItemBadge};
 
-/// The API path of an object's detail.
-fn api_path(r: &ObjectRef) -> String {
-    format!(
-        "api/v1/objects/{}/{}/{}/{}/{}",
-        encode(&r.cluster),
-        encode(&r.group),
-        encode(&r.kind),
-        encode(&r.namespace),
-        encode(&r.name)
-    )
-}
-
 async fn fetch_detail(r: &ObjectRef) -> Result<ObjectDetail, String> {
-    let res =
-        gloo_net::http::Request::get(&api_path(r)).send().await.map_err(|e| format!("cannot reach fluxboard: {e}"))?;
-    if res.ok() {
-        return res.json::<ObjectDetail>().await.map_err(|e| format!("unreadable answer: {e}"));
-    }
-    match res.json::<ErrorBody>().await {
-        Ok(body) => Err(body.error.message),
-        Err(_) => Err(format!("fluxboard answered {}", res.status())),
-    }
+    crate::http::get_json(&format!("api/v1/objects/{}", crate::route::ref_path(r))).await
 }
 
 /// A link to another object of the same cluster, from `Kind/namespace/name`.
@@ -160,6 +139,8 @@ pub(crate) fn Detail(target: ObjectRef) -> impl IntoView {
                         }
                             .into_any()
                     }
+                    // Unknown to the stream: the detail read says why (gone, or out of scope).
+                    (None, true) if detail.with(|d| matches!(d, Some(Err(_)))) => ().into_any(),
                     (None, true) => view! { <p class="error">"This object is not in the cluster (or was deleted)."</p> }.into_any(),
                     (None, false) => view! { <p class="loading">"Loading…"</p> }.into_any(),
                 }

@@ -10,6 +10,7 @@
 
 mod actions;
 mod detail;
+mod http;
 mod list;
 mod live;
 mod login;
@@ -85,6 +86,13 @@ fn App(me: Identity) -> impl IntoView {
         focus_search();
     });
 
+    // The page to render: list filters are not part of it, so typing a filter does not rebuild
+    // the list (the list follows the URL's query itself).
+    let page = Memo::new(move |_| match router.page() {
+        Page::List(_) => Page::List(Default::default()),
+        other => other,
+    });
+
     view! {
         <a class="skip" href="#main">"Skip to content"</a>
         <header class="top">
@@ -109,9 +117,9 @@ fn App(me: Identity) -> impl IntoView {
         </header>
         <actions::Overlays />
         <main id="main" tabindex="-1">
-            {move || match router.page() {
+            {move || match page.get() {
                 Page::Overview => view! { <overview::Overview /> }.into_any(),
-                Page::List(q) => view! { <list::ResourceList query=q /> }.into_any(),
+                Page::List(_) => view! { <list::ResourceList /> }.into_any(),
                 Page::Detail(r) => view! { <detail::Detail target=r /> }.into_any(),
                 Page::Controllers => view! { <actions::ControllersPage /> }.into_any(),
                 Page::Audit => view! { <actions::AuditPage /> }.into_any(),

@@ -10,7 +10,7 @@ use leptos::html;
 use leptos::prelude::*;
 
 use crate::live::{Live, Row};
-use crate::route::{Link, Router, detail_href};
+use crate::route::{Link, Page, Router, detail_href};
 use crate::ui::{Clock, HealthBadge};
 
 /// The height of one row in pixels (the stylesheet uses the same).
@@ -19,11 +19,22 @@ const ROW_HEIGHT: f64 = 44.0;
 const OVERSCAN: usize = 8;
 
 #[component]
-pub(crate) fn ResourceList(query: ListQuery) -> impl IntoView {
+pub(crate) fn ResourceList() -> impl IntoView {
     let live = expect_context::<Live>();
     let router = expect_context::<Router>();
     let clock = expect_context::<Clock>();
-    let query = RwSignal::new(query);
+    let from_url = move || match router.page() {
+        Page::List(q) => q,
+        _ => ListQuery::default(),
+    };
+    let query = RwSignal::new(from_url());
+    // Follow the URL when it changes from outside (back, forward, a link to a filtered list).
+    Effect::new(move |_| {
+        let q = from_url();
+        if query.with_untracked(|current| *current != q) {
+            query.set(q);
+        }
+    });
     // Keep the URL in step with the filters (replace, not push: typing is not navigation).
     Effect::new(move |prev: Option<()>| {
         let q = query.get().to_query();
@@ -150,18 +161,23 @@ pub(crate) fn ResourceList(query: ListQuery) -> impl IntoView {
         view! {
             <label class="filter" for=id>
                 <span>{label}</span>
-                <select id=id on:change=set_filter(set) prop:value=move || query.with(current)>
+                <select
+                    id=id
+                    on:change=set_filter(set)
+                    prop:value=move || {
+                        // Again when the options arrive (a deep link before the snapshot).
+                        options.track();
+                        query.with(current)
+                    }
+                >
                     <option value="">"All"</option>
                     {move || {
                         values()
                             .into_iter()
                             .map(|v| {
-                                let selected = query.with(current) == v;
-                                view! {
-                                    <option value=v.clone() selected=selected>
-                                        {v.clone()}
-                                    </option>
-                                }
+                                // The select's `prop:value` picks the current one; the options do not
+                                // depend on the query, so changing a filter does not rebuild them.
+                                view! { <option value=v.clone()>{v.clone()}</option> }
                             })
                             .collect_view()
                     }}

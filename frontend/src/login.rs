@@ -5,8 +5,6 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use serde::Deserialize;
 
-use fluxboard_model::api::ErrorBody;
-
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 struct Methods {
     local: bool,
@@ -15,20 +13,7 @@ struct Methods {
 }
 
 async fn post_json(url: &str, body: serde_json::Value) -> Result<(), String> {
-    let res = gloo_net::http::Request::post(url)
-        .header("content-type", "application/json")
-        .body(body.to_string())
-        .map_err(|e| e.to_string())?
-        .send()
-        .await
-        .map_err(|e| format!("cannot reach fluxboard: {e}"))?;
-    if res.ok() {
-        return Ok(());
-    }
-    match res.json::<ErrorBody>().await {
-        Ok(body) => Err(body.error.message),
-        Err(_) => Err(format!("fluxboard answered {}", res.status())),
-    }
+    crate::http::post_json::<serde_json::Value>(url, &body).await.map(|_| ())
 }
 
 /// Ends the session and shows the login page.
@@ -43,9 +28,7 @@ pub(crate) fn logout() {
 pub(crate) fn Login() -> impl IntoView {
     let methods: RwSignal<Option<Methods>> = RwSignal::new(None);
     spawn_local(async move {
-        if let Ok(res) = gloo_net::http::Request::get("auth/methods").send().await
-            && let Ok(m) = res.json::<Methods>().await
-        {
+        if let Ok(m) = crate::http::get_json::<Methods>("auth/methods").await {
             methods.set(Some(m));
         }
     });

@@ -103,17 +103,16 @@ fn parse(path: &str, query: &str) -> Page {
     }
 }
 
+/// `cluster/group/kind/namespace/name`, each part percent-encoded: the tail of an object's page
+/// and API paths.
+pub(crate) fn ref_path(r: &ObjectRef) -> String {
+    use fluxboard_model::view::encode;
+    [&r.cluster, &r.group, &r.kind, &r.namespace, &r.name].map(|p| encode(p)).join("/")
+}
+
 /// The app path of an object's detail page.
 pub(crate) fn detail_href(r: &ObjectRef) -> String {
-    use fluxboard_model::view::encode;
-    format!(
-        "/resources/{}/{}/{}/{}/{}",
-        encode(&r.cluster),
-        encode(&r.group),
-        encode(&r.kind),
-        encode(&r.namespace),
-        encode(&r.name)
-    )
+    format!("/resources/{}", ref_path(r))
 }
 
 /// The app path of the resource list with `query`.
