@@ -210,6 +210,12 @@ async fn run(
         Err(Attempt::Failed((code, message), token)) => (ResultStatus::Failed, code.as_u16(), token, message),
     };
     state.audit.record(entry(identity, Some(action), Some(target.clone()), token.clone(), status, &message));
+    let result = match status {
+        ResultStatus::Accepted => "accepted",
+        ResultStatus::Refused => "refused",
+        ResultStatus::Failed => "failed",
+    };
+    state.metrics.action(action.label(), result);
     ActionResult { target, status, code, token, message }
 }
 

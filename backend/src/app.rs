@@ -3,7 +3,6 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use axum::Router;
@@ -30,13 +29,7 @@ pub const SESSION_COOKIE: &str = "fluxboard_session";
 /// The largest request body any route accepts.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
-/// Counters exported as metrics.
-#[derive(Debug, Default)]
-pub struct Metrics {
-    pub sse_clients: AtomicU64,
-    pub events_sent: AtomicU64,
-    pub clients_cut_off: AtomicU64,
-}
+pub use crate::metrics::Metrics;
 
 /// State shared by every request.
 #[derive(Debug)]
@@ -56,6 +49,9 @@ pub struct AppState {
     pub config: Config,
     pub limiter: RateLimiter,
     pub oidc: Option<crate::oidc::Oidc>,
+    /// Set when the server shuts down: every stream ends, so graceful shutdown can finish and
+    /// browsers reconnect to another replica.
+    pub shutdown: tokio::sync::watch::Sender<bool>,
 }
 
 impl AppState {
@@ -140,6 +136,7 @@ impl App {
             config: options.config.clone(),
             limiter: RateLimiter::default(),
             oidc: options.config.auth.oidc.clone().map(crate::oidc::Oidc::new).transpose()?,
+            shutdown: tokio::sync::watch::channel(false).0,
         });
         Ok(App { state, sessions, watchers })
     }
@@ -153,13 +150,24 @@ impl App {
         self.router().into_make_service_with_connect_info::<SocketAddr>()
     }
 
-    /// Serves until `shutdown` completes.
+    /// Serves until `shutdown` completes: then stops accepting, ends every event stream, and
+    /// finishes the requests in flight.
     pub async fn serve(
         &self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        let state = self.state.clone();
+        let shutdown = async move {
+            shutdown.await;
+            state.shutdown.send_replace(true);
+        };
         axum::serve(listener, self.service()).with_graceful_shutdown(shutdown).await
+    }
+
+    /// Ends every event stream now (what shutting down does first).
+    pub fn end_streams(&self) {
+        self.state.shutdown.send_replace(true);
     }
 }
 
@@ -210,12 +218,14 @@ pub fn router(state: Arc<AppState>, sessions: Store) -> Router {
         .route("/auth/oidc/callback", get(crate::oidc::callback))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(crate::metrics::render))
         .fallback(crate::assets::fallback)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         // Server-sent events are not compressed (the default predicate leaves them alone).
         .layer(CompressionLayer::new())
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::identity_layer))
         .layer(session_layer)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::metrics::track))
         .with_state(state.clone());
     if state.base_path.is_empty() {
         return api;

@@ -11,6 +11,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod login;
+pub mod metrics;
 pub mod objects;
 pub mod oidc;
 pub mod sessions;

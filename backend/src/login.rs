@@ -203,6 +203,7 @@ pub(crate) async fn login(
     let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await.unwrap_or(false);
     let Some(user) = found.filter(|_| ok) else {
         tracing::warn!(target: "audit", address, username = form.username, "login failed");
+        state.metrics.login("local", "failure");
         return ApiError::new(StatusCode::UNAUTHORIZED, "bad_credentials", "wrong username or password")
             .into_response();
     };
@@ -217,6 +218,7 @@ pub(crate) async fn login(
         return r.into_response();
     }
     tracing::info!(target: "audit", address, user = who.user, "login (local)");
+    state.metrics.login("local", "success");
     Json(state.config.identity(&who.user, &who.groups)).into_response()
 }
 
@@ -257,6 +259,7 @@ pub(crate) async fn token(
     };
     let Some((user, groups)) = review else {
         tracing::warn!(target: "audit", address, "login failed (token)");
+        state.metrics.login("token", "failure");
         return ApiError::new(StatusCode::UNAUTHORIZED, "bad_credentials", "the cluster did not accept this token")
             .into_response();
     };
@@ -265,6 +268,7 @@ pub(crate) async fn token(
         return r.into_response();
     }
     tracing::info!(target: "audit", address, user = who.user, "login (token)");
+    state.metrics.login("token", "success");
     Json(state.config.identity(&who.user, &who.groups)).into_response()
 }
 

@@ -69,12 +69,14 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "fluxboard=info,kube_sim=warn".into()),
-        )
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "fluxboard=info,audit=info,kube_sim=warn".into());
+    // JSON lines for log collectors (FLUXBOARD_LOG_FORMAT=json, as the chart sets), text otherwise.
+    if std::env::var("FLUXBOARD_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        tracing_subscriber::fmt().json().with_current_span(false).with_env_filter(filter).init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).init();
+    }
     match Cli::parse().command {
         Command::HashPassword => {
             let password = read_password()?;

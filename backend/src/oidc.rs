@@ -113,6 +113,7 @@ fn failure(state: &AppState, status: StatusCode, what: &str, detail: &str) -> Re
     let escape = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
     let home = format!("{}/", state.base_path);
     tracing::warn!(target: "audit", what, detail, "SSO login failed");
+    state.metrics.login("oidc", "failure");
     let body = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Login failed · fluxboard</title></head>\
          <body style=\"font-family: system-ui, sans-serif; max-width: 40rem; margin: 4rem auto; padding: 0 1rem\">\
@@ -279,6 +280,7 @@ pub(crate) async fn callback(
         return failure(&state, StatusCode::SERVICE_UNAVAILABLE, "The session store is unavailable.", "Try again.");
     }
     tracing::info!(target: "audit", user = who.user, groups = ?who.groups, "login (oidc)");
+    state.metrics.login("oidc", "success");
     Redirect::to(&format!("{}/", state.base_path)).into_response()
 }
 

@@ -46,24 +46,33 @@ pub(crate) async fn stream(
     };
     state.metrics.sse_clients.fetch_add(1, Ordering::Relaxed);
     let guard = ClientGuard(state.clone());
-    let live =
-        futures::stream::unfold((sub.changes, visible, guard), move |(mut changes, visible, guard)| async move {
-            loop {
-                match changes.recv().await {
-                    Ok(delta) if visible(&delta.cluster, &delta.namespace) => {
-                        guard.0.metrics.events_sent.fetch_add(1, Ordering::Relaxed);
-                        return Some((to_event(epoch, &delta), (changes, visible, guard)));
-                    }
-                    Ok(_) => {}
-                    Err(RecvError::Lagged(missed)) => {
-                        tracing::info!(missed, "stream client too slow: disconnected");
-                        guard.0.metrics.clients_cut_off.fetch_add(1, Ordering::Relaxed);
-                        return None;
-                    }
-                    Err(RecvError::Closed) => return None,
-                }
+    let shutdown = state.shutdown.subscribe();
+    let start = (sub.changes, visible, guard, shutdown);
+    let live = futures::stream::unfold(start, move |(mut changes, visible, guard, mut shutdown)| async move {
+        loop {
+            // The server is shutting down: end the stream so the browser reconnects elsewhere.
+            if *shutdown.borrow() {
+                return None;
             }
-        });
+            let next = tokio::select! {
+                next = changes.recv() => next,
+                _ = shutdown.changed() => return None,
+            };
+            match next {
+                Ok(delta) if visible(&delta.cluster, &delta.namespace) => {
+                    guard.0.metrics.events_sent.fetch_add(1, Ordering::Relaxed);
+                    return Some((to_event(epoch, &delta), (changes, visible, guard, shutdown)));
+                }
+                Ok(_) => {}
+                Err(RecvError::Lagged(missed)) => {
+                    tracing::info!(missed, "stream client too slow: disconnected");
+                    guard.0.metrics.clients_cut_off.fetch_add(1, Ordering::Relaxed);
+                    return None;
+                }
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    });
     let events = futures::stream::iter(initial).chain(live).map(Ok::<_, Infallible>);
     ([("x-accel-buffering", "no")], Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
 }

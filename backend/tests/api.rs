@@ -347,3 +347,17 @@ async fn a_flux_2_2_cluster_is_read_at_the_versions_it_serves() {
     .await;
     assert_eq!(legacy.health, fluxboard_model::Health::Suspended);
 }
+
+#[tokio::test]
+async fn shutting_down_ends_every_stream_so_clients_reconnect_elsewhere() {
+    let app = TestApp::start().await;
+    app.ready().await;
+    let mut stream = app.stream(None).await;
+    assert_eq!(stream.next().await.unwrap().event, "snapshot");
+    app.app.end_streams();
+    assert!(stream.until_end().await, "the stream ends");
+    // New streams end at once too: the server is going away.
+    let mut late = app.stream(None).await;
+    assert_eq!(late.next().await.unwrap().event, "snapshot");
+    assert!(late.until_end().await);
+}

@@ -321,3 +321,40 @@ async fn detail_reads_run_as_the_user_so_cluster_rbac_has_the_last_word() {
     viewer.login("viewer", PASSWORD).await;
     assert_eq!(viewer.get(path).await.0, 200, "the viewer's group may read in the cluster");
 }
+
+#[tokio::test]
+async fn metrics_count_objects_streams_logins_actions_and_latency() {
+    let app = app().await;
+    let mut b = Browser::new(&app);
+    b.login("admin", "wrong").await;
+    b.login("admin", PASSWORD).await;
+    let (status, _) = b
+        .post("/api/v1/actions", json!({"action": "reconcile", "cluster": "production", "kind": "Kustomization", "namespace": "flux-system", "name": "apps"}))
+        .await;
+    assert_eq!(status, 202);
+    let res = reqwest::get(format!("{}/metrics", app.url)).await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
+    let text = res.text().await.unwrap();
+    // The object counts are the store's (retried: the emulated controllers keep working).
+    common::wait_for("the object gauge to match the store", || async {
+        let text = reqwest::get(format!("{}/metrics", app.url)).await.ok()?.text().await.ok()?;
+        let ready =
+            app.app.state.store.summaries().iter().filter(|s| s.health == fluxboard_model::Health::Ready).count();
+        let line = format!("fluxboard_objects{{cluster=\"production\",health=\"Ready\"}} {ready}");
+        text.lines().any(|l| l == line).then_some(())
+    })
+    .await;
+    for line in [
+        "fluxboard_cluster_state{cluster=\"production\",state=\"connected\"} 1".to_owned(),
+        "fluxboard_logins_total{method=\"local\",result=\"failure\"} 1".to_owned(),
+        "fluxboard_logins_total{method=\"local\",result=\"success\"} 1".to_owned(),
+        "fluxboard_actions_total{action=\"reconcile\",result=\"accepted\"} 1".to_owned(),
+        "fluxboard_sse_clients 0".to_owned(),
+        "# TYPE fluxboard_http_request_duration_seconds histogram".to_owned(),
+        "fluxboard_http_request_duration_seconds_count{route=\"auth\"} 2".to_owned(),
+    ] {
+        let line = line.to_owned();
+        assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
+    }
+}

@@ -183,6 +183,11 @@ impl SseClient {
         }
     }
 
+    /// Reads until the stream ends (true), failing after [`DEADLINE`].
+    pub async fn until_end(&mut self) -> bool {
+        tokio::time::timeout(DEADLINE, async { while self.next_inner().await.is_some() {} }).await.is_ok()
+    }
+
     /// Reads events until one satisfies `want`, returning it and everything read before it.
     pub async fn until(&mut self, what: &str, want: impl Fn(&SseEvent) -> bool) -> (SseEvent, Vec<SseEvent>) {
         let mut before = Vec::new();
