@@ -143,7 +143,12 @@ pub async fn run(cluster: Cluster, store: Arc<FleetStore>) {
     };
     let served: Vec<ServedKind> = kinds
         .iter()
-        .map(|(info, ar)| ServedKind { group: info.group.into(), kind: info.kind.into(), version: ar.version.clone() })
+        .map(|(info, ar)| ServedKind {
+            group: info.group.into(),
+            kind: info.kind.into(),
+            version: ar.version.clone(),
+            state: ConnectionState::Connecting,
+        })
         .collect();
     {
         let mut map = cluster.kinds.lock().unwrap_or_else(|e| e.into_inner());
@@ -226,7 +231,19 @@ impl WatchHealth {
         } else {
             (ConnectionState::Connected, String::new())
         };
-        store.set_cluster(status(&self.cluster, state, message, self.kinds.clone(), self.version.clone()));
+        let kinds = self
+            .kinds
+            .iter()
+            .map(|k| ServedKind {
+                state: match states.iter().find(|(kind, _)| **kind == k.kind).map(|(_, s)| s) {
+                    Some(KindState::Synced) => ConnectionState::Connected,
+                    Some(KindState::Broken(_)) => ConnectionState::Reconnecting,
+                    _ => ConnectionState::Connecting,
+                },
+                ..k.clone()
+            })
+            .collect();
+        store.set_cluster(status(&self.cluster, state, message, kinds, self.version.clone()));
     }
 }
 

@@ -117,6 +117,20 @@ pub(crate) async fn render(State(state): State<Arc<AppState>>) -> impl IntoRespo
         let value = serde_json::to_value(c.state).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
         let _ = writeln!(out, "{name}{{cluster=\"{}\",state=\"{value}\"}} 1", label(&c.name));
     }
+    let name =
+        family(&mut out, "fluxboard_watch_state", "gauge", "1 for each watch's current state, by cluster and kind.");
+    for c in state.store.clusters() {
+        for k in &c.kinds {
+            let value =
+                serde_json::to_value(k.state).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "{name}{{cluster=\"{}\",kind=\"{}\",state=\"{value}\"}} 1",
+                label(&c.name),
+                label(&k.kind)
+            );
+        }
+    }
     let name = family(&mut out, "fluxboard_sse_clients", "gauge", "Connected event-stream clients.");
     let _ = writeln!(out, "{name} {}", m.sse_clients.load(Ordering::Relaxed));
     let name = family(&mut out, "fluxboard_sse_events_sent_total", "counter", "Events sent to stream clients.");

@@ -351,6 +351,7 @@ async fn metrics_count_objects_streams_logins_actions_and_latency() {
         "fluxboard_logins_total{method=\"local\",result=\"success\"} 1".to_owned(),
         "fluxboard_actions_total{action=\"reconcile\",result=\"accepted\"} 1".to_owned(),
         "fluxboard_sse_clients 0".to_owned(),
+        "fluxboard_watch_state{cluster=\"production\",kind=\"HelmRelease\",state=\"connected\"} 1".to_owned(),
         "# TYPE fluxboard_http_request_duration_seconds histogram".to_owned(),
         "fluxboard_http_request_duration_seconds_count{route=\"auth\"} 2".to_owned(),
     ] {

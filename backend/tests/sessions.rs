@@ -94,8 +94,8 @@ async fn a_session_made_on_one_replica_works_on_the_other() {
         Demo::start(&DemoOptions { clusters: vec!["production".into()], objects: None, realistic_timing: false })
             .await
             .unwrap();
-    let (_a, a, stop_a) = replica(&demo, &redis).await;
-    let (_b, b, _stop_b) = replica(&demo, &redis).await;
+    let (a_app, a, stop_a) = replica(&demo, &redis).await;
+    let (b_app, b, _stop_b) = replica(&demo, &redis).await;
 
     let (status, _, cookie) = call(
         reqwest::Method::POST,
@@ -109,6 +109,13 @@ async fn a_session_made_on_one_replica_works_on_the_other() {
     let (status, me, _) = call(reqwest::Method::GET, &format!("{b}/api/v1/me"), Some(&cookie), None).await;
     assert_eq!(status, 200, "the other replica knows the session: {me}");
     assert_eq!(me["user"], "operator");
+
+    // Both replicas watch the same cluster and converge on the same state.
+    wait_for("both replicas to hold the same fleet", || async {
+        let (left, right) = (a_app.state.store.summaries(), b_app.state.store.summaries());
+        (!left.is_empty() && left == right).then_some(())
+    })
+    .await;
 
     // Replica A goes away: the session lives on in Redis.
     stop_a.send(()).unwrap();

@@ -69,6 +69,8 @@ pub struct ServedKind {
     pub group: String,
     pub kind: String,
     pub version: String,
+    /// How this kind's watch is doing.
+    pub state: ConnectionState,
 }
 
 /// One cluster's connection state (the `cluster` stream event and `GET /api/v1/clusters`).
