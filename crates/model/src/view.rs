@@ -239,9 +239,9 @@ pub fn parse_rfc3339(text: &str) -> Option<i64> {
     }
     let offset = match rest {
         "Z" | "z" => 0,
-        _ if rest.len() == 6 && (rest.starts_with('+') || rest.starts_with('-')) && &rest[3..4] == ":" => {
+        _ if rest.len() == 6 && (rest.starts_with('+') || rest.starts_with('-')) && rest.as_bytes()[3] == b':' => {
             let sign = if rest.starts_with('-') { -1 } else { 1 };
-            sign * (rest[1..3].parse::<i64>().ok()? * 3600 + rest[4..6].parse::<i64>().ok()? * 60)
+            sign * (rest.get(1..3)?.parse::<i64>().ok()? * 3600 + rest.get(4..6)?.parse::<i64>().ok()? * 60)
         }
         _ => return None,
     };
@@ -406,7 +406,14 @@ mod tests {
         assert_eq!(parse_rfc3339("2026-11-25T16:30:44Z"), Some(1_795_624_244));
         assert_eq!(parse_rfc3339("2026-11-25T16:30:44.123456789Z"), Some(1_795_624_244));
         assert_eq!(parse_rfc3339("2026-11-25T18:30:44+02:00"), Some(1_795_624_244));
-        for bad in ["", "2026-11-25", "2026-13-01T00:00:00Z", "2026-11-25T16:30:44", "xxxx-11-25T16:30:44Z"] {
+        for bad in [
+            "",
+            "2026-11-25",
+            "2026-13-01T00:00:00Z",
+            "2026-11-25T16:30:44",
+            "xxxx-11-25T16:30:44Z",
+            "2026-11-25T16:30:44+aé:0",
+        ] {
             assert_eq!(parse_rfc3339(bad), None, "{bad:?}");
         }
         assert_eq!(age(100, 55), "45s");
