@@ -331,3 +331,34 @@ async fn a_person_logs_in_sees_their_scope_and_logs_out() -> anyhow::Result<()> 
     browser.wait_text("[data-testid=user]", "the token's user", |t| t == "kube-sim-admin").await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_rides_out_a_network_drop_without_a_reload() -> anyhow::Result<()> {
+    let served = Served::start(&["production"], Options::default()).await?;
+    served.ready().await?;
+    let network = fluxboard_e2e::FlakyNetwork::start(served.url.trim_start_matches("http://").to_owned()).await?;
+    let browser = Browser::start().await?;
+    let c = &browser.client;
+    c.goto(&format!("{}/resources/production/notification.toolkit.fluxcd.io/Alert/flux-system/on-call", network.url))
+        .await?;
+    browser.wait_text("[data-testid=connection]", "the live badge", |t| t == "live").await?;
+    browser.wait_text(".detail-head .badge", "the alert", |t| t == "Ready").await?;
+    c.execute("window.__sameDocument = 7; return null;", vec![]).await?;
+
+    // The network drops; meanwhile the cluster changes.
+    network.cut();
+    browser.wait_text("[data-testid=connection]", "the reconnecting badge", |t| t.starts_with("reconnecting")).await?;
+    let cluster = served.demo.sims[0].cluster();
+    let mut alert =
+        (*cluster.get("notification.toolkit.fluxcd.io", "Alert", "flux-system", "on-call").unwrap()).clone();
+    alert["spec"]["suspend"] = json!(true);
+    cluster.apply(&alert)?;
+    browser.screenshot("network-down").await;
+
+    // It returns: the page resumes and shows what changed, without a reload.
+    network.restore();
+    browser.wait_text("[data-testid=connection]", "live again", |t| t == "live").await?;
+    browser.wait_text(".detail-head .badge", "the change made while offline", |t| t == "Suspended").await?;
+    assert_eq!(c.execute("return window.__sameDocument;", vec![]).await?, json!(7), "no reload");
+    Ok(())
+}

@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
@@ -230,4 +231,50 @@ impl OidcProvider {
 pub fn free_port() -> anyhow::Result<u16> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     Ok(listener.local_addr()?.port())
+}
+
+/// A TCP proxy in front of the app, whose "network" a test can cut and restore: cutting closes
+/// every open connection and refuses new ones until restored.
+pub struct FlakyNetwork {
+    pub url: String,
+    up: Arc<tokio::sync::watch::Sender<bool>>,
+    _task: tokio::task::JoinHandle<()>,
+}
+
+impl FlakyNetwork {
+    /// Proxies 127.0.0.1:<free port> to `target` (host:port).
+    pub async fn start(target: String) -> anyhow::Result<FlakyNetwork> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let up = Arc::new(tokio::sync::watch::channel(true).0);
+        let state = up.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((client, _)) = listener.accept().await else { return };
+                if !*state.borrow() {
+                    drop(client);
+                    continue;
+                }
+                let (target, mut down) = (target.clone(), state.subscribe());
+                tokio::spawn(async move {
+                    let Ok(server) = tokio::net::TcpStream::connect(&target).await else { return };
+                    let (mut client, mut server) = (client, server);
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = down.wait_for(|up| !*up) => {}
+                    }
+                });
+            }
+        });
+        Ok(FlakyNetwork { url, up, _task: task })
+    }
+
+    /// Cuts every connection and refuses new ones.
+    pub fn cut(&self) {
+        self.up.send_replace(false);
+    }
+
+    pub fn restore(&self) {
+        self.up.send_replace(true);
+    }
 }
