@@ -6,7 +6,7 @@ mod common;
 
 use std::process::Stdio;
 
-use common::{DEADLINE, wait_for};
+use common::{DEADLINE, Redis, call, wait_for};
 use fluxboard::demo::{Demo, DemoOptions, demo_config};
 use fluxboard_model::api::Snapshot;
 use serde_json::{Value, json};
@@ -17,23 +17,6 @@ const PASSWORD: &str = "correct-horse-battery";
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-async fn redis() -> (Child, String) {
-    let port = free_port();
-    let child = Command::new(std::env::var("REDIS_SERVER").unwrap_or_else(|_| "redis-server".into()))
-        .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--save", "", "--appendonly", "no"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("redis-server (cargo xtask setup installs it)");
-    wait_for(
-        "redis-server",
-        || async move { tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok().map(|_| ()) },
-    )
-    .await;
-    (child, format!("redis://127.0.0.1:{port}/"))
 }
 
 /// Starts `fluxboard serve` with JSON logs; returns the process, its URL and its log lines.
@@ -71,24 +54,6 @@ async fn fluxboard(
     (child, url, rx)
 }
 
-async fn call(method: reqwest::Method, url: &str, cookie: Option<&str>, body: Option<Value>) -> (u16, Option<String>) {
-    let mut req = reqwest::Client::new().request(method, url).header("sec-fetch-site", "same-origin");
-    if let Some(cookie) = cookie {
-        req = req.header("cookie", cookie);
-    }
-    if let Some(body) = body {
-        req = req.header("content-type", "application/json").body(body.to_string());
-    }
-    let res = req.send().await.unwrap();
-    let cookie = res
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|c| c.split(';').next())
-        .map(str::to_owned);
-    (res.status().as_u16(), cookie)
-}
-
 /// The first event of a stream: its snapshot.
 async fn snapshot(url: &str, cookie: &str) -> Snapshot {
     let mut res =
@@ -103,7 +68,8 @@ async fn snapshot(url: &str, cookie: &str) -> Snapshot {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_share_sessions_converge_and_survive_one_dying() {
-    let (_redis, redis_url) = redis().await;
+    let redis = Redis::start().await;
+    let redis_url = redis.url.clone();
     let demo =
         Demo::start(&DemoOptions { clusters: vec!["production".into()], objects: None, realistic_timing: false })
             .await
@@ -122,7 +88,7 @@ async fn two_processes_share_sessions_converge_and_survive_one_dying() {
     let log: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
     assert!(log["level"].is_string() && log["fields"]["message"].is_string(), "{log}");
 
-    let (status, cookie) = call(
+    let (status, _, cookie) = call(
         reqwest::Method::POST,
         &format!("{a_url}/auth/login"),
         None,

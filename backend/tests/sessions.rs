@@ -4,42 +4,13 @@
 
 mod common;
 
-use std::process::Stdio;
-
-use common::wait_for;
+use common::{Redis, call, wait_for};
 use fluxboard::config::SessionStoreKind;
 use fluxboard::demo::{Demo, DemoOptions, demo_config};
 use fluxboard::{App, Options};
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "correct-horse-battery";
-
-/// A redis-server on a free port of 127.0.0.1, stopped when dropped.
-struct Redis {
-    _child: tokio::process::Child,
-    url: String,
-}
-
-impl Redis {
-    async fn start() -> Redis {
-        let binary = std::env::var("REDIS_SERVER").unwrap_or_else(|_| "redis-server".to_owned());
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = tokio::process::Command::new(&binary)
-            .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start {binary} ({e}): run `cargo xtask setup` or apt-get install redis-server")
-            });
-        wait_for("redis-server to listen", || async move {
-            tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok().map(|_| ())
-        })
-        .await;
-        Redis { _child: child, url: format!("redis://127.0.0.1:{port}/") }
-    }
-}
 
 async fn replica(demo: &Demo, redis: &Redis) -> (App, String, tokio::sync::oneshot::Sender<()>) {
     let mut config = demo_config(PASSWORD).unwrap();
@@ -61,30 +32,6 @@ async fn replica(demo: &Demo, redis: &Redis) -> (App, String, tokio::sync::onesh
             .unwrap();
     });
     (app, url, stop)
-}
-
-async fn call(
-    method: reqwest::Method,
-    url: &str,
-    cookie: Option<&str>,
-    body: Option<Value>,
-) -> (u16, Value, Option<String>) {
-    let mut req = reqwest::Client::new().request(method, url).header("sec-fetch-site", "same-origin");
-    if let Some(cookie) = cookie {
-        req = req.header("cookie", cookie);
-    }
-    if let Some(body) = body {
-        req = req.header("content-type", "application/json").body(body.to_string());
-    }
-    let res = req.send().await.unwrap();
-    let status = res.status().as_u16();
-    let cookie = res
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|c| c.split(';').next())
-        .map(str::to_owned);
-    (status, res.json().await.unwrap_or(Value::Null), cookie)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
