@@ -367,11 +367,3 @@ pub async fn review_token(cluster: &Cluster, token: &str) -> anyhow::Result<Opti
     };
     Ok(Some(user))
 }
-
-/// Lists the objects of a Flux kind right now (for comparisons in tests and benchmarks).
-pub async fn list_now(cluster: &Cluster, group: &str, kind: &str) -> anyhow::Result<Vec<DynamicObject>> {
-    let ar = cluster.flux_kind(group, kind).context("kind not served")?;
-    let api: Api<DynamicObject> = Api::all_with(cluster.client.clone(), &ar);
-    let list = api.list(&Default::default()).await?;
-    Ok(list.items)
-}

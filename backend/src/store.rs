@@ -23,11 +23,6 @@ pub const DEFAULT_CAPACITY: usize = 8192;
 /// Which objects a reader may see: `(cluster, namespace)` → visible. Cluster events use "".
 pub type Visibility = Arc<dyn Fn(&str, &str) -> bool + Send + Sync>;
 
-/// A visibility that shows everything.
-pub fn everything() -> Visibility {
-    Arc::new(|_, _| true)
-}
-
 /// One change, serialized once for every stream.
 #[derive(Debug)]
 pub struct Delta {
@@ -261,6 +256,10 @@ mod tests {
     use fluxboard_model::api::{ConnectionState, Snapshot};
 
     use super::*;
+
+    fn everything() -> Visibility {
+        Arc::new(|_, _| true)
+    }
 
     fn summary(ns: &str, name: &str, message: &str) -> Summary {
         Summary {
