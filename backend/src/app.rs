@@ -52,6 +52,8 @@ pub struct AppState {
     /// Set when the server shuts down: every stream ends, so graceful shutdown can finish and
     /// browsers reconnect to another replica.
     pub shutdown: tokio::sync::watch::Sender<bool>,
+    /// Recent compressed snapshots, shared by clients that connect at about the same time.
+    pub snapshots: crate::stream::SnapshotCache,
 }
 
 impl AppState {
@@ -75,6 +77,8 @@ pub struct Options {
     pub act_as: ActAs,
     /// How long reconcile-with-source waits for each source (default 30 s).
     pub source_wait: Duration,
+    /// How long a client may accept no byte before its connection is closed (default 30 s).
+    pub write_timeout: Duration,
 }
 
 impl Default for Options {
@@ -86,6 +90,7 @@ impl Default for Options {
             config: Config::default(),
             act_as: ActAs::User,
             source_wait: Duration::from_secs(30),
+            write_timeout: crate::conn::DEFAULT_WRITE_TIMEOUT,
         }
     }
 }
@@ -95,6 +100,7 @@ impl Default for Options {
 pub struct App {
     pub state: Arc<AppState>,
     sessions: Store,
+    write_timeout: Duration,
     watchers: Vec<JoinHandle<()>>,
 }
 
@@ -137,8 +143,9 @@ impl App {
             limiter: RateLimiter::default(),
             oidc: options.config.auth.oidc.clone().map(crate::oidc::Oidc::new).transpose()?,
             shutdown: tokio::sync::watch::channel(false).0,
+            snapshots: crate::stream::SnapshotCache::default(),
         });
-        Ok(App { state, sessions, watchers })
+        Ok(App { state, sessions, watchers, write_timeout: options.write_timeout })
     }
 
     pub fn router(&self) -> Router {
@@ -151,18 +158,31 @@ impl App {
     }
 
     /// Serves until `shutdown` completes: then stops accepting, ends every event stream, and
-    /// finishes the requests in flight.
-    pub async fn serve(
+    /// finishes the requests in flight. Connections whose client accepts nothing for the write
+    /// timeout are closed.
+    pub fn serve(
         &self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()> {
+    ) -> impl Future<Output = std::io::Result<()>> + Send + 'static {
         let state = self.state.clone();
-        let shutdown = async move {
-            shutdown.await;
-            state.shutdown.send_replace(true);
+        let listener = crate::conn::TimeoutListener {
+            listener,
+            limit: self.write_timeout,
+            stalled: self.state.metrics.connections_stalled.clone(),
         };
-        axum::serve(listener, self.service()).with_graceful_shutdown(shutdown).await
+        // Events go out as soon as they are written (no Nagle delay).
+        let listener = axum::serve::ListenerExt::tap_io(listener, |io| {
+            let _ = io.get_ref().set_nodelay(true);
+        });
+        let service = self.service();
+        async move {
+            let shutdown = async move {
+                shutdown.await;
+                state.shutdown.send_replace(true);
+            };
+            axum::serve(listener, service).with_graceful_shutdown(shutdown).await
+        }
     }
 
     /// Ends every event stream now (what shutting down does first).
@@ -203,6 +223,7 @@ pub fn router(state: Arc<AppState>, sessions: Store) -> Router {
             state.config.sessions.idle_minutes as i64,
         )));
     let api = Router::new()
+        .route("/api/v1/snapshot", get(crate::stream::snapshot))
         .route("/api/v1/stream", get(crate::stream::stream))
         .route("/api/v1/clusters", get(clusters))
         .route("/api/v1/objects/{cluster}/{group}/{kind}/{namespace}/{name}", get(crate::objects::get_object))

@@ -8,6 +8,7 @@ pub mod assets;
 pub mod auth;
 pub mod cluster;
 pub mod config;
+pub mod conn;
 pub mod demo;
 pub mod error;
 pub mod login;

@@ -24,6 +24,8 @@ pub struct Metrics {
     pub sse_clients: AtomicU64,
     pub events_sent: AtomicU64,
     pub clients_cut_off: AtomicU64,
+    /// Connections closed because the client accepted nothing for the write timeout.
+    pub connections_stalled: Arc<AtomicU64>,
     actions: Mutex<BTreeMap<(String, String), u64>>,
     logins: Mutex<BTreeMap<(String, String), u64>>,
     latency: Mutex<BTreeMap<&'static str, Histogram>>,
@@ -142,6 +144,13 @@ pub(crate) async fn render(State(state): State<Arc<AppState>>) -> impl IntoRespo
         "Stream clients disconnected for reading too slowly.",
     );
     let _ = writeln!(out, "{name} {}", m.clients_cut_off.load(Ordering::Relaxed));
+    let name = family(
+        &mut out,
+        "fluxboard_connections_stalled_total",
+        "counter",
+        "Connections closed because the client accepted nothing for the write timeout.",
+    );
+    let _ = writeln!(out, "{name} {}", m.connections_stalled.load(Ordering::Relaxed));
     let name = family(&mut out, "fluxboard_actions_total", "counter", "Action attempts by action and result.");
     for ((action, result), n) in m.actions.lock().unwrap_or_else(|e| e.into_inner()).iter() {
         let _ = writeln!(out, "{name}{{action=\"{}\",result=\"{}\"}} {n}", label(action), label(result));

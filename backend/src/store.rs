@@ -161,6 +161,11 @@ impl FleetStore {
         (inner.objects.len(), by_health)
     }
 
+    /// How many streams are subscribed to the changes.
+    pub fn subscribers(&self) -> usize {
+        self.tx.receiver_count()
+    }
+
     /// Every summary, sorted by identity (for tests and comparisons with the cluster).
     pub fn summaries(&self) -> Vec<Arc<Summary>> {
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
@@ -184,9 +189,46 @@ impl FleetStore {
         });
         let start = match resumable {
             Some(deltas) => Start::Resume(deltas),
-            None => Start::Snapshot { seq: inner.seq, json: snapshot_json(&inner, visible) },
+            None => Start::Snapshot { seq: inner.seq, json: self.snapshot_json(&inner, visible) },
         };
         Subscription { start, epoch: self.epoch, changes }
+    }
+
+    /// A snapshot of what `visible` allows (JSON of [`fluxboard_model::api::Snapshot`]) and the
+    /// sequence number it is at.
+    pub fn snapshot(&self, visible: &Visibility) -> (u64, String) {
+        let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        (inner.seq, self.snapshot_json(&inner, visible))
+    }
+
+    fn snapshot_json(&self, inner: &Inner, visible: &Visibility) -> String {
+        let mut out = String::with_capacity(64 + inner.objects.len() * 512);
+        out.push_str(&format!("{{\"id\":\"{}\",\"clusters\":[", EventId { epoch: self.epoch, seq: inner.seq }));
+        let mut first = true;
+        for (status, json) in inner.clusters.values() {
+            if !visible(&status.name, "") {
+                continue;
+            }
+            if !first {
+                out.push(',');
+            }
+            first = false;
+            out.push_str(json);
+        }
+        out.push_str("],\"objects\":[");
+        let mut first = true;
+        for entry in inner.objects.values() {
+            if !visible(&entry.summary.cluster, &entry.summary.namespace) {
+                continue;
+            }
+            if !first {
+                out.push(',');
+            }
+            first = false;
+            out.push_str(&entry.json);
+        }
+        out.push_str("]}");
+        out
     }
 
     fn upsert_locked(&self, inner: &mut Inner, summary: Summary) {
@@ -218,36 +260,6 @@ impl FleetStore {
         // No receivers is fine: nobody is watching.
         let _ = self.tx.send(delta);
     }
-}
-
-fn snapshot_json(inner: &Inner, visible: &Visibility) -> String {
-    let mut out = String::with_capacity(64 + inner.objects.len() * 512);
-    out.push_str("{\"clusters\":[");
-    let mut first = true;
-    for (status, json) in inner.clusters.values() {
-        if !visible(&status.name, "") {
-            continue;
-        }
-        if !first {
-            out.push(',');
-        }
-        first = false;
-        out.push_str(json);
-    }
-    out.push_str("],\"objects\":[");
-    let mut first = true;
-    for entry in inner.objects.values() {
-        if !visible(&entry.summary.cluster, &entry.summary.namespace) {
-            continue;
-        }
-        if !first {
-            out.push(',');
-        }
-        first = false;
-        out.push_str(&entry.json);
-    }
-    out.push_str("]}");
-    out
 }
 
 #[cfg(test)]

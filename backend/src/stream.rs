@@ -1,26 +1,38 @@
-//! `GET /api/v1/stream`: the fleet as server-sent events.
+//! `GET /api/v1/snapshot` and `GET /api/v1/stream`: the fleet, then its changes as server-sent
+//! events.
 //!
-//! First a `snapshot` (or, for a client that reconnects with a `Last-Event-ID` still in the
-//! change log, only the changes it missed), then `upsert`, `delete` and `cluster` events, each
-//! with the id `<epoch>:<seq>`, and keep-alive comments. A client that falls further behind than
-//! the store's broadcast capacity is cut off; its browser reconnects and resumes.
+//! A client first fetches the snapshot (gzip-compressed: 10k objects are about 4 MB of JSON and
+//! a few hundred KB compressed; text/event-stream cannot be compressed event by event without a
+//! compressor per connection), then opens the stream with `?after=<the snapshot's id>`. Compressed
+//! snapshots are shared for a second by clients of the same scope, so a thousand browsers
+//! reconnecting after a restart cost one compression, not a thousand; a snapshot a second old is
+//! still correct because the stream continues from its id.
+//!
+//! The stream starts with the changes after `Last-Event-ID` (the browser's own reconnect) or
+//! `after`, when the change log still holds them, or else with a full `snapshot` event; then come
+//! `upsert`, `delete` and `cluster` events, each with the id `<epoch>:<seq>`, and keep-alive
+//! comments. A client that falls further behind than the store's broadcast capacity is cut off;
+//! its browser reconnects and resumes.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
+use std::io::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use axum::extract::{Extension, State};
-use axum::http::HeaderMap;
-use axum::response::IntoResponse;
+use axum::extract::{Extension, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
 use fluxboard_model::api::{EventId, event};
 use futures::StreamExt as _;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::app::AppState;
 use crate::auth::Identity;
-use crate::store::{Delta, Start, Visibility};
+use crate::error::ApiError;
+use crate::store::{Delta, FleetStore, Start, Visibility};
 
 /// How often an idle stream sends a keep-alive comment.
 pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -30,9 +42,18 @@ const RETRY: Duration = Duration::from_secs(2);
 pub(crate) async fn stream(
     State(state): State<Arc<AppState>>,
     Extension(identity): Extension<Arc<Identity>>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
-) -> impl IntoResponse {
-    let last = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(EventId::parse);
+) -> Response {
+    let after = match after_param(query.as_deref()) {
+        Ok(after) => after,
+        Err(err) => return err.into_response(),
+    };
+    // The browser's own reconnect sends Last-Event-ID, which is later than the URL's `after`.
+    let last = match headers.get("last-event-id") {
+        Some(value) => value.to_str().ok().and_then(EventId::parse),
+        None => after,
+    };
     let visible: Visibility = crate::auth::visibility(&identity);
     let sub = state.store.subscribe(last, &visible);
     let epoch = sub.epoch;
@@ -74,7 +95,120 @@ pub(crate) async fn stream(
         }
     });
     let events = futures::stream::iter(initial).chain(live).map(Ok::<_, Infallible>);
-    ([("x-accel-buffering", "no")], Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
+    ([("x-accel-buffering", "no")], Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE))).into_response()
+}
+
+/// The stream's query: nothing, or `after=<epoch>:<seq>`.
+fn after_param(query: Option<&str>) -> Result<Option<EventId>, ApiError> {
+    let mut after = None;
+    for (name, value) in
+        query.unwrap_or_default().split('&').filter(|p| !p.is_empty()).map(|p| p.split_once('=').unwrap_or((p, "")))
+    {
+        match name {
+            "after" => {
+                let id = EventId::parse(value)
+                    .ok_or_else(|| ApiError::bad_request("after must be an event id like 1764100000:42"))?;
+                after = Some(id);
+            }
+            _ => return Err(ApiError::bad_request(format!("unknown stream parameter {:?}", truncate(name, 40)))),
+        }
+    }
+    Ok(after)
+}
+
+fn truncate(text: &str, max: usize) -> &str {
+    text.char_indices().nth(max).map_or(text, |(i, _)| &text[..i])
+}
+
+/// `GET /api/v1/snapshot`: every object and cluster the caller may see, with the id to open the
+/// stream after. Gzip-compressed when the client accepts it (every browser does).
+pub(crate) async fn snapshot(
+    State(state): State<Arc<AppState>>,
+    Extension(identity): Extension<Arc<Identity>>,
+    headers: HeaderMap,
+) -> Response {
+    let started = Instant::now();
+    let visible = crate::auth::visibility(&identity);
+    let store = state.store.clone();
+    let (body, gzip) = if accepts_gzip(&headers) {
+        (state.snapshots.gzip(store, scope_key(&identity), visible).await, true)
+    } else {
+        let built = tokio::task::spawn_blocking(move || store.snapshot(&visible).1).await;
+        (bytes::Bytes::from(built.unwrap_or_default()), false)
+    };
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    if gzip {
+        headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    let took = format!("snapshot;dur={:.1}", started.elapsed().as_secs_f64() * 1000.0);
+    if let Ok(value) = HeaderValue::from_str(&took) {
+        headers.insert("server-timing", value);
+    }
+    response
+}
+
+/// Whether `Accept-Encoding` allows gzip.
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers.get_all(header::ACCEPT_ENCODING).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(
+        |item| {
+            let mut parts = item.split(';').map(str::trim);
+            let name = parts.next().unwrap_or_default();
+            let refused = parts.any(|p| p.strip_prefix("q=").is_some_and(|q| q.parse::<f32>().is_ok_and(|q| q <= 0.0)));
+            (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
+        },
+    )
+}
+
+/// Readers with the same key see the same objects (visibility depends only on where grants
+/// apply, not on the role).
+fn scope_key(identity: &Identity) -> String {
+    let mut scopes: Vec<String> =
+        identity.grants.iter().map(|g| format!("{:?}|{:?}", g.clusters, g.namespaces)).collect();
+    scopes.sort();
+    scopes.dedup();
+    scopes.join(";")
+}
+
+/// How long a compressed snapshot is shared.
+const SNAPSHOT_REUSE: Duration = Duration::from_secs(1);
+/// How many scopes keep a compressed snapshot at once.
+const SNAPSHOT_SCOPES: usize = 32;
+
+/// Compressed snapshots by scope, each shared for [`SNAPSHOT_REUSE`].
+#[derive(Debug, Default)]
+pub struct SnapshotCache {
+    entries: tokio::sync::Mutex<HashMap<String, (Instant, bytes::Bytes)>>,
+}
+
+impl SnapshotCache {
+    /// The gzip-compressed snapshot for a scope: a recent one, or a new one. Clients arriving
+    /// while one is compressed wait for it rather than compress their own.
+    async fn gzip(&self, store: Arc<FleetStore>, key: String, visible: Visibility) -> bytes::Bytes {
+        let mut entries = self.entries.lock().await;
+        if let Some((at, body)) = entries.get(&key)
+            && at.elapsed() < SNAPSHOT_REUSE
+        {
+            return body.clone();
+        }
+        let built = tokio::task::spawn_blocking(move || gzip(store.snapshot(&visible).1.as_bytes())).await;
+        let body = bytes::Bytes::from(built.unwrap_or_default());
+        entries.retain(|_, (at, _)| at.elapsed() < SNAPSHOT_REUSE);
+        if entries.len() < SNAPSHOT_SCOPES {
+            entries.insert(key, (Instant::now(), body.clone()));
+        }
+        body
+    }
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::with_capacity(data.len() / 8), flate2::Compression::new(4));
+    // Writing to a Vec cannot fail.
+    let _ = encoder.write_all(data);
+    encoder.finish().unwrap_or_default()
 }
 
 fn to_event(epoch: u64, delta: &Delta) -> Event {
@@ -87,5 +221,53 @@ struct ClientGuard(Arc<AppState>);
 impl Drop for ClientGuard {
     fn drop(&mut self) {
         self.0.metrics.sse_clients.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stream_query_is_nothing_or_an_event_id() {
+        assert_eq!(after_param(None).unwrap(), None);
+        assert_eq!(after_param(Some("")).unwrap(), None);
+        assert_eq!(after_param(Some("after=7:42")).unwrap(), Some(EventId { epoch: 7, seq: 42 }));
+        for bad in ["after=", "after=x", "after=1:2:3", "after=-1:2", "other=1", "after=1:2&x=<script>"] {
+            let err = after_param(Some(bad)).unwrap_err();
+            assert_eq!(err.status, axum::http::StatusCode::BAD_REQUEST, "{bad}");
+        }
+        let long = format!("{}=1", "a".repeat(1000));
+        assert!(after_param(Some(&long)).unwrap_err().message.len() < 100);
+    }
+
+    #[test]
+    fn gzip_is_used_when_accepted() {
+        let accepts = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_str(value).unwrap());
+            accepts_gzip(&headers)
+        };
+        assert!(accepts("gzip, deflate, br, zstd"));
+        assert!(accepts("br;q=1.0, gzip;q=0.8"));
+        assert!(accepts("*"));
+        assert!(!accepts("gzip;q=0"));
+        assert!(!accepts("br, identity"));
+        assert!(!accepts_gzip(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn readers_with_the_same_places_share_a_scope() {
+        use crate::auth::{Grant, Role};
+        let grant = |role, ns: &str| Grant { role, clusters: vec!["*".into()], namespaces: vec![ns.into()] };
+        let who = |grants| Identity { user: "u".into(), groups: Vec::new(), grants };
+        assert_eq!(
+            scope_key(&who(vec![grant(Role::Viewer, "team-a")])),
+            scope_key(&who(vec![grant(Role::Operator, "team-a")]))
+        );
+        assert_ne!(
+            scope_key(&who(vec![grant(Role::Viewer, "team-a")])),
+            scope_key(&who(vec![grant(Role::Viewer, "*")]))
+        );
     }
 }

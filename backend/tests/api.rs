@@ -1,10 +1,13 @@
 //! The HTTP API against a spawned app and an emulated cluster: the stream (snapshot, upserts,
-//! deletes, resume, slow clients, watch faults), object details, routing.
+//! deletes, resume, the compressed snapshot, stalled clients, watch faults), object details,
+//! routing.
 
 mod common;
 
 use std::collections::BTreeSet;
-use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use common::{DEADLINE, TestApp, about, wait_for};
 use fluxboard::Options;
@@ -125,67 +128,141 @@ async fn last_event_id_resumes_with_only_what_was_missed() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_client_too_slow_to_read_is_cut_off_not_buffered() {
-    let app = TestApp::start_with(Options { capacity: Some(32), ..Options::default() }).await;
+#[tokio::test]
+async fn the_compressed_snapshot_and_a_stream_after_it_miss_nothing() {
+    let app = TestApp::start().await;
     app.ready().await;
-    // A reader with a tiny receive window that reads nothing for now.
+    let client = reqwest::Client::builder().no_gzip().build().unwrap();
+    let url = format!("{}/api/v1/snapshot", app.url);
+    let res = client.get(&url).header("accept-encoding", "gzip, deflate, br").send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-encoding"], "gzip");
+    assert_eq!(res.headers()["content-type"], "application/json");
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    assert!(res.headers()["server-timing"].to_str().unwrap().starts_with("snapshot;dur="));
+    let compressed = res.bytes().await.unwrap();
+    let mut json = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&compressed[..]), &mut json).unwrap();
+    assert!(compressed.len() * 3 < json.len(), "{} bytes compressed of {}", compressed.len(), json.len());
+    let snapshot: Snapshot = serde_json::from_str(&json).unwrap();
+    let seen: BTreeSet<String> =
+        snapshot.objects.iter().map(|s| format!("{}/{}/{}", s.kind, s.namespace, s.name)).collect();
+    assert_eq!(seen, cluster_objects(&app));
+    // Without gzip in Accept-Encoding: the same JSON, plain.
+    let plain = client.get(&url).send().await.unwrap();
+    assert!(plain.headers().get("content-encoding").is_none());
+    let plain: Snapshot = plain.json().await.unwrap();
+    assert_eq!(plain.objects.len(), snapshot.objects.len());
+
+    // A change made after the snapshot comes on a stream opened after it, with no snapshot event.
+    app.edit(NOTIFICATION, "Alert", "flux-system", "on-call", suspend);
+    let mut stream = app.stream_at(&format!("/api/v1/stream?after={}", snapshot.id), None).await;
+    let first = stream.next().await.unwrap();
+    assert_ne!(first.event, "snapshot", "{first:?}");
+    let (change, _) = if about(&first, "Alert", "flux-system", "on-call") {
+        (first, Vec::new())
+    } else {
+        stream.until("the change", |e| about(e, "Alert", "flux-system", "on-call")).await
+    };
+    assert_eq!(change.json()["suspended"], true);
+    // A stale or foreign id gets a full snapshot on the stream; a malformed one is refused.
+    let mut foreign = app.stream_at("/api/v1/stream?after=1:1", None).await;
+    assert_eq!(foreign.next().await.unwrap().event, "snapshot");
+    for bad in ["after=", "after=yesterday", "after=1:2:3", "since=1:2"] {
+        let res = reqwest::get(format!("{}/api/v1/stream?{bad}", app.url)).await.unwrap();
+        assert_eq!(res.status(), 400, "{bad}");
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "bad_request", "{bad}");
+    }
+}
+
+/// A client that stops reading: the server closes its connection by itself (the write timeout,
+/// or the bounded queue once its stream is polled), forgets its subscription, and a reading
+/// client meanwhile gets every change without being held up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_client_is_cut_off_and_released_while_others_keep_up() {
+    let app = TestApp::start_with(Options {
+        capacity: Some(64),
+        write_timeout: Duration::from_secs(1),
+        ..Options::default()
+    })
+    .await;
+    app.ready().await;
+    let metrics = &app.app.state.metrics;
+    // A reader with a tiny receive window that reads nothing.
     let addr = app.url.trim_start_matches("http://").to_owned();
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
-    let mut conn = socket.connect(addr.parse().unwrap()).await.unwrap();
+    let mut stalled = socket.connect(addr.parse().unwrap()).await.unwrap();
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    conn.write_all(
-        format!(
-            "GET /api/v1/stream HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\nConnection: close\r\n\r\n"
+    stalled
+        .write_all(
+            format!(
+                "GET /api/v1/stream HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\nConnection: close\r\n\r\n"
+            )
+            .as_bytes(),
         )
-        .as_bytes(),
-    )
-    .await
-    .unwrap();
-    wait_for("the stream client to connect", || async {
-        (app.app.state.metrics.sse_clients.load(Ordering::Relaxed) == 1).then_some(())
+        .await
+        .unwrap();
+    wait_for("the stalled client to connect", || async {
+        (metrics.sse_clients.load(Ordering::Relaxed) == 1).then_some(())
     })
     .await;
-    // A flood of large changes, straight into the fleet store: far more than the queue and the
-    // socket buffers hold.
+    // A reader that keeps up, in its own task, counting the changes it gets.
+    let mut reader = app.stream(None).await;
+    assert_eq!(reader.next().await.unwrap().event, "snapshot");
+    let received = Arc::new(AtomicUsize::new(0));
+    let counter = received.clone();
+    let reading = tokio::spawn(async move {
+        while let Some(e) = reader.next().await {
+            if e.event == "upsert" && e.data.contains("flood ") {
+                counter.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    });
+    // A flood of large changes straight into the fleet store, far more than the queue and the
+    // socket buffers hold, in batches the reading client is given the time to take.
     let template = app.app.state.store.summaries()[0].as_ref().clone();
     let filler = "x".repeat(16 * 1024);
     let changes = 2000;
-    for i in 0..changes {
-        let mut summary = template.clone();
-        summary.message = format!("{i} {filler}");
-        app.app.state.store.upsert(summary);
+    for batch in 0..changes / 20 {
+        for i in batch * 20..(batch + 1) * 20 {
+            let mut summary = template.clone();
+            summary.message = format!("flood {i} {filler}");
+            app.app.state.store.upsert(summary);
+        }
+        let want = (batch + 1) * 20;
+        wait_for("the reading client to get the batch", || async {
+            (received.load(Ordering::SeqCst) >= want).then_some(())
+        })
+        .await;
     }
-    // Now read: the server ends the stream once it notices the client fell behind.
-    let mut received = Vec::new();
+    // The stalled client, which has read nothing, is gone on the server's side.
+    wait_for("the stalled client to be cut off and released", || async {
+        (metrics.sse_clients.load(Ordering::Relaxed) == 1 && app.app.state.store.subscribers() == 1).then_some(())
+    })
+    .await;
+    let cut = metrics.clients_cut_off.load(Ordering::Relaxed) + metrics.connections_stalled.load(Ordering::Relaxed);
+    assert!(cut >= 1, "counted as cut off or stalled");
+    // The reading client got every change and is still connected.
+    assert_eq!(received.load(Ordering::SeqCst), changes);
+    assert!(!reading.is_finished());
+    // The stalled client, when it reads at last, finds the stream ended with a fraction sent.
+    let mut bytes = Vec::new();
     let ended = tokio::time::timeout(DEADLINE, async {
         let mut buf = vec![0u8; 64 * 1024];
         loop {
-            match conn.read(&mut buf).await {
+            match stalled.read(&mut buf).await {
                 Ok(0) | Err(_) => break,
-                Ok(n) => received.extend_from_slice(&buf[..n]),
+                Ok(n) => bytes.extend_from_slice(&buf[..n]),
             }
         }
     })
     .await;
-    assert!(
-        ended.is_ok(),
-        "the server did not end the stream of a slow client: {} bytes read, {} clients cut off",
-        received.len(),
-        app.app.state.metrics.clients_cut_off.load(Ordering::Relaxed)
-    );
-    let text = String::from_utf8_lossy(&received);
-    let upserts = text.matches("event: upsert").count();
-    assert!(upserts < changes, "the slow client got {upserts} of {changes} changes: it was buffered, not cut off");
-    assert_eq!(app.app.state.metrics.clients_cut_off.load(Ordering::Relaxed), 1);
-    wait_for("the client to be released", || async {
-        (app.app.state.metrics.sse_clients.load(Ordering::Relaxed) == 0).then_some(())
-    })
-    .await;
-    // A normal client still gets everything, from a fresh snapshot.
-    let mut fresh = app.stream(None).await;
-    assert_eq!(fresh.next().await.unwrap().event, "snapshot");
+    assert!(ended.is_ok(), "the stalled client's connection was not closed");
+    let upserts = String::from_utf8_lossy(&bytes).matches("event: upsert").count();
+    assert!(upserts < changes / 2, "the stalled client got {upserts} of {changes}: buffered, not cut off");
+    reading.abort();
 }
 
 async fn survives(app: &TestApp, fault: impl AsyncFnOnce(&kube_sim::Sim)) {

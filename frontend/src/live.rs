@@ -1,9 +1,10 @@
 //! The live fleet: one EventSource per tab feeding a reactive store keyed by object identity.
 //!
 //! Events are applied in batches (one store update per animation-sized tick), so a burst of
-//! thousands of changes costs one re-render, not thousands. The browser's EventSource
+//! thousands of changes costs one re-render, not thousands. The fleet is first fetched as a
+//! compressed snapshot, then the stream opens after the snapshot's id. The browser's EventSource
 //! reconnects by itself and sends `Last-Event-ID`, so a dropped network resumes without a
-//! reload; when the server refuses (the stream closed for good), a new EventSource is made.
+//! reload; when the server refuses (the stream closed for good), the tab starts over.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -125,27 +126,86 @@ enum Message {
     Cluster(ClusterStatus),
 }
 
-/// Opens the stream and returns the store it feeds.
+/// Loads the fleet and follows it; returns the store it feeds.
 pub(crate) fn connect() -> Live {
     let live = Live {
         fleet: RwSignal::new(Fleet::default()),
         conn: RwSignal::new(Conn::Connecting),
         loaded: RwSignal::new(false),
     };
-    open(live, Rc::new(RefCell::new(Vec::new())), Rc::new(RefCell::new(false)));
+    start(live, Feed::default());
     live
 }
 
-type Pending = Rc<RefCell<Vec<Message>>>;
+/// Messages waiting for the next batch, and whether a batch is scheduled.
+#[derive(Clone, Default)]
+struct Feed {
+    pending: Rc<RefCell<Vec<Message>>>,
+    scheduled: Rc<RefCell<bool>>,
+}
 
-fn open(live: Live, pending: Pending, scheduled: Rc<RefCell<bool>>) {
-    let Ok(source) = EventSource::new("api/v1/stream") else {
+impl Feed {
+    /// Queues a message; the queue is applied to the store in one update shortly after.
+    fn push(&self, live: Live, message: Message) {
+        self.pending.borrow_mut().push(message);
+        if self.scheduled.replace(true) {
+            return;
+        }
+        let feed = self.clone();
+        set_timeout(
+            move || {
+                feed.scheduled.replace(false);
+                let batch: Vec<Message> = feed.pending.borrow_mut().drain(..).collect();
+                let snapshot = batch.iter().any(|m| matches!(m, Message::Snapshot(_)));
+                live.fleet.update(|f| batch.into_iter().for_each(|m| f.apply(m)));
+                if snapshot {
+                    live.loaded.set(true);
+                }
+            },
+            Duration::from_millis(30),
+        );
+    }
+}
+
+/// Fetches the snapshot (compressed), then opens the stream right after it. On failure, shows
+/// the login page when the session ended, or tries again shortly.
+fn start(live: Live, feed: Feed) {
+    leptos::task::spawn_local(async move {
+        match crate::http::get_json::<Snapshot>("api/v1/snapshot").await {
+            Ok(snapshot) => {
+                let url = format!("api/v1/stream?after={}", snapshot.id);
+                feed.push(live, Message::Snapshot(snapshot));
+                open(live, feed, &url);
+            }
+            Err(err) => {
+                leptos::logging::warn!("fluxboard: loading the fleet failed: {err}");
+                live.conn.set(Conn::Reconnecting);
+                retry(live, feed);
+            }
+        }
+    });
+}
+
+/// After a failure: the login page when the session ended, otherwise a new start after a pause.
+fn retry(live: Live, feed: Feed) {
+    leptos::task::spawn_local(async {
+        if let Ok(res) = gloo_net::http::Request::get("api/v1/me").send().await
+            && res.status() == 401
+        {
+            let _ = window().location().reload();
+        }
+    });
+    set_timeout(move || start(live, feed), Duration::from_secs(3));
+}
+
+fn open(live: Live, feed: Feed, url: &str) {
+    let Ok(source) = EventSource::new(url) else {
         live.conn.set(Conn::Reconnecting);
+        retry(live, feed);
         return;
     };
     let handler = |name: &'static str| {
-        let pending = pending.clone();
-        let scheduled = scheduled.clone();
+        let feed = feed.clone();
         Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
             let data = ev.data().as_string().unwrap_or_default();
             let message = match name {
@@ -154,26 +214,9 @@ fn open(live: Live, pending: Pending, scheduled: Rc<RefCell<bool>>) {
                 event::DELETE => serde_json::from_str(&data).ok().map(Message::Delete),
                 _ => serde_json::from_str(&data).ok().map(Message::Cluster),
             };
-            let Some(message) = message else {
-                leptos::logging::warn!("fluxboard: unreadable {name} event");
-                return;
-            };
-            pending.borrow_mut().push(message);
-            if !scheduled.replace(true) {
-                let pending = pending.clone();
-                let scheduled = scheduled.clone();
-                set_timeout(
-                    move || {
-                        scheduled.replace(false);
-                        let batch: Vec<Message> = pending.borrow_mut().drain(..).collect();
-                        let snapshot = batch.iter().any(|m| matches!(m, Message::Snapshot(_)));
-                        live.fleet.update(|f| batch.into_iter().for_each(|m| f.apply(m)));
-                        if snapshot {
-                            live.loaded.set(true);
-                        }
-                    },
-                    Duration::from_millis(30),
-                );
+            match message {
+                Some(message) => feed.push(live, message),
+                None => leptos::logging::warn!("fluxboard: unreadable {name} event"),
             }
         })
     };
@@ -189,18 +232,10 @@ fn open(live: Live, pending: Pending, scheduled: Rc<RefCell<bool>>) {
     let retry_source = source.clone();
     let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
         live.conn.set(Conn::Reconnecting);
-        // CLOSED: the browser gave up (an error status). When the session ended, show the login
-        // page; otherwise open a new stream after a pause.
+        // CLOSED: the browser gave up (an error status); start over with a new snapshot.
+        // Otherwise the browser reconnects by itself with Last-Event-ID.
         if retry_source.ready_state() == EventSource::CLOSED {
-            leptos::task::spawn_local(async {
-                if let Ok(res) = gloo_net::http::Request::get("api/v1/me").send().await
-                    && res.status() == 401
-                {
-                    let _ = window().location().reload();
-                }
-            });
-            let (live, pending, scheduled) = (live, pending.clone(), scheduled.clone());
-            set_timeout(move || open(live, pending, scheduled), Duration::from_secs(3));
+            retry(live, feed.clone());
         }
     });
     let _ = source.add_event_listener_with_callback("error", on_error.as_ref().unchecked_ref());

@@ -46,15 +46,10 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}{}", listener.local_addr().unwrap(), app.state.base_path);
         let (stop, stopped) = oneshot::channel::<()>();
-        let service = app.service();
-        tokio::spawn(async move {
-            axum::serve(listener, service)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.await;
-                })
-                .await
-                .expect("serve");
+        let server = app.serve(listener, async move {
+            let _ = stopped.await;
         });
+        tokio::spawn(async move { server.await.expect("serve") });
         TestApp { demo, app, url, stop: Some(stop) }
     }
 
@@ -100,11 +95,13 @@ impl TestApp {
 
     /// Opens the stream, resuming from `last_event_id` when given.
     pub async fn stream(&self, last_event_id: Option<&str>) -> SseClient {
-        let mut req = reqwest::Client::builder()
-            .connect_timeout(DEADLINE)
-            .build()
-            .unwrap()
-            .get(format!("{}/api/v1/stream", self.url));
+        self.stream_at("/api/v1/stream", last_event_id).await
+    }
+
+    /// Opens the stream at `path` (with its query), sending `last_event_id` when given.
+    pub async fn stream_at(&self, path: &str, last_event_id: Option<&str>) -> SseClient {
+        let mut req =
+            reqwest::Client::builder().connect_timeout(DEADLINE).build().unwrap().get(format!("{}{path}", self.url));
         if let Some(id) = last_event_id {
             req = req.header("Last-Event-ID", id);
         }

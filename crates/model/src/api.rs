@@ -41,10 +41,15 @@ impl ObjectRef {
     }
 }
 
-/// The first stream event: everything the user may see, and every cluster's state.
+/// Everything the user may see and every cluster's state: `GET /api/v1/snapshot`, and the first
+/// stream event of a client that does not resume.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Snapshot {
+    /// The event id (`<epoch>:<seq>`) the snapshot is at: a stream opened with
+    /// `?after=<id>` continues from it.
+    #[serde(default)]
+    pub id: String,
     pub clusters: Vec<ClusterStatus>,
     pub objects: Vec<Summary>,
 }
