@@ -167,6 +167,7 @@ impl Sim {
             bookmark_interval: config.bookmark_interval,
             faults: server::FaultState { stalled: tokio::sync::watch::channel(false).0 },
             patches: std::sync::Mutex::default(),
+            watches: Arc::default(),
         });
         seed(&cluster, &content, &config).context("Failed to seed the fleet")?;
         let controllers = Controllers::new(cluster.clone(), content.clone(), config.timing.clone());
@@ -237,6 +238,11 @@ impl Sim {
     /// Forgets the change history: a watch from an older resourceVersion gets `410 Expired`.
     pub fn compact(&self) {
         self.state.store.compact();
+    }
+
+    /// How many watch requests are open now (all clients, all resources).
+    pub fn open_watches(&self) -> u64 {
+        self.state.watches.total()
     }
 
     /// While stalled, requests and watch deliveries wait.

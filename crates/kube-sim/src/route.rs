@@ -22,6 +22,8 @@ pub(crate) enum Route {
     ResourceList { group: String, version: String },
     /// `/healthz`, `/livez`, `/readyz`.
     Health,
+    /// `/metrics`: the API server's Prometheus metrics (here: the open watches).
+    Metrics,
     /// A resource collection or object.
     Resource(ResourcePath),
 }
@@ -44,6 +46,7 @@ pub(crate) fn parse(registry: &Registry, path: &str) -> Result<Route> {
     match segments.as_slice() {
         ["version"] => Ok(Route::Version),
         ["healthz" | "livez" | "readyz", ..] => Ok(Route::Health),
+        ["metrics"] => Ok(Route::Metrics),
         ["api"] => Ok(Route::CoreVersions),
         ["apis"] => Ok(Route::Groups),
         ["api", "v1"] => Ok(Route::ResourceList { group: String::new(), version: "v1".into() }),

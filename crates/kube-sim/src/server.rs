@@ -45,6 +45,8 @@ pub(crate) struct ServerState {
     pub(crate) faults: FaultState,
     /// Every authorized PATCH as it arrived (bounded), for tests that assert the exact body.
     pub(crate) patches: std::sync::Mutex<std::collections::VecDeque<crate::RecordedPatch>>,
+    /// Open watches by (group, resource), as `apiserver_longrunning_requests` reports them.
+    pub(crate) watches: Arc<crate::watch::WatchGauge>,
 }
 
 /// How many patches the journal keeps.
@@ -149,8 +151,20 @@ async fn serve(state: &ServerState, request: Request) -> Result<Response> {
             .map(|list| json_response(StatusCode::OK, &list))
             .ok_or_else(ApiError::no_route),
         Route::Health => Ok((StatusCode::OK, "ok").into_response()),
+        Route::Metrics => metrics(&call),
         Route::Resource(path) => resource(call, path).await,
     }
+}
+
+/// `GET /metrics`, for callers RBAC allows `get` on that non-resource URL (as the real one).
+fn metrics(call: &Call<'_>) -> Result<Response> {
+    let attrs = Attributes { verb: "get".to_owned(), path: Some("/metrics".to_owned()), ..Attributes::default() };
+    let decision = with_rbac(call.state, |rbac| rbac::authorize(rbac, &call.user, &attrs));
+    if !decision.allowed {
+        return Err(ApiError::forbidden(rbac::forbidden_message(&call.user, &attrs)));
+    }
+    let body = call.state.watches.render();
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response())
 }
 
 /// Runs `f` over the RBAC objects in force.

@@ -65,12 +65,62 @@ pub(crate) fn serve(
     let (tx, rx) = mpsc::channel::<Bytes>(64);
     let stalled = state.faults.stalled.subscribe();
     let bookmark_interval = state.bookmark_interval;
+    let open = WatchGauge::open(&state.watches, &path.rt.group, &path.rt.plural);
     tokio::spawn(async move {
+        let _open = open;
         let mut task = WatchTask { spec, tx, sent_columns: false, last_rv: start.current_rv, stalled };
         task.run(initial, start, timeout, bookmark_interval).await;
     });
     let body = Body::from_stream(ReceiverStream::new(rx).map(Ok::<_, Infallible>));
     Ok((StatusCode::OK, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response())
+}
+
+/// How many watches are open, by (group, resource).
+#[derive(Debug, Default)]
+pub(crate) struct WatchGauge {
+    open: std::sync::Mutex<std::collections::BTreeMap<(String, String), u64>>,
+}
+
+/// One open watch; closing it (dropping) counts it out.
+pub(crate) struct OpenWatch {
+    gauge: Arc<WatchGauge>,
+    key: (String, String),
+}
+
+impl Drop for OpenWatch {
+    fn drop(&mut self) {
+        let mut open = self.gauge.open.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = open.get_mut(&self.key) {
+            *n = n.saturating_sub(1);
+        }
+    }
+}
+
+impl WatchGauge {
+    fn open(gauge: &Arc<WatchGauge>, group: &str, resource: &str) -> OpenWatch {
+        let key = (group.to_owned(), resource.to_owned());
+        *gauge.open.lock().unwrap_or_else(|e| e.into_inner()).entry(key.clone()).or_default() += 1;
+        OpenWatch { gauge: gauge.clone(), key }
+    }
+
+    /// The total of open watches.
+    pub(crate) fn total(&self) -> u64 {
+        self.open.lock().unwrap_or_else(|e| e.into_inner()).values().sum()
+    }
+
+    /// The Prometheus text of `apiserver_longrunning_requests` for watches.
+    pub(crate) fn render(&self) -> String {
+        let mut out = String::from(
+            "# HELP apiserver_longrunning_requests Gauge of all active long-running apiserver requests.\n\
+             # TYPE apiserver_longrunning_requests gauge\n",
+        );
+        for ((group, resource), n) in self.open.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            out.push_str(&format!(
+                "apiserver_longrunning_requests{{component=\"apiserver\",group=\"{group}\",resource=\"{resource}\",verb=\"WATCH\"}} {n}\n"
+            ));
+        }
+        out
+    }
 }
 
 struct WatchSpec {

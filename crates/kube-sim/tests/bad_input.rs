@@ -170,4 +170,23 @@ async fn requests_without_valid_credentials_are_unauthorized() {
     assert_status(&raw_with_token(&sim, "GET", "/apis", "application/json", b"", None).await, 401, "Unauthorized");
     let (code, _) = raw_with_token(&sim, "GET", "/healthz", "application/json", b"", None).await;
     assert_eq!(code, 200);
+    // /metrics, as on the real one, needs credentials and RBAC's leave.
+    assert_status(&raw_with_token(&sim, "GET", "/metrics", "text/plain", b"", None).await, 401, "Unauthorized");
+}
+
+#[tokio::test]
+async fn metrics_are_for_those_rbac_allows() {
+    let sim = common::start(SimConfig {
+        tls: false,
+        tokens: vec!["nobody-token=nobody".parse().unwrap()],
+        ..SimConfig::default()
+    })
+    .await;
+    assert_status(
+        &raw_with_token(&sim, "GET", "/metrics", "text/plain", b"", Some("nobody-token")).await,
+        403,
+        "Forbidden",
+    );
+    let (code, _) = raw(&sim, "GET", "/metrics", "text/plain", b"").await;
+    assert_eq!(code, 200);
 }

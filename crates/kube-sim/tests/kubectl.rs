@@ -255,3 +255,28 @@ async fn auth_can_i_answers_for_impersonated_users() {
         .await;
     assert_eq!(no.trim(), "no");
 }
+
+/// `kubectl get --raw /metrics` reports the open watches as the real API server's
+/// `apiserver_longrunning_requests` gauge: one while `kubectl get -w` runs, none after it ends.
+#[tokio::test]
+async fn metrics_count_the_open_watches() {
+    let sim = common::start(SimConfig { fleet: FleetChoice::Empty, ..SimConfig::default() }).await;
+    let kubectl = Kubectl::new(&sim);
+    let watches = |text: &str| -> u64 {
+        text.lines()
+            .filter(|l| l.starts_with("apiserver_longrunning_requests{") && l.contains("resource=\"kustomizations\""))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum()
+    };
+    assert_eq!(watches(&kubectl.run(&["get", "--raw", "/metrics"]).await), 0);
+    let mut watch = kubectl
+        .command(&["get", "kustomizations", "-A", "-w"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("kubectl's watch to be counted", || async { (sim.open_watches() == 1).then_some(()) }).await;
+    assert_eq!(watches(&kubectl.run(&["get", "--raw", "/metrics"]).await), 1);
+    watch.kill().await.unwrap();
+    wait_for("the ended watch to be counted out", || async { (sim.open_watches() == 0).then_some(()) }).await;
+}
