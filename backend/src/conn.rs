@@ -77,7 +77,7 @@ impl<T> WriteTimeout<T> {
     fn progress<R>(&mut self, cx: &mut Context<'_>, poll: Poll<io::Result<R>>) -> Poll<io::Result<R>> {
         match poll {
             Poll::Pending => self.check(cx).map(Err),
-            done => {
+            done @ Poll::Ready(_) => {
                 self.waiting = None;
                 done
             }

@@ -6,6 +6,9 @@
 //! - `demo [args]`: `dist`, then `fluxboard demo`.
 //! - `test [args]`: `dist`, then the whole test suite (`cargo test --workspace`), after making
 //!   sure the browser and Redis the tests use are installed.
+//! - `bench [args]`: `dist`, a release build of fluxboard, kube-sim and fluxboard-bench, then
+//!   `fluxboard-bench run` (separate processes on loopback; see crates/bench): prints a table
+//!   and writes `target/bench/results.json`.
 //! - `setup`: installs what the other tasks need and is missing: the wasm target, the pinned
 //!   wasm-bindgen-cli, binaryen, Chromium and ChromeDriver, redis-server.
 
@@ -38,12 +41,44 @@ fn main() -> anyhow::Result<()> {
             say("running every test");
             run(Command::new(cargo()).args(["test", "--workspace", "--locked"]).args(&rest))
         }
+        "bench" => {
+            setup_test_tools()?;
+            dist(&root)?;
+            say("building fluxboard, kube-sim and the benchmark (release)");
+            run(Command::new(cargo()).args([
+                "build",
+                "--release",
+                "--locked",
+                "-p",
+                "fluxboard",
+                "-p",
+                "kube-sim",
+                "-p",
+                "fluxboard-bench",
+            ]))?;
+            let target_dir = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+            let release = target_dir.join("release");
+            say("running the benchmark");
+            run(Command::new(release.join("fluxboard-bench"))
+                .arg("run")
+                .arg("--fluxboard")
+                .arg(release.join("fluxboard"))
+                .arg("--kube-sim")
+                .arg(release.join("kube-sim"))
+                .arg("--assets")
+                .arg(root.join("frontend/dist/assets"))
+                .arg("--out")
+                .arg(target_dir.join("bench/results.json"))
+                .args(&rest))
+        }
         "setup" => {
             setup_build_tools(&root)?;
             setup_test_tools()
         }
         _ => {
-            bail!("usage: cargo xtask <dist | demo [fluxboard demo flags] | test [cargo test flags] | setup>")
+            bail!(
+                "usage: cargo xtask <dist | demo [fluxboard demo flags] | test [cargo test flags] | bench [fluxboard-bench run flags] | setup>"
+            )
         }
     }
 }

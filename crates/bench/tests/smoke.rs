@@ -1,0 +1,57 @@
+//! The benchmark itself keeps working: one small run of every measurement (debug binaries, a
+//! few hundred objects, a handful of readers), and the results hold every key the budgets and
+//! the README name, with nothing lost.
+
+use std::path::Path;
+use std::process::Command;
+
+#[test]
+fn a_small_run_measures_everything_and_loses_nothing() {
+    let bench = Path::new(env!("CARGO_BIN_EXE_fluxboard-bench"));
+    // `cargo test --workspace` builds the other packages' binaries into the same directory.
+    let bin_dir = bench.parent().unwrap();
+    let (fluxboard, kube_sim) = (bin_dir.join("fluxboard"), bin_dir.join("kube-sim"));
+    assert!(
+        fluxboard.exists() && kube_sim.exists(),
+        "run with `cargo test --workspace` so that {} and {} are built",
+        fluxboard.display(),
+        kube_sim.display()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("results.json");
+    let assets = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../frontend/dist/assets");
+    let mut cmd = Command::new(bench);
+    cmd.args(["run", "--objects", "200", "--clients", "1,4", "--changes", "10", "--rate", "50", "--actions", "20"])
+        .arg("--fluxboard")
+        .arg(&fluxboard)
+        .arg("--kube-sim")
+        .arg(&kube_sim)
+        .arg("--out")
+        .arg(&out)
+        .arg("--no-browser");
+    if assets.exists() {
+        cmd.arg("--assets").arg(&assets);
+    }
+    let output = cmd.output().unwrap();
+    assert!(output.status.success(), "the benchmark failed:\n{}", String::from_utf8_lossy(&output.stderr));
+    let results: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    for key in [
+        "kubectl_p99_ms",
+        "snapshot_ms_10k",
+        "snapshot_gzip_bytes_10k",
+        "snapshot_bytes_10k",
+        "rss_mb_10k_1k",
+        "watches_1_client",
+        "watches_4_clients",
+        "p99_ms_10k_4",
+        "actions_per_s",
+    ] {
+        assert!(results[key].as_f64().is_some_and(|v| v > 0.0), "{key} in {results}");
+    }
+    assert_eq!(results["missing_10k_1"], 0, "{results}");
+    assert_eq!(results["missing_10k_4"], 0, "{results}");
+    assert_eq!(results["kubectl_missing"], 0, "{results}");
+    assert_eq!(results["actions_not_accepted"], 0, "{results}");
+    assert_eq!(results["watches_1_client"], results["watches_4_clients"], "watches do not depend on clients");
+    assert!(results["snapshot_gzip_bytes_10k"].as_f64() < results["snapshot_bytes_10k"].as_f64());
+}
