@@ -109,6 +109,31 @@ async fn messages_and_names_are_shown_as_text_never_as_html() -> anyhow::Result<
     browser.wait_text(".attention", "the hostile message as text", |t| t.contains(hostile)).await?;
     assert!(c.find_all(Locator::Css(".attention img, .attention b")).await?.is_empty(), "no element was injected");
     assert_eq!(c.execute("return window.__injected === undefined;", vec![]).await?, json!(true));
+    // The list and the detail page (conditions, events, YAML) show it as text too, and a
+    // hostile core Event about the object as well.
+    let event_message = "<script>window.__injected=2</script><i>event</i>";
+    sim.cluster().apply(&json!({"apiVersion": "v1", "kind": "Event",
+        "metadata": {"name": "api.hostile", "namespace": "team-b"},
+        "involvedObject": {"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease", "name": "api", "namespace": "team-b"},
+        "type": "Warning", "reason": "<b>Reason</b>", "message": event_message,
+        "source": {"component": "helm-controller"}, "count": 1,
+        "firstTimestamp": "2026-01-01T00:00:00Z", "lastTimestamp": "2026-01-01T00:00:00Z"}))?;
+    c.goto(&format!("{}/resources?ns=team-b&kind=HelmRelease", served.url)).await?;
+    browser.wait_text(".list", "the hostile message in the list", |t| t.contains(hostile)).await?;
+    c.goto(&format!("{}/resources/production/helm.toolkit.fluxcd.io/HelmRelease/team-b/api", served.url)).await?;
+    browser
+        .wait_page("the hostile message and event on the detail page", |t| {
+            t.contains(hostile) && t.contains(event_message) && t.contains("<b>Reason</b>")
+        })
+        .await?;
+    let injected = c
+        .execute(
+            "return document.querySelectorAll('main img[src=x], main b, main i, main script').length \
+             + (window.__injected === undefined ? 0 : 100);",
+            vec![],
+        )
+        .await?;
+    assert_eq!(injected, json!(0), "an element or script was injected");
     Ok(())
 }
 

@@ -14,7 +14,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Extension, Path, State};
+use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use fluxboard_model::action::{
@@ -507,7 +507,7 @@ pub(crate) async fn get_audit(
 pub(crate) async fn get_controllers(
     State(state): State<Arc<AppState>>,
     Extension(identity): Extension<Arc<Identity>>,
-    Path(cluster_name): Path<String>,
+    crate::error::ApiPath(cluster_name): crate::error::ApiPath<String>,
 ) -> Result<Json<Vec<ControllerStatus>>, ApiError> {
     let cluster = state
         .cluster(&cluster_name)

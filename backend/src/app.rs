@@ -241,7 +241,13 @@ pub fn router(state: Arc<AppState>, sessions: Store) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(crate::metrics::render))
         .fallback(crate::assets::fallback)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        // No response may be sniffed into something else (an error echoing input as HTML).
+        .layer(tower_http::set_header::SetResponseHeaderLayer::if_not_present(
+            axum::http::header::X_CONTENT_TYPE_OPTIONS,
+            axum::http::HeaderValue::from_static("nosniff"),
+        ))
         // Server-sent events are not compressed (the default predicate leaves them alone).
         .layer(CompressionLayer::new())
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::identity_layer))
@@ -291,6 +297,15 @@ async fn clusters(
 ) -> impl IntoResponse {
     let visible = crate::auth::visibility(&identity);
     axum::Json(state.store.clusters().into_iter().filter(|c| visible(&c.name, "")).collect::<Vec<_>>())
+}
+
+/// A known path with a method it does not take (the router adds the `Allow` header).
+async fn method_not_allowed(method: axum::http::Method) -> crate::error::ApiError {
+    crate::error::ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{method} is not allowed here; see the Allow header"),
+    )
 }
 
 /// Who the caller is and what they may do.

@@ -1,7 +1,7 @@
 //! The web app, embedded in the binary at build time (see build.rs): `index.html` for every
 //! page route (with the base path filled in), hashed assets with long cache lifetimes.
 
-use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
@@ -29,7 +29,9 @@ pub fn serve(path: &str, base_path: &str) -> Response {
                 *bytes,
             )
                 .into_response(),
-            None => (StatusCode::NOT_FOUND, "no such asset").into_response(),
+            None => {
+                ApiError::not_found("no such asset (the app may have been updated: reload the page)").into_response()
+            }
         };
     }
     index(base_path)

@@ -5,6 +5,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use fluxboard_model::api::{ErrorBody, ErrorDetail};
 
+/// The longest error message, in characters.
+pub const MAX_MESSAGE: usize = 240;
+
 /// An error an API handler returns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
@@ -14,8 +17,15 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// An error whose message is cut to [`MAX_MESSAGE`] characters (messages name what was
+    /// asked for, and a 10 KB name must not come back as a 10 KB error).
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError { status, code, message: message.into() }
+        let mut message = message.into();
+        if let Some((cut, _)) = message.char_indices().nth(MAX_MESSAGE) {
+            message.truncate(cut);
+            message.push('…');
+        }
+        ApiError { status, code, message }
     }
 
     pub fn not_found(message: impl Into<String>) -> ApiError {
@@ -50,6 +60,34 @@ impl std::fmt::Display for ApiError {
 }
 
 impl std::error::Error for ApiError {}
+
+/// `Path<T>` whose rejection (a segment that is not UTF-8, for example) is an [`ApiError`].
+#[derive(Debug)]
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> axum::extract::FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(ApiPath(value)),
+            Err(rejection) => Err(ApiError::bad_request(format!("bad path: {}", rejection.body_text()))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_messages_are_cut() {
+        let long = ApiError::not_found(format!("Kustomization ns/{} not found", "ä".repeat(1000)));
+        assert_eq!(long.message.chars().count(), MAX_MESSAGE + 1);
+        assert!(long.message.ends_with('…'));
+        assert_eq!(ApiError::bad_request("short").message, "short");
+    }
+}
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use fluxboard_model::api::{InventoryItem, ItemHealth, ObjectDetail};
 use fluxboard_model::detail::{InventoryId, conditions, event_entry, history, item_health};
 use fluxboard_model::{kind_info, summarize};
@@ -29,7 +29,13 @@ pub(crate) async fn get_object(
     State(state): State<Arc<AppState>>,
     axum::Extension(identity): axum::Extension<Arc<crate::auth::Identity>>,
     logged_in: Option<axum::Extension<crate::auth::LoggedIn>>,
-    Path((cluster, group, kind, namespace, name)): Path<(String, String, String, String, String)>,
+    crate::error::ApiPath((cluster, group, kind, namespace, name)): crate::error::ApiPath<(
+        String,
+        String,
+        String,
+        String,
+        String,
+    )>,
 ) -> Result<Json<ObjectDetail>, ApiError> {
     if !identity.may(crate::auth::Role::Viewer, &cluster, &namespace) {
         return Err(ApiError::new(

@@ -1,5 +1,9 @@
 //! Property tests (the fuzzing that runs in CI): whatever the cluster or a client sends, the
 //! model's parsers and the health computation never panic, and what they write they read back.
+//!
+//! Besides generated JSON, the health computation is fed mutations of a seed corpus: real Flux
+//! objects with status from Flux's own test data (`tests/corpus`, the `{{ }}` template fields
+//! filled in), each with one value replaced by arbitrary JSON or removed.
 
 use fluxboard_model::action::ActionRequest;
 use fluxboard_model::api::EventId;
@@ -52,7 +56,113 @@ fn json() -> impl Strategy<Value = Value> {
     })
 }
 
+/// Every Flux object of the seed corpus.
+fn corpus() -> &'static [Value] {
+    static CORPUS: std::sync::OnceLock<Vec<Value>> = std::sync::OnceLock::new();
+    CORPUS.get_or_init(|| {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
+        let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+        files.sort();
+        let mut objects = Vec::new();
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap();
+            for doc in serde_yaml::Deserializer::from_str(&text) {
+                let value: Value = serde::Deserialize::deserialize(doc).unwrap_or(Value::Null);
+                if value["apiVersion"].as_str().is_some_and(|v| v.contains("fluxcd.io")) {
+                    objects.push(value);
+                }
+            }
+        }
+        objects
+    })
+}
+
+/// Every JSON pointer into `value`.
+fn pointers(value: &Value, at: String, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                let child = format!("{at}/{}", k.replace('~', "~0").replace('/', "~1"));
+                out.push(child.clone());
+                pointers(v, child, out);
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                let child = format!("{at}/{i}");
+                out.push(child.clone());
+                pointers(v, child, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A corpus object with one value replaced by `replacement`, or removed.
+fn mutated() -> impl Strategy<Value = Value> {
+    (any::<prop::sample::Index>(), any::<prop::sample::Index>(), json(), any::<bool>()).prop_map(
+        |(which, at, replacement, remove)| {
+            let mut obj = which.get(corpus()).clone();
+            let mut all = Vec::new();
+            pointers(&obj, String::new(), &mut all);
+            if all.is_empty() {
+                return obj;
+            }
+            let pointer = at.get(&all).clone();
+            let (parent, key) = pointer.rsplit_once('/').unwrap_or_default();
+            match obj.pointer_mut(parent) {
+                Some(Value::Object(map)) if remove => {
+                    map.remove(&key.replace("~1", "/").replace("~0", "~"));
+                }
+                Some(Value::Array(items)) if remove => {
+                    if let Ok(i) = key.parse::<usize>() {
+                        items.remove(i);
+                    }
+                }
+                _ => {
+                    if let Some(slot) = obj.pointer_mut(&pointer) {
+                        *slot = replacement;
+                    }
+                }
+            }
+            obj
+        },
+    )
+}
+
+#[test]
+fn the_seed_corpus_is_read_and_summarized_as_the_objects_say() {
+    let corpus = corpus();
+    assert!(corpus.len() >= 20, "{} seed objects", corpus.len());
+    for obj in corpus {
+        let kind = obj["kind"].as_str().unwrap();
+        let group = obj["apiVersion"].as_str().unwrap().split('/').next().unwrap();
+        let Some(info) = KINDS.iter().find(|k| k.kind == kind && k.group == group) else { continue };
+        let s = summarize("c", info, obj);
+        assert_eq!(s.name, obj["metadata"]["name"].as_str().unwrap());
+        let ready = obj["status"]["conditions"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["type"] == "Ready"))
+            .map(|c| c["message"].as_str().unwrap_or_default().to_owned());
+        if let Some(message) = ready {
+            assert_eq!(s.message, message, "{kind} {}", s.name);
+        }
+    }
+}
+
 proptest! {
+    #[test]
+    fn seeded_flux_objects_with_a_mutation_never_panic(obj in mutated()) {
+        for info in KINDS.iter() {
+            let s = summarize("c", info, &obj);
+            prop_assert_eq!(s.kind.as_str(), info.kind);
+            let _ = item_health(info.group, info.kind, &obj);
+        }
+        let _ = fluxboard_model::detail::conditions(&obj);
+        let _ = fluxboard_model::detail::history("HelmRelease", &obj);
+        let _ = fluxboard_model::detail::history("Kustomization", &obj);
+    }
+
     #[test]
     fn summaries_and_live_health_never_panic(obj in json()) {
         for info in KINDS.iter() {
