@@ -44,9 +44,12 @@ async fn a_person_sees_the_fleet_filters_it_opens_an_inventory_and_sees_changes_
         .wait_text("[data-testid=result-count]", "the failing rows", |t| t == format!("{failing} of {total}"))
         .await?;
     assert!(c.current_url().await?.as_str().contains("health=Failing"), "the filter is in the URL");
-    for badge in c.find_all(Locator::Css(".tbody .col-health .badge")).await? {
-        assert!(badge.text().await?.starts_with("Failing"));
-    }
+    // Read in one script: live updates may re-render rows between two WebDriver calls.
+    let badges = c
+        .execute("return [...document.querySelectorAll('.tbody .col-health .badge')].map(b => b.textContent);", vec![])
+        .await?;
+    let badges: Vec<String> = serde_json::from_value(badges)?;
+    assert!(!badges.is_empty() && badges.iter().all(|b| b.starts_with("Failing")), "{badges:?}");
     browser.screenshot("list-failing").await;
 
     // Search for the Kustomization that deploys default/my-nginx-deploy and open it.

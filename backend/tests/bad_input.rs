@@ -23,15 +23,21 @@ async fn app() -> (TestApp, String) {
     let config = demo_config(PASSWORD).unwrap();
     let app = TestApp::start_with(Options { identity: None, config, ..Options::default() }).await;
     app.ready().await;
-    let (status, _, cookie) = common::call(
+    let cookie = login_admin(&app).await;
+    (app, cookie)
+}
+
+/// Logs in as the demo admin; returns the session cookie.
+async fn login_admin(app: &TestApp) -> String {
+    let (status, body, cookie) = common::call(
         reqwest::Method::POST,
         &format!("{}/auth/login", app.url),
         None,
         Some(json!({"username": "admin", "password": PASSWORD})),
     )
     .await;
-    assert_eq!(status, 200);
-    (app, cookie.expect("a session cookie"))
+    assert_eq!(status, 200, "{body}");
+    cookie.expect("a session cookie")
 }
 
 /// One raw HTTP/1.1 request (no client-side URL normalisation): status, head, body.
@@ -130,14 +136,7 @@ async fn malformed_oversized_and_mistyped_bodies_are_refused_and_change_nothing(
     // Nothing reached the cluster, and the admin's session still works (logout was refused
     // every time it was cross-site; the same-origin logouts above ended it, so log in again).
     assert!(app.sim().patches().is_empty(), "{:?}", app.sim().patches());
-    let (status, _, _) = common::call(
-        reqwest::Method::POST,
-        &format!("{}/auth/login", app.url),
-        None,
-        Some(json!({"username": "admin", "password": PASSWORD})),
-    )
-    .await;
-    assert_eq!(status, 200);
+    login_admin(&app).await;
 }
 
 #[tokio::test]

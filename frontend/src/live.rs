@@ -4,7 +4,8 @@
 //! thousands of changes costs one re-render, not thousands. The fleet is first fetched as a
 //! compressed snapshot, then the stream opens after the snapshot's id. The browser's EventSource
 //! reconnects by itself and sends `Last-Event-ID`, so a dropped network resumes without a
-//! reload; when the server refuses (the stream closed for good), the tab starts over.
+//! reload; when the server refuses (the stream closed for good), the tab starts over, and the
+//! old EventSource and its listeners are released.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -137,11 +138,26 @@ pub(crate) fn connect() -> Live {
     live
 }
 
-/// Messages waiting for the next batch, and whether a batch is scheduled.
+/// Messages waiting for the next batch, whether a batch is scheduled, and the open stream.
 #[derive(Clone, Default)]
 struct Feed {
     pending: Rc<RefCell<Vec<Message>>>,
     scheduled: Rc<RefCell<bool>>,
+    current: Rc<RefCell<Option<Stream>>>,
+}
+
+/// An EventSource and the listeners attached to it. Replacing it (a new stream after the old
+/// one was refused) closes the old source and frees its listeners.
+struct Stream {
+    source: EventSource,
+    _messages: Vec<Closure<dyn FnMut(MessageEvent)>>,
+    _states: Vec<Closure<dyn FnMut(web_sys::Event)>>,
+}
+
+impl Drop for Stream {
+    fn drop(&mut self) {
+        self.source.close();
+    }
 }
 
 impl Feed {
@@ -220,24 +236,28 @@ fn open(live: Live, feed: Feed, url: &str) {
             }
         })
     };
-    for name in [event::SNAPSHOT, event::UPSERT, event::DELETE, event::CLUSTER] {
-        let closure = handler(name);
-        let _ = source.add_event_listener_with_callback(name, closure.as_ref().unchecked_ref());
-        // The stream lives as long as the tab.
-        closure.forget();
-    }
+    let messages: Vec<_> = [event::SNAPSHOT, event::UPSERT, event::DELETE, event::CLUSTER]
+        .into_iter()
+        .map(|name| {
+            let closure = handler(name);
+            let _ = source.add_event_listener_with_callback(name, closure.as_ref().unchecked_ref());
+            closure
+        })
+        .collect();
     let on_open = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| live.conn.set(Conn::Live));
     let _ = source.add_event_listener_with_callback("open", on_open.as_ref().unchecked_ref());
-    on_open.forget();
     let retry_source = source.clone();
+    let retry_feed = feed.clone();
     let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
         live.conn.set(Conn::Reconnecting);
-        // CLOSED: the browser gave up (an error status); start over with a new snapshot.
-        // Otherwise the browser reconnects by itself with Last-Event-ID.
+        // CLOSED: the browser gave up (an error status); start over with a new snapshot (the
+        // new stream replaces this one later, outside this listener). Otherwise the browser
+        // reconnects by itself with Last-Event-ID.
         if retry_source.ready_state() == EventSource::CLOSED {
-            retry(live, feed.clone());
+            retry(live, retry_feed.clone());
         }
     });
     let _ = source.add_event_listener_with_callback("error", on_error.as_ref().unchecked_ref());
-    on_error.forget();
+    // Called from a task, never from the old stream's listeners: dropping them here is safe.
+    *feed.current.borrow_mut() = Some(Stream { source, _messages: messages, _states: vec![on_open, on_error] });
 }
