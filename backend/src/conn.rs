@@ -18,6 +18,26 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Sleep;
 
+/// Raises this process's soft limit of open files to its hard limit (as Go programs do), so
+/// a replica can hold thousands of streams where the soft limit is the common 1024. Returns the
+/// limit now in force, when known.
+pub fn raise_open_files_limit() -> Option<u64> {
+    #[cfg(unix)]
+    {
+        use rustix::process::{Resource, getrlimit, setrlimit};
+        let mut limit = getrlimit(Resource::Nofile);
+        if limit.current < limit.maximum {
+            limit.current = limit.maximum;
+            if let Err(err) = setrlimit(Resource::Nofile, limit) {
+                tracing::warn!(%err, "could not raise the open files limit");
+            }
+        }
+        getrlimit(Resource::Nofile).current
+    }
+    #[cfg(not(unix))]
+    None
+}
+
 /// How long a connection may accept no byte before it is closed.
 pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -125,6 +145,14 @@ mod tests {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
     use super::*;
+
+    #[test]
+    fn the_open_files_limit_is_raised_to_the_hard_limit() {
+        let now = raise_open_files_limit();
+        #[cfg(unix)]
+        assert_eq!(now, rustix::process::getrlimit(rustix::process::Resource::Nofile).maximum);
+        let _ = now;
+    }
 
     #[tokio::test(start_paused = true)]
     async fn a_peer_that_stops_reading_fails_the_write_after_the_limit() {

@@ -77,6 +77,9 @@ async fn main() -> anyhow::Result<()> {
     } else {
         tracing_subscriber::fmt().with_env_filter(filter).init();
     }
+    if let Some(files) = fluxboard::conn::raise_open_files_limit() {
+        tracing::debug!(files, "open files limit");
+    }
     match Cli::parse().command {
         Command::HashPassword => {
             let password = read_password()?;
