@@ -34,6 +34,46 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::{Grant, Identity, Role, glob};
 
+/// An address range: `10.0.0.0/8`, `fd00::/8`, or one address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    addr: std::net::IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    pub fn parse(text: &str) -> Option<Cidr> {
+        let (addr, prefix) = match text.trim().split_once('/') {
+            Some((addr, prefix)) => (addr.parse().ok()?, Some(prefix.parse::<u8>().ok()?)),
+            None => (text.trim().parse().ok()?, None),
+        };
+        let bits = if matches!(addr, std::net::IpAddr::V4(_)) { 32 } else { 128 };
+        let prefix = prefix.unwrap_or(bits);
+        (prefix <= bits).then_some(Cidr { addr, prefix })
+    }
+
+    /// Whether `ip` is in the range (an IPv4-mapped IPv6 address counts as IPv4).
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        use std::net::IpAddr;
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 @ IpAddr::V4(_) => v4,
+        };
+        let mask = |bits: u32| if self.prefix == 0 { 0 } else { u128::MAX << (bits - u32::from(self.prefix)) };
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = mask(32) as u32;
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = mask(128);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -44,6 +84,10 @@ pub struct Config {
     pub rbac: Vec<Binding>,
     #[serde(default)]
     pub sessions: SessionConfig,
+    /// Reverse proxies (addresses or CIDR ranges) whose `X-Forwarded-For` names the client, for
+    /// login rate limits behind an ingress. Empty: the socket's peer is the client.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
 }
 
 /// The login methods.
@@ -215,7 +259,20 @@ impl Config {
     }
 
     /// Checks what serde cannot: hashes parse, names are unique, Redis has a URL.
+    /// The trusted proxies, parsed.
+    pub fn trusted_proxies(&self) -> anyhow::Result<Vec<Cidr>> {
+        self.trusted_proxies
+            .iter()
+            .map(|text| {
+                Cidr::parse(text).with_context(|| {
+                    format!("trustedProxies: {text:?} is not an address or CIDR range (10.0.0.0/8, fd00::/8)")
+                })
+            })
+            .collect()
+    }
+
     pub fn check(&self) -> anyhow::Result<()> {
+        self.trusted_proxies()?;
         let mut seen = std::collections::HashSet::new();
         for user in &self.auth.local.users {
             anyhow::ensure!(!user.username.is_empty(), "a local user has an empty username");
@@ -285,6 +342,27 @@ impl Config {
 mod tests {
     use super::*;
 
+    #[test]
+    fn address_ranges_parse_and_match() {
+        use std::net::IpAddr;
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let net = Cidr::parse("10.0.0.0/8").unwrap();
+        assert!(net.contains(ip("10.255.1.2")) && !net.contains(ip("11.0.0.1")));
+        assert!(net.contains(ip("::ffff:10.1.1.1")), "IPv4-mapped IPv6");
+        assert!(Cidr::parse("192.168.1.7").unwrap().contains(ip("192.168.1.7")));
+        assert!(!Cidr::parse("192.168.1.7").unwrap().contains(ip("192.168.1.8")));
+        assert!(Cidr::parse("0.0.0.0/0").unwrap().contains(ip("8.8.8.8")));
+        assert!(
+            Cidr::parse("fd00::/8").unwrap().contains(ip("fd12::1"))
+                && !Cidr::parse("fd00::/8").unwrap().contains(ip("fe80::1"))
+        );
+        for bad in ["", "10.0.0.0/33", "fd00::/129", "10.0.0/8", "example.com", "10.0.0.0/x"] {
+            assert_eq!(Cidr::parse(bad), None, "{bad:?}");
+        }
+        let config = Config { trusted_proxies: vec!["10.0.0.0/40".into()], ..Config::default() };
+        assert!(config.check().unwrap_err().to_string().contains("trustedProxies"));
+    }
+
     const HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$Gc6n6Hd1QmJpbl8kz8PI8b8YQnOe3c1n9dcE3S2Hh3k";
 
     #[test]
@@ -309,6 +387,7 @@ sessions:
   store: redis
   redisUrl: redis://127.0.0.1:6379
   secureCookie: false
+trustedProxies: [10.0.0.0/8, "fd00::/8"]
 "#
         );
         let config: Config = serde_yaml::from_str(&yaml).unwrap();
@@ -318,6 +397,7 @@ sessions:
         assert!(bob.may(Role::Operator, "prod", "team-a") && !bob.may(Role::Operator, "staging", "team-a"));
         assert!(config.identity("carol", &[]).grants.is_empty(), "no binding, no access");
         assert_eq!(config.sessions.idle_minutes, 480);
+        assert_eq!(config.trusted_proxies().unwrap().len(), 2);
         assert!(config.anonymous().is_none(), "anonymous access is off by default");
     }
 

@@ -150,8 +150,36 @@ fn login_body(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Resul
     body.map_err(|r| ApiError::new(r.status(), "bad_body", format!("cannot read the request body: {r}")))
 }
 
-fn client(addr: Option<&ConnectInfo<SocketAddr>>) -> String {
-    addr.map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string())
+/// The client's address for rate limiting: the socket's peer, or, when the peer is a trusted
+/// proxy, the right-most `X-Forwarded-For` entry that is not a trusted proxy itself (entries to
+/// its left can be forged by the client).
+fn client(state: &AppState, addr: Option<&ConnectInfo<SocketAddr>>, headers: &HeaderMap) -> String {
+    let Some(peer) = addr.map(|c| c.0.ip()) else { return "unknown".to_owned() };
+    let trusted = state.config.trusted_proxies().unwrap_or_default();
+    client_address(peer, headers, &trusted).to_string()
+}
+
+fn client_address(peer: std::net::IpAddr, headers: &HeaderMap, trusted: &[crate::config::Cidr]) -> std::net::IpAddr {
+    let is_trusted = |ip: std::net::IpAddr| trusted.iter().any(|c| c.contains(ip));
+    if !is_trusted(peer) {
+        return peer;
+    }
+    let forwarded: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    let mut client = peer;
+    for entry in forwarded.iter().rev() {
+        let Ok(ip) = entry.parse::<std::net::IpAddr>() else { break };
+        client = ip;
+        if !is_trusted(ip) {
+            break;
+        }
+    }
+    client
 }
 
 pub(crate) async fn start_session(session: &Session, user: SessionUser) -> Result<(), ApiError> {
@@ -186,7 +214,7 @@ pub(crate) async fn login(
     let Ok(form) = serde_json::from_slice::<LocalLogin>(&body) else {
         return ApiError::bad_request("send {\"username\": ..., \"password\": ...}").into_response();
     };
-    let address = client(addr.as_ref());
+    let address = client(&state, addr.as_ref(), &headers);
     if let Err(wait) = state.limiter.hit(&format!("addr:{address}"), PER_ADDRESS) {
         tracing::warn!(target: "audit", address, username = form.username, "login rate limited (address)");
         return too_many(wait);
@@ -243,7 +271,7 @@ pub(crate) async fn token(
     let Ok(form) = serde_json::from_slice::<TokenLogin>(&body) else {
         return ApiError::bad_request("send {\"token\": ...}").into_response();
     };
-    let address = client(addr.as_ref());
+    let address = client(&state, addr.as_ref(), &headers);
     if let Err(wait) = state.limiter.hit(&format!("addr:{address}"), PER_ADDRESS) {
         return too_many(wait);
     }
@@ -286,6 +314,32 @@ pub(crate) async fn logout(session: Session, headers: HeaderMap) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_client_behind_trusted_proxies_is_the_right_most_untrusted_forwarded_address() {
+        let trusted: Vec<_> =
+            ["10.0.0.0/8", "fd00::/8"].iter().map(|c| crate::config::Cidr::parse(c).unwrap()).collect();
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        let with = |xff: &[&str]| {
+            let mut headers = HeaderMap::new();
+            for value in xff {
+                headers.append("x-forwarded-for", value.parse().unwrap());
+            }
+            headers
+        };
+        // Not from a proxy: the header is ignored.
+        assert_eq!(client_address(ip("198.51.100.1"), &with(&["203.0.113.9"]), &trusted), ip("198.51.100.1"));
+        // From a proxy: the last hop the proxies did not add.
+        assert_eq!(client_address(ip("10.1.2.3"), &with(&["203.0.113.9"]), &trusted), ip("203.0.113.9"));
+        assert_eq!(
+            client_address(ip("10.1.2.3"), &with(&["6.6.6.6, 203.0.113.9, 10.9.9.9"]), &trusted),
+            ip("203.0.113.9")
+        );
+        assert_eq!(client_address(ip("fd00::1"), &with(&["2001:db8::7", "10.0.0.2"]), &trusted), ip("2001:db8::7"));
+        // No header, or garbage where the proxy's entry should be: the proxy's own address.
+        assert_eq!(client_address(ip("10.1.2.3"), &HeaderMap::new(), &trusted), ip("10.1.2.3"));
+        assert_eq!(client_address(ip("10.1.2.3"), &with(&["not-an-ip"]), &trusted), ip("10.1.2.3"));
+    }
 
     #[test]
     fn passwords_hash_with_argon2id_and_verify() {

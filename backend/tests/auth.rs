@@ -241,6 +241,55 @@ async fn brute_force_hits_the_rate_limit_and_cross_site_logins_are_refused() {
     assert_eq!(res.status(), 415, "forms (the cross-site kind) are refused");
 }
 
+/// `n` failed logins (different user names, so the per-username limit stays out of it) with
+/// this `X-Forwarded-For`: the answers.
+async fn logins_from(app: &TestApp, forwarded_for: &str, n: usize) -> Vec<u16> {
+    let mut answers = Vec::new();
+    for i in 0..n {
+        let res = reqwest::Client::new()
+            .post(format!("{}/auth/login", app.url))
+            .header("content-type", "application/json")
+            .header("sec-fetch-site", "same-origin")
+            .header("x-forwarded-for", forwarded_for)
+            .body(json!({"username": format!("nobody-{i}"), "password": "guess"}).to_string())
+            .send()
+            .await
+            .unwrap();
+        answers.push(res.status().as_u16());
+    }
+    answers
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_login_limit() {
+    // Without trusted proxies, X-Forwarded-For is ignored: a client cannot escape its limit by
+    // inventing addresses.
+    let app = app().await;
+    assert_eq!(logins_from(&app, "203.0.113.1", 20).await, vec![401; 20]);
+    assert_eq!(logins_from(&app, "203.0.113.2", 1).await, vec![429], "the same socket, whatever the header says");
+
+    // Behind a trusted proxy (here the test's loopback connection), the forwarded client counts.
+    let mut config = demo_config(PASSWORD).unwrap();
+    config.trusted_proxies = vec!["127.0.0.0/8".into()];
+    let app = TestApp::start_with(Options { identity: None, config, ..Options::default() }).await;
+    app.ready().await;
+    assert_eq!(logins_from(&app, "203.0.113.1", 20).await, vec![401; 20]);
+    assert_eq!(logins_from(&app, "203.0.113.1", 1).await, vec![429], "the 21st attempt of one client");
+    assert_eq!(logins_from(&app, "203.0.113.2", 1).await, vec![401], "another client behind the proxy");
+    let res = reqwest::Client::new()
+        .post(format!("{}/auth/login", app.url))
+        .header("content-type", "application/json")
+        .header("sec-fetch-site", "same-origin")
+        .header("x-forwarded-for", "203.0.113.3")
+        .body(json!({"username": "viewer", "password": PASSWORD}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "a third client logs in");
+    // Entries to the left of what the proxy appended are the client's own and change nothing.
+    assert_eq!(logins_from(&app, "198.51.100.7, 203.0.113.1", 1).await, vec![429]);
+}
+
 #[tokio::test]
 async fn anonymous_read_only_access_is_off_by_default_and_scoped_when_on() {
     let mut config = demo_config(PASSWORD).unwrap();
