@@ -390,3 +390,42 @@ async fn the_page_rides_out_a_network_drop_without_a_reload() -> anyhow::Result<
     assert_eq!(c.execute("return window.__sameDocument;", vec![]).await?, json!(7), "no reload");
     Ok(())
 }
+
+/// The backend the page talks to is replaced (a restart, or a load balancer moving the browser
+/// to another replica): the stream cannot resume there, so the page loads the snapshot again
+/// and goes on live, with the change made meanwhile and without a reload.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_moves_to_another_replica_without_a_reload() -> anyhow::Result<()> {
+    let served = Served::start(&["production"], Options::default()).await?;
+    served.ready().await?;
+    let network = fluxboard_e2e::FlakyNetwork::start(served.url.trim_start_matches("http://").to_owned()).await?;
+    let browser = Browser::start().await?;
+    let c = &browser.client;
+    c.goto(&format!("{}/resources/production/notification.toolkit.fluxcd.io/Alert/flux-system/on-call", network.url))
+        .await?;
+    browser.wait_text("[data-testid=connection]", "the live badge", |t| t == "live").await?;
+    browser.wait_text(".detail-head .badge", "the alert", |t| t == "Ready").await?;
+    c.execute("window.__sameDocument = 9; return null;", vec![]).await?;
+
+    // A second replica (another process's event ids) on the same clusters.
+    let replica = fluxboard::App::start(served.demo.clusters().await?, &Options::default()).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let replica_addr = listener.local_addr()?.to_string();
+    let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(replica.serve(listener, async move {
+        let _ = stopped.await;
+    }));
+    network.cut();
+    browser.wait_text("[data-testid=connection]", "the reconnecting badge", |t| t.starts_with("reconnecting")).await?;
+    let cluster = served.demo.sims[0].cluster();
+    let mut alert =
+        (*cluster.get("notification.toolkit.fluxcd.io", "Alert", "flux-system", "on-call").unwrap()).clone();
+    alert["spec"]["suspend"] = json!(true);
+    cluster.apply(&alert)?;
+    network.retarget(replica_addr);
+    network.restore();
+    browser.wait_text("[data-testid=connection]", "live on the other replica", |t| t == "live").await?;
+    browser.wait_text(".detail-head .badge", "the change made meanwhile", |t| t == "Suspended").await?;
+    assert_eq!(c.execute("return window.__sameDocument;", vec![]).await?, json!(9), "no reload");
+    Ok(())
+}

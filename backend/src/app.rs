@@ -243,43 +243,46 @@ pub fn router(state: Arc<AppState>, sessions: Store) -> Router {
         .fallback(crate::assets::fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        // No response may be sniffed into something else (an error echoing input as HTML).
-        .layer(tower_http::set_header::SetResponseHeaderLayer::if_not_present(
-            axum::http::header::X_CONTENT_TYPE_OPTIONS,
-            axum::http::HeaderValue::from_static("nosniff"),
-        ))
         // Server-sent events are not compressed (the default predicate leaves them alone).
         .layer(CompressionLayer::new())
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::identity_layer))
         .layer(session_layer)
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::metrics::track))
         .with_state(state.clone());
+    // No response may be sniffed into something else (an error echoing input as HTML): the
+    // outermost layer, so the 401s of the identity layer and the base path's answers have it too.
+    let nosniff = tower_http::set_header::SetResponseHeaderLayer::if_not_present(
+        axum::http::header::X_CONTENT_TYPE_OPTIONS,
+        axum::http::HeaderValue::from_static("nosniff"),
+    );
     if state.base_path.is_empty() {
-        return api;
+        return api.layer(nosniff);
     }
     let base = state.base_path.clone();
-    Router::new().fallback_service(tower::service_fn(move |req: axum::extract::Request| {
-        let (api, base) = (api.clone(), base.clone());
-        async move {
-            let path = req.uri().path().to_owned();
-            let Some(rest) = strip_base(&path, &base) else {
-                let response = if path == "/" {
-                    Redirect::temporary(&format!("{base}/")).into_response()
-                } else {
-                    crate::error::ApiError::not_found(format!("fluxboard is served under {base}/")).into_response()
+    Router::new()
+        .fallback_service(tower::service_fn(move |req: axum::extract::Request| {
+            let (api, base) = (api.clone(), base.clone());
+            async move {
+                let path = req.uri().path().to_owned();
+                let Some(rest) = strip_base(&path, &base) else {
+                    let response = if path == "/" {
+                        Redirect::temporary(&format!("{base}/")).into_response()
+                    } else {
+                        crate::error::ApiError::not_found(format!("fluxboard is served under {base}/")).into_response()
+                    };
+                    return Ok::<_, std::convert::Infallible>(response);
                 };
-                return Ok::<_, std::convert::Infallible>(response);
-            };
-            let mut req = req;
-            let query = req.uri().query().map(|q| format!("?{q}")).unwrap_or_default();
-            let mut parts = req.uri().clone().into_parts();
-            parts.path_and_query = format!("{rest}{query}").parse().ok();
-            if let Ok(uri) = axum::http::Uri::from_parts(parts) {
-                *req.uri_mut() = uri;
+                let mut req = req;
+                let query = req.uri().query().map(|q| format!("?{q}")).unwrap_or_default();
+                let mut parts = req.uri().clone().into_parts();
+                parts.path_and_query = format!("{rest}{query}").parse().ok();
+                if let Ok(uri) = axum::http::Uri::from_parts(parts) {
+                    *req.uri_mut() = uri;
+                }
+                tower::ServiceExt::oneshot(api, req).await
             }
-            tower::ServiceExt::oneshot(api, req).await
-        }
-    }))
+        }))
+        .layer(nosniff)
 }
 
 /// The path below `base` (`/tools/flux/x` → `/x`, `/tools/flux` → `/`), or None outside it.

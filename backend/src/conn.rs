@@ -26,7 +26,8 @@ pub fn raise_open_files_limit() -> Option<u64> {
     {
         use rustix::process::{Resource, getrlimit, setrlimit};
         let mut limit = getrlimit(Resource::Nofile);
-        if limit.current < limit.maximum {
+        // An unlimited hard limit (None) is left alone: the kernel's own cap applies.
+        if limit.maximum.is_some() && limit.current < limit.maximum {
             limit.current = limit.maximum;
             if let Err(err) = setrlimit(Resource::Nofile, limit) {
                 tracing::warn!(%err, "could not raise the open files limit");
@@ -150,7 +151,9 @@ mod tests {
     fn the_open_files_limit_is_raised_to_the_hard_limit() {
         let now = raise_open_files_limit();
         #[cfg(unix)]
-        assert_eq!(now, rustix::process::getrlimit(rustix::process::Resource::Nofile).maximum);
+        if let Some(max) = rustix::process::getrlimit(rustix::process::Resource::Nofile).maximum {
+            assert_eq!(now, Some(max));
+        }
         let _ = now;
     }
 

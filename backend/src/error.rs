@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use fluxboard_model::api::{ErrorBody, ErrorDetail};
 
 /// The longest error message, in characters.
-pub const MAX_MESSAGE: usize = 240;
+pub const MAX_MESSAGE: usize = 1024;
 
 /// An error an API handler returns.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,7 +18,8 @@ pub struct ApiError {
 
 impl ApiError {
     /// An error whose message is cut to [`MAX_MESSAGE`] characters (messages name what was
-    /// asked for, and a 10 KB name must not come back as a 10 KB error).
+    /// asked for, and a 10 KB name must not come back as a 10 KB error; the API server's own
+    /// messages, RBAC and admission denials, stay whole).
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
         let mut message = message.into();
         if let Some((cut, _)) = message.char_indices().nth(MAX_MESSAGE) {
@@ -89,7 +90,7 @@ mod tests {
 
     #[test]
     fn long_messages_are_cut() {
-        let long = ApiError::not_found(format!("Kustomization ns/{} not found", "ä".repeat(1000)));
+        let long = ApiError::not_found(format!("Kustomization ns/{} not found", "ä".repeat(5000)));
         assert_eq!(long.message.chars().count(), MAX_MESSAGE + 1);
         assert!(long.message.ends_with('…'));
         assert_eq!(ApiError::bad_request("short").message, "short");

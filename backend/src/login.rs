@@ -156,7 +156,30 @@ fn login_body(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Resul
 fn client(state: &AppState, addr: Option<&ConnectInfo<SocketAddr>>, headers: &HeaderMap) -> String {
     let Some(peer) = addr.map(|c| c.0.ip()) else { return "unknown".to_owned() };
     let trusted = state.config.trusted_proxies().unwrap_or_default();
-    client_address(peer, headers, &trusted).to_string()
+    rate_key(client_address(peer, headers, &trusted))
+}
+
+/// The rate-limit key of an address: IPv4 addresses as they are, IPv6 ones by their /64 (one
+/// host usually holds a whole /64 and could otherwise rotate through it).
+fn rate_key(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V6(v6) if v6.to_ipv4_mapped().is_none() => {
+            let net = std::net::Ipv6Addr::from(u128::from(v6) & (u128::MAX << 64));
+            format!("{net}/64")
+        }
+        std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or_else(|| v6.to_string(), |v4| v4.to_string()),
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+    }
+}
+
+/// One `X-Forwarded-For` entry: an address, possibly with a port (`1.2.3.4:5678`,
+/// `[2001:db8::1]:443`) or in brackets.
+fn forwarded_ip(entry: &str) -> Option<std::net::IpAddr> {
+    entry
+        .parse()
+        .ok()
+        .or_else(|| entry.parse::<SocketAddr>().ok().map(|a| a.ip()))
+        .or_else(|| entry.strip_prefix('[')?.strip_suffix(']')?.parse().ok())
 }
 
 fn client_address(peer: std::net::IpAddr, headers: &HeaderMap, trusted: &[crate::config::Cidr]) -> std::net::IpAddr {
@@ -173,7 +196,10 @@ fn client_address(peer: std::net::IpAddr, headers: &HeaderMap, trusted: &[crate:
         .collect();
     let mut client = peer;
     for entry in forwarded.iter().rev() {
-        let Ok(ip) = entry.parse::<std::net::IpAddr>() else { break };
+        let Some(ip) = forwarded_ip(entry) else {
+            tracing::warn!(entry, "unreadable X-Forwarded-For entry from a trusted proxy");
+            break;
+        };
         client = ip;
         if !is_trusted(ip) {
             break;
@@ -336,6 +362,15 @@ mod tests {
             ip("203.0.113.9")
         );
         assert_eq!(client_address(ip("fd00::1"), &with(&["2001:db8::7", "10.0.0.2"]), &trusted), ip("2001:db8::7"));
+        // Ports and brackets, as some proxies write them.
+        assert_eq!(client_address(ip("10.1.2.3"), &with(&["203.0.113.9:5123"]), &trusted), ip("203.0.113.9"));
+        assert_eq!(client_address(ip("10.1.2.3"), &with(&["[2001:db8::7]:443"]), &trusted), ip("2001:db8::7"));
+        assert_eq!(client_address(ip("10.1.2.3"), &with(&["[2001:db8::7]"]), &trusted), ip("2001:db8::7"));
+        // IPv6 clients are limited by their /64.
+        assert_eq!(rate_key(ip("2001:db8:1:2:aaaa::1")), rate_key(ip("2001:db8:1:2:bbbb::9")));
+        assert_eq!(rate_key(ip("2001:db8:1:2:aaaa::1")), "2001:db8:1:2::/64");
+        assert_ne!(rate_key(ip("2001:db8:1:3::1")), rate_key(ip("2001:db8:1:2::1")));
+        assert_eq!(rate_key(ip("::ffff:192.0.2.1")), "192.0.2.1");
         // No header, or garbage where the proxy's entry should be: the proxy's own address.
         assert_eq!(client_address(ip("10.1.2.3"), &HeaderMap::new(), &trusted), ip("10.1.2.3"));
         assert_eq!(client_address(ip("10.1.2.3"), &with(&["not-an-ip"]), &trusted), ip("10.1.2.3"));

@@ -43,6 +43,9 @@ pub enum Start {
     Snapshot { seq: u64, json: String },
     /// The changes after the client's `Last-Event-ID`, from the log.
     Resume(Vec<Arc<Delta>>),
+    /// The log no longer holds what follows the client's id (or it is another process's): the
+    /// client must fetch a snapshot ([`FleetStore::resume`] only).
+    Gap,
 }
 
 /// A subscription: where to start, then the live changes.
@@ -177,6 +180,16 @@ impl FleetStore {
     /// Subscribes a reader: from `last` when it is this epoch's and still in the log, otherwise
     /// from a snapshot of what `visible` allows.
     pub fn subscribe(&self, last: Option<EventId>, visible: &Visibility) -> Subscription {
+        self.subscribe_from(last, visible, true)
+    }
+
+    /// Subscribes a reader that has a snapshot: from `last` when the log still holds what
+    /// follows it, otherwise [`Start::Gap`] (no snapshot is built).
+    pub fn resume(&self, last: EventId, visible: &Visibility) -> Subscription {
+        self.subscribe_from(Some(last), visible, false)
+    }
+
+    fn subscribe_from(&self, last: Option<EventId>, visible: &Visibility, snapshot: bool) -> Subscription {
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
         let changes = self.tx.subscribe();
         let resumable = last.filter(|id| id.epoch == self.epoch && id.seq <= inner.seq).and_then(|id| {
@@ -189,7 +202,8 @@ impl FleetStore {
         });
         let start = match resumable {
             Some(deltas) => Start::Resume(deltas),
-            None => Start::Snapshot { seq: inner.seq, json: self.snapshot_json(&inner, visible) },
+            None if snapshot => Start::Snapshot { seq: inner.seq, json: self.snapshot_json(&inner, visible) },
+            None => Start::Gap,
         };
         Subscription { start, epoch: self.epoch, changes }
     }
@@ -298,7 +312,21 @@ mod tests {
     fn snapshot(sub: &Subscription) -> Snapshot {
         match &sub.start {
             Start::Snapshot { json, .. } => serde_json::from_str(json).unwrap(),
-            Start::Resume(_) => panic!("expected a snapshot"),
+            Start::Resume(_) | Start::Gap => panic!("expected a snapshot"),
+        }
+    }
+
+    #[test]
+    fn a_resume_past_the_log_is_a_gap_not_a_snapshot() {
+        let store = FleetStore::new(7, 16);
+        for i in 0..40 {
+            store.upsert(summary(&format!("o{i}"), "x", "ok"));
+        }
+        assert!(matches!(store.resume(EventId { epoch: 7, seq: 2 }, &everything()).start, Start::Gap));
+        assert!(matches!(store.resume(EventId { epoch: 8, seq: 40 }, &everything()).start, Start::Gap));
+        match store.resume(EventId { epoch: 7, seq: 38 }, &everything()).start {
+            Start::Resume(deltas) => assert_eq!(deltas.iter().map(|d| d.seq).collect::<Vec<_>>(), [39, 40]),
+            other => panic!("{other:?}"),
         }
     }
 

@@ -9,7 +9,9 @@
 //! still correct because the stream continues from its id.
 //!
 //! The stream starts with the changes after `Last-Event-ID` (the browser's own reconnect) or
-//! `after`, when the change log still holds them, or else with a full `snapshot` event; then come
+//! `after`, when the change log still holds them. Otherwise a stream opened with `after` gets
+//! one `resync` event (fetch the compressed snapshot again: after a restart, a thousand browsers
+//! then share one compression), and a stream without it a full `snapshot` event. Then come
 //! `upsert`, `delete` and `cluster` events, each with the id `<epoch>:<seq>`, and keep-alive
 //! comments. A client that falls further behind than the store's broadcast capacity is cut off;
 //! its browser reconnects and resumes.
@@ -55,16 +57,25 @@ pub(crate) async fn stream(
         None => after,
     };
     let visible: Visibility = crate::auth::visibility(&identity);
-    let sub = state.store.subscribe(last, &visible);
+    // A client that brought its own snapshot (`after`) is never sent one on the stream: a gap
+    // (this process restarted, another replica, too far behind) tells it to fetch one, compressed.
+    let sub = match (after, last) {
+        (None, last) => state.store.subscribe(last, &visible),
+        (Some(_), Some(last)) => state.store.resume(last, &visible),
+        (Some(_), None) => return resync(),
+    };
     let epoch = sub.epoch;
-    let initial: Vec<Event> = match sub.start {
+    // Every stream starts by telling the browser how soon to reconnect.
+    let mut initial = vec![Event::default().retry(RETRY)];
+    match sub.start {
         Start::Snapshot { seq, json } => {
-            vec![Event::default().event(event::SNAPSHOT).id(EventId { epoch, seq }.to_string()).retry(RETRY).data(json)]
+            initial.push(Event::default().event(event::SNAPSHOT).id(EventId { epoch, seq }.to_string()).data(json));
         }
         Start::Resume(deltas) => {
-            deltas.iter().filter(|d| visible(&d.cluster, &d.namespace)).map(|d| to_event(epoch, d)).collect()
+            initial.extend(deltas.iter().filter(|d| visible(&d.cluster, &d.namespace)).map(|d| to_event(epoch, d)));
         }
-    };
+        Start::Gap => return resync(),
+    }
     state.metrics.sse_clients.fetch_add(1, Ordering::Relaxed);
     let guard = ClientGuard(state.clone());
     let shutdown = state.shutdown.subscribe();
@@ -96,6 +107,13 @@ pub(crate) async fn stream(
     });
     let events = futures::stream::iter(initial).chain(live).map(Ok::<_, Infallible>);
     ([("x-accel-buffering", "no")], Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE))).into_response()
+}
+
+/// A stream of one `resync` event: the client fetches the snapshot again.
+fn resync() -> Response {
+    let event = Event::default().retry(RETRY).event(event::RESYNC).data("{}");
+    let events = futures::stream::iter([Ok::<_, Infallible>(event)]);
+    ([("x-accel-buffering", "no")], Sse::new(events)).into_response()
 }
 
 /// The stream's query: nothing, or `after=<epoch>:<seq>`.
@@ -130,11 +148,14 @@ pub(crate) async fn snapshot(
     let started = Instant::now();
     let visible = crate::auth::visibility(&identity);
     let store = state.store.clone();
-    let (body, gzip) = if accepts_gzip(&headers) {
-        (state.snapshots.gzip(store, scope_key(&identity), visible).await, true)
+    let built = if accepts_gzip(&headers) {
+        state.snapshots.gzip(store, scope_key(&identity), visible).await.map(|body| (body, true))
     } else {
         let built = tokio::task::spawn_blocking(move || store.snapshot(&visible).1).await;
-        (bytes::Bytes::from(built.unwrap_or_default()), false)
+        built.ok().map(|json| (bytes::Bytes::from(json), false))
+    };
+    let Some((body, gzip)) = built else {
+        return ApiError::unavailable("the snapshot could not be built; try again").into_response();
     };
     let mut response = body.into_response();
     let headers = response.headers_mut();
@@ -181,26 +202,39 @@ const SNAPSHOT_SCOPES: usize = 32;
 /// Compressed snapshots by scope, each shared for [`SNAPSHOT_REUSE`].
 #[derive(Debug, Default)]
 pub struct SnapshotCache {
-    entries: tokio::sync::Mutex<HashMap<String, (Instant, bytes::Bytes)>>,
+    entries: std::sync::Mutex<HashMap<String, (Instant, Shared)>>,
 }
 
+/// One scope's compressed snapshot, made once by whoever asks first.
+type Shared = Arc<tokio::sync::OnceCell<bytes::Bytes>>;
+
 impl SnapshotCache {
-    /// The gzip-compressed snapshot for a scope: a recent one, or a new one. Clients arriving
-    /// while one is compressed wait for it rather than compress their own.
-    async fn gzip(&self, store: Arc<FleetStore>, key: String, visible: Visibility) -> bytes::Bytes {
-        let mut entries = self.entries.lock().await;
-        if let Some((at, body)) = entries.get(&key)
-            && at.elapsed() < SNAPSHOT_REUSE
-        {
-            return body.clone();
-        }
-        let built = tokio::task::spawn_blocking(move || gzip(store.snapshot(&visible).1.as_bytes())).await;
-        let body = bytes::Bytes::from(built.unwrap_or_default());
-        entries.retain(|_, (at, _)| at.elapsed() < SNAPSHOT_REUSE);
-        if entries.len() < SNAPSHOT_SCOPES {
-            entries.insert(key, (Instant::now(), body.clone()));
-        }
-        body
+    /// The gzip-compressed snapshot for a scope: a recent one, or a new one. Clients of a scope
+    /// arriving while one is compressed wait for it rather than compress their own; other
+    /// scopes do not wait. None when compressing failed (nothing is kept then).
+    async fn gzip(&self, store: Arc<FleetStore>, key: String, visible: Visibility) -> Option<bytes::Bytes> {
+        let cell = {
+            let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+            match entries.get(&key) {
+                Some((at, cell)) if at.elapsed() < SNAPSHOT_REUSE => cell.clone(),
+                _ => {
+                    entries.retain(|_, (at, _)| at.elapsed() < SNAPSHOT_REUSE);
+                    let cell = Arc::new(tokio::sync::OnceCell::new());
+                    if entries.len() < SNAPSHOT_SCOPES {
+                        entries.insert(key, (Instant::now(), cell.clone()));
+                    }
+                    cell
+                }
+            }
+        };
+        // If the client that compresses goes away, the next waiter compresses instead.
+        let body = cell
+            .get_or_try_init(|| async move {
+                let built = tokio::task::spawn_blocking(move || gzip(store.snapshot(&visible).1.as_bytes())).await;
+                built.map(bytes::Bytes::from)
+            })
+            .await;
+        body.ok().cloned()
     }
 }
 

@@ -69,20 +69,13 @@ impl<'a> Browser<'a> {
     }
 
     async fn snapshot(&self) -> Snapshot {
-        let mut req = self.http.get(format!("{}/api/v1/stream", self.app.url));
+        let mut req = self.http.get(format!("{}/api/v1/snapshot", self.app.url));
         if let Some(cookie) = &self.cookie {
             req = req.header("cookie", cookie);
         }
         let res = req.send().await.unwrap();
         assert_eq!(res.status(), 200);
-        let mut body = res;
-        let mut text = String::new();
-        while !text.contains("\n\n") {
-            let chunk = body.chunk().await.unwrap().expect("a snapshot");
-            text.push_str(&String::from_utf8_lossy(&chunk));
-        }
-        let data = text.lines().find_map(|l| l.strip_prefix("data: ")).expect("data");
-        serde_json::from_str(data).unwrap()
+        res.json().await.unwrap()
     }
 }
 

@@ -56,14 +56,10 @@ async fn fluxboard(
 
 /// The first event of a stream: its snapshot.
 async fn snapshot(url: &str, cookie: &str) -> Snapshot {
-    let mut res =
-        reqwest::Client::new().get(format!("{url}/api/v1/stream")).header("cookie", cookie).send().await.unwrap();
+    let res =
+        reqwest::Client::new().get(format!("{url}/api/v1/snapshot")).header("cookie", cookie).send().await.unwrap();
     assert_eq!(res.status(), 200);
-    let mut text = String::new();
-    while !text.contains("\n\n") {
-        text.push_str(&String::from_utf8_lossy(&res.chunk().await.unwrap().expect("a snapshot")));
-    }
-    serde_json::from_str(text.lines().find_map(|l| l.strip_prefix("data: ")).unwrap()).unwrap()
+    res.json().await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -244,6 +244,16 @@ fn open(live: Live, feed: Feed, url: &str) {
             closure
         })
         .collect();
+    // The server cannot continue after our snapshot (it restarted, or another replica
+    // answered): load the snapshot again. The new stream replaces this one from a task.
+    let resync_source = source.clone();
+    let resync_feed = feed.clone();
+    let on_resync = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
+        resync_source.close();
+        live.conn.set(Conn::Connecting);
+        start(live, resync_feed.clone());
+    });
+    let _ = source.add_event_listener_with_callback(event::RESYNC, on_resync.as_ref().unchecked_ref());
     let on_open = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| live.conn.set(Conn::Live));
     let _ = source.add_event_listener_with_callback("open", on_open.as_ref().unchecked_ref());
     let retry_source = source.clone();
@@ -259,5 +269,6 @@ fn open(live: Live, feed: Feed, url: &str) {
     });
     let _ = source.add_event_listener_with_callback("error", on_error.as_ref().unchecked_ref());
     // Called from a task, never from the old stream's listeners: dropping them here is safe.
-    *feed.current.borrow_mut() = Some(Stream { source, _messages: messages, _states: vec![on_open, on_error] });
+    *feed.current.borrow_mut() =
+        Some(Stream { source, _messages: messages, _states: vec![on_resync, on_open, on_error] });
 }

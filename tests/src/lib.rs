@@ -238,6 +238,7 @@ pub fn free_port() -> anyhow::Result<u16> {
 pub struct FlakyNetwork {
     pub url: String,
     up: Arc<tokio::sync::watch::Sender<bool>>,
+    target: Arc<std::sync::Mutex<String>>,
     _task: tokio::task::JoinHandle<()>,
 }
 
@@ -248,6 +249,8 @@ impl FlakyNetwork {
         let url = format!("http://{}", listener.local_addr()?);
         let up = Arc::new(tokio::sync::watch::channel(true).0);
         let state = up.clone();
+        let target = Arc::new(std::sync::Mutex::new(target));
+        let current = target.clone();
         let task = tokio::spawn(async move {
             loop {
                 let Ok((client, _)) = listener.accept().await else { return };
@@ -255,7 +258,8 @@ impl FlakyNetwork {
                     drop(client);
                     continue;
                 }
-                let (target, mut down) = (target.clone(), state.subscribe());
+                let target = current.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                let mut down = state.subscribe();
                 tokio::spawn(async move {
                     let Ok(server) = tokio::net::TcpStream::connect(&target).await else { return };
                     let (mut client, mut server) = (client, server);
@@ -266,7 +270,7 @@ impl FlakyNetwork {
                 });
             }
         });
-        Ok(FlakyNetwork { url, up, _task: task })
+        Ok(FlakyNetwork { url, up, target, _task: task })
     }
 
     /// Cuts every connection and refuses new ones.
@@ -276,5 +280,10 @@ impl FlakyNetwork {
 
     pub fn restore(&self) {
         self.up.send_replace(true);
+    }
+
+    /// Sends new connections to another server (host:port): a restart, another replica.
+    pub fn retarget(&self, target: String) {
+        *self.target.lock().unwrap_or_else(|e| e.into_inner()) = target;
     }
 }

@@ -48,16 +48,18 @@ struct Seen {
 }
 
 pub(crate) async fn run(args: ClientsArgs) -> anyhow::Result<()> {
+    // A thousand sockets need more than the common soft limit of 1024 open files.
+    fluxboard::conn::raise_open_files_limit();
     let client = reqwest::Client::builder().connect_timeout(Duration::from_secs(30)).build()?;
     let connected = Arc::new(AtomicUsize::new(0));
     let all_connected = Arc::new(Notify::new());
     let gate = Arc::new(Semaphore::new(CONNECTING));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(args.deadline);
-    let mut readers = Vec::with_capacity(args.n);
+    let mut readers = tokio::task::JoinSet::new();
     for _ in 0..args.n {
         let (client, args, connected, all_connected, gate) =
             (client.clone(), args.clone(), connected.clone(), all_connected.clone(), gate.clone());
-        readers.push(tokio::spawn(async move {
+        readers.spawn(async move {
             let permit = gate.acquire_owned().await.context("connect gate")?;
             let (snapshot_bytes, stream) = connect(&client, &args.url).await?;
             drop(permit);
@@ -67,20 +69,32 @@ pub(crate) async fn run(args: ClientsArgs) -> anyhow::Result<()> {
             let mut seen = read(stream, &args, deadline).await;
             seen.snapshot_bytes = snapshot_bytes;
             anyhow::Ok(seen)
-        }));
+        });
     }
-    tokio::select! {
-        () = all_connected.notified() => {}
-        () = tokio::time::sleep_until(deadline) => {
-            bail!("only {} of {} readers connected", connected.load(Ordering::SeqCst), args.n)
+    // Until every reader is connected, the first failure ends the run with its cause.
+    let mut finished = Vec::new();
+    while connected.load(Ordering::SeqCst) < args.n {
+        tokio::select! {
+            () = all_connected.notified() => {}
+            done = readers.join_next() => match done {
+                Some(Ok(Ok(seen))) => finished.push(seen),
+                Some(Ok(Err(err))) => return Err(err.context("a reader failed")),
+                Some(Err(err)) => bail!("a reader panicked: {err}"),
+                None => break,
+            },
+            () = tokio::time::sleep_until(deadline) => {
+                bail!("only {} of {} readers connected", connected.load(Ordering::SeqCst), args.n)
+            }
         }
     }
     println!("ready");
     std::io::stdout().flush()?;
     let mut report = ClientsReport { clients: args.n, ..ClientsReport::default() };
     let mut latencies = Vec::new();
-    for reader in readers {
-        let seen = reader.await.context("a reader panicked")??;
+    while let Some(reader) = readers.join_next().await {
+        finished.push(reader.context("a reader panicked")??);
+    }
+    for seen in finished {
         latencies.extend(seen.latencies);
         report.missing += seen.received.iter().filter(|r| !**r).count();
         report.ended_early += usize::from(seen.ended_early);
@@ -110,7 +124,7 @@ async fn connect(client: &reqwest::Client, url: &str) -> anyhow::Result<(usize, 
     let head = String::from_utf8_lossy(&head[..n]);
     let id = head
         .strip_prefix("{\"id\":\"")
-        .and_then(|rest| rest.split('"').next())
+        .and_then(|rest| rest.split_once('"').map(|(id, _)| id))
         .with_context(|| format!("no id at the start of the snapshot: {head}"))?;
     let res = client
         .get(format!("{url}/api/v1/stream?after={id}"))

@@ -248,16 +248,20 @@ impl Changes {
         Ok(())
     }
 
-    /// `count` changes of `stage` at `rate` per second, then its end marker.
-    async fn stage(&mut self, stage: &str, count: usize, rate: f64) -> anyhow::Result<()> {
+    /// `count` changes of `stage` at `rate` per second, then its end marker; returns the rate
+    /// achieved (lower than asked when the API server or this process cannot keep up).
+    async fn stage(&mut self, stage: &str, count: usize, rate: f64) -> anyhow::Result<f64> {
         let mut ticks = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let started = Instant::now();
         for n in 0..count {
             ticks.tick().await;
             self.make(&marker(stage, n)).await?;
         }
+        let achieved = count as f64 / started.elapsed().as_secs_f64().max(1e-9);
         ticks.tick().await;
-        self.make(&end_marker(stage)).await
+        self.make(&end_marker(stage)).await?;
+        Ok(achieved)
     }
 }
 
@@ -348,7 +352,8 @@ async fn kubectl_reference(
             bail!("kubectl never showed a change");
         }
     }
-    changes.stage("kubectl", args.changes, args.rate).await?;
+    let achieved = changes.stage("kubectl", args.changes, args.rate).await?;
+    results.insert("kubectl_changes_per_s".into(), json!(round(achieved)));
     wait("kubectl to show the end marker", || async {
         seen.lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -359,14 +364,14 @@ async fn kubectl_reference(
     .await?;
     let _ = kubectl.kill().await;
     reader.abort();
-    let latencies: Vec<f64> = seen
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .iter()
-        .filter(|(s, n, _)| s == "kubectl" && n.is_some())
-        .map(|(_, _, ms)| *ms)
-        .collect();
-    let p = Percentiles::of(latencies);
+    // The first sighting of each change (kubectl may print an object again).
+    let mut first: BTreeMap<usize, f64> = BTreeMap::new();
+    for (stage, n, ms) in seen.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        if let (true, Some(n)) = (stage == "kubectl", n) {
+            first.entry(*n).or_insert(*ms);
+        }
+    }
+    let p = Percentiles::of(first.values().copied().collect());
     results.insert("kubectl_p50_ms".into(), json!(round(p.p50_ms)));
     results.insert("kubectl_p99_ms".into(), json!(round(p.p99_ms)));
     results.insert("kubectl_missing".into(), json!(args.changes.saturating_sub(p.samples)));
@@ -406,7 +411,9 @@ async fn sse_stage(
         .and_then(|v| v.trim().parse::<u64>().ok())
         .unwrap_or(0);
     say(&format!("{connected} streams connected, {watches} watches on the API server; {} changes", args.changes));
-    changes.stage(&stage, args.changes, args.rate).await?;
+    let achieved = changes.stage(&stage, args.changes, args.rate).await?;
+    let key = if n == 1_000 { "10k_1k".to_owned() } else { format!("10k_{n}") };
+    results.insert(format!("changes_per_s_{key}"), json!(round(achieved)));
     let line = tokio::time::timeout(WAIT, lines.next_line()).await.context("the readers did not report")??;
     let report: ClientsReport = serde_json::from_str(line.as_deref().unwrap_or_default())
         .with_context(|| format!("the readers' report: {line:?}"))?;

@@ -16,6 +16,9 @@ pub mod event {
     pub const UPSERT: &str = "upsert";
     pub const DELETE: &str = "delete";
     pub const CLUSTER: &str = "cluster";
+    /// A stream opened with `?after=` that cannot continue from there (another process, or too
+    /// far behind): fetch the snapshot again and open a new stream after it.
+    pub const RESYNC: &str = "resync";
 }
 
 /// The identity of one object in the fleet.
