@@ -360,20 +360,24 @@ async fn a_person_logs_in_sees_their_scope_and_logs_out() -> anyhow::Result<()> 
     Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_page_rides_out_a_network_drop_without_a_reload() -> anyhow::Result<()> {
-    let served = Served::start(&["production"], Options::default()).await?;
-    served.ready().await?;
-    let network = fluxboard_e2e::FlakyNetwork::start(served.url.trim_start_matches("http://").to_owned()).await?;
-    let browser = Browser::start().await?;
+/// The on-call Alert's page, opened through `network` and shown live; the document is marked
+/// so that a reload would show.
+async fn open_alert_through(browser: &Browser, network: &fluxboard_e2e::FlakyNetwork) -> anyhow::Result<()> {
     let c = &browser.client;
     c.goto(&format!("{}/resources/production/notification.toolkit.fluxcd.io/Alert/flux-system/on-call", network.url))
         .await?;
     browser.wait_text("[data-testid=connection]", "the live badge", |t| t == "live").await?;
     browser.wait_text(".detail-head .badge", "the alert", |t| t == "Ready").await?;
     c.execute("window.__sameDocument = 7; return null;", vec![]).await?;
+    Ok(())
+}
 
-    // The network drops; meanwhile the cluster changes.
+/// Cuts the network, waits for the page to notice, and suspends the Alert meanwhile.
+async fn cut_and_change(
+    browser: &Browser,
+    network: &fluxboard_e2e::FlakyNetwork,
+    served: &Served,
+) -> anyhow::Result<()> {
     network.cut();
     browser.wait_text("[data-testid=connection]", "the reconnecting badge", |t| t.starts_with("reconnecting")).await?;
     let cluster = served.demo.sims[0].cluster();
@@ -381,14 +385,29 @@ async fn the_page_rides_out_a_network_drop_without_a_reload() -> anyhow::Result<
         (*cluster.get("notification.toolkit.fluxcd.io", "Alert", "flux-system", "on-call").unwrap()).clone();
     alert["spec"]["suspend"] = json!(true);
     cluster.apply(&alert)?;
-    browser.screenshot("network-down").await;
-
-    // It returns: the page resumes and shows what changed, without a reload.
-    network.restore();
-    browser.wait_text("[data-testid=connection]", "live again", |t| t == "live").await?;
-    browser.wait_text(".detail-head .badge", "the change made while offline", |t| t == "Suspended").await?;
-    assert_eq!(c.execute("return window.__sameDocument;", vec![]).await?, json!(7), "no reload");
     Ok(())
+}
+
+/// The page is live again and shows the suspension made meanwhile, in the same document.
+async fn shows_the_change_without_a_reload(browser: &Browser) -> anyhow::Result<()> {
+    browser.wait_text("[data-testid=connection]", "live again", |t| t == "live").await?;
+    browser.wait_text(".detail-head .badge", "the change made meanwhile", |t| t == "Suspended").await?;
+    assert_eq!(browser.client.execute("return window.__sameDocument;", vec![]).await?, json!(7), "no reload");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_rides_out_a_network_drop_without_a_reload() -> anyhow::Result<()> {
+    let served = Served::start(&["production"], Options::default()).await?;
+    served.ready().await?;
+    let network = fluxboard_e2e::FlakyNetwork::start(served.url.trim_start_matches("http://").to_owned()).await?;
+    let browser = Browser::start().await?;
+    open_alert_through(&browser, &network).await?;
+    // The network drops; meanwhile the cluster changes. It returns: the page resumes.
+    cut_and_change(&browser, &network, &served).await?;
+    browser.screenshot("network-down").await;
+    network.restore();
+    shows_the_change_without_a_reload(&browser).await
 }
 
 /// The backend the page talks to is replaced (a restart, or a load balancer moving the browser
@@ -400,13 +419,7 @@ async fn the_page_moves_to_another_replica_without_a_reload() -> anyhow::Result<
     served.ready().await?;
     let network = fluxboard_e2e::FlakyNetwork::start(served.url.trim_start_matches("http://").to_owned()).await?;
     let browser = Browser::start().await?;
-    let c = &browser.client;
-    c.goto(&format!("{}/resources/production/notification.toolkit.fluxcd.io/Alert/flux-system/on-call", network.url))
-        .await?;
-    browser.wait_text("[data-testid=connection]", "the live badge", |t| t == "live").await?;
-    browser.wait_text(".detail-head .badge", "the alert", |t| t == "Ready").await?;
-    c.execute("window.__sameDocument = 9; return null;", vec![]).await?;
-
+    open_alert_through(&browser, &network).await?;
     // A second replica (another process's event ids) on the same clusters.
     let replica = fluxboard::App::start(served.demo.clusters().await?, &Options::default()).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -415,17 +428,8 @@ async fn the_page_moves_to_another_replica_without_a_reload() -> anyhow::Result<
     tokio::spawn(replica.serve(listener, async move {
         let _ = stopped.await;
     }));
-    network.cut();
-    browser.wait_text("[data-testid=connection]", "the reconnecting badge", |t| t.starts_with("reconnecting")).await?;
-    let cluster = served.demo.sims[0].cluster();
-    let mut alert =
-        (*cluster.get("notification.toolkit.fluxcd.io", "Alert", "flux-system", "on-call").unwrap()).clone();
-    alert["spec"]["suspend"] = json!(true);
-    cluster.apply(&alert)?;
+    cut_and_change(&browser, &network, &served).await?;
     network.retarget(replica_addr);
     network.restore();
-    browser.wait_text("[data-testid=connection]", "live on the other replica", |t| t == "live").await?;
-    browser.wait_text(".detail-head .badge", "the change made meanwhile", |t| t == "Suspended").await?;
-    assert_eq!(c.execute("return window.__sameDocument;", vec![]).await?, json!(9), "no reload");
-    Ok(())
+    shows_the_change_without_a_reload(&browser).await
 }
