@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TestApp, about, wait_for};
+use common::{SseClient, SseEvent, TestApp, about, wait_for};
 use fluxboard::Options;
 use fluxboard::auth::{Grant, Identity, Role};
 use fluxboard::demo::{DEMO_ADMIN_GROUP, demo_identity};
@@ -61,6 +61,17 @@ fn assert_wire(app: &TestApp, kind: &str, namespace: &str, name: &str, body: Val
     assert!(p.groups.iter().any(|g| g == DEMO_ADMIN_GROUP), "{:?}", p.groups);
 }
 
+/// Reads the stream until the object shows it handled the request `token`.
+async fn until_handled(stream: &mut SseClient, kind: &str, namespace: &str, name: &str, token: &str) -> SseEvent {
+    let what = format!("{kind} {namespace}/{name} to handle {token}");
+    let (handled, _) = stream
+        .until(&what, |e| {
+            e.event == "upsert" && about(e, kind, namespace, name) && e.json()["lastHandledReconcileAt"] == token
+        })
+        .await;
+    handled
+}
+
 fn token_of(body: &Value) -> String {
     body["results"][0]["token"].as_str().expect("a token").to_owned()
 }
@@ -88,13 +99,7 @@ async fn reconcile_sets_requested_at_only_and_the_stream_shows_it_handled() {
     assert_eq!(after["spec"], before["spec"], "the spec is untouched (no spec.force)");
     assert_eq!(after["metadata"]["labels"], before["metadata"]["labels"]);
     assert_eq!(after["metadata"]["generation"], before["metadata"]["generation"]);
-    let (handled, _) = stream
-        .until("the request handled", |e| {
-            e.event == "upsert"
-                && about(e, "Kustomization", "flux-system", "apps")
-                && e.json()["lastHandledReconcileAt"] == token.as_str()
-        })
-        .await;
+    let handled = until_handled(&mut stream, "Kustomization", "flux-system", "apps", &token).await;
     assert_eq!(handled.json()["health"], "Ready");
     // The Event on the object and the audit entry.
     let events = app
@@ -240,13 +245,7 @@ async fn a_failing_object_shows_failing_and_retrying_with_the_controller_message
     let (status, body) = app.act(request("reconcile", "GitRepository", "team-b", "team-b-app")).await;
     assert_eq!(status, 202, "{body}");
     let token = token_of(&body);
-    let (handled, _) = stream
-        .until("the failing source to handle the request", |e| {
-            e.event == "upsert"
-                && about(e, "GitRepository", "team-b", "team-b-app")
-                && e.json()["lastHandledReconcileAt"] == token.as_str()
-        })
-        .await;
+    let handled = until_handled(&mut stream, "GitRepository", "team-b", "team-b-app", &token).await;
     let summary = handled.json();
     assert_eq!((summary["health"].as_str(), summary["retrying"].as_bool()), (Some("Failing"), Some(true)), "{summary}");
     assert!(summary["message"].as_str().unwrap().contains("authentication required"));

@@ -16,6 +16,7 @@ use leptos::task::spawn_local;
 
 use crate::live::Live;
 use crate::route::{Link, detail_href};
+use crate::ui::Table;
 
 /// One request being followed.
 #[derive(Debug, Clone, PartialEq)]
@@ -497,20 +498,7 @@ pub(crate) fn ControllersPage() -> impl IntoView {
                                     })
                                     .collect_view();
                                 view! {
-                                    <table>
-                                        <thead>
-                                            <tr>
-                                                <th scope="col">"State"</th>
-                                                <th scope="col">"Controller"</th>
-                                                <th scope="col">"Ready"</th>
-                                                <th scope="col">"Status"</th>
-                                                <th scope="col">"Image"</th>
-                                                <th scope="col">"Restarted"</th>
-                                                <th scope="col"><span class="sr-only">"Actions"</span></th>
-                                            </tr>
-                                        </thead>
-                                        <tbody>{rows}</tbody>
-                                    </table>
+                                    <Table columns=&["State", "Controller", "Ready", "Status", "Image", "Restarted"] hidden="Actions">{rows}</Table>
                                 }
                                     .into_any()
                             }
@@ -580,19 +568,7 @@ pub(crate) fn AuditPage() -> impl IntoView {
                         })
                         .collect_view();
                     view! {
-                        <table>
-                            <thead>
-                                <tr>
-                                    <th scope="col">"When"</th>
-                                    <th scope="col">"User"</th>
-                                    <th scope="col">"Action"</th>
-                                    <th scope="col">"Target"</th>
-                                    <th scope="col">"Result"</th>
-                                    <th scope="col">"Message"</th>
-                                </tr>
-                            </thead>
-                            <tbody>{rows}</tbody>
-                        </table>
+                        <Table columns=&["When", "User", "Action", "Target", "Result", "Message"]>{rows}</Table>
                     }
                         .into_any()
                 }

@@ -9,7 +9,7 @@ use leptos::task::spawn_local;
 
 use crate::live::Live;
 use crate::route::{Link, detail_href};
-use crate::ui::{Clock, HealthBadge, ItemBadge};
+use crate::ui::{Clock, HealthBadge, ItemBadge, Table};
 
 async fn fetch_detail(r: &ObjectRef) -> Result<ObjectDetail, String> {
     crate::http::get_json(&format!("api/v1/objects/{}", crate::route::ref_path(r))).await
@@ -211,18 +211,7 @@ fn sections(d: &ObjectDetail, cluster: String) -> impl IntoView + use<> {
         view! {
             <section class="panel" aria-labelledby="inventory-title">
                 <h2 id="inventory-title">{format!("Inventory ({n})")}</h2>
-                <table class="inventory">
-                    <thead>
-                        <tr>
-                            <th scope="col">"Health"</th>
-                            <th scope="col">"Kind"</th>
-                            <th scope="col">"Namespace"</th>
-                            <th scope="col">"Name"</th>
-                            <th scope="col">"Status"</th>
-                        </tr>
-                    </thead>
-                    <tbody>{rows}</tbody>
-                </table>
+                <Table columns=&["Health", "Kind", "Namespace", "Name", "Status"] class="inventory">{rows}</Table>
             </section>
         }
     });
@@ -264,17 +253,7 @@ fn sections(d: &ObjectDetail, cluster: String) -> impl IntoView + use<> {
         view! {
             <section class="panel" aria-labelledby="history-title">
                 <h2 id="history-title">"History"</h2>
-                <table>
-                    <thead>
-                        <tr>
-                            <th scope="col">"Revision"</th>
-                            <th scope="col">"Status"</th>
-                            <th scope="col">"When"</th>
-                            <th scope="col">"Detail"</th>
-                        </tr>
-                    </thead>
-                    <tbody>{rows}</tbody>
-                </table>
+                <Table columns=&["Revision", "Status", "When", "Detail"]>{rows}</Table>
             </section>
         }
     });
@@ -286,18 +265,7 @@ fn sections(d: &ObjectDetail, cluster: String) -> impl IntoView + use<> {
                 view! { <p class="empty">"No conditions (this kind may have no status)."</p> }.into_any()
             } else {
                 view! {
-                    <table class="conditions">
-                        <thead>
-                            <tr>
-                                <th scope="col">"Type"</th>
-                                <th scope="col">"Status"</th>
-                                <th scope="col">"Reason"</th>
-                                <th scope="col">"Message"</th>
-                                <th scope="col">"Since"</th>
-                            </tr>
-                        </thead>
-                        <tbody>{conditions}</tbody>
-                    </table>
+                    <Table columns=&["Type", "Status", "Reason", "Message", "Since"] class="conditions">{conditions}</Table>
                 }
                     .into_any()
             }}

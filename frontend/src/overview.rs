@@ -10,7 +10,7 @@ use leptos::prelude::*;
 
 use crate::live::Live;
 use crate::route::{Link, detail_href, list_href};
-use crate::ui::{Clock, HealthBadge, health_class};
+use crate::ui::{Clock, HealthBadge, Table, health_class};
 
 /// At most this many objects are listed under "needs attention" (the rest are a click away).
 const ATTENTION_SHOWN: usize = 50;
@@ -148,16 +148,7 @@ pub(crate) fn Overview() -> impl IntoView {
                 </section>
                 <section class="panel kinds" aria-labelledby="kinds-title">
                     <h2 id="kinds-title">"By kind"</h2>
-                    <table>
-                        <thead>
-                            <tr>
-                                <th scope="col">"Kind"</th>
-                                <th scope="col">"Ready"</th>
-                                <th scope="col">"Failing"</th>
-                                <th scope="col">"Other"</th>
-                            </tr>
-                        </thead>
-                        <tbody>
+                    <Table columns=&["Kind", "Ready", "Failing", "Other"]>
                             {move || {
                                 counts
                                     .with(|c| {
@@ -180,8 +171,7 @@ pub(crate) fn Overview() -> impl IntoView {
                                             .collect_view()
                                     })
                             }}
-                        </tbody>
-                    </table>
+                        </Table>
                 </section>
             </div>
         </section>

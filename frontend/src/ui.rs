@@ -62,6 +62,28 @@ pub(crate) fn ItemBadge(health: ItemHealth) -> impl IntoView {
     view! { <span class=format!("badge {class}")>{label}</span> }
 }
 
+/// A table whose header row names `columns`; `hidden` adds a last column named only for screen
+/// readers (a column of buttons).
+#[component]
+pub(crate) fn Table(
+    columns: &'static [&'static str],
+    #[prop(optional)] class: Option<&'static str>,
+    #[prop(optional)] hidden: Option<&'static str>,
+    children: Children,
+) -> impl IntoView {
+    view! {
+        <table class=class>
+            <thead>
+                <tr>
+                    {columns.iter().map(|c| view! { <th scope="col">{*c}</th> }).collect_view()}
+                    {hidden.map(|h| view! { <th scope="col"><span class="sr-only">{h}</span></th> })}
+                </tr>
+            </thead>
+            <tbody>{children()}</tbody>
+        </table>
+    }
+}
+
 /// The light/dark switch; the choice is remembered in localStorage.
 #[component]
 pub(crate) fn ThemeToggle() -> impl IntoView {
