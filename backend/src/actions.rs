@@ -18,11 +18,11 @@ use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use fluxboard_model::action::{
-    Action, ActionRequest, ActionResponse, ActionResult, AuditEntry, ControllerStatus, RESTARTED_AT, ResultStatus,
-    Target, patch,
+    Action, ActionRequest, ActionResponse, ActionResult, AuditEntry, ControllerStatus, NotApplicable, RESTARTED_AT,
+    ResultStatus, Target, applies, applies_to_kind, patch, supported_by,
 };
 use fluxboard_model::detail::item_health;
-use fluxboard_model::{KINDS, KindInfo, kind_info};
+use fluxboard_model::{Health, KINDS, KindInfo, kind_info, summarize};
 use futures::StreamExt as _;
 use kube::api::{Api, ApiResource, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
@@ -230,6 +230,10 @@ fn refused(status: StatusCode, message: impl Into<String>) -> Attempt {
     Attempt::Refused((status, message.into()))
 }
 
+fn not_applicable(n: NotApplicable) -> Attempt {
+    refused(StatusCode::from_u16(n.code).unwrap_or(StatusCode::BAD_REQUEST), n.message)
+}
+
 /// A Flux kind by name (and group, when given).
 fn flux_kind(target: &Target) -> Option<&'static KindInfo> {
     match &target.group {
@@ -257,14 +261,7 @@ async fn attempt(
     } else {
         let info =
             flux_kind(t).ok_or_else(|| refused(StatusCode::NOT_FOUND, format!("{} is not a Flux kind", t.kind)))?;
-        if matches!(action, Action::Force | Action::Reset) && info.kind != "HelmRelease" {
-            return Err(refused(StatusCode::BAD_REQUEST, format!("{} applies to HelmReleases only", action.label())));
-        }
-        let suspendable =
-            matches!(action, Action::Suspend | Action::Resume) && matches!(info.kind, "Alert" | "Provider");
-        if !info.reconcilable && !suspendable {
-            return Err(refused(StatusCode::BAD_REQUEST, format!("{} is static: Flux never reconciles it", info.kind)));
-        }
+        applies_to_kind(action, info).map_err(not_applicable)?;
     }
     if !identity.may(needed, &t.cluster, &t.namespace) {
         let role = if needed == Role::Admin { "admin" } else { "operator" };
@@ -306,14 +303,28 @@ async fn attempt(
     let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &t.namespace, &ar);
     let obj = api.get(&t.name).await.map_err(|e| read_refusal(&what, &e))?;
     let value = serde_json::to_value(&obj).unwrap_or_default();
-    if info.is_static_object(&value) && !matches!(action, Action::Suspend | Action::Resume) {
-        return Err(refused(
-            StatusCode::BAD_REQUEST,
-            format!("{what} is static (an OCI HelmRepository): Flux never reconciles it"),
-        ));
-    }
+    applies(action, &summarize(&t.cluster, info, &value)).map_err(not_applicable)?;
+    supported_by(action, info.kind, &ar.version).map_err(not_applicable)?;
     if action == Action::ReconcileWithSource {
-        for (kind, namespace, name) in source_chain(info.kind, &t.namespace, &value) {
+        let mut chain = source_chain(info.kind, &t.namespace, &value);
+        if info.kind == "HelmRelease"
+            && let [chart] = chain.as_slice()
+            && chart.0 == "HelmChart"
+            && let Some(source) = chart_source(cluster, &client, chart).await
+        {
+            chain.insert(0, source);
+        }
+        for (kind, namespace, name) in chain {
+            // Scope is checked on every object the action touches, not only the target.
+            if !identity.may(Role::Operator, &t.cluster, &namespace) {
+                return Err(refused(
+                    StatusCode::FORBIDDEN,
+                    format!(
+                        "forbidden: {} may not reconcile the source {kind} {namespace}/{name} in {}; it needs the operator role in {namespace}",
+                        identity.user, t.cluster
+                    ),
+                ));
+            }
             reconcile_and_wait(state, cluster, &client, &kind, &namespace, &name, &token, &identity.user).await?;
         }
     }
@@ -328,22 +339,20 @@ async fn attempt(
     Ok((token, format!("{} of {what} requested", action.label())))
 }
 
-/// The sources to reconcile first, in order: a Kustomization's source; a HelmRelease's chartRef,
-/// or the chart's source and then its HelmChart `<namespace>-<name>`.
+/// The sources to reconcile first, in order, as `flux reconcile --with-source` does: a
+/// Kustomization's source; a HelmRelease's chart source and then its HelmChart
+/// `<namespace>-<name>` (reconcile_helmrelease.go), or its chartRef; a HelmChart's source (`flux
+/// reconcile source chart --with-source`). A chartRef to a HelmChart also needs that chart's own
+/// source first: [`chart_source`] reads it.
 fn source_chain(kind: &str, namespace: &str, obj: &Value) -> Vec<(String, String, String)> {
-    let reference = |r: &Value| {
-        let kind = r["kind"].as_str()?.to_owned();
-        let name = r["name"].as_str()?.to_owned();
-        let ns = r["namespace"].as_str().unwrap_or(namespace).to_owned();
-        Some((kind, ns, name))
-    };
     match kind {
-        "Kustomization" => reference(&obj["spec"]["sourceRef"]).into_iter().collect(),
+        "Kustomization" | "HelmChart" => reference(&obj["spec"]["sourceRef"], namespace).into_iter().collect(),
         "HelmRelease" => {
-            if let Some(chart_ref) = reference(&obj["spec"]["chartRef"]) {
+            if let Some(chart_ref) = reference(&obj["spec"]["chartRef"], namespace) {
                 return vec![chart_ref];
             }
-            let Some((source_kind, source_ns, source_name)) = reference(&obj["spec"]["chart"]["spec"]["sourceRef"])
+            let Some((source_kind, source_ns, source_name)) =
+                reference(&obj["spec"]["chart"]["spec"]["sourceRef"], namespace)
             else {
                 return Vec::new();
             };
@@ -352,6 +361,25 @@ fn source_chain(kind: &str, namespace: &str, obj: &Value) -> Vec<(String, String
         }
         _ => Vec::new(),
     }
+}
+
+/// `(kind, namespace, name)` of a source reference, defaulting to the referrer's namespace.
+fn reference(r: &Value, namespace: &str) -> Option<(String, String, String)> {
+    let kind = r["kind"].as_str()?.to_owned();
+    let name = r["name"].as_str()?.to_owned();
+    let ns = r["namespace"].as_str().unwrap_or(namespace).to_owned();
+    Some((kind, ns, name))
+}
+
+/// The source of a HelmChart, read as the user.
+async fn chart_source(
+    cluster: &Cluster,
+    client: &kube::Client,
+    (_, namespace, name): &(String, String, String),
+) -> Option<(String, String, String)> {
+    let ar = cluster.flux_kind("source.toolkit.fluxcd.io", "HelmChart")?;
+    let chart = Api::<DynamicObject>::namespaced_with(client.clone(), namespace, &ar).get(name).await.ok()?;
+    reference(&chart.data["spec"]["sourceRef"], namespace)
 }
 
 /// Requests a reconciliation of a source and waits until it is handled.
@@ -380,6 +408,14 @@ async fn reconcile_and_wait(
     if !info.reconcilable || info.is_static_object(&value) {
         return Ok(());
     }
+    // A suspended source would ack the token and leave its artifact as it is (source-controller
+    // records the request before its suspend check), so the object would reconcile stale input.
+    if info.is_suspended(&value) {
+        return Err(Attempt::Failed(
+            (StatusCode::CONFLICT, format!("{what} is suspended; the object itself was not reconciled")),
+            None,
+        ));
+    }
     send(&api, name, &patch(Action::Reconcile, kind, token, user, None), &what)
         .await
         .map_err(|r| Attempt::Failed(r, None))?;
@@ -389,7 +425,25 @@ async fn reconcile_and_wait(
         if let Ok(current) = api.get(name).await
             && current.data["status"]["lastHandledReconcileAt"].as_str() == Some(token)
         {
-            return Ok(());
+            // Handled: go on only if the source ended Ready, as the CLI requires.
+            let current = serde_json::to_value(&current).unwrap_or_default();
+            let summary = summarize(&cluster.name, info, &current);
+            match summary.health {
+                Health::Ready => return Ok(()),
+                Health::Failing | Health::Stalled | Health::Suspended | Health::Unknown => {
+                    return Err(Attempt::Failed(
+                        (
+                            StatusCode::CONFLICT,
+                            format!(
+                                "{what} reconciliation failed: {}; the object itself was not reconciled",
+                                summary.message
+                            ),
+                        ),
+                        Some(token.to_owned()),
+                    ));
+                }
+                Health::Progressing | Health::Terminating => {}
+            }
         }
         if tokio::time::Instant::now() > deadline {
             let controller = if kind == "HelmChart" || info.group.starts_with("source") {
@@ -526,7 +580,7 @@ pub(crate) async fn get_controllers(
         .iter()
         .map(|d| {
             let value = serde_json::to_value(d).unwrap_or_default();
-            let (health, message) = item_health("apps", "Deployment", &value);
+            let (health, message) = item_health("apps", "Deployment", &value, jiff::Timestamp::now().as_second());
             let template = &value["spec"]["template"];
             ControllerStatus {
                 namespace: d.metadata.namespace.clone().unwrap_or_default(),
@@ -588,6 +642,12 @@ mod tests {
         assert_eq!(
             source_chain("HelmRelease", "team-b", &chart_ref),
             vec![("OCIRepository".into(), "team-b".into(), "redis".into())]
+        );
+        let chart = json!({"spec": {"sourceRef": {"kind": "GitRepository", "name": "charts"}}});
+        assert_eq!(
+            source_chain("HelmChart", "team-a", &chart),
+            vec![("GitRepository".into(), "team-a".into(), "charts".into())],
+            "flux reconcile source chart --with-source"
         );
         assert!(source_chain("GitRepository", "x", &json!({})).is_empty());
     }

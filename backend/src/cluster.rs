@@ -13,7 +13,7 @@ use anyhow::Context as _;
 use fluxboard_model::api::{ClusterStatus, ConnectionState, ServedKind};
 use fluxboard_model::{KINDS, KindInfo, kind_info, summarize};
 use futures::{StreamExt as _, TryStreamExt as _};
-use kube::api::{Api, ApiResource, DynamicObject};
+use kube::api::{Api, ApiResource, DynamicObject, ListParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::discovery::{Discovery, verbs};
 use kube::runtime::watcher;
@@ -125,18 +125,36 @@ pub fn in_cluster(name: &str) -> anyhow::Result<Cluster> {
 /// Runs discovery and the watchers of one cluster until the task is aborted.
 pub async fn run(cluster: Cluster, store: Arc<FleetStore>) {
     let mut backoff = Backoff::default();
-    store.set_cluster(status(&cluster.name, ConnectionState::Connecting, String::new(), Vec::new(), None));
+    store.set_cluster(status(
+        &cluster.name,
+        ConnectionState::Connecting,
+        String::new(),
+        Vec::new(),
+        &Versions::default(),
+    ));
     let (kinds, version) = loop {
         match discover(&cluster).await {
             Ok(found) if !found.0.is_empty() => break found,
             Ok(_) => {
                 let message = "no Flux kinds are served: is Flux installed?".to_owned();
-                store.set_cluster(status(&cluster.name, ConnectionState::Error, message, Vec::new(), None));
+                store.set_cluster(status(
+                    &cluster.name,
+                    ConnectionState::Error,
+                    message,
+                    Vec::new(),
+                    &Versions::default(),
+                ));
             }
             Err(err) => {
                 let message = format!("discovery failed: {err:#}");
                 tracing::warn!(cluster = cluster.name, "{message}");
-                store.set_cluster(status(&cluster.name, ConnectionState::Error, message, Vec::new(), None));
+                store.set_cluster(status(
+                    &cluster.name,
+                    ConnectionState::Error,
+                    message,
+                    Vec::new(),
+                    &Versions::default(),
+                ));
             }
         }
         backoff.wait().await;
@@ -170,8 +188,8 @@ pub async fn run(cluster: Cluster, store: Arc<FleetStore>) {
     while tasks.join_next().await.is_some() {}
 }
 
-/// Flux kinds this cluster serves, at their most stable version, and the server version.
-async fn discover(cluster: &Cluster) -> anyhow::Result<(Vec<(&'static KindInfo, ApiResource)>, Option<String>)> {
+/// Flux kinds this cluster serves, at their most stable version, and the server and Flux versions.
+async fn discover(cluster: &Cluster) -> anyhow::Result<(Vec<(&'static KindInfo, ApiResource)>, Versions)> {
     let groups: Vec<&str> = {
         let mut g: Vec<&str> = KINDS.iter().map(|k| k.group).collect();
         g.dedup();
@@ -189,8 +207,26 @@ async fn discover(cluster: &Cluster) -> anyhow::Result<(Vec<(&'static KindInfo, 
         }
     }
     found.sort_by_key(|(info, _)| KINDS.iter().position(|k| k.kind == info.kind));
-    let version = cluster.client.apiserver_version().await.ok().map(|v| v.git_version);
-    Ok((found, version))
+    let server = cluster.client.apiserver_version().await.ok().map(|v| v.git_version);
+    Ok((found, Versions { server, flux: flux_version(cluster).await }))
+}
+
+/// The API server's and Flux's versions, when known.
+#[derive(Debug, Clone, Default)]
+struct Versions {
+    server: Option<String>,
+    flux: Option<String>,
+}
+
+/// The Flux release, from the `app.kubernetes.io/version` label the flux install manifests put
+/// on the controller Deployments (readable with the dashboard's RBAC; controllers run outside the
+/// cluster have none, and then the version stays unknown).
+async fn flux_version(cluster: &Cluster) -> Option<String> {
+    let ar = ApiResource::erase::<k8s_openapi::api::apps::v1::Deployment>(&());
+    let api: Api<DynamicObject> = Api::all_with(cluster.client.clone(), &ar);
+    let params = ListParams::default().labels("app.kubernetes.io/part-of=flux,app.kubernetes.io/version").limit(20);
+    let list = api.list(&params).await.ok()?;
+    list.items.iter().find_map(|d| d.metadata.labels.as_ref()?.get("app.kubernetes.io/version").cloned())
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -205,7 +241,7 @@ enum KindState {
 struct WatchHealth {
     cluster: String,
     kinds: Vec<ServedKind>,
-    version: Option<String>,
+    version: Versions,
     states: Mutex<BTreeMap<&'static str, KindState>>,
 }
 
@@ -243,7 +279,7 @@ impl WatchHealth {
                 ..k.clone()
             })
             .collect();
-        store.set_cluster(status(&self.cluster, state, message, kinds, self.version.clone()));
+        store.set_cluster(status(&self.cluster, state, message, kinds, &self.version));
     }
 }
 
@@ -252,9 +288,16 @@ fn status(
     state: ConnectionState,
     message: String,
     kinds: Vec<ServedKind>,
-    server_version: Option<String>,
+    versions: &Versions,
 ) -> ClusterStatus {
-    ClusterStatus { name: name.to_owned(), state, message, kinds, server_version }
+    ClusterStatus {
+        name: name.to_owned(),
+        state,
+        message,
+        kinds,
+        server_version: versions.server.clone(),
+        flux_version: versions.flux.clone(),
+    }
 }
 
 /// Watches one kind: list, then watch; on any error, mark it broken, back off, and list again.

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::State;
 use fluxboard_model::api::{InventoryItem, ItemHealth, ObjectDetail};
-use fluxboard_model::detail::{InventoryId, conditions, event_entry, history, item_health};
+use fluxboard_model::detail::{
+    InventoryEntry, InventoryId, conditions, event_entry, history, inventory_entries, item_health,
+};
 use fluxboard_model::{kind_info, summarize};
 use futures::StreamExt as _;
 use kube::api::{Api, ApiResource, DynamicObject, ListParams};
@@ -62,8 +64,12 @@ pub(crate) async fn get_object(
     let what = format!("{kind} {namespace}/{name}");
     let obj = api.get(&name).await.map_err(|e| ApiError::from_kube(&what, &e))?;
     let value = serde_json::to_value(&obj).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let (entries, inventory_note) = match inventory_entries(&kind, &value) {
+        Ok(entries) => (entries, None),
+        Err(note) => (None, Some(note)),
+    };
     let (events, inventory) =
-        tokio::join!(events(reader.clone(), &namespace, &kind, &name), inventory(client, &reader, &value));
+        tokio::join!(events(reader.clone(), &namespace, &kind, &name), inventory(client, &reader, entries));
     Ok(Json(ObjectDetail {
         summary: summarize(&cluster, info, &value),
         api_version: ar.api_version.clone(),
@@ -71,6 +77,7 @@ pub(crate) async fn get_object(
         events,
         history: history(&kind, &value),
         inventory,
+        inventory_note,
         yaml: to_masked_yaml(value),
     }))
 }
@@ -101,20 +108,13 @@ async fn events(
 async fn inventory(
     cluster: &crate::cluster::Cluster,
     reader: &kube::Client,
-    obj: &Value,
+    entries: Option<Vec<InventoryEntry>>,
 ) -> Option<Vec<InventoryItem>> {
-    let entries = obj["status"]["inventory"]["entries"].as_array()?;
-    let parsed: Vec<(Option<InventoryId>, String, String)> = entries
-        .iter()
-        .map(|e| {
-            let id = e["id"].as_str().unwrap_or_default();
-            (InventoryId::parse(id), id.to_owned(), e["v"].as_str().unwrap_or_default().to_owned())
-        })
-        .collect();
-    let items = futures::stream::iter(parsed.into_iter().enumerate())
-        .map(|(index, (id, raw, version))| async move {
+    let now = jiff::Timestamp::now().as_second();
+    let items = futures::stream::iter(entries?.into_iter().enumerate())
+        .map(|(index, InventoryEntry { id, raw, version })| async move {
             match id {
-                Some(id) if index < INVENTORY_LIMIT => live_item(cluster, reader, id, version).await,
+                Some(id) if index < INVENTORY_LIMIT => live_item(cluster, reader, id, version, now).await,
                 Some(id) => item(id, version, ItemHealth::Unknown, "not read: the inventory is too large".into()),
                 None => InventoryItem {
                     namespace: String::new(),
@@ -138,6 +138,7 @@ async fn live_item(
     reader: &kube::Client,
     id: InventoryId,
     version: String,
+    now: i64,
 ) -> InventoryItem {
     let Some((ar, namespaced)) = cluster.resource(&id.group, &version, &id.kind).await else {
         return item(id, version, ItemHealth::Unknown, "kind not served by the cluster".into());
@@ -150,7 +151,7 @@ async fn live_item(
     match api.get_opt(&id.name).await {
         Ok(Some(obj)) => {
             let value = serde_json::to_value(&obj).unwrap_or_default();
-            let (health, message) = item_health(&id.group, &id.kind, &value);
+            let (health, message) = item_health(&id.group, &id.kind, &value, now);
             item(id, version, health, message)
         }
         Ok(None) => item(id, version, ItemHealth::NotFound, "not found in the cluster".into()),

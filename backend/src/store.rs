@@ -306,6 +306,7 @@ mod tests {
             last_transition_time: None,
             generation: 1,
             observed_generation: 1,
+            static_object: false,
         }
     }
 
@@ -395,6 +396,7 @@ mod tests {
             message: String::new(),
             kinds: Vec::new(),
             server_version: None,
+            flux_version: None,
         });
         store.upsert(summary("team-a", "x", "ok"));
         store.upsert(summary("team-b", "y", "ok"));

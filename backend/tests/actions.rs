@@ -437,3 +437,100 @@ async fn bulk_actions_report_per_object() {
         results[0]["token"].as_str().map(str::to_owned)
     );
 }
+
+#[tokio::test]
+async fn a_suspended_object_is_not_reconciled_alone_or_in_bulk() {
+    // flux reconcile refuses with "resource is suspended" (reconcile.go): the controller would
+    // only record the token.
+    let app = app_as(demo_identity()).await;
+    let before = annotation(&app.object(HR, "HelmRelease", "team-b", "api"), "reconcile.fluxcd.io/requestedAt");
+    for action in ["reconcile", "reconcileWithSource", "force", "reset"] {
+        let (status, body) = app.act(request(action, "HelmRelease", "team-b", "api")).await;
+        assert_eq!(status, 409, "{action}: {body}");
+        assert!(body["error"]["message"].as_str().unwrap().contains("resource is suspended"), "{body}");
+    }
+    let body = json!({"action": "reconcile", "targets": [
+        target("HelmRelease", "team-b", "api"),
+        target("Kustomization", "team-b", "team-b-app"),
+    ]});
+    let (status, res) = app.act(body).await;
+    assert_eq!(status, 202, "{res}");
+    let results = res["results"].as_array().unwrap();
+    assert_eq!((results[0]["status"].as_str(), results[0]["code"].as_u64()), (Some("refused"), Some(409)));
+    assert_eq!(results[1]["status"].as_str(), Some("accepted"));
+    assert_eq!(
+        annotation(&app.object(HR, "HelmRelease", "team-b", "api"), "reconcile.fluxcd.io/requestedAt"),
+        before,
+        "nothing was sent to the suspended release"
+    );
+}
+
+#[tokio::test]
+async fn reconcile_with_source_stops_at_a_failing_or_suspended_source() {
+    // flux reconcile --with-source runs the source first and stops unless it ends Ready
+    // (reconcile_with_source.go); the object is not asked.
+    let app = app_as(demo_identity()).await;
+    let ks_token = |app: &TestApp, ns: &str, name: &str| {
+        annotation(&app.object(KS, "Kustomization", ns, name), "reconcile.fluxcd.io/requestedAt")
+    };
+    let before = ks_token(&app, "team-b", "team-b-app");
+    let (status, body) = app.act(request("reconcileWithSource", "Kustomization", "team-b", "team-b-app")).await;
+    assert_eq!(status, 409, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("authentication required") && message.contains("not reconciled"), "{message}");
+    assert_eq!(ks_token(&app, "team-b", "team-b-app"), before, "the object was not asked");
+
+    let mut repo = app.object(SRC, "GitRepository", "team-a", "podinfo");
+    repo["spec"]["suspend"] = json!(true);
+    app.sim().cluster().apply(&repo).unwrap();
+    let before = ks_token(&app, "team-a", "podinfo");
+    let (status, body) = app.act(request("reconcileWithSource", "Kustomization", "team-a", "podinfo")).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("is suspended"), "{body}");
+    assert_eq!(ks_token(&app, "team-a", "podinfo"), before, "the object was not asked");
+    assert_eq!(
+        annotation(&app.object(SRC, "GitRepository", "team-a", "podinfo"), "reconcile.fluxcd.io/requestedAt"),
+        None,
+        "nor the suspended source"
+    );
+}
+
+#[tokio::test]
+async fn reconcile_with_source_checks_the_scope_of_every_source() {
+    // An operator of team-b may not reach team-a's HelmRepository through a team-b release, in
+    // either act-as mode (the service account could patch it).
+    for act_as in [fluxboard::actions::ActAs::User, fluxboard::actions::ActAs::ServiceAccount] {
+        let app = TestApp::start_with(Options {
+            identity: Some(Identity {
+                user: "bob".into(),
+                groups: vec![DEMO_ADMIN_GROUP.into()],
+                grants: vec![Grant {
+                    role: Role::Operator,
+                    clusters: vec!["*".into()],
+                    namespaces: vec!["team-b".into()],
+                }],
+            }),
+            act_as,
+            source_wait: Duration::from_secs(3),
+            ..Options::default()
+        })
+        .await;
+        app.ready().await;
+        let mut api = app.object(HR, "HelmRelease", "team-b", "api");
+        api["spec"]["suspend"] = Value::Null;
+        app.sim().cluster().apply(&api).unwrap();
+        let (status, body) = app.act(request("reconcileWithSource", "HelmRelease", "team-b", "api")).await;
+        assert_eq!(status, 403, "{act_as:?}: {body}");
+        assert!(body["error"]["message"].as_str().unwrap().contains("HelmRepository team-a/podinfo"), "{body}");
+        let repo = app.object(SRC, "HelmRepository", "team-a", "podinfo");
+        assert_eq!(
+            annotation(&repo, "reconcile.fluxcd.io/requestedAt"),
+            None,
+            "{act_as:?}: the source was not touched"
+        );
+        assert_eq!(
+            annotation(&app.object(HR, "HelmRelease", "team-b", "api"), "reconcile.fluxcd.io/requestedAt"),
+            None
+        );
+    }
+}

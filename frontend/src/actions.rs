@@ -256,27 +256,13 @@ pub(crate) fn ActionBar(summary: Signal<Option<Summary>>) -> impl IntoView {
     let live = expect_context::<Live>();
     move || {
         let s = summary.get()?;
-        let info = kind_info(&s.group, &s.kind)?;
+        kind_info(&s.group, &s.kind)?;
         if !actions.may(Action::Reconcile, &s.cluster, &s.namespace) {
             return None;
         }
         let key = fluxboard_model::view::key(&s);
-        let mut offered = Vec::new();
-        if info.reconcilable && !s.suspended {
-            offered.push(Action::Reconcile);
-            if matches!(s.kind.as_str(), "Kustomization" | "HelmRelease")
-                && (s.source_ref.is_some() || s.kind == "HelmRelease")
-            {
-                offered.push(Action::ReconcileWithSource);
-            }
-            if s.kind == "HelmRelease" {
-                offered.push(Action::Force);
-                offered.push(Action::Reset);
-            }
-        }
-        if info.reconcilable || matches!(s.kind.as_str(), "Alert" | "Provider") {
-            offered.push(if s.suspended { Action::Resume } else { Action::Suspend });
-        }
+        let served = live.served_version(&s.cluster, &s.group, &s.kind);
+        let offered = fluxboard_model::action::offered(&s, served.as_deref());
         let title = format!("{} {}/{}", s.kind, s.namespace, s.name);
         let target = target_of(&s);
         let key_for_status = key.clone();

@@ -214,6 +214,18 @@ fn sections(d: &ObjectDetail, cluster: String) -> impl IntoView + use<> {
                 <Table columns=&["Health", "Kind", "Namespace", "Name", "Status"] class="inventory">{rows}</Table>
             </section>
         }
+        .into_any()
+    });
+    let inventory = inventory.or_else(|| {
+        d.inventory_note.clone().map(|note| {
+            view! {
+                <section class="panel" aria-labelledby="inventory-title">
+                    <h2 id="inventory-title">"Inventory"</h2>
+                    <p class="empty" data-testid="inventory-note">{note}</p>
+                </section>
+            }
+            .into_any()
+        })
     });
     let events = if d.events.is_empty() {
         view! { <p class="empty">"No recent events."</p> }.into_any()

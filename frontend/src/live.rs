@@ -99,6 +99,12 @@ pub(crate) struct Badge {
 }
 
 impl Live {
+    /// The API version a cluster serves a Flux kind at, when known.
+    pub(crate) fn served_version(&self, cluster: &str, group: &str, kind: &str) -> Option<String> {
+        self.fleet
+            .with(|f| f.clusters.iter().find(|c| c.name == cluster)?.served_version(group, kind).map(str::to_owned))
+    }
+
     pub(crate) fn badge(&self) -> Badge {
         match self.conn.get() {
             Conn::Connecting => Badge { state: "connecting", text: "connecting".into() },

@@ -215,6 +215,7 @@ fn Clusters() -> impl IntoView {
                                         </span>
                                         {(!c.message.is_empty()).then(|| view! { <p class="message">{c.message.clone()}</p> })}
                                         {c.server_version.clone().map(|v| view! { <span class="version">{format!("Kubernetes {v}")}</span> })}
+                                        {c.flux_version.clone().map(|v| view! { <span class="version" data-testid="flux-version">{format!("Flux {v}")}</span> })}
                                     </div>
                                 }
                             })

@@ -58,6 +58,7 @@ pub(crate) fn ItemBadge(health: ItemHealth) -> impl IntoView {
         ItemHealth::Failed => ("h-failing", "Failed"),
         ItemHealth::NotFound => ("h-stalled", "Not found"),
         ItemHealth::Unknown => ("h-unknown", "Unknown"),
+        ItemHealth::Terminating => ("h-progressing", "Terminating"),
     };
     view! { <span class=format!("badge {class}")>{label}</span> }
 }

@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::kinds::{KindInfo, kind_info};
 use crate::summary::{Health, Summary};
 
 pub const REQUESTED_AT: &str = "reconcile.fluxcd.io/requestedAt";
@@ -223,6 +224,88 @@ pub struct ControllerStatus {
     pub restarted_at: Option<String>,
 }
 
+/// Why an action does not apply to an object, with the HTTP status it is refused with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotApplicable {
+    pub code: u16,
+    pub message: String,
+}
+
+fn not_applicable(code: u16, message: String) -> Result<(), NotApplicable> {
+    Err(NotApplicable { code, message })
+}
+
+/// Whether `action` applies to objects of this kind at all: the rule the API enforces before it
+/// reads anything and the web app uses to offer buttons (with [`applies`]).
+pub fn applies_to_kind(action: Action, info: &KindInfo) -> Result<(), NotApplicable> {
+    match action {
+        Action::Restart => not_applicable(400, "restart applies to the Flux controller Deployments only".into()),
+        Action::Force | Action::Reset if info.kind != "HelmRelease" => {
+            not_applicable(400, format!("{} applies to HelmReleases only", action.label()))
+        }
+        Action::ReconcileWithSource if !matches!(info.kind, "Kustomization" | "HelmRelease" | "HelmChart") => {
+            not_applicable(400, format!("{} has no source to reconcile first", info.kind))
+        }
+        // Alert and Provider have spec.suspend though Flux never reconciles them.
+        Action::Suspend | Action::Resume if matches!(info.kind, "Alert" | "Provider") => Ok(()),
+        _ if !info.reconcilable => not_applicable(400, format!("{} is static: Flux never reconciles it", info.kind)),
+        _ => Ok(()),
+    }
+}
+
+/// Whether `action` applies to this object as it is now: its kind, then a static object (an
+/// OCI HelmRepository) and a suspended one, which `flux reconcile` refuses ("resource is
+/// suspended": the controller would only record the token).
+pub fn applies(action: Action, s: &Summary) -> Result<(), NotApplicable> {
+    let Some(info) = kind_info(&s.group, &s.kind) else {
+        return not_applicable(404, format!("{} is not a Flux kind", s.kind));
+    };
+    applies_to_kind(action, info)?;
+    let what = format!("{} {}/{}", s.kind, s.namespace, s.name);
+    match action {
+        Action::Suspend | Action::Resume => Ok(()),
+        _ if s.static_object => not_applicable(400, format!("{what} is static: Flux never reconciles it")),
+        _ if s.suspended => not_applicable(409, format!("{what}: resource is suspended; resume it first")),
+        _ => Ok(()),
+    }
+}
+
+/// Whether the controllers of a cluster that serves `kind` at API `version` support `action`
+/// (A12 of shared/FIDELITY.md, read from shared/flux/served_versions_by_flux_release.txt):
+/// ImagePolicy has `spec.suspend` and records reconcile requests from image-reflector-controller
+/// v1.0 (Flux 2.7, the first to serve ImagePolicy v1); HelmRelease force and reset need
+/// helm-controller v0.37 (Flux 2.2, the first to serve v2beta2).
+pub fn supported_by(action: Action, kind: &str, version: &str) -> Result<(), NotApplicable> {
+    match (kind, version) {
+        ("ImagePolicy", "v1beta1" | "v1beta2") => not_applicable(
+            400,
+            format!(
+                "this cluster's image-reflector-controller (ImagePolicy {version}) cannot {}: that needs Flux 2.7 or later",
+                action.label()
+            ),
+        ),
+        ("HelmRelease", "v2beta1") if matches!(action, Action::Force | Action::Reset) => not_applicable(
+            400,
+            format!(
+                "this cluster's helm-controller (HelmRelease v2beta1) cannot {}: that needs Flux 2.2 or later",
+                action.label()
+            ),
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// The actions the detail page offers for this object, in order (suspend or resume, whichever
+/// applies), given the API version its cluster serves the kind at (when known).
+pub fn offered(s: &Summary, served_version: Option<&str>) -> Vec<Action> {
+    Action::ALL
+        .into_iter()
+        .filter(|&a| applies(a, s).is_ok())
+        .filter(|&a| served_version.is_none_or(|v| supported_by(a, &s.kind, v).is_ok()))
+        .filter(|&a| !matches!((a, s.suspended), (Action::Suspend, true) | (Action::Resume, false)))
+        .collect()
+}
+
 /// The JSON merge patch an action sends to a Flux object (or, for restart, a Deployment).
 pub fn patch(action: Action, kind: &str, token: &str, user: &str, reason: Option<&str>) -> Value {
     let generator = kind == "ArtifactGenerator";
@@ -259,9 +342,9 @@ pub enum Outcome {
     Pending,
     /// Handled and the object is Ready (or, for suspend, suspended).
     Succeeded(String),
-    /// Handled and failing; the controller retries.
+    /// Handled and failing (Ready=False, not Stalled): the controller retries.
     FailingRetrying(String),
-    /// Handled and failing, or stalled: it will not fix itself.
+    /// Handled and stalled (or still suspended): it will not fix itself.
     Failed(String),
     /// Handled, still progressing.
     Progressing,
@@ -283,6 +366,9 @@ pub fn outcome(action: Action, token: &str, summary: &Summary, elapsed: f64) -> 
     let handled = match action {
         Action::Suspend => summary.suspended,
         Action::Restart => true,
+        // A static object (Alert, Provider, OCI HelmRepository) has no token to record: resuming
+        // is done once `spec.suspend` is gone, as `flux resume` reads it (readiness.go:131).
+        Action::Resume if summary.static_object => !summary.suspended,
         _ => summary.last_handled_reconcile_at.as_deref() == Some(token),
     };
     if !handled {
@@ -293,8 +379,9 @@ pub fn outcome(action: Action, token: &str, summary: &Summary, elapsed: f64) -> 
     }
     match summary.health {
         Health::Ready => Outcome::Succeeded(summary.message.clone()),
-        Health::Failing if summary.retrying => Outcome::FailingRetrying(summary.message.clone()),
-        Health::Failing | Health::Stalled => Outcome::Failed(summary.message.clone()),
+        // Flux requeues every Ready=False that is not Stalled; only Stalled is terminal.
+        Health::Failing => Outcome::FailingRetrying(summary.message.clone()),
+        Health::Stalled => Outcome::Failed(summary.message.clone()),
         Health::Suspended => Outcome::Failed("the object is suspended".into()),
         Health::Progressing | Health::Terminating | Health::Unknown => Outcome::Progressing,
     }
@@ -388,6 +475,7 @@ mod tests {
             last_transition_time: None,
             generation: 1,
             observed_generation: 1,
+            static_object: false,
         }
     }
 
@@ -419,5 +507,72 @@ mod tests {
             outcome(Action::Suspend, t, &summary(None, Health::Suspended, false), 1.0),
             Outcome::Succeeded("suspended".into())
         );
+        // DependencyNotReady and the like: Failing without ProgressingWithRetry is still retried.
+        assert_eq!(
+            outcome(Action::Reconcile, t, &summary(Some(t), Health::Failing, false), 1.0),
+            Outcome::FailingRetrying("m".into())
+        );
+    }
+
+    fn of_kind(group: &str, kind: &str) -> Summary {
+        let mut s = summary(None, Health::Ready, false);
+        (s.group, s.kind) = (group.into(), kind.into());
+        s
+    }
+
+    #[test]
+    fn actions_apply_as_the_flux_cli_allows_them() {
+        let hr = of_kind("helm.toolkit.fluxcd.io", "HelmRelease");
+        assert_eq!(
+            offered(&hr, None),
+            [Action::Reconcile, Action::ReconcileWithSource, Action::Force, Action::Reset, Action::Suspend]
+        );
+        let ks = of_kind("kustomize.toolkit.fluxcd.io", "Kustomization");
+        assert_eq!(offered(&ks, None), [Action::Reconcile, Action::ReconcileWithSource, Action::Suspend]);
+        assert_eq!(applies(Action::Force, &ks).unwrap_err().code, 400);
+        // flux reconcile source chart --with-source (A10).
+        let chart = of_kind("source.toolkit.fluxcd.io", "HelmChart");
+        assert!(offered(&chart, None).contains(&Action::ReconcileWithSource));
+        let git = of_kind("source.toolkit.fluxcd.io", "GitRepository");
+        assert_eq!(offered(&git, None), [Action::Reconcile, Action::Suspend]);
+        // A suspended object: "resource is suspended" (A5); only resume is offered.
+        let mut suspended = ks.clone();
+        suspended.suspended = true;
+        let refusal = applies(Action::Reconcile, &suspended).unwrap_err();
+        assert_eq!((refusal.code, refusal.message.contains("resource is suspended")), (409, true));
+        assert_eq!(offered(&suspended, None), [Action::Resume]);
+        // Static objects: Alert and Provider may be suspended, nothing is reconciled.
+        let mut alert = of_kind("notification.toolkit.fluxcd.io", "Alert");
+        alert.static_object = true;
+        assert_eq!(offered(&alert, None), [Action::Suspend]);
+        let mut oci = of_kind("source.toolkit.fluxcd.io", "HelmRepository");
+        oci.static_object = true;
+        assert_eq!(offered(&oci, None), [Action::Suspend]);
+        let mut ea = of_kind("source.toolkit.fluxcd.io", "ExternalArtifact");
+        ea.static_object = true;
+        assert!(offered(&ea, None).is_empty());
+        assert_eq!(applies(Action::Reconcile, &of_kind("x", "Widget")).unwrap_err().code, 404);
+    }
+
+    #[test]
+    fn old_controllers_are_not_asked_what_they_cannot_do() {
+        let hr = of_kind("helm.toolkit.fluxcd.io", "HelmRelease");
+        assert_eq!(offered(&hr, Some("v2beta1")), [Action::Reconcile, Action::ReconcileWithSource, Action::Suspend]);
+        assert_eq!(offered(&hr, Some("v2beta2")).len(), 5);
+        let policy = of_kind("image.toolkit.fluxcd.io", "ImagePolicy");
+        assert!(offered(&policy, Some("v1beta2")).is_empty());
+        assert!(supported_by(Action::Suspend, "ImagePolicy", "v1beta2").unwrap_err().message.contains("Flux 2.7"));
+        assert_eq!(offered(&policy, Some("v1")), [Action::Reconcile, Action::Suspend]);
+    }
+
+    #[test]
+    fn resuming_a_static_object_is_done_when_suspend_is_gone() {
+        let mut alert = summary(None, Health::Suspended, false);
+        alert.static_object = true;
+        assert_eq!(outcome(Action::Resume, "tok", &alert, 1.0), Outcome::Pending);
+        alert.suspended = false;
+        alert.health = Health::Ready;
+        alert.message = "Alert is Ready".into();
+        assert_eq!(outcome(Action::Resume, "tok", &alert, 1.0), Outcome::Succeeded("Alert is Ready".into()));
     }
 }

@@ -93,6 +93,17 @@ pub struct ClusterStatus {
     pub kinds: Vec<ServedKind>,
     /// The API server's version (`gitVersion`), when known.
     pub server_version: Option<String>,
+    /// The Flux release installed (`app.kubernetes.io/version` of the Flux controller
+    /// Deployments, else of the Flux CRDs), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flux_version: Option<String>,
+}
+
+impl ClusterStatus {
+    /// The API version this cluster serves a Flux kind at.
+    pub fn served_version(&self, group: &str, kind: &str) -> Option<&str> {
+        self.kinds.iter().find(|k| k.group == group && k.kind == kind).map(|k| k.version.as_str())
+    }
 }
 
 /// An SSE event id: the backend process's epoch and the fleet store's sequence number. An id
@@ -170,8 +181,10 @@ pub enum ItemHealth {
     Current,
     /// Rolling out, scaling or starting.
     InProgress,
-    /// The rollout failed (deadline exceeded, job failed, pod failed).
+    /// The rollout failed (deadline exceeded, job failed, pod crash-looping or unschedulable).
     Failed,
+    /// Being deleted (deletionTimestamp set).
+    Terminating,
     /// In the inventory but not in the cluster.
     NotFound,
     /// Could not be read (forbidden, unknown kind).
@@ -203,6 +216,10 @@ pub struct ObjectDetail {
     pub history: Vec<HistoryEntry>,
     /// `None` for kinds without an inventory.
     pub inventory: Option<Vec<InventoryItem>>,
+    /// Why no inventory is listed where one would be expected (a HelmRelease of a helm-controller
+    /// before Flux 2.8 records none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inventory_note: Option<String>,
     /// The object as YAML, managed fields dropped and secret values masked.
     pub yaml: String,
 }

@@ -10,11 +10,15 @@ pub enum RevisionRule {
     LastApplied,
     /// The latest history entry's chartVersion, else `status.lastAttemptedRevision` (HelmRelease).
     HelmHistory,
-    /// `status.latestRef.tag` (ImagePolicy).
+    /// `status.latestRef` as `name:tag` (ImagePolicy: flux get's IMAGE and TAG), else the
+    /// `status.latestImage` of image-reflector before v1.0.
     LatestImage,
-    /// `status.lastPushCommit`, else `status.observedSourceRevision` (ImageUpdateAutomation).
-    PushCommit,
-    /// No revision (Alert, Provider, Receiver, ImageRepository, ArtifactGenerator).
+    /// `status.lastScanResult.scanTime` (ImageRepository: flux get's LAST SCAN).
+    LastScan,
+    /// `status.lastAutomationRunTime` (ImageUpdateAutomation: flux get's LAST RUN; the push
+    /// commit is on the detail page).
+    LastRun,
+    /// No revision (Alert, Provider, Receiver, ArtifactGenerator).
     None,
 }
 
@@ -25,8 +29,8 @@ pub struct KindInfo {
     pub kind: &'static str,
     pub plural: &'static str,
     pub short_names: &'static [&'static str],
-    /// Whether the kind is ever reconciled (Alert, Provider and ExternalArtifact are static; an
-    /// OCI HelmRepository too, which [`KindInfo::is_static_object`] tells).
+    /// Whether the kind is ever reconciled (Alert, Provider and ExternalArtifact are not; nor is an
+    /// OCI HelmRepository, which [`KindInfo::is_static_object`] tells).
     pub reconcilable: bool,
     /// The JSON pointer of the source reference in the object, if the kind has one.
     pub source_ref: Option<&'static str>,
@@ -56,7 +60,15 @@ pub const KINDS: [KindInfo; 15] = [
     kind(SOURCE, "Bucket", "buckets", &[], true, None, RevisionRule::Artifact),
     kind(SOURCE, "HelmRepository", "helmrepositories", &["helmrepo"], true, None, RevisionRule::Artifact),
     kind(SOURCE, "HelmChart", "helmcharts", &["hc"], true, Some("/spec/sourceRef"), RevisionRule::Artifact),
-    kind(SOURCE, "ExternalArtifact", "externalartifacts", &["ea"], false, None, RevisionRule::Artifact),
+    kind(
+        SOURCE,
+        "ExternalArtifact",
+        "externalartifacts",
+        &["ea"],
+        false,
+        Some("/spec/sourceRef"),
+        RevisionRule::Artifact,
+    ),
     kind(
         "kustomize.toolkit.fluxcd.io",
         "Kustomization",
@@ -75,7 +87,7 @@ pub const KINDS: [KindInfo; 15] = [
         Some("/spec/chartRef"),
         RevisionRule::HelmHistory,
     ),
-    kind(IMAGE, "ImageRepository", "imagerepositories", &["imgrepo", "imagerepo"], true, None, RevisionRule::None),
+    kind(IMAGE, "ImageRepository", "imagerepositories", &["imgrepo", "imagerepo"], true, None, RevisionRule::LastScan),
     kind(
         IMAGE,
         "ImagePolicy",
@@ -92,7 +104,7 @@ pub const KINDS: [KindInfo; 15] = [
         &["iua", "imgupd", "imgauto"],
         true,
         Some("/spec/sourceRef"),
-        RevisionRule::PushCommit,
+        RevisionRule::LastRun,
     ),
     kind(NOTIFICATION, "Receiver", "receivers", &[], true, None, RevisionRule::None),
     kind(NOTIFICATION, "Alert", "alerts", &[], false, Some("/spec/providerRef"), RevisionRule::None),
@@ -116,7 +128,35 @@ pub fn kind_info(group: &str, kind: &str) -> Option<&'static KindInfo> {
 impl KindInfo {
     /// Whether this object is never reconciled: a static kind, or an OCI HelmRepository.
     pub fn is_static_object(&self, obj: &serde_json::Value) -> bool {
-        !self.reconcilable || (self.kind == "HelmRepository" && obj["spec"]["type"] == "oci")
+        !self.reconcilable || self.is_oci_helm_repository(obj)
+    }
+
+    fn is_oci_helm_repository(&self, obj: &serde_json::Value) -> bool {
+        self.kind == "HelmRepository" && obj["spec"]["type"] == "oci"
+    }
+
+    /// What `flux get` says of an object that has no status to read: always Ready, whatever
+    /// stale conditions it carries (get_alert.go, get_alertprovider.go, get_source_helm.go).
+    /// None for objects whose Ready condition tells (ExternalArtifact's producer writes one).
+    pub fn static_message(&self, obj: &serde_json::Value) -> Option<&'static str> {
+        match self.kind {
+            "Alert" => Some("Alert is Ready"),
+            "Provider" => Some("Provider is Ready"),
+            _ if self.is_oci_helm_repository(obj) => Some("Helm repository is Ready"),
+            _ => None,
+        }
+    }
+
+    /// Whether the object is suspended: `spec.suspend`, or for an ArtifactGenerator the
+    /// annotation `source.extensions.fluxcd.io/reconcile: disabled`, compared as source-watcher
+    /// does (`IsDisabled` lower-cases the value).
+    pub fn is_suspended(&self, obj: &serde_json::Value) -> bool {
+        match self.kind {
+            "ArtifactGenerator" => obj["metadata"]["annotations"][crate::action::ARTIFACT_GENERATOR_RECONCILE]
+                .as_str()
+                .is_some_and(|v| v.eq_ignore_ascii_case("disabled")),
+            _ => obj["spec"]["suspend"] == true,
+        }
     }
 }
 

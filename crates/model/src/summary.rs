@@ -1,9 +1,16 @@
 //! One Flux object summarized: identity, health, Ready reason and message, revision as
 //! `flux get` shows it, suspension, last handled request, source, dependencies.
 //!
-//! Health follows shared/FLUX.md: Suspended, then Terminating, then Progressing (stale
-//! generation, Reconciling=True while working, Ready=Unknown), then Stalled, then Failing
-//! (Ready=False, or Reconciling=True with ProgressingWithRetry: failing and retrying), then Ready.
+//! Health follows shared/FLUX.md and the flux CLI (flux2 `readiness.go`): Suspended, then
+//! Terminating, then Stalled, then Progressing (Reconciling=True while working, Ready=Unknown, or
+//! no Ready condition stamped with the current generation), then Failing (Ready=False at the
+//! current generation; the controller retries it), then Ready.
+//!
+//! Flux leaves `status.observedGeneration` stale on every failure and stamps each condition with
+//! the current generation, so the Ready condition's own `observedGeneration` is what tells a
+//! fresh verdict from an old one. `status.observedGeneration` is used only when Ready carries
+//! none (controllers older than fluxcd/pkg's generation stamping), and only when present (kinds
+//! such as ArtifactGenerator have no such field).
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -36,7 +43,8 @@ pub struct Summary {
     pub namespace: String,
     pub name: String,
     pub health: Health,
-    /// Failing, and the controller retries (Reconciling=True, ProgressingWithRetry).
+    /// Failing, and the controller retries: every Ready=False that is not Stalled (Flux requeues
+    /// ProgressingWithRetry, DependencyNotReady, missing sources and artifacts alike).
     pub retrying: bool,
     /// The Ready condition's reason ("" without one).
     pub reason: String,
@@ -51,15 +59,16 @@ pub struct Summary {
     pub depends_on: Vec<String>,
     pub last_transition_time: Option<String>,
     pub generation: i64,
+    /// `status.observedGeneration`; -1 when absent (the CRDs' default).
     pub observed_generation: i64,
+    /// Never reconciled (Alert, Provider, ExternalArtifact, an OCI HelmRepository): no request
+    /// token to wait for.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub static_object: bool,
 }
 
 fn condition<'a>(obj: &'a Value, type_: &str) -> Option<&'a Value> {
     obj["status"]["conditions"].as_array()?.iter().find(|c| c["type"] == type_)
-}
-
-fn is_true(obj: &Value, type_: &str) -> bool {
-    condition(obj, type_).is_some_and(|c| c["status"] == "True")
 }
 
 fn text(v: &Value) -> String {
@@ -71,20 +80,20 @@ pub fn summarize(cluster: &str, info: &KindInfo, obj: &Value) -> Summary {
     let meta = &obj["metadata"];
     let namespace = text(&meta["namespace"]);
     let generation = meta["generation"].as_i64().unwrap_or(0);
-    let observed_generation = obj["status"]["observedGeneration"].as_i64().unwrap_or(-1);
+    let observed_generation = obj["status"]["observedGeneration"].as_i64();
     let ready = condition(obj, "Ready");
-    let suspended = match info.kind {
-        "ArtifactGenerator" => meta["annotations"]["source.extensions.fluxcd.io/reconcile"] == "disabled",
-        _ => obj["spec"]["suspend"] == true,
+    let suspended = info.is_suspended(obj);
+    let static_message = info.static_message(obj);
+    let health = match static_message {
+        _ if suspended => Health::Suspended,
+        _ if is_terminating(obj) => Health::Terminating,
+        Some(_) => Health::Ready,
+        None => health(obj, generation, observed_generation),
     };
-    let static_object = info.is_static_object(obj);
-    let retrying =
-        condition(obj, "Reconciling").is_some_and(|c| c["status"] == "True" && c["reason"] == "ProgressingWithRetry");
-    let health = health(obj, static_object, suspended, retrying, generation, observed_generation);
-    let message = match ready {
-        Some(c) => text(&c["message"]),
-        None if static_object => String::new(),
-        None => "waiting to be reconciled".to_owned(),
+    let message = match (ready, static_message) {
+        (_, Some(message)) => message.to_owned(),
+        (Some(c), None) => text(&c["message"]),
+        (None, None) => "waiting to be reconciled".to_owned(),
     };
     Summary {
         cluster: cluster.to_owned(),
@@ -92,8 +101,11 @@ pub fn summarize(cluster: &str, info: &KindInfo, obj: &Value) -> Summary {
         kind: info.kind.to_owned(),
         name: text(&meta["name"]),
         health,
-        retrying: retrying && health == Health::Failing,
-        reason: ready.map(|c| text(&c["reason"])).unwrap_or_default(),
+        retrying: health == Health::Failing,
+        reason: match static_message {
+            Some(_) => String::new(),
+            None => ready.map(|c| text(&c["reason"])).unwrap_or_default(),
+        },
         message,
         revision: revision(info, obj),
         suspended,
@@ -102,32 +114,38 @@ pub fn summarize(cluster: &str, info: &KindInfo, obj: &Value) -> Summary {
         depends_on: depends_on(obj, &namespace),
         last_transition_time: ready.and_then(|c| c["lastTransitionTime"].as_str()).map(str::to_owned),
         generation,
-        observed_generation,
+        observed_generation: observed_generation.unwrap_or(-1),
+        static_object: static_message.is_some() || !info.reconcilable,
         namespace,
     }
 }
 
-fn health(obj: &Value, static_object: bool, suspended: bool, retrying: bool, generation: i64, observed: i64) -> Health {
-    if suspended {
-        return Health::Suspended;
-    }
-    if obj["metadata"].get("deletionTimestamp").is_some_and(|t| !t.is_null()) {
-        return Health::Terminating;
-    }
-    if static_object {
-        return Health::Ready;
-    }
-    let ready = condition(obj, "Ready").map(|c| c["status"].as_str().unwrap_or_default());
-    let reconciling = is_true(obj, "Reconciling");
-    if observed != generation || (reconciling && !retrying) || matches!(ready, None | Some("Unknown")) {
-        return Health::Progressing;
-    }
-    if is_true(obj, "Stalled") {
+/// Whether the object is being deleted.
+pub(crate) fn is_terminating(obj: &Value) -> bool {
+    obj["metadata"].get("deletionTimestamp").is_some_and(|t| !t.is_null())
+}
+
+/// The health of a reconciled object that is neither suspended nor being deleted.
+fn health(obj: &Value, generation: i64, observed: Option<i64>) -> Health {
+    // A condition is current when it was written for this generation; without a stamp, fall
+    // back to the status-level rule, and only where the kind has the field.
+    let current = |c: &Value| match c["observedGeneration"].as_i64() {
+        Some(stamped) => stamped == generation,
+        None => observed.is_none_or(|o| o == generation),
+    };
+    if condition(obj, "Stalled").is_some_and(|c| c["status"] == "True" && current(c)) {
         return Health::Stalled;
     }
-    match ready {
+    let Some(ready) = condition(obj, "Ready") else { return Health::Progressing };
+    let working =
+        condition(obj, "Reconciling").is_some_and(|c| c["status"] == "True" && c["reason"] != "ProgressingWithRetry");
+    if !current(ready) || working {
+        return Health::Progressing;
+    }
+    match ready["status"].as_str() {
         Some("False") => Health::Failing,
         Some("True") => Health::Ready,
+        Some("Unknown") => Health::Progressing,
         _ => Health::Unknown,
     }
 }
@@ -140,8 +158,18 @@ fn revision(info: &KindInfo, obj: &Value) -> String {
         RevisionRule::HelmHistory => {
             status["history"][0]["chartVersion"].as_str().or(status["lastAttemptedRevision"].as_str())
         }
-        RevisionRule::LatestImage => status["latestRef"]["tag"].as_str(),
-        RevisionRule::PushCommit => status["lastPushCommit"].as_str().or(status["observedSourceRevision"].as_str()),
+        RevisionRule::LatestImage => {
+            // image-reflector v1 `latestRef`; v1beta2 before image-reflector v1.0: `latestImage`.
+            let latest = &status["latestRef"];
+            return match (latest["name"].as_str(), latest["tag"].as_str(), latest["digest"].as_str()) {
+                (Some(name), Some(tag), _) => format!("{name}:{tag}"),
+                (Some(name), None, Some(digest)) => format!("{name}@{digest}"),
+                (None, Some(tag), _) => tag.to_owned(),
+                _ => text(&status["latestImage"]),
+            };
+        }
+        RevisionRule::LastScan => status["lastScanResult"]["scanTime"].as_str(),
+        RevisionRule::LastRun => status["lastAutomationRunTime"].as_str(),
         RevisionRule::None => None,
     };
     found.unwrap_or_default().to_owned()
@@ -157,6 +185,7 @@ fn source_ref(info: &KindInfo, obj: &Value, namespace: &str) -> Option<String> {
     let kind = reference["kind"].as_str().unwrap_or(match info.kind {
         "ImagePolicy" => "ImageRepository",
         "Alert" => "Provider",
+        "ImageUpdateAutomation" => "GitRepository",
         _ => "",
     });
     let ns = reference["namespace"].as_str().unwrap_or(namespace);
@@ -253,7 +282,7 @@ mod tests {
         ));
         assert_eq!(
             (waiting.health, waiting.reason.as_str(), waiting.retrying),
-            (Health::Failing, "DependencyNotReady", false)
+            (Health::Failing, "DependencyNotReady", true)
         );
     }
 
@@ -273,11 +302,14 @@ mod tests {
         let alert = json!({"apiVersion": "notification.toolkit.fluxcd.io/v1beta3", "kind": "Alert",
             "metadata": {"name": "a", "namespace": "n", "generation": 1}, "spec": {"providerRef": {"name": "slack"}}});
         let s = summary(&alert);
-        assert_eq!((s.health, s.message.as_str()), (Health::Ready, ""));
+        assert_eq!((s.health, s.message.as_str(), s.static_object), (Health::Ready, "Alert is Ready", true));
         assert_eq!(s.source_ref.as_deref(), Some("Provider/n/slack"));
+        // An OCI HelmRepository is never reconciled: old conditions from before `type: oci` are ignored (B8).
         let oci = json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "HelmRepository",
-            "metadata": {"name": "r", "namespace": "n", "generation": 1}, "spec": {"type": "oci"}});
-        assert_eq!(summary(&oci).health, Health::Ready);
+            "metadata": {"name": "r", "namespace": "n", "generation": 1}, "spec": {"type": "oci"},
+            "status": {"conditions": [ready("False", "IndexationFailed", "old")]}});
+        let s = summary(&oci);
+        assert_eq!((s.health, s.message.as_str(), s.reason.as_str()), (Health::Ready, "Helm repository is Ready", ""));
     }
 
     #[test]
@@ -294,19 +326,119 @@ mod tests {
 
     #[test]
     fn flux_cli_fixtures_summarize_as_flux_get_shows_them() {
-        // shared/flux/examples/flux2-testdata/get__status_objects.yaml, gr-failed and gr-ready.
+        // shared/flux/examples/flux2-testdata/get__status_objects.yaml, gr-failed: no generation
+        // stamps at all (an old controller), so the Ready condition is the verdict.
         let failed = json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
             "metadata": {"name": "gr-failed", "namespace": "flux-system"}, "spec": {"interval": "5m"},
             "status": {"conditions": [{"lastTransitionTime": "2021-07-20T00:48:16Z", "message": "failed to checkout and determine revision",
                 "reason": "GitOperationFailed", "status": "False", "type": "Ready"}]}});
         let s = summary(&failed);
         assert_eq!(
-            (s.health, s.message.as_str(), s.revision.as_str()),
-            (Health::Progressing, "failed to checkout and determine revision", "")
+            (s.health, s.retrying, s.message.as_str(), s.revision.as_str()),
+            (Health::Failing, true, "failed to checkout and determine revision", "")
         );
-        let mut settled = failed.clone();
-        settled["status"]["observedGeneration"] = json!(0);
-        assert_eq!(summary(&settled).health, Health::Failing, "with a current observedGeneration the failure shows");
+    }
+
+    fn stamped(status: &str, reason: &str, message: &str, generation: i64) -> Value {
+        let mut c = ready(status, reason, message);
+        c["observedGeneration"] = json!(generation);
+        c
+    }
+
+    #[test]
+    fn a_source_that_never_succeeded_is_failing_not_progressing() {
+        // source-controller leaves observedGeneration at the CRD default -1 until a success, and
+        // fluxcd/pkg conditions.Set stamps Ready with the current generation (B1).
+        let git = json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+            "metadata": {"name": "team-b-app", "namespace": "team-b", "generation": 1},
+            "status": {"observedGeneration": -1, "conditions": [
+                stamped("False", "AuthenticationFailed", "authentication required", 1),
+                {"type": "FetchFailed", "status": "True", "reason": "AuthenticationFailed", "observedGeneration": 1}]}});
+        let s = summary(&git);
+        assert_eq!(
+            (s.health, s.retrying, s.reason.as_str(), s.message.as_str(), s.observed_generation),
+            (Health::Failing, true, "AuthenticationFailed", "authentication required", -1)
+        );
+    }
+
+    #[test]
+    fn a_failure_after_a_spec_edit_is_failing_and_an_old_verdict_is_progressing() {
+        // kustomize-controller finalizeStatus advances observedGeneration only when Ready=True.
+        let failing = ks(json!({"observedGeneration": 1, "conditions": [
+            stamped("False", "BuildFailed", "kustomize build failed", 2),
+            {"type": "Reconciling", "status": "True", "reason": "ProgressingWithRetry", "observedGeneration": 2}]}));
+        assert_eq!((summary(&failing).health, summary(&failing).retrying), (Health::Failing, true));
+        let old_verdict =
+            ks(json!({"observedGeneration": 1, "conditions": [stamped("True", "ReconciliationSucceeded", "x", 1)]}));
+        assert_eq!(summary(&old_verdict).health, Health::Progressing, "Ready was written for generation 1");
+        let old_stall = ks(json!({"observedGeneration": 1, "conditions": [stamped("False", "InvalidPath", "bad", 1),
+            {"type": "Stalled", "status": "True", "reason": "InvalidPath", "observedGeneration": 1}]}));
+        assert_eq!(summary(&old_stall).health, Health::Progressing, "the stall was of the previous spec");
+    }
+
+    #[test]
+    fn every_ready_false_without_a_stall_is_retried() {
+        // kustomization_controller.go: DependencyNotReady and missing sources are requeued (B3).
+        for (reason, message) in [
+            ("DependencyNotReady", "dependency 'flux-system/infra' is not ready"),
+            ("ArtifactFailed", "Source artifact not found, retrying in 30s"),
+            ("ArtifactFailed", "Source 'GitRepository/flux-system/x' not found"),
+        ] {
+            let s =
+                summary(&ks(json!({"observedGeneration": -1, "conditions": [stamped("False", reason, message, 2)]})));
+            assert_eq!((s.health, s.retrying, s.message.as_str()), (Health::Failing, true, message));
+        }
+        let stalled =
+            summary(&ks(json!({"observedGeneration": 2, "conditions": [stamped("False", "InvalidPath", "bad", 2),
+            {"type": "Stalled", "status": "True", "reason": "InvalidPath", "observedGeneration": 2}]})));
+        assert_eq!((stalled.health, stalled.retrying), (Health::Stalled, false));
+    }
+
+    #[test]
+    fn artifact_generators_have_no_observed_generation_to_compare() {
+        // source-watcher ArtifactGeneratorStatus has no observedGeneration (B2).
+        let mut ag = json!({"apiVersion": "source.extensions.fluxcd.io/v1beta1", "kind": "ArtifactGenerator",
+            "metadata": {"name": "gen", "namespace": "n", "generation": 3},
+            "status": {"conditions": [ready("True", "Succeeded", "reconciliation succeeded, generated 2 artifact(s)")]}});
+        assert_eq!(summary(&ag).health, Health::Ready);
+        ag["metadata"]["annotations"] = json!({"source.extensions.fluxcd.io/reconcile": "Disabled"});
+        assert!(summary(&ag).suspended, "IsDisabled lower-cases the value");
+    }
+
+    #[test]
+    fn external_artifacts_read_their_ready_condition_and_source() {
+        // get_source_external.go: the Ready condition and spec.sourceRef (B7).
+        let ea = json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "ExternalArtifact",
+            "metadata": {"name": "app", "namespace": "n", "generation": 1},
+            "spec": {"sourceRef": {"apiVersion": "source.extensions.fluxcd.io/v1beta1", "kind": "ArtifactGenerator", "name": "gen"}},
+            "status": {"conditions": [ready("False", "BuildFailed", "no artifact")]}});
+        let s = summary(&ea);
+        assert_eq!((s.health, s.message.as_str(), s.static_object), (Health::Failing, "no artifact", true));
+        assert_eq!(s.source_ref.as_deref(), Some("ArtifactGenerator/n/gen"));
+    }
+
+    #[test]
+    fn image_revisions_read_as_flux_get_shows_them() {
+        let policy = |status: Value| {
+            json!({"apiVersion": "image.toolkit.fluxcd.io/v1", "kind": "ImagePolicy",
+                "metadata": {"name": "p", "namespace": "n", "generation": 1}, "status": status})
+        };
+        assert_eq!(
+            summary(&policy(json!({"latestRef": {"name": "ghcr.io/x/app", "tag": "1.2.3"}}))).revision,
+            "ghcr.io/x/app:1.2.3"
+        );
+        assert_eq!(summary(&policy(json!({"latestImage": "ghcr.io/x/app:1.2.0"}))).revision, "ghcr.io/x/app:1.2.0");
+        let repo = json!({"apiVersion": "image.toolkit.fluxcd.io/v1", "kind": "ImageRepository",
+            "metadata": {"name": "r", "namespace": "n"}, "status": {"lastScanResult": {"scanTime": "2026-01-01T00:00:00Z", "tagCount": 3}}});
+        assert_eq!(summary(&repo).revision, "2026-01-01T00:00:00Z");
+        let auto = json!({"apiVersion": "image.toolkit.fluxcd.io/v1", "kind": "ImageUpdateAutomation",
+            "metadata": {"name": "u", "namespace": "n"}, "spec": {"sourceRef": {"name": "repo"}},
+            "status": {"lastAutomationRunTime": "2026-01-02T00:00:00Z", "lastPushCommit": "abc"}});
+        let s = summary(&auto);
+        assert_eq!(
+            (s.revision.as_str(), s.source_ref.as_deref()),
+            ("2026-01-02T00:00:00Z", Some("GitRepository/n/repo"))
+        );
     }
 
     #[test]

@@ -202,8 +202,7 @@ pub const STUCK_AFTER_SECS: i64 = 10 * 60;
 /// longer than [`STUCK_AFTER_SECS`].
 pub fn attention(s: &Summary, now: i64) -> Option<&'static str> {
     match s.health {
-        Health::Failing if s.retrying => Some("failing, retrying"),
-        Health::Failing => Some("failing"),
+        Health::Failing => Some("failing, retrying"),
         Health::Stalled => Some("stalled"),
         Health::Suspended => Some("suspended"),
         Health::Progressing => {
@@ -333,6 +332,7 @@ mod tests {
             last_transition_time: Some("2026-01-01T00:00:00Z".into()),
             generation: 1,
             observed_generation: 1,
+            static_object: false,
         }
     }
 

@@ -155,7 +155,7 @@ fn summarize_as_every_kind(obj: &Value) -> Result<(), TestCaseError> {
     for info in KINDS.iter() {
         let s = summarize("c", info, obj);
         prop_assert_eq!(s.kind.as_str(), info.kind);
-        let _ = item_health(info.group, info.kind, obj);
+        let _ = item_health(info.group, info.kind, obj, 0);
     }
     let _ = fluxboard_model::detail::conditions(obj);
     let _ = fluxboard_model::detail::history("HelmRelease", obj);
@@ -173,7 +173,7 @@ proptest! {
     fn summaries_and_live_health_never_panic(obj in json()) {
         summarize_as_every_kind(&obj)?;
         for (group, kind) in [("apps", "Deployment"), ("apps", "StatefulSet"), ("apps", "DaemonSet"), ("batch", "Job"), ("", "Pod"), ("", "Service"), ("", "ConfigMap")] {
-            let _ = item_health(group, kind, &obj);
+            let _ = item_health(group, kind, &obj, 0);
         }
     }
 
