@@ -21,6 +21,9 @@ pub(crate) struct Manifests {
     pub(crate) objects: Vec<Value>,
 }
 
+/// The Flux release whose controllers [`CONTROLLERS`] lists.
+const FLUX_VERSION: &str = "v2.7.3";
+
 const CONTROLLERS: [(&str, &str); 7] = [
     ("source-controller", "v1.7.2"),
     ("kustomize-controller", "v1.7.1"),
@@ -39,7 +42,9 @@ fn namespace(name: &str) -> Value {
 pub(crate) fn flux_system() -> Vec<Value> {
     let mut out = vec![namespace("flux-system")];
     for (name, version) in CONTROLLERS {
+        // As the flux install manifests label them (flux2 manifests/install).
         let labels = json!({"app.kubernetes.io/part-of": "flux", "app.kubernetes.io/instance": "flux-system",
+                            "app.kubernetes.io/version": FLUX_VERSION,
                             "app.kubernetes.io/component": name, "control-plane": "controller"});
         out.push(json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name, "namespace": "flux-system", "labels": labels}}));
         out.push(json!({
