@@ -1,6 +1,7 @@
 //! What the web app shows, as pure functions: list filters and their URL form, sorting,
 //! which objects need attention, ages, health labels. Tested natively, run in the browser.
 
+use crate::auth::{Identity, Role};
 use crate::summary::{Health, Summary};
 
 /// Filters of the resource list; each field empty means "any".
@@ -309,6 +310,154 @@ pub fn decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// A revision as the list shows it: the digest cut to 7 characters (`main@sha1:0123456`), the
+/// rest kept; the full revision is shown on hover and on the detail page.
+pub fn short_revision(revision: &str) -> String {
+    let Some(colon) = revision.rfind(':') else { return revision.to_owned() };
+    let digest = &revision[colon + 1..];
+    if digest.len() > 12 && digest.bytes().all(|b| b.is_ascii_hexdigit()) {
+        format!("{}{}", &revision[..=colon], &digest[..7])
+    } else {
+        revision.to_owned()
+    }
+}
+
+/// Text from the cluster as it is safe to show: bidirectional controls (which can make a message
+/// read backwards, "tohspans :tneve") become U+FFFD, so what is shown is what was sent.
+pub fn plain(text: &str) -> String {
+    text.chars()
+        .map(|c| if matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}') { '\u{FFFD}' } else { c })
+        .collect()
+}
+
+/// The caller's access in a few words, for the header: "admin", "viewer: read-only",
+/// "operator in team-a", "operator on prod-*; viewer".
+pub fn access_summary(me: &Identity) -> String {
+    let only_viewer = me.grants.iter().all(|g| g.role == Role::Viewer);
+    let mut parts: Vec<String> = Vec::new();
+    for g in &me.grants {
+        let role = match g.role {
+            Role::Viewer if only_viewer => "viewer: read-only",
+            Role::Viewer => "viewer",
+            Role::Operator => "operator",
+            Role::Admin => "admin",
+        };
+        let everywhere = |globs: &[String]| globs.iter().any(|p| p == "*");
+        let mut part = role.to_owned();
+        if !everywhere(&g.namespaces) {
+            part.push_str(&format!(" in {}", g.namespaces.join(", ")));
+        }
+        if !everywhere(&g.clusters) {
+            part.push_str(&format!(" on {}", g.clusters.join(", ")));
+        }
+        if !parts.contains(&part) {
+            parts.push(part);
+        }
+    }
+    if parts.is_empty() { "no access".to_owned() } else { parts.join("; ") }
+}
+
+/// Whether the caller's grants reach every namespace of every cluster (at least as a viewer).
+pub fn sees_everything(me: &Identity) -> bool {
+    me.grants.iter().any(|g| g.clusters.iter().any(|c| c == "*") && g.namespaces.iter().any(|n| n == "*"))
+}
+
+/// The value of a `metadata.annotations` entry in the YAML the detail page shows (plain,
+/// single- or double-quoted scalars), when present.
+pub fn yaml_annotation(yaml: &str, key: &str) -> Option<String> {
+    let mut in_metadata = false;
+    let mut in_annotations = false;
+    for line in yaml.lines() {
+        let indent = line.len() - line.trim_start().len();
+        let t = line.trim();
+        if indent == 0 {
+            in_metadata = t == "metadata:";
+            in_annotations = false;
+            continue;
+        }
+        if !in_metadata {
+            continue;
+        }
+        if indent == 2 {
+            in_annotations = t == "annotations:";
+            continue;
+        }
+        if !in_annotations {
+            continue;
+        }
+        for quote in ["", "'", "\""] {
+            let prefix = format!("{quote}{key}{quote}:");
+            if let Some(value) = t.strip_prefix(&prefix) {
+                let v = value.trim();
+                let v = if let Some(inner) = v.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')) {
+                    inner.replace("''", "'")
+                } else if let Some(inner) = v.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
+                    inner.replace("\\\"", "\"").replace("\\\\", "\\")
+                } else {
+                    v.to_owned()
+                };
+                return Some(v);
+            }
+        }
+    }
+    None
+}
+
+/// How many changes separate the order `shown` from the order `now`: rows that came, rows that
+/// went, and rows that moved (the fewest moves: all but a longest run kept in order).
+pub fn changes_between<T: Eq + std::hash::Hash>(shown: &[T], now: &[T]) -> usize {
+    use std::collections::HashMap;
+    let position: HashMap<&T, usize> = shown.iter().enumerate().map(|(i, k)| (k, i)).collect();
+    let kept: Vec<usize> = now.iter().filter_map(|k| position.get(k).copied()).collect();
+    let came = now.len() - kept.len();
+    let went = shown.len() - kept.len();
+    // Longest increasing subsequence (patience sorting).
+    let mut tails: Vec<usize> = Vec::new();
+    for p in &kept {
+        match tails.binary_search(p) {
+            Ok(_) => {}
+            Err(i) if i == tails.len() => tails.push(*p),
+            Err(i) => tails[i] = *p,
+        }
+    }
+    came + went + (kept.len() - tails.len())
+}
+
+/// The wall screen's options from its URL: `?cluster=..&namespace=..&rotate=<seconds>&theme=light`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WallQuery {
+    pub cluster: String,
+    pub namespace: String,
+    /// Seconds per page when what needs attention does not fit (5 to 600; 15 by default).
+    pub rotate: u32,
+    /// `theme=light`; the wall is dark otherwise.
+    pub light: bool,
+}
+
+impl WallQuery {
+    pub fn from_query(query: &str) -> WallQuery {
+        let mut out = WallQuery { cluster: String::new(), namespace: String::new(), rotate: 15, light: false };
+        for pair in query.trim_start_matches('?').split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let v = decode(v);
+            match k {
+                "cluster" => out.cluster = v,
+                "namespace" | "ns" => out.namespace = v,
+                "rotate" => out.rotate = v.parse::<u32>().map_or(15, |n| n.clamp(5, 600)),
+                "theme" => out.light = v == "light",
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// Whether the wall shows `s`.
+    pub fn matches(&self, s: &Summary) -> bool {
+        (self.cluster.is_empty() || s.cluster == self.cluster)
+            && (self.namespace.is_empty() || s.namespace == self.namespace)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -420,5 +569,62 @@ mod tests {
         assert_eq!(age(10_000, 0), "2h");
         assert_eq!(age(0, 10), "0s");
         assert_eq!(age(86_400 * 3, 0), "3d");
+    }
+
+    #[test]
+    fn revisions_shorten_to_seven_hex_digits() {
+        assert_eq!(short_revision("main@sha1:0123456789abcdef0123456789abcdef01234567"), "main@sha1:0123456");
+        assert_eq!(short_revision("6.5.0@sha256:0123456789abcdef0123"), "6.5.0@sha256:0123456");
+        assert_eq!(short_revision("6.5.0"), "6.5.0");
+        assert_eq!(short_revision("main@sha1:abc"), "main@sha1:abc");
+        assert_eq!(short_revision(""), "");
+    }
+
+    #[test]
+    fn bidi_controls_are_shown_as_replacement_characters() {
+        assert_eq!(plain("a\u{202E}cba\u{2066}x"), "a\u{FFFD}cba\u{FFFD}x");
+        assert_eq!(plain("plain ünïcode"), "plain ünïcode");
+    }
+
+    #[test]
+    fn access_reads_as_role_and_scope() {
+        use crate::auth::Grant;
+        let id = |grants: Vec<Grant>| Identity { user: "u".into(), groups: vec![], grants };
+        assert_eq!(access_summary(&Identity::open(Role::Viewer)), "viewer: read-only");
+        assert_eq!(access_summary(&Identity::open(Role::Admin)), "admin");
+        let op = Grant { role: Role::Operator, clusters: vec!["*".into()], namespaces: vec!["team-a".into()] };
+        assert_eq!(access_summary(&id(vec![op.clone()])), "operator in team-a");
+        assert!(!sees_everything(&id(vec![op])));
+        let scoped = Grant { role: Role::Operator, clusters: vec!["prod-*".into()], namespaces: vec!["*".into()] };
+        assert_eq!(access_summary(&id(vec![scoped, Grant::everywhere(Role::Viewer)])), "operator on prod-*; viewer");
+        assert_eq!(access_summary(&id(vec![])), "no access");
+    }
+
+    #[test]
+    fn annotations_are_read_from_the_detail_yaml() {
+        let yaml = "apiVersion: v1\nkind: X\nmetadata:\n  annotations:\n    fluxboard.dev/suspend-reason: 'release ''freeze'''\n    fluxboard.dev/suspended-by: admin\n  name: x\nspec:\n  annotations:\n    fluxboard.dev/suspended-by: nobody\n";
+        assert_eq!(yaml_annotation(yaml, "fluxboard.dev/suspended-by").as_deref(), Some("admin"));
+        assert_eq!(yaml_annotation(yaml, "fluxboard.dev/suspend-reason").as_deref(), Some("release 'freeze'"));
+        assert_eq!(yaml_annotation(yaml, "other"), None);
+        let quoted = "metadata:\n  annotations:\n    \"a\": \"b \\\"c\\\"\"\n";
+        assert_eq!(yaml_annotation(quoted, "a").as_deref(), Some("b \"c\""));
+    }
+
+    #[test]
+    fn changes_count_arrivals_departures_and_moves() {
+        assert_eq!(changes_between(&[1, 2, 3], &[1, 2, 3]), 0);
+        assert_eq!(changes_between(&[1, 2, 3], &[3, 1, 2]), 1);
+        assert_eq!(changes_between(&[1, 2, 3], &[1, 2, 3, 4]), 1);
+        assert_eq!(changes_between(&[1, 2, 3], &[2, 3]), 1);
+        assert_eq!(changes_between(&[1, 2, 3, 4], &[4, 3, 2, 1]), 3);
+    }
+
+    #[test]
+    fn wall_options_come_from_the_url() {
+        let q = WallQuery::from_query("?cluster=prod&namespace=team%20a&rotate=2&theme=light");
+        assert_eq!((q.cluster.as_str(), q.namespace.as_str(), q.rotate, q.light), ("prod", "team a", 5, true));
+        assert_eq!(WallQuery::from_query("rotate=x").rotate, 15);
+        assert!(q.matches(&s("K", "team a", "y", Health::Ready)));
+        assert!(!q.matches(&Summary { cluster: "stage".into(), ..s("K", "team a", "y", Health::Ready) }));
     }
 }
