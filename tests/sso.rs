@@ -27,11 +27,14 @@ async fn a_person_logs_in_with_sso_and_their_groups_become_roles() -> anyhow::Re
         username_claim: "preferred_username".into(),
         groups_claim: "groups".into(),
         name: "Acme SSO".into(),
+        username_prefix: "oidc:".into(),
+        groups_prefix: "oidc:".into(),
     });
     config.rbac.push(Binding {
         role: Role::Admin,
         users: vec![],
-        groups: vec!["platform".into()],
+        // The provider's groups arrive prefixed, as kube-apiserver's --oidc-groups-prefix has them.
+        groups: vec!["oidc:platform".into()],
         clusters: vec!["*".into()],
         namespaces: vec!["*".into()],
     });
@@ -57,12 +60,12 @@ async fn a_person_logs_in_with_sso_and_their_groups_become_roles() -> anyhow::Re
     // Consent (a new page: wait until the login form has gone).
     browser.wait_text("body", "the consent page", |t| t.contains("Authorize") || t.contains("Continue")).await?;
     browser.wait_element("button[type=submit]").await?.click().await?;
-    browser.wait_text("[data-testid=user]", "alice, logged in", |t| t == "alice").await?;
+    browser.wait_text("[data-testid=user]", "alice, logged in", |t| t == "oidc:alice").await?;
     assert!(c.current_url().await?.as_str().starts_with(&app_url), "back in fluxboard");
     // Her group `platform` makes her an admin: the audit page is offered.
     c.find(Locator::XPath("//header//a[normalize-space(.)='Audit']")).await?;
     let me = c.execute("return fetch('api/v1/me').then(r => r.json());", vec![]).await?;
-    assert_eq!(me["groups"], serde_json::json!(["platform"]));
+    assert_eq!(me["groups"], serde_json::json!(["oidc:platform"]));
     browser.screenshot("sso-logged-in").await;
 
     // Logout ends the fluxboard session.

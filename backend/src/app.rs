@@ -54,6 +54,10 @@ pub struct AppState {
     pub shutdown: tokio::sync::watch::Sender<bool>,
     /// Recent compressed snapshots, shared by clients that connect at about the same time.
     pub snapshots: crate::stream::SnapshotCache,
+    /// The session store (streams re-read their session from it).
+    pub sessions: Store,
+    /// Open event streams per user (or, without login, per client address).
+    pub stream_slots: std::sync::Mutex<std::collections::HashMap<String, usize>>,
 }
 
 impl AppState {
@@ -123,7 +127,7 @@ impl App {
         );
         let sessions = match (&options.config.sessions.store, &options.config.sessions.redis_url) {
             (SessionStoreKind::Redis, Some(url)) => Store::Redis(RedisStore::connect(url).await?),
-            _ => Store::Memory(tower_sessions::MemoryStore::default()),
+            _ => Store::Memory(Arc::new(crate::sessions::MemoryStore::default())),
         };
         let epoch =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
@@ -144,6 +148,8 @@ impl App {
             oidc: options.config.auth.oidc.clone().map(crate::oidc::Oidc::new).transpose()?,
             shutdown: tokio::sync::watch::channel(false).0,
             snapshots: crate::stream::SnapshotCache::default(),
+            sessions: sessions.clone(),
+            stream_slots: std::sync::Mutex::default(),
         });
         Ok(App { state, sessions, watchers, write_timeout: options.write_timeout })
     }

@@ -77,13 +77,30 @@ async fn session_identity(state: &AppState, session: Option<&Session>) -> Result
         }
     };
     let Some(user) = user else { return Ok(None) };
-    let absolute = state.config.sessions.absolute_hours as i64 * 3600;
-    if jiff::Timestamp::now().as_second() - user.login_at > absolute {
-        // Past the absolute lifetime: log out, whatever the activity.
-        let _ = session.flush().await;
-        return Ok(None);
+    match identity_of(state, &user) {
+        Some(identity) => Ok(Some(Arc::new(identity))),
+        None => {
+            // Past the absolute lifetime: log out, whatever the activity.
+            let _ = session.flush().await;
+            Ok(None)
+        }
     }
-    Ok(Some(Arc::new(state.config.identity(&user.user, &user.groups))))
+}
+
+/// The identity a session's user has now, or None past the session's absolute lifetime.
+fn identity_of(state: &AppState, user: &SessionUser) -> Option<Identity> {
+    let absolute = state.config.sessions.absolute_hours as i64 * 3600;
+    (jiff::Timestamp::now().as_second() - user.login_at <= absolute)
+        .then(|| state.config.identity(&user.user, &user.groups))
+}
+
+/// The identity a stored session record stands for now (None: no user, or expired).
+pub(crate) fn identity_of_record(state: &AppState, record: &tower_sessions::session::Record) -> Option<Identity> {
+    if record.expiry_date <= time::OffsetDateTime::now_utc() {
+        return None;
+    }
+    let user: SessionUser = serde_json::from_value(record.data.get(SESSION_USER)?.clone()).ok()?;
+    identity_of(state, &user)
 }
 
 #[cfg(test)]

@@ -102,6 +102,13 @@ pub struct AuthConfig {
     pub anonymous: AnonymousConfig,
     #[serde(default)]
     pub oidc: Option<OidcConfig>,
+    /// `system:` usernames and groups (globs) a login may carry. Every other `system:` name is
+    /// refused at login, whatever the method, because fluxboard impersonates what it is given.
+    /// Kubernetes token logins may always carry what every ServiceAccount token reviews as
+    /// (`system:serviceaccount:*`, `system:serviceaccounts`, `system:serviceaccounts:*`,
+    /// `system:authenticated`): the cluster vouched for those.
+    #[serde(default)]
+    pub allowed_system_names: Vec<String>,
 }
 
 /// Single sign-on with an OpenID Connect provider.
@@ -125,6 +132,17 @@ pub struct OidcConfig {
     /// What the login button says ("Log in with <name>").
     #[serde(default = "default_oidc_name")]
     pub name: String,
+    /// Put before every username from the provider, as kube-apiserver's `--oidc-username-prefix`
+    /// does, so an IdP user cannot pass for a cluster user ("" turns it off).
+    #[serde(default = "default_oidc_prefix")]
+    pub username_prefix: String,
+    /// Put before every group from the provider (`--oidc-groups-prefix`; "" turns it off).
+    #[serde(default = "default_oidc_prefix")]
+    pub groups_prefix: String,
+}
+
+fn default_oidc_prefix() -> String {
+    "oidc:".to_owned()
 }
 
 fn default_scopes() -> Vec<String> {
@@ -308,6 +326,27 @@ impl Config {
         Ok(())
     }
 
+    /// Refuses a login whose user or groups start with `system:` unless allowed (see
+    /// [`AuthConfig::allowed_system_names`]); `method` is `local`, `token` or `oidc`.
+    pub fn check_system_names(&self, user: &str, groups: &[String], method: &str) -> Result<(), String> {
+        const REVIEWED: [&str; 4] =
+            ["system:serviceaccount:*", "system:serviceaccounts", "system:serviceaccounts:*", "system:authenticated"];
+        let allowed = |name: &str| {
+            !name.starts_with("system:")
+                || self.auth.allowed_system_names.iter().any(|g| glob(g, name))
+                || (method == "token" && REVIEWED.iter().any(|g| glob(g, name)))
+        };
+        if !allowed(user) {
+            return Err(format!("the user {user:?} is a system identity; fluxboard does not impersonate it"));
+        }
+        match groups.iter().find(|g| !allowed(g)) {
+            Some(group) => Err(format!(
+                "the group {group:?} is a system group; fluxboard does not impersonate it (auth.allowedSystemNames)"
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// Whether any login method is configured.
     pub fn has_login(&self) -> bool {
         !self.auth.local.users.is_empty() || self.auth.kubernetes_token || self.auth.oidc.is_some()
@@ -341,6 +380,24 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn system_names_are_refused_unless_allowed() {
+        let mut config = Config::default();
+        let groups = |g: &[&str]| g.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert!(config.check_system_names("alice", &groups(&["platform"]), "local").is_ok());
+        assert!(config.check_system_names("system:admin", &[], "local").is_err());
+        assert!(config.check_system_names("alice", &groups(&["system:masters"]), "oidc").is_err());
+        // What every ServiceAccount token reviews as is fine for token logins only.
+        let sa = groups(&["system:serviceaccounts", "system:serviceaccounts:ci", "system:authenticated"]);
+        assert!(config.check_system_names("system:serviceaccount:ci:deployer", &sa, "token").is_ok());
+        assert!(config.check_system_names("system:serviceaccount:ci:deployer", &sa, "local").is_err());
+        assert!(config.check_system_names("x", &groups(&["system:masters"]), "token").is_err());
+        config.auth.allowed_system_names = vec!["system:masters".into()];
+        assert!(config.check_system_names("x", &groups(&["system:masters"]), "token").is_ok());
+        // A prefixed provider name is no system name.
+        assert!(config.check_system_names("oidc:system:admin", &groups(&["oidc:system:masters"]), "oidc").is_ok());
+    }
 
     #[test]
     fn address_ranges_parse_and_match() {

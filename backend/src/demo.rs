@@ -54,6 +54,8 @@ pub fn demo_config(password: &str) -> anyhow::Result<crate::config::Config> {
     config.auth.local.users =
         vec![user("admin", DEMO_ADMIN_GROUP), user("operator", DEMO_TEAM_A_GROUP), user("viewer", DEMO_VIEWER_GROUP)];
     config.auth.kubernetes_token = true;
+    // The emulated clusters' admin token reviews as group system:masters.
+    config.auth.allowed_system_names = vec!["system:masters".to_owned()];
     config.rbac = vec![
         binding(Role::Admin, DEMO_ADMIN_GROUP, &["*"]),
         binding(Role::Admin, "system:masters", &["*"]),

@@ -5,10 +5,9 @@
 //! hash is checked). Attempts are rate limited per client address and per username. The session
 //! id is cycled at login; the session holds the user and groups, never a password or token.
 
-use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::sync::{Arc, LazyLock, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
@@ -28,9 +27,10 @@ use crate::error::ApiError;
 pub const SESSION_USER: &str = "user";
 /// The most attempts per client address per window.
 const PER_ADDRESS: usize = 20;
-/// The most failed attempts per username per window.
+/// The most failed attempts per (username, client address) per window.
 const PER_USERNAME: usize = 5;
-const WINDOW: Duration = Duration::from_secs(60);
+/// The longest password checked (argon2 hashes whatever it is given).
+const MAX_PASSWORD: usize = 1024;
 
 /// Who is logged in, as the session stores it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,36 +82,7 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
 /// A hash no password matches, checked for unknown users so they cost the same time.
 static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| hash_password("fluxboard: no such user").unwrap_or_default());
 
-/// Sliding-window counters of login attempts.
-#[derive(Debug, Default)]
-pub struct RateLimiter {
-    attempts: Mutex<HashMap<String, VecDeque<Instant>>>,
-}
-
-impl RateLimiter {
-    /// Counts an attempt under `key`; refuses (with the wait) when `max` were made in the window.
-    fn hit(&self, key: &str, max: usize) -> Result<(), Duration> {
-        let now = Instant::now();
-        let mut attempts = self.attempts.lock().unwrap_or_else(|e| e.into_inner());
-        if attempts.len() > 10_000 {
-            attempts.retain(|_, v| v.back().is_some_and(|t| now.duration_since(*t) < WINDOW));
-        }
-        let list = attempts.entry(key.to_owned()).or_default();
-        while list.front().is_some_and(|t| now.duration_since(*t) >= WINDOW) {
-            list.pop_front();
-        }
-        if list.len() >= max {
-            let oldest = *list.front().expect("not empty");
-            return Err(WINDOW.saturating_sub(now.duration_since(oldest)));
-        }
-        list.push_back(now);
-        Ok(())
-    }
-
-    fn forget(&self, key: &str) {
-        self.attempts.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
-    }
-}
+pub use crate::limiter::RateLimiter;
 
 pub(crate) async fn methods(State(state): State<Arc<AppState>>) -> Json<Methods> {
     let auth = &state.config.auth;
@@ -121,6 +92,12 @@ pub(crate) async fn methods(State(state): State<Arc<AppState>>) -> Json<Methods>
         anonymous: auth.anonymous.enabled,
         oidc: auth.oidc.as_ref().map(|o| o.name.clone()),
     })
+}
+
+/// A login whose identity would impersonate a `system:` user or group it may not.
+pub(crate) fn system_refusal(address: &str, why: String) -> Response {
+    tracing::warn!(target: "audit", address, why, "login refused (system identity)");
+    ApiError::new(StatusCode::FORBIDDEN, "system_identity", why).into_response()
 }
 
 fn too_many(wait: Duration) -> Response {
@@ -153,7 +130,7 @@ fn login_body(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Resul
 /// The client's address for rate limiting: the socket's peer, or, when the peer is a trusted
 /// proxy, the right-most `X-Forwarded-For` entry that is not a trusted proxy itself (entries to
 /// its left can be forged by the client).
-fn client(state: &AppState, addr: Option<&ConnectInfo<SocketAddr>>, headers: &HeaderMap) -> String {
+pub(crate) fn client(state: &AppState, addr: Option<&ConnectInfo<SocketAddr>>, headers: &HeaderMap) -> String {
     let Some(peer) = addr.map(|c| c.0.ip()) else { return "unknown".to_owned() };
     let trusted = state.config.trusted_proxies().unwrap_or_default();
     rate_key(client_address(peer, headers, &trusted))
@@ -240,28 +217,51 @@ pub(crate) async fn login(
     let Ok(form) = serde_json::from_slice::<LocalLogin>(&body) else {
         return ApiError::bad_request("send {\"username\": ..., \"password\": ...}").into_response();
     };
+    // Bounded before anything is kept: a long name never becomes a limiter key.
+    if form.username.is_empty() || form.username.len() > crate::limiter::MAX_USERNAME {
+        return ApiError::bad_request(format!("the username must be 1 to {} bytes", crate::limiter::MAX_USERNAME))
+            .into_response();
+    }
+    if form.password.len() > MAX_PASSWORD {
+        return ApiError::bad_request(format!("the password is longer than {MAX_PASSWORD} bytes")).into_response();
+    }
     let address = client(&state, addr.as_ref(), &headers);
     if let Err(wait) = state.limiter.hit(&format!("addr:{address}"), PER_ADDRESS) {
         tracing::warn!(target: "audit", address, username = form.username, "login rate limited (address)");
         return too_many(wait);
     }
-    let user_key = format!("user:{}", form.username);
-    if let Err(wait) = state.limiter.hit(&user_key, PER_USERNAME) {
+    // Blocking is per (username, address); elsewhere, failures only slow this username down.
+    let pair_key = format!("pair:{}|{address}", form.username);
+    if let Err(wait) = state.limiter.check(&pair_key, PER_USERNAME) {
         tracing::warn!(target: "audit", address, username = form.username, "login rate limited (username)");
         return too_many(wait);
     }
+    let user_key = format!("user:{}", form.username);
+    let pause = crate::limiter::slow_down(state.limiter.count(&user_key), PER_USERNAME);
+    if !pause.is_zero() {
+        tokio::time::sleep(pause).await;
+    }
     let found = state.config.auth.local.users.iter().find(|u| u.username == form.username);
     let password = form.password.clone();
-    let hash = found.map_or_else(|| DUMMY_HASH.clone(), |u| u.password_hash.clone());
-    // argon2 is deliberately slow: keep it off the async workers.
-    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await.unwrap_or(false);
+    let hash = found.map(|u| u.password_hash.clone());
+    // argon2 is deliberately slow: keep it (and the dummy hash's first computation) off the
+    // async workers.
+    let ok = tokio::task::spawn_blocking(move || verify_password(&password, hash.as_deref().unwrap_or(&DUMMY_HASH)))
+        .await
+        .unwrap_or(false);
     let Some(user) = found.filter(|_| ok) else {
+        // Only failures count against the username.
+        state.limiter.record(&pair_key, PER_USERNAME);
+        state.limiter.record(&user_key, 64);
         tracing::warn!(target: "audit", address, username = form.username, "login failed");
         state.metrics.login("local", "failure");
         return ApiError::new(StatusCode::UNAUTHORIZED, "bad_credentials", "wrong username or password")
             .into_response();
     };
-    state.limiter.forget(&user_key);
+    state.limiter.forget(&pair_key);
+    if let Err(why) = state.config.check_system_names(&user.username, &user.groups, "local") {
+        return system_refusal(&address, why);
+    }
     let who = SessionUser {
         user: user.username.clone(),
         groups: user.groups.clone(),
@@ -317,6 +317,9 @@ pub(crate) async fn token(
         return ApiError::new(StatusCode::UNAUTHORIZED, "bad_credentials", "the cluster did not accept this token")
             .into_response();
     };
+    if let Err(why) = state.config.check_system_names(&user, &groups, "token") {
+        return system_refusal(&address, why);
+    }
     let who = SessionUser { user, groups, method: "token".into(), login_at: jiff::Timestamp::now().as_second() };
     if let Err(r) = start_session(&session, who.clone()).await {
         return r.into_response();
@@ -384,18 +387,5 @@ mod tests {
         assert!(!verify_password("wrong", &hash));
         assert!(!verify_password("correct horse", "not a hash"));
         assert_ne!(hash, hash_password("correct horse").unwrap(), "salted");
-    }
-
-    #[test]
-    fn the_rate_limiter_counts_within_its_window() {
-        let limiter = RateLimiter::default();
-        for _ in 0..3 {
-            assert!(limiter.hit("k", 3).is_ok());
-        }
-        let wait = limiter.hit("k", 3).unwrap_err();
-        assert!(wait <= WINDOW && wait > Duration::from_secs(50));
-        assert!(limiter.hit("other", 3).is_ok());
-        limiter.forget("k");
-        assert!(limiter.hit("k", 3).is_ok());
     }
 }

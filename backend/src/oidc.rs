@@ -275,6 +275,12 @@ pub(crate) async fn callback(
         Value::String(one) => vec![one.clone()],
         _ => Vec::new(),
     };
+    // The provider's names, prefixed as kube-apiserver's --oidc-*-prefix would.
+    let user = format!("{}{user}", oidc.config.username_prefix);
+    let groups: Vec<String> = groups.iter().map(|g| format!("{}{g}", oidc.config.groups_prefix)).collect();
+    if let Err(why) = state.config.check_system_names(&user, &groups, "oidc") {
+        return failure(&state, StatusCode::FORBIDDEN, "This identity may not log in.", &why);
+    }
     let who = SessionUser { user, groups, method: "oidc".into(), login_at: now };
     if start_session(&session, who.clone()).await.is_err() {
         return failure(&state, StatusCode::SERVICE_UNAVAILABLE, "The session store is unavailable.", "Try again.");

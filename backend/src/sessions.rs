@@ -1,8 +1,15 @@
-//! Session stores: tower-sessions' memory store for one replica, Redis for several (every
-//! replica reads the same sessions, so a user keeps their login whichever replica answers).
+//! Session stores: a bounded memory store for one replica, Redis for several (every replica
+//! reads the same sessions, so a user keeps their login whichever replica answers).
+//!
+//! The memory store forgets expired sessions (a sweep on every write past a threshold and a
+//! periodic one) and holds at most [`MAX_SESSIONS`]: when full, the session closest to expiry
+//! makes room, so no flood of logins or SSO starts can grow memory without bound.
 //!
 //! The Redis store keeps each session as JSON under `fluxboard:session:<id>` with a TTL equal
 //! to the session's expiry, so Redis forgets expired sessions by itself.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Mutex;
 
 use async_trait::async_trait;
 use redis::AsyncCommands as _;
@@ -81,10 +88,126 @@ impl SessionStore for RedisStore {
     }
 }
 
+/// The most sessions the memory store holds.
+pub const MAX_SESSIONS: usize = 50_000;
+
+/// Sessions in memory, bounded in number and forgotten when expired.
+#[derive(Debug)]
+pub struct MemoryStore {
+    inner: Mutex<Sessions>,
+    cap: usize,
+}
+
+#[derive(Debug, Default)]
+struct Sessions {
+    records: HashMap<i128, Record>,
+    /// (expiry in Unix nanoseconds, id): the next to expire first.
+    by_expiry: BTreeSet<(i128, i128)>,
+}
+
+fn expiry_key(record: &Record) -> (i128, i128) {
+    (record.expiry_date.unix_timestamp_nanos(), record.id.0)
+}
+
+impl Sessions {
+    fn remove(&mut self, id: i128) -> Option<Record> {
+        let record = self.records.remove(&id)?;
+        self.by_expiry.remove(&expiry_key(&record));
+        Some(record)
+    }
+
+    fn insert(&mut self, record: Record, cap: usize) {
+        self.remove(record.id.0);
+        self.sweep();
+        while self.records.len() >= cap {
+            let Some(&(_, oldest)) = self.by_expiry.iter().next() else { break };
+            self.remove(oldest);
+        }
+        self.by_expiry.insert(expiry_key(&record));
+        self.records.insert(record.id.0, record);
+    }
+
+    /// Forgets every expired session.
+    fn sweep(&mut self) {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
+        while let Some(&(expiry, id)) = self.by_expiry.iter().next() {
+            if expiry > now {
+                break;
+            }
+            self.remove(id);
+        }
+    }
+}
+
+impl MemoryStore {
+    pub fn new(cap: usize) -> MemoryStore {
+        MemoryStore { inner: Mutex::new(Sessions::default()), cap: cap.max(1) }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Sessions> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// How many sessions are held (expired ones included until the next sweep).
+    pub fn len(&self) -> usize {
+        self.lock().records.len()
+    }
+
+    /// Whether no session is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Forgets every expired session now.
+    pub fn sweep(&self) {
+        self.lock().sweep();
+    }
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        MemoryStore::new(MAX_SESSIONS)
+    }
+}
+
+#[async_trait]
+impl SessionStore for MemoryStore {
+    async fn create(&self, record: &mut Record) -> Result<()> {
+        let mut sessions = self.lock();
+        while sessions.records.contains_key(&record.id.0) {
+            record.id = Id::default();
+        }
+        sessions.insert(record.clone(), self.cap);
+        Ok(())
+    }
+
+    async fn save(&self, record: &Record) -> Result<()> {
+        self.lock().insert(record.clone(), self.cap);
+        Ok(())
+    }
+
+    async fn load(&self, id: &Id) -> Result<Option<Record>> {
+        let mut sessions = self.lock();
+        match sessions.records.get(&id.0) {
+            Some(r) if r.expiry_date > time::OffsetDateTime::now_utc() => Ok(Some(r.clone())),
+            Some(_) => {
+                sessions.remove(id.0);
+                Ok(None)
+            }
+            None => Ok(None),
+        }
+    }
+
+    async fn delete(&self, id: &Id) -> Result<()> {
+        self.lock().remove(id.0);
+        Ok(())
+    }
+}
+
 /// The configured store: memory or Redis.
 #[derive(Debug, Clone)]
 pub enum Store {
-    Memory(tower_sessions::MemoryStore),
+    Memory(std::sync::Arc<MemoryStore>),
     Redis(RedisStore),
 }
 
@@ -116,5 +239,38 @@ impl SessionStore for Store {
             Store::Memory(s) => s.delete(id).await,
             Store::Redis(s) => s.delete(id).await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(id: i128, expires_in: time::Duration) -> Record {
+        Record { id: Id(id), data: Default::default(), expiry_date: time::OffsetDateTime::now_utc() + expires_in }
+    }
+
+    #[tokio::test]
+    async fn the_memory_store_is_bounded_and_forgets_expired_sessions() {
+        let store = MemoryStore::new(3);
+        for id in 0..10 {
+            store.create(&mut record(id, time::Duration::minutes(10 + id as i64))).await.unwrap();
+        }
+        assert_eq!(store.len(), 3, "at most the cap");
+        // The sessions closest to expiry made room: the last three remain.
+        assert!(store.load(&Id(9)).await.unwrap().is_some());
+        assert!(store.load(&Id(0)).await.unwrap().is_none());
+        let store = MemoryStore::new(100);
+        store.save(&record(1, time::Duration::seconds(-1))).await.unwrap();
+        store.save(&record(2, time::Duration::minutes(5))).await.unwrap();
+        assert!(store.load(&Id(1)).await.unwrap().is_none(), "expired");
+        store.save(&record(3, time::Duration::seconds(-1))).await.unwrap();
+        store.sweep();
+        assert_eq!(store.len(), 1);
+        // Saving again moves a session's expiry instead of keeping a second index entry.
+        store.save(&record(2, time::Duration::minutes(50))).await.unwrap();
+        store.delete(&Id(2)).await.unwrap();
+        assert!(store.is_empty());
+        assert!(store.lock().by_expiry.is_empty());
     }
 }

@@ -41,15 +41,43 @@ pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// How long a browser waits before reconnecting (the SSE `retry` field).
 const RETRY: Duration = Duration::from_secs(2);
 
+/// How often a stream of a logged-in user checks that the session still stands.
+const SESSION_CHECK: Duration = Duration::from_secs(2);
+/// The most event streams one user (or, without login, one client address) holds at once:
+/// enough for many tabs, not for a flood.
+pub const MAX_STREAMS_PER_CLIENT: usize = 16;
+
+#[allow(clippy::too_many_arguments)] // reason: an axum handler's extractors
 pub(crate) async fn stream(
     State(state): State<Arc<AppState>>,
     Extension(identity): Extension<Arc<Identity>>,
+    logged_in: Option<Extension<crate::auth::LoggedIn>>,
+    session: Option<Extension<tower_sessions::Session>>,
+    addr: Option<Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
     let after = match after_param(query.as_deref()) {
         Ok(after) => after,
         Err(err) => return err.into_response(),
+    };
+    // A logged-in stream ends when its session does (logout, idle or absolute expiry, changed
+    // grants): it re-reads the session from the store every SESSION_CHECK.
+    let session_id = match (logged_in, session) {
+        (Some(_), Some(Extension(session))) => session.id(),
+        _ => None,
+    };
+    let client = match session_id {
+        Some(_) => format!("user:{}", identity.user),
+        None => format!("addr:{}", crate::login::client(&state, addr.as_ref().map(|a| &a.0), &headers)),
+    };
+    let Some(slot) = StreamSlot::take(&state, client) else {
+        return ApiError::new(
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            "too_many_streams",
+            format!("at most {MAX_STREAMS_PER_CLIENT} event streams at once; close other tabs"),
+        )
+        .into_response();
     };
     // The browser's own reconnect sends Last-Event-ID, which is later than the URL's `after`.
     let last = match headers.get("last-event-id") {
@@ -60,7 +88,14 @@ pub(crate) async fn stream(
     // A client that brought its own snapshot (`after`) is never sent one on the stream: a gap
     // (this process restarted, another replica, too far behind) tells it to fetch one, compressed.
     let sub = match (after, last) {
-        (None, last) => state.store.subscribe(last, &visible),
+        // Building a full snapshot is blocking work: off the async workers.
+        (None, last) => {
+            let (store, visible) = (state.store.clone(), visible.clone());
+            match tokio::task::spawn_blocking(move || store.subscribe(last, &visible)).await {
+                Ok(sub) => sub,
+                Err(_) => return ApiError::unavailable("the snapshot could not be built; try again").into_response(),
+            }
+        }
         (Some(_), Some(last)) => state.store.resume(last, &visible),
         (Some(_), None) => return resync(),
     };
@@ -79,32 +114,43 @@ pub(crate) async fn stream(
     state.metrics.sse_clients.fetch_add(1, Ordering::Relaxed);
     let guard = ClientGuard(state.clone());
     let shutdown = state.shutdown.subscribe();
-    let start = (sub.changes, visible, guard, shutdown);
-    let live = futures::stream::unfold(start, move |(mut changes, visible, guard, mut shutdown)| async move {
-        loop {
-            // The server is shutting down: end the stream so the browser reconnects elsewhere.
-            if *shutdown.borrow() {
-                return None;
-            }
-            let next = tokio::select! {
-                next = changes.recv() => next,
-                _ = shutdown.changed() => return None,
-            };
-            match next {
-                Ok(delta) if visible(&delta.cluster, &delta.namespace) => {
-                    guard.0.metrics.events_sent.fetch_add(1, Ordering::Relaxed);
-                    return Some((to_event(epoch, &delta), (changes, visible, guard, shutdown)));
-                }
-                Ok(_) => {}
-                Err(RecvError::Lagged(missed)) => {
-                    tracing::info!(missed, "stream client too slow: disconnected");
-                    guard.0.metrics.clients_cut_off.fetch_add(1, Ordering::Relaxed);
+    let mut check = tokio::time::interval(SESSION_CHECK);
+    check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let watch = SessionWatch { id: session_id, identity, check, _slot: slot };
+    let start = (sub.changes, visible, guard, shutdown, watch);
+    let live =
+        futures::stream::unfold(start, move |(mut changes, visible, guard, mut shutdown, mut watch)| async move {
+            loop {
+                // The server is shutting down: end the stream so the browser reconnects elsewhere.
+                if *shutdown.borrow() {
                     return None;
                 }
-                Err(RecvError::Closed) => return None,
+                let next = tokio::select! {
+                    next = changes.recv() => next,
+                    _ = shutdown.changed() => return None,
+                    _ = watch.check.tick(), if watch.id.is_some() => {
+                        if watch.session_ended(&guard.0).await {
+                            tracing::info!(user = watch.identity.user, "session ended: its event stream is closed");
+                            return None;
+                        }
+                        continue;
+                    }
+                };
+                match next {
+                    Ok(delta) if visible(&delta.cluster, &delta.namespace) => {
+                        guard.0.metrics.events_sent.fetch_add(1, Ordering::Relaxed);
+                        return Some((to_event(epoch, &delta), (changes, visible, guard, shutdown, watch)));
+                    }
+                    Ok(_) => {}
+                    Err(RecvError::Lagged(missed)) => {
+                        tracing::info!(missed, "stream client too slow: disconnected");
+                        guard.0.metrics.clients_cut_off.fetch_add(1, Ordering::Relaxed);
+                        return None;
+                    }
+                    Err(RecvError::Closed) => return None,
+                }
             }
-        }
-    });
+        });
     let events = futures::stream::iter(initial).chain(live).map(Ok::<_, Infallible>);
     ([("x-accel-buffering", "no")], Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE))).into_response()
 }
@@ -247,6 +293,64 @@ fn gzip(data: &[u8]) -> Vec<u8> {
 
 fn to_event(epoch: u64, delta: &Delta) -> Event {
     Event::default().event(delta.event).id(EventId { epoch, seq: delta.seq }.to_string()).data(&*delta.data)
+}
+
+/// What a stream of a logged-in user re-checks.
+struct SessionWatch {
+    id: Option<tower_sessions::session::Id>,
+    identity: Arc<Identity>,
+    check: tokio::time::Interval,
+    _slot: StreamSlot,
+}
+
+impl SessionWatch {
+    /// Whether the session is gone, expired, past its absolute lifetime, or now grants something
+    /// else than when the stream opened. A store that cannot answer keeps the stream (a Redis
+    /// blip must not disconnect everyone); the next check asks again.
+    async fn session_ended(&self, state: &AppState) -> bool {
+        let Some(id) = self.id else { return false };
+        match tower_sessions::SessionStore::load(&state.sessions, &id).await {
+            Ok(Some(record)) => match crate::auth::identity_of_record(state, &record) {
+                Some(now) => now.user != self.identity.user || now.grants != self.identity.grants,
+                None => true,
+            },
+            Ok(None) => true,
+            Err(err) => {
+                tracing::warn!(%err, "session store failed while checking a stream's session");
+                false
+            }
+        }
+    }
+}
+
+/// One of a client's [`MAX_STREAMS_PER_CLIENT`] stream slots, given back when dropped.
+struct StreamSlot {
+    state: Arc<AppState>,
+    client: String,
+}
+
+impl StreamSlot {
+    fn take(state: &Arc<AppState>, client: String) -> Option<StreamSlot> {
+        let mut counts = state.stream_slots.lock().unwrap_or_else(|e| e.into_inner());
+        let count = counts.entry(client.clone()).or_default();
+        if *count >= MAX_STREAMS_PER_CLIENT {
+            return None;
+        }
+        *count += 1;
+        Some(StreamSlot { state: state.clone(), client })
+    }
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        let mut counts = self.state.stream_slots.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = counts.get_mut(&self.client) {
+            *count -= 1;
+            if *count == 0 {
+                counts.remove(&self.client);
+            }
+        }
+    }
 }
 
 /// Counts a connected stream client until its stream is dropped.

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::TestApp;
+use common::{SseClient, TestApp, wait_for};
 use fluxboard::Options;
 use fluxboard::demo::demo_config;
 use fluxboard_model::api::Snapshot;
@@ -66,6 +66,15 @@ impl<'a> Browser<'a> {
 
     async fn login(&mut self, username: &str, password: &str) -> (u16, Value) {
         self.post("/auth/login", json!({"username": username, "password": password})).await
+    }
+
+    /// Opens the event stream with this browser's cookie.
+    async fn stream(&self) -> reqwest::Response {
+        let mut req = self.http.get(format!("{}/api/v1/stream", self.app.url));
+        if let Some(cookie) = &self.cookie {
+            req = req.header("cookie", cookie);
+        }
+        req.send().await.unwrap()
     }
 
     async fn snapshot(&self) -> Snapshot {
@@ -313,6 +322,8 @@ async fn an_unreachable_identity_provider_and_a_stray_callback_get_clear_pages()
         username_claim: "preferred_username".into(),
         groups_claim: "groups".into(),
         name: "SSO".into(),
+        username_prefix: "oidc:".into(),
+        groups_prefix: "oidc:".into(),
     });
     let app = TestApp::start_with(Options { identity: None, config, ..Options::default() }).await;
     let (_, methods) = Browser::new(&app).get("/auth/methods").await;
@@ -400,4 +411,107 @@ async fn metrics_count_objects_streams_logins_actions_and_latency() {
         let line = line.to_owned();
         assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
     }
+}
+
+#[tokio::test]
+async fn an_open_stream_ends_when_its_session_is_logged_out() {
+    let app = app().await;
+    let mut b = Browser::new(&app);
+    assert_eq!(b.login("admin", PASSWORD).await.0, 200);
+    let mut stream = SseClient::of(b.stream().await);
+    assert_eq!(stream.next().await.unwrap().event, "snapshot");
+    let cookie = b.cookie.clone();
+    let (status, _, _) = b.send(reqwest::Method::POST, "/auth/logout", None).await;
+    assert_eq!(status, 204);
+    // The stream re-reads its session every 2 s and ends; reopening it is refused.
+    assert!(stream.until_end().await, "the logged-out stream ended");
+    b.cookie = cookie;
+    assert_eq!(b.stream().await.status(), 401);
+}
+
+#[tokio::test]
+async fn one_user_holds_at_most_sixteen_streams() {
+    let app = app().await;
+    let mut b = Browser::new(&app);
+    assert_eq!(b.login("viewer", PASSWORD).await.0, 200);
+    let mut open = Vec::new();
+    for _ in 0..fluxboard::stream::MAX_STREAMS_PER_CLIENT {
+        open.push(SseClient::of(b.stream().await));
+    }
+    let refused = b.stream().await;
+    assert_eq!(refused.status(), 429);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "too_many_streams");
+    // Another user is not affected, and closing a stream frees its slot.
+    let mut other = Browser::new(&app);
+    assert_eq!(other.login("admin", PASSWORD).await.0, 200);
+    assert_eq!(other.stream().await.status(), 200);
+    drop(open.pop());
+    wait_for("a freed stream slot", || async { (b.stream().await.status() == 200).then_some(()) }).await;
+}
+
+#[tokio::test]
+async fn system_identities_are_refused_at_login_unless_allowed() {
+    let mut config = demo_config(PASSWORD).unwrap();
+    config.auth.local.users[0].groups.push("system:masters".into());
+    config.auth.local.users[1].username = "system:kube-controller-manager".into();
+    config.auth.allowed_system_names.clear();
+    let app = TestApp::start_with(Options { identity: None, config: config.clone(), ..Options::default() }).await;
+    let mut b = Browser::new(&app);
+    let (status, body) = b.login("admin", PASSWORD).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("system_identity")), "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("system:masters"), "{body}");
+    assert!(b.cookie.is_none(), "no session");
+    let (status, _) = b.login("system:kube-controller-manager", PASSWORD).await;
+    assert_eq!(status, 403);
+    // The emulated cluster's admin token reviews as system:masters: refused too, unless allowed.
+    let (status, body) = b.post("/auth/token", json!({"token": kube_sim::ADMIN_TOKEN})).await;
+    assert_eq!(status, 403, "{body}");
+    config.auth.allowed_system_names = vec!["system:masters".into()];
+    let app = TestApp::start_with(Options { identity: None, config, ..Options::default() }).await;
+    let mut b = Browser::new(&app);
+    assert_eq!(b.login("admin", PASSWORD).await.0, 200);
+}
+
+#[tokio::test]
+async fn long_usernames_are_refused_before_they_reach_the_limiter() {
+    let app = app().await;
+    let mut b = Browser::new(&app);
+    for _ in 0..30 {
+        let (status, body) = b.login(&"x".repeat(60_000), "nope").await;
+        assert_eq!(status, 400, "{body}");
+    }
+    assert_eq!(app.app.state.limiter.len(), 0, "nothing was kept");
+}
+
+#[tokio::test]
+async fn wrong_passwords_from_elsewhere_do_not_lock_a_user_out() {
+    // Blocking is per (username, client address): five failures from one client block that
+    // client for this username; the real user, elsewhere, still logs in.
+    let mut config = demo_config(PASSWORD).unwrap();
+    config.trusted_proxies = vec!["127.0.0.0/8".into()];
+    let app = TestApp::start_with(Options { identity: None, config, ..Options::default() }).await;
+    let login = |from: &'static str, password: &'static str| {
+        let url = format!("{}/auth/login", app.url);
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .header("content-type", "application/json")
+                .header("sec-fetch-site", "same-origin")
+                .header("x-forwarded-for", from)
+                .body(json!({"username": "admin", "password": password}).to_string())
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let mut attacker = Vec::new();
+    for _ in 0..7 {
+        attacker.push(login("203.0.113.9", "guess").await);
+    }
+    assert_eq!(attacker, [401, 401, 401, 401, 401, 429, 429]);
+    assert_eq!(login("203.0.113.9", PASSWORD).await, 429, "the attacking client stays blocked for admin");
+    assert_eq!(login("198.51.100.7", PASSWORD).await, 200, "the user, from elsewhere, is not locked out");
 }

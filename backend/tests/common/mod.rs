@@ -105,10 +105,7 @@ impl TestApp {
         if let Some(id) = last_event_id {
             req = req.header("Last-Event-ID", id);
         }
-        let res = req.send().await.expect("stream request");
-        assert_eq!(res.status(), 200);
-        assert_eq!(res.headers()["content-type"], "text/event-stream");
-        SseClient { body: Box::pin(res.bytes_stream()), buffer: String::new() }
+        SseClient::of(req.send().await.expect("stream request"))
     }
 
     /// Changes an object in the emulated cluster with `edit`.
@@ -143,6 +140,13 @@ pub struct SseClient {
 }
 
 impl SseClient {
+    /// Reads the events of a stream response, which must be a 200 event stream.
+    pub fn of(res: reqwest::Response) -> SseClient {
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.headers()["content-type"], "text/event-stream");
+        SseClient { body: Box::pin(res.bytes_stream()), buffer: String::new() }
+    }
+
     /// The next event (keep-alive comments skipped), or None when the stream ended.
     pub async fn next(&mut self) -> Option<SseEvent> {
         tokio::time::timeout(DEADLINE, self.next_inner()).await.expect("timed out waiting for a stream event")
