@@ -29,6 +29,7 @@ mod reconcile_helm;
 pub mod resources;
 mod review;
 mod route;
+mod schema;
 mod selector;
 mod server;
 pub mod store;

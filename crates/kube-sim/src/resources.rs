@@ -37,6 +37,10 @@ pub struct ResourceType {
     pub(crate) printer_columns: Option<Vec<PrinterColumn>>,
     /// Whether this version is the preferred (storage) version of its group.
     pub preferred: bool,
+    /// How the API server prunes unknown fields of writes through this version.
+    pub(crate) pruning: crate::schema::Pruning,
+    /// The CRD's default for a missing `status` (Flux: `{observedGeneration: -1}`).
+    pub(crate) status_default: Option<Value>,
 }
 
 impl ResourceType {
@@ -328,12 +332,13 @@ fn crd_types(crd: &Value, release: &FluxRelease) -> Vec<ResourceType> {
     };
     let printer_columns: Option<Vec<PrinterColumn>> =
         serde_json::from_value(latest["additionalPrinterColumns"].clone()).ok();
+    let schema = Arc::new(latest["schema"]["openAPIV3Schema"].clone());
+    let status_default = schema["properties"]["status"].get("default").cloned();
     versions
         .into_iter()
         .map(|version| ResourceType {
             group: spec["group"].as_str().unwrap_or_default().to_owned(),
             preferred: version == storage,
-            version,
             kind: kind.to_owned(),
             plural: names["plural"].as_str().unwrap_or_default().to_owned(),
             singular: names["singular"].as_str().unwrap_or_default().to_owned(),
@@ -343,6 +348,13 @@ fn crd_types(crd: &Value, release: &FluxRelease) -> Vec<ResourceType> {
             has_status: latest["subresources"].get("status").is_some(),
             storage: Storage::Stored,
             printer_columns: printer_columns.clone(),
+            pruning: if latest["name"] == version.as_str() {
+                crate::schema::Pruning::Schema(schema.clone())
+            } else {
+                crate::schema::Pruning::Fields(crate::schema::absent_fields(kind, &version))
+            },
+            status_default: status_default.clone(),
+            version,
         })
         .collect()
 }
@@ -427,6 +439,8 @@ fn builtin_types() -> Vec<ResourceType> {
             storage: b.storage,
             printer_columns: None,
             preferred: true,
+            pruning: crate::schema::Pruning::None,
+            status_default: None,
         })
         .collect()
 }

@@ -255,6 +255,11 @@ impl Store {
             // As on a real server, create ignores status when it is a subresource.
             obj.as_object_mut().map(|o| o.remove("status"));
         }
+        // CRD defaulting and pruning (structural schemas).
+        if let Some(default) = &rt.status_default {
+            obj["status"] = default.clone();
+        }
+        rt.pruning.prune(&mut obj);
         // The registry strategies' defaults for a new object.
         match rt.kind.as_str() {
             "Namespace" => obj["status"] = json!({"phase": "Active"}),
@@ -285,6 +290,8 @@ impl Store {
             .ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))?;
         let mut next = (*current).clone();
         mutate(&mut next)?;
+        // Pruning before the generation is computed: a pruned field changes nothing.
+        rt.pruning.prune(&mut next);
         let next = finish_update(rt, &current, next, part)?;
         if next == *current {
             return Ok(current);
@@ -463,6 +470,8 @@ fn delete_namespace_contents(store: &Store, inner: &mut Inner, namespace: &str) 
             storage: crate::resources::Storage::Stored,
             printer_columns: None,
             preferred: true,
+            pruning: crate::schema::Pruning::None,
+            status_default: None,
         };
         store.commit(inner, &rt, key, ChangeKind::Deleted, (*obj).clone(), Some(obj));
     }
