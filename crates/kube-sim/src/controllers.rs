@@ -133,6 +133,9 @@ struct State {
     /// Keys queued by a requeue, a dependency or a controller start: they reconcile even
     /// without a new generation or request, as a real controller's requeue does.
     forced: HashSet<Key>,
+    /// The generation last seen per object: the informer cache the controllers' predicates
+    /// compare with (GenerationChangedPredicate).
+    generations: HashMap<Key, Value>,
     /// Events recorded per involved object uid, oldest first.
     events: HashMap<String, VecDeque<(String, String)>>,
 }
@@ -283,6 +286,7 @@ impl Controllers {
         if change.kind == ChangeKind::Deleted {
             let key = key_of(kind, &change.object);
             let mut state = self.state();
+            state.generations.remove(&key);
             if let Some(deps) = state.depends_on.remove(&key) {
                 for dep in deps {
                     if let Some(set) = state.dependents.get_mut(&dep) {
@@ -302,7 +306,7 @@ impl Controllers {
     fn observe(&self, kind: FluxKind, previous: Option<&Value>, obj: &Value) {
         let key = key_of(kind, obj);
         let deps: Vec<_> = flux::dependencies(kind, obj).iter().map(dep_key).collect();
-        {
+        let generation_changed = {
             let mut state = self.state();
             let old = state.depends_on.insert(key.clone(), deps.clone()).unwrap_or_default();
             for dep in old.iter().filter(|d| !deps.contains(d)) {
@@ -313,10 +317,17 @@ impl Controllers {
             for dep in deps {
                 state.dependents.entry(dep).or_default().insert(key.clone());
             }
-        }
+            let generation = obj["metadata"]["generation"].clone();
+            state.generations.insert(key.clone(), generation.clone()).is_none_or(|seen| seen != generation)
+        };
         let deleting =
             obj["metadata"].get("deletionTimestamp").is_some() && object::finalizers(obj).contains(&FINALIZER);
-        if deleting || flux::decide(kind, obj) != Decision::Nothing {
+        if deleting {
+            self.queue.add(key);
+        } else if flux::decide(kind, obj, generation_changed) != Decision::Nothing {
+            if generation_changed {
+                self.state().forced.insert(key.clone());
+            }
             self.queue.add(key);
         }
         let changed = previous.is_none_or(|p| {
@@ -365,16 +376,12 @@ impl Controllers {
             return;
         }
         let forced = self.state().forced.remove(key);
-        match flux::decide(kind, &obj) {
-            Decision::Nothing if forced && flux::can_reconcile(kind, &obj) => self.reconcile(kind, key, obj).await,
+        match flux::decide(kind, &obj, forced) {
             Decision::Nothing => {}
-            Decision::AckSuspended { token } => {
-                let mut status = obj["status"].clone();
-                if !status.is_object() {
-                    status = json!({});
+            Decision::Suspended => {
+                if let Some(status) = flux::suspended_status(kind, &obj) {
+                    self.write_status(kind, &obj, status);
                 }
-                status["lastHandledReconcileAt"] = json!(token);
-                self.write_status(kind, &obj, status);
             }
             Decision::Reconcile => self.reconcile(kind, key, obj).await,
         }
@@ -395,8 +402,13 @@ impl Controllers {
                 Err(_) => return,
             }
         };
-        let Some(started) = self.write_status(kind, &obj, flux::begin(kind, &obj, jiff::Timestamp::now())) else {
-            return;
+        let world = SimWorld { cluster: &self.cluster, content: &self.content };
+        let started = match flux::begin(kind, &obj, &world) {
+            Some(status) => match self.write_status(kind, &obj, status) {
+                Some(written) => written,
+                None => return,
+            },
+            None => obj,
         };
         if !self.timing.reconcile.is_zero() {
             tokio::time::sleep(self.timing.reconcile).await;
@@ -405,10 +417,19 @@ impl Controllers {
                 return;
             }
         }
-        let world = SimWorld { cluster: &self.cluster, content: &self.content };
         let mut outcome = flux::reconcile(kind, &started, &world);
         if let Err(message) = self.apply_outcome(&outcome) {
-            mark_apply_failure(&mut outcome, &message);
+            mark_apply_failure(&mut outcome, &started, &message);
+        }
+        if let Some((progress, lasts)) = outcome.progress.take() {
+            // A health check that runs until its timeout: shown while it runs.
+            if self.write_status(kind, &started, progress).is_none() {
+                return;
+            }
+            tokio::time::sleep(lasts.mul_f64(self.timing.retry_scale)).await;
+            if !self.controller_running(kind) {
+                return;
+            }
         }
         let ready = ready_status(&json!({"status": outcome.status})) == Some("True".to_owned());
         let Some(written) = self.write_status(kind, &started, std::mem::take(&mut outcome.status)) else { return };
@@ -553,13 +574,25 @@ fn ready_status(obj: &Value) -> Option<String> {
         .and_then(|c| c["status"].as_str().map(str::to_owned))
 }
 
-/// An apply that the API server refused fails the reconciliation, as it does in Flux.
-fn mark_apply_failure(outcome: &mut flux::Outcome, message: &str) {
+/// An apply that the API server refused fails the reconciliation, as it does in Flux: Ready
+/// False, retrying, and the generation not observed.
+fn mark_apply_failure(outcome: &mut flux::Outcome, started: &Value, message: &str) {
+    match started["status"].get("observedGeneration") {
+        Some(observed) => outcome.status["observedGeneration"] = observed.clone(),
+        None => {
+            outcome.status.as_object_mut().map(|s| s.remove("observedGeneration"));
+        }
+    }
+    let generation = started["metadata"]["generation"].clone();
     let Some(conditions) = outcome.status["conditions"].as_array_mut() else { return };
     for c in conditions.iter_mut().filter(|c| c["type"] == "Ready") {
         c["status"] = json!("False");
         c["reason"] = json!("ReconciliationFailed");
         c["message"] = json!(message);
+    }
+    if !conditions.iter().any(|c| c["type"] == "Reconciling") {
+        conditions.push(json!({"type": "Reconciling", "status": "True", "reason": "ProgressingWithRetry",
+            "message": message, "observedGeneration": generation, "lastTransitionTime": object::now_rfc3339()}));
     }
     outcome.events.push(EventSpec {
         type_: EventType::Warning,

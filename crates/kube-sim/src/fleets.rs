@@ -184,10 +184,8 @@ pub(crate) fn demo(cluster: &str) -> Fleet {
                 ("flux-system", "prometheus-community"),
                 json!({}),
             ),
-            &[
-                ("sim.fluxboard.dev/fail", "context deadline exceeded"),
-                ("sim.fluxboard.dev/fail-reason", "UpgradeFailed"),
-            ],
+            // Installs fail: retried (and uninstalled) three times, then stalled out of retries.
+            &[("sim.fluxboard.dev/fail", "context deadline exceeded")],
         ),
     ]);
     objects.extend(team_a(cluster));
@@ -225,6 +223,17 @@ pub(crate) fn demo(cluster: &str) -> Fleet {
             ("OCIRepository", "team-c", "manifests"),
             "./database",
             vec![deployment("team-c", "postgres", "postgres:16", 1)],
+        ),
+        manifests(("OCIRepository", "team-c", "manifests"), "./migrations", vec![config_map("team-c", "migrations")]),
+        manifests(
+            ("OCIRepository", "team-c", "manifests"),
+            "./cache",
+            vec![deployment("team-c", "cache", "redis:7.4", 1), service("team-c", "cache")],
+        ),
+        manifests(
+            ("ExternalArtifact", "team-c", "frontend-config"),
+            "./",
+            vec![config_map("team-c", "frontend-settings")],
         ),
     ];
     Fleet { objects, manifests: fleet_manifests }
@@ -282,6 +291,13 @@ fn team_b(cluster: &str) -> Vec<Value> {
 
 fn team_c(cluster: &str) -> Vec<Value> {
     let manifests = ("OCIRepository", "team-c", "manifests");
+    // Its health check never passes: Progressing while it runs (the timeout), then
+    // HealthCheckFailed, retried.
+    let mut cache = annotate(
+        kustomization("team-c", "cache", manifests, "./cache", &[]),
+        &[("sim.fluxboard.dev/unhealthy", "Deployment/team-c/cache")],
+    );
+    cache["spec"]["wait"] = json!(true);
     vec![
         oci("team-c", "manifests", "oci://ghcr.io/acme/team-c/manifests", "latest", cluster),
         kustomization("team-c", "frontend", manifests, "./", &[]),
@@ -292,6 +308,18 @@ fn team_c(cluster: &str) -> Vec<Value> {
                 "Deployment/team-c/postgres dry-run failed (Invalid): Deployment.apps \"postgres\" is invalid: spec.selector: Invalid value: {\"matchLabels\":{\"app\":\"db\"}}: field is immutable",
             )],
         ),
+        // Waits on the failing database: DependencyNotReady, retried every 30 s.
+        kustomization("team-c", "migrations", manifests, "./migrations", &["database"]),
+        cache,
+        // source-watcher: ExternalArtifacts cut from the manifests, one consumed below.
+        json!({"apiVersion": "source.extensions.fluxcd.io/v1beta1", "kind": "ArtifactGenerator",
+               "metadata": {"name": "frontend", "namespace": "team-c"},
+               "spec": {"sources": [{"alias": "manifests", "kind": "OCIRepository", "name": "manifests"}],
+                        "artifacts": [
+                            {"name": "frontend-config", "revision": "@manifests",
+                             "copy": [{"from": "@manifests/config/**", "to": "@artifact/"}]},
+                            {"name": "frontend-assets", "copy": [{"from": "@manifests/assets/**", "to": "@artifact/"}]}]}}),
+        kustomization("team-c", "frontend-config", ("ExternalArtifact", "team-c", "frontend-config"), "./", &[]),
         annotate(
             kustomization("team-c", "backend", manifests, "./deploy/prod", &[]),
             &[
@@ -394,6 +422,9 @@ mod tests {
             (Some("default"), Some(2))
         );
         assert!(flux.iter().any(|o| o["spec"]["suspend"] == true));
+        assert!(flux.iter().any(|o| o["kind"] == "ArtifactGenerator"));
+        assert!(flux.iter().any(|o| o["metadata"]["annotations"].get("sim.fluxboard.dev/unhealthy").is_some()));
+        assert!(flux.iter().any(|o| o["spec"]["dependsOn"][0]["name"] == "database"), "a dependency that waits");
         assert!(flux.iter().any(|o| o["metadata"]["annotations"].get("sim.fluxboard.dev/stall").is_some()));
         assert!(
             flux.iter().filter(|o| o["metadata"]["annotations"].get("sim.fluxboard.dev/fail").is_some()).count() >= 3

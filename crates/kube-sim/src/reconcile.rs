@@ -131,10 +131,9 @@ pub(crate) trait World {
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Decision {
     Nothing,
-    /// Suspended, with a new request token: record it without reconciling.
-    AckSuspended {
-        token: String,
-    },
+    /// Suspended: the controller's deferred status patch runs (it may record a new request
+    /// token), but nothing is reconciled ([`suspended_status`]).
+    Suspended,
     Reconcile,
 }
 
@@ -151,6 +150,9 @@ pub(crate) struct Outcome {
     pub(crate) events: Vec<EventSpec>,
     /// When to reconcile again (unscaled); None when stalled.
     pub(crate) requeue_after: Option<Duration>,
+    /// A status to show first, and for how long (unscaled) before `status`: a health check
+    /// that runs until its timeout.
+    pub(crate) progress: Option<(Value, Duration)>,
 }
 
 /// A Kubernetes Event to record.
@@ -185,28 +187,72 @@ fn suspended(kind: FluxKind, obj: &Value) -> bool {
     }
 }
 
-/// Whether a requeue may reconcile the object: not static, suspended or being deleted.
-pub(crate) fn can_reconcile(kind: FluxKind, obj: &Value) -> bool {
-    !kind.is_static(obj) && !suspended(kind, obj) && obj["metadata"].get("deletionTimestamp").is_none()
+/// Whether the kind's controller records a new request token while the object is suspended.
+/// Every controller but image-automation runs its deferred status patch (which records the
+/// token) before its suspend check: source-controller `summarize.RecordReconcileReq`
+/// (gitrepository_controller.go:237, suspend check at :267), kustomize-controller
+/// `finalizeStatus`, helm-controller's deferred patch (helmrelease_controller.go:143),
+/// image-reflector, notification-controller and source-watcher likewise.
+/// ImageUpdateAutomation records it only inside `reconcile()` (pkg runtime/reconcile Finalize).
+fn acks_while_suspended(kind: FluxKind) -> bool {
+    kind != FluxKind::ImageUpdateAutomation
 }
 
-/// Reconcile on a generation change or a new request token; suspended objects never, but
-/// Kustomization and HelmRelease still record a new token, as the real controllers do.
-pub(crate) fn decide(kind: FluxKind, obj: &Value) -> Decision {
+/// What to do with an object. `triggered`: a watch event passed the controllers' predicates
+/// (a generation change, a create, a controller start) or a requeue is due. A new request
+/// token is a trigger by itself. Suspended objects never reconcile, but an event still runs
+/// the controller's deferred status patch.
+pub(crate) fn decide(kind: FluxKind, obj: &Value, triggered: bool) -> Decision {
     if kind.is_static(obj) || obj["metadata"].get("deletionTimestamp").is_some() {
         return Decision::Nothing;
     }
-    let new_token = token(obj).filter(|t| obj["status"]["lastHandledReconcileAt"].as_str() != Some(*t));
+    let new_token = token(obj).is_some_and(|t| obj["status"]["lastHandledReconcileAt"].as_str() != Some(t));
     if suspended(kind, obj) {
-        return match (kind, new_token) {
-            (FluxKind::Kustomization | FluxKind::HelmRelease, Some(t)) => {
-                Decision::AckSuspended { token: t.to_owned() }
-            }
-            _ => Decision::Nothing,
+        return if triggered || (new_token && acks_while_suspended(kind)) {
+            Decision::Suspended
+        } else {
+            Decision::Nothing
         };
     }
-    let stale = obj["status"]["observedGeneration"] != obj["metadata"]["generation"];
-    if stale || new_token.is_some() { Decision::Reconcile } else { Decision::Nothing }
+    if triggered || new_token { Decision::Reconcile } else { Decision::Nothing }
+}
+
+fn has_true(status: &Value, type_: &str) -> bool {
+    status["conditions"].as_array().is_some_and(|c| c.iter().any(|c| c["type"] == type_ && c["status"] == "True"))
+}
+
+/// The status a suspended object gets from its controller's deferred patch, or None when it
+/// does not change: the request token recorded (see [`acks_while_suspended`]) and
+/// `status.observedGeneration` advanced where the controller's patch rules allow it on an
+/// early return: helm-controller always (empty result, helmrelease_controller.go:153),
+/// kustomize-controller when Ready=True (`finalizeStatus`), source-controller when the object
+/// has conditions (`ComputeReconcileResult`, internal/reconcile/reconcile.go), the image and
+/// notification controllers when Ready or Stalled (pkg runtime/reconcile `AddPatchOptions`).
+pub(crate) fn suspended_status(kind: FluxKind, obj: &Value) -> Option<Value> {
+    let before = status_of(obj);
+    let mut status = before.clone();
+    if acks_while_suspended(kind)
+        && let Some(t) = token(obj)
+    {
+        status["lastHandledReconcileAt"] = json!(t);
+    }
+    let observe = match kind {
+        FluxKind::HelmRelease => true,
+        FluxKind::Kustomization => has_true(&before, "Ready"),
+        FluxKind::GitRepository
+        | FluxKind::OciRepository
+        | FluxKind::Bucket
+        | FluxKind::HelmRepository
+        | FluxKind::HelmChart => before["conditions"].as_array().is_some_and(|c| !c.is_empty()),
+        FluxKind::ImageRepository | FluxKind::ImagePolicy | FluxKind::Receiver => {
+            has_true(&before, "Ready") || has_true(&before, "Stalled")
+        }
+        _ => false,
+    };
+    if observe {
+        status["observedGeneration"] = obj["metadata"]["generation"].clone();
+    }
+    (status != before).then_some(status)
 }
 
 fn condition(type_: &str, status: &str, reason: &str, message: &str, generation: &Value, now: &str) -> Value {
@@ -215,7 +261,7 @@ fn condition(type_: &str, status: &str, reason: &str, message: &str, generation:
 }
 
 /// Sets conditions (None removes the type), keeping transition times when the status holds.
-fn set_conditions(status: &mut Value, updates: Vec<(&str, Option<Value>)>) {
+pub(crate) fn set_conditions(status: &mut Value, updates: Vec<(&str, Option<Value>)>) {
     let mut conditions = status["conditions"].as_array().cloned().unwrap_or_default();
     for (type_, new) in updates {
         let old = conditions.iter().position(|c| c["type"] == type_);
@@ -243,20 +289,72 @@ fn status_of(obj: &Value) -> Value {
     if status.is_object() { status } else { json!({}) }
 }
 
-/// The status written when work starts: Reconciling=True, Ready=Unknown.
-pub(crate) fn begin(_kind: FluxKind, obj: &Value, now: jiff::Timestamp) -> Value {
-    let now = crate::object::rfc3339(now);
+/// The status a controller writes when work starts, or None when it writes nothing first.
+///
+/// - Sources and image objects: pkg runtime/reconcile `ProgressiveStatus(false, …)`:
+///   Reconciling=True, and Ready=Unknown only when Ready is missing or already Unknown, so a
+///   no-op reconcile keeps Ready=True (source-controller gitrepository_controller.go:291-301).
+/// - Kustomization: Ready=Unknown "Reconciliation in progress" and Reconciling "Fetching
+///   manifests…", once the source artifact and the dependencies are there
+///   (kustomization_controller.go:325); waits write nothing first.
+/// - HelmRelease: Reconciling "Fulfilling prerequisites", Ready untouched
+///   (helmrelease_controller.go:236).
+pub(crate) fn begin(kind: FluxKind, obj: &Value, world: &dyn World) -> Option<Value> {
+    let now = crate::object::rfc3339(world.now());
     let generation = &obj["metadata"]["generation"];
     let mut status = status_of(obj);
-    let message = "Reconciliation in progress";
-    set_conditions(
-        &mut status,
-        vec![
-            ("Ready", Some(condition("Ready", "Unknown", "Progressing", message, generation, &now))),
-            ("Reconciling", Some(condition("Reconciling", "True", "Progressing", message, generation, &now))),
-        ],
-    );
-    status
+    let cond =
+        |type_: &str, status: &str, message: &str| condition(type_, status, "Progressing", message, generation, &now);
+    match kind {
+        FluxKind::Kustomization => {
+            let source = kustomization_prerequisites(obj, world).ok()?;
+            let revision = source["status"]["artifact"]["revision"].as_str().unwrap_or_default();
+            let message =
+                format!("Fetching manifests for revision {revision} with a timeout of {}", go_duration(timeout(obj)));
+            set_conditions(
+                &mut status,
+                vec![
+                    ("Ready", Some(cond("Ready", "Unknown", "Reconciliation in progress"))),
+                    ("Reconciling", Some(cond("Reconciling", "True", &message))),
+                ],
+            );
+        }
+        FluxKind::HelmRelease => {
+            set_conditions(
+                &mut status,
+                vec![("Reconciling", Some(cond("Reconciling", "True", "Fulfilling prerequisites")))],
+            );
+        }
+        FluxKind::Receiver => {
+            let message = "Reconciliation in progress";
+            set_conditions(
+                &mut status,
+                vec![
+                    ("Ready", Some(cond("Ready", "Unknown", message))),
+                    ("Reconciling", Some(cond("Reconciling", "True", message))),
+                ],
+            );
+        }
+        _ => {
+            let observed = &status["observedGeneration"];
+            let message = if observed.is_i64() && observed != generation {
+                format!("processing object: new generation {observed} -> {generation}")
+            } else {
+                "reconciliation in progress".to_owned()
+            };
+            let ready = condition_of(&status, "Ready");
+            let mut updates = vec![("Reconciling", Some(cond("Reconciling", "True", &message)))];
+            if ready.is_none_or(|c| c["status"] == "Unknown") {
+                updates.push(("Ready", Some(cond("Ready", "Unknown", &message))));
+            }
+            set_conditions(&mut status, updates);
+        }
+    }
+    Some(status)
+}
+
+fn condition_of<'a>(status: &'a Value, type_: &str) -> Option<&'a Value> {
+    status["conditions"].as_array()?.iter().find(|c| c["type"] == type_)
 }
 
 /// A `sim.fluxboard.dev/fail` or `/stall` script in force.
@@ -311,6 +409,11 @@ pub(crate) fn parse_go_duration(s: &str) -> Option<Duration> {
 
 fn interval(obj: &Value) -> Duration {
     obj["spec"]["interval"].as_str().and_then(parse_go_duration).unwrap_or(Duration::from_secs(600))
+}
+
+/// `spec.timeout`, else the interval (`GetTimeout`).
+fn timeout(obj: &Value) -> Duration {
+    obj["spec"]["timeout"].as_str().and_then(parse_go_duration).unwrap_or_else(|| interval(obj))
 }
 
 fn retry_interval(obj: &Value) -> Duration {
@@ -401,6 +504,11 @@ pub(crate) fn dependencies(kind: FluxKind, obj: &Value) -> Vec<ObjRef> {
             ));
         }
         FluxKind::ImageUpdateAutomation => out.push(source(&spec["sourceRef"], &format!("{SOURCE}/v1"))),
+        FluxKind::ArtifactGenerator => {
+            for s in spec["sources"].as_array().into_iter().flatten() {
+                out.push(source(s, &format!("{SOURCE}/v1")));
+            }
+        }
         _ => {}
     }
     if matches!(kind, FluxKind::Kustomization | FluxKind::HelmRelease) {
@@ -427,12 +535,104 @@ pub(crate) fn published_revision(kind: FluxKind, obj: &Value) -> Option<String> 
     }
 }
 
-/// Whether an object is ready for its dependents: Ready=True at its current generation.
+/// Whether an object is ready for its dependents (dependsOn, an ImagePolicy's repository):
+/// Ready=True at its current generation (kustomization_controller.go `checkDependencies`,
+/// helmrelease_controller.go:613).
 fn is_ready(obj: &Value) -> bool {
-    obj["status"]["observedGeneration"] == obj["metadata"]["generation"]
-        && obj["status"]["conditions"]
-            .as_array()
-            .is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+    obj["status"]["observedGeneration"] == obj["metadata"]["generation"] && has_true(&obj["status"], "Ready")
+}
+
+/// helm-controller's `isSourceReady`/`isReady` for the chart's source
+/// (helmrelease_controller.go:857-895): the generation observed, not stalled, an artifact.
+/// Ready=True is not required: a source that failed after a success keeps serving its artifact.
+pub(crate) fn chart_source_ready(found: &Value) -> Result<(), String> {
+    let (kind, namespace, name) =
+        (crate::object::kind(found), crate::object::namespace(found), crate::object::name(found));
+    let what = format!("{kind} '{namespace}/{name}' is not ready");
+    let status = &found["status"];
+    if kind != "ExternalArtifact" {
+        if status["observedGeneration"] != found["metadata"]["generation"] {
+            let message = match condition_of(status, "Ready") {
+                Some(ready) if ready["status"] == "False" => ready["message"].as_str().unwrap_or_default().to_owned(),
+                _ => "latest generation of object has not been reconciled".to_owned(),
+            };
+            return Err(format!("{what}: {message}"));
+        }
+        if let Some(stalled) = condition_of(status, "Stalled").filter(|c| c["status"] == "True") {
+            return Err(format!("{what}: {}", stalled["message"].as_str().unwrap_or_default()));
+        }
+    }
+    if status["artifact"]["revision"].as_str().is_none() {
+        return Err(format!("{what}: does not have an artifact"));
+    }
+    Ok(())
+}
+
+/// The API server's resource name of a Flux kind (`gitrepositories`).
+pub(crate) fn plural(kind: &str) -> String {
+    let lower = kind.to_lowercase();
+    match lower.strip_suffix('y') {
+        Some(stem) => format!("{stem}ies"),
+        None => format!("{lower}s"),
+    }
+}
+
+/// The API server's NotFound message.
+pub(crate) fn not_found(group: &str, kind: &str, name: &str) -> String {
+    format!("{}.{group} \"{name}\" not found", plural(kind))
+}
+
+/// A wait: the Ready reason and message and when to look again.
+type Wait = (&'static str, String, Duration);
+
+/// What a Kustomization waits on before it works, in kustomize-controller's order
+/// (kustomization_controller.go:213-262): the source, its artifact, the dependencies.
+fn kustomization_prerequisites(obj: &Value, world: &dyn World) -> Result<Arc<Value>, Wait> {
+    let source_ref = &obj["spec"]["sourceRef"];
+    let kind = source_ref["kind"].as_str().unwrap_or("GitRepository");
+    let namespace = ref_namespace(source_ref, obj);
+    let name = source_ref["name"].as_str().unwrap_or_default();
+    let Some(source) = world.get(SOURCE, kind, namespace, name) else {
+        return Err(("ArtifactFailed", not_found(SOURCE, kind, name), retry_interval(obj)));
+    };
+    if source["status"]["artifact"]["revision"].as_str().is_none() {
+        let message = format!("Source artifact not found, retrying in {}", go_duration(DEPENDENCY_REQUEUE));
+        return Err(("ArtifactFailed", message, DEPENDENCY_REQUEUE));
+    }
+    check_dependencies(FluxKind::Kustomization, obj, world, Some(&source))
+        .map_err(|message| ("DependencyNotReady", message, DEPENDENCY_REQUEUE))?;
+    Ok(source)
+}
+
+/// dependsOn: each dependency exists, is Ready=True at its generation and, for a Kustomization
+/// sharing the source, has applied the source's current revision
+/// (kustomization_controller.go:558-624; helmrelease_controller.go:613).
+fn check_dependencies(kind: FluxKind, obj: &Value, world: &dyn World, source: Option<&Value>) -> Result<(), String> {
+    for dep in obj["spec"]["dependsOn"].as_array().into_iter().flatten() {
+        let namespace = ref_namespace(dep, obj);
+        let name = dep["name"].as_str().unwrap_or_default();
+        let Some(found) = world.get(kind.group(), kind.kind(), namespace, name) else {
+            let missing = not_found(kind.group(), kind.kind(), name);
+            return Err(match kind {
+                FluxKind::Kustomization => format!("dependency '{namespace}/{name}' not found: {missing}"),
+                _ => format!("unable to get '{namespace}/{name}' dependency: {missing}"),
+            });
+        };
+        if !is_ready(&found) {
+            return Err(format!("dependency '{namespace}/{name}' is not ready"));
+        }
+        if let Some(source) = source {
+            let theirs = &found["spec"]["sourceRef"];
+            let ours = &obj["spec"]["sourceRef"];
+            let same = theirs["kind"] == ours["kind"]
+                && theirs["name"] == ours["name"]
+                && ref_namespace(theirs, &found) == ref_namespace(ours, obj);
+            if same && found["status"]["lastAppliedRevision"] != source["status"]["artifact"]["revision"] {
+                return Err(format!("dependency '{namespace}/{name}' revision is not up to date"));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// One reconciliation, as the real controller does it.
@@ -451,7 +651,7 @@ pub(crate) fn reconcile(kind: FluxKind, obj: &Value, world: &dyn World) -> Outco
         FluxKind::ImagePolicy => r.image_policy(),
         FluxKind::ImageUpdateAutomation => r.image_update(),
         FluxKind::Receiver => r.receiver(),
-        FluxKind::ArtifactGenerator => r.succeed("Succeeded", "reconciliation succeeded", None),
+        FluxKind::ArtifactGenerator => r.artifact_generator(),
         FluxKind::ExternalArtifact | FluxKind::Alert | FluxKind::Provider => {}
     }
     r.outcome
@@ -468,9 +668,9 @@ pub(crate) struct Run<'a> {
 }
 
 impl<'a> Run<'a> {
+    /// `status.observedGeneration` is left as it is: only success and stalls advance it.
     fn new(kind: FluxKind, obj: &'a Value, world: &'a dyn World) -> Self {
         let mut status = status_of(obj);
-        status["observedGeneration"] = obj["metadata"]["generation"].clone();
         if let Some(t) = token(obj) {
             status["lastHandledReconcileAt"] = json!(t);
         }
@@ -509,7 +709,16 @@ impl<'a> Run<'a> {
         });
     }
 
-    /// Ready=True; Reconciling and Stalled removed; requeue at the interval.
+    /// Success or a stall: `status.observedGeneration` catches up with the generation (every
+    /// kind but ArtifactGenerator, whose status has no such field).
+    pub(crate) fn observe_generation(&mut self) {
+        if self.kind != FluxKind::ArtifactGenerator {
+            self.outcome.status["observedGeneration"] = self.generation.clone();
+        }
+    }
+
+    /// Ready=True; Reconciling and Stalled removed; the generation observed; requeue at the
+    /// interval.
     pub(crate) fn succeed(&mut self, reason: &str, message: &str, extra: Option<(&str, Value)>) {
         let ready = self.cond("Ready", "True", reason, message);
         let mut updates = vec![("Ready", Some(ready)), ("Reconciling", None), ("Stalled", None)];
@@ -517,10 +726,14 @@ impl<'a> Run<'a> {
             updates.push((type_, Some(c)));
         }
         set_conditions(&mut self.outcome.status, updates);
+        self.observe_generation();
         self.outcome.requeue_after = Some(interval(self.obj));
     }
 
-    /// Ready=False with retry (Reconciling=True ProgressingWithRetry), or Stalled (terminal).
+    /// Ready=False with retry (Reconciling=True ProgressingWithRetry, keeping the progress
+    /// message the controller last wrote, as kustomize-controller's `finalizeStatus` and
+    /// source-controller's `ComputeReconcileResult` do), or Stalled (terminal, the generation
+    /// observed). A failure leaves `status.observedGeneration` stale.
     pub(crate) fn fail_with(&mut self, stall: bool, reason: &str, message: &str) {
         let ready = self.cond("Ready", "False", reason, message);
         let updates = if stall {
@@ -530,27 +743,56 @@ impl<'a> Run<'a> {
                 ("Stalled", Some(self.cond("Stalled", "True", reason, message))),
             ]
         } else {
-            let retrying = self.cond("Reconciling", "True", "ProgressingWithRetry", message);
+            let progress = condition_of(&self.outcome.status, "Reconciling")
+                .and_then(|c| c["message"].as_str())
+                .unwrap_or(message)
+                .to_owned();
+            let retrying = self.cond("Reconciling", "True", "ProgressingWithRetry", &progress);
             vec![("Ready", Some(ready)), ("Reconciling", Some(retrying)), ("Stalled", None)]
         };
         set_conditions(&mut self.outcome.status, updates);
+        if stall {
+            self.observe_generation();
+        }
         self.outcome.requeue_after = if stall { None } else { Some(retry_interval(self.obj)) };
         self.event(EventType::Warning, reason, message, None);
     }
 
     fn fail(&mut self, script: &Script) {
         let reason = script.reason.clone().unwrap_or_else(|| default_failure_reason(self.kind).to_owned());
+        if matches!(
+            self.kind,
+            FluxKind::GitRepository | FluxKind::OciRepository | FluxKind::Bucket | FluxKind::HelmRepository
+        ) && !script.stall
+        {
+            let fetch = self.cond("FetchFailed", "True", &reason, &script.message);
+            set_conditions(&mut self.outcome.status, vec![("FetchFailed", Some(fetch))]);
+        }
         self.fail_with(script.stall, &reason, &script.message);
     }
 
-    /// Ready=False while waiting on something else; no retry condition, requeue in 30s.
-    pub(crate) fn wait(&mut self, reason: &str, message: &str) {
+    /// Ready=False while waiting on something else, requeued after `after`; the generation is
+    /// not observed. A Reconciling condition already there stays: helm-controller keeps its
+    /// "Fulfilling prerequisites" (helmrelease_controller.go:236), the others turn it into
+    /// ProgressingWithRetry.
+    pub(crate) fn wait_for(&mut self, reason: &str, message: &str, after: Duration) {
         let ready = self.cond("Ready", "False", reason, message);
+        let reconciling = condition_of(&self.outcome.status, "Reconciling").cloned().map(|mut c| {
+            if self.kind != FluxKind::HelmRelease {
+                c["reason"] = json!("ProgressingWithRetry");
+            }
+            c
+        });
         set_conditions(
             &mut self.outcome.status,
-            vec![("Ready", Some(ready)), ("Reconciling", None), ("Stalled", None)],
+            vec![("Ready", Some(ready)), ("Reconciling", reconciling), ("Stalled", None)],
         );
-        self.outcome.requeue_after = Some(DEPENDENCY_REQUEUE);
+        self.outcome.requeue_after = Some(after);
+    }
+
+    /// [`Run::wait_for`] the controllers' dependency requeue (30 s).
+    pub(crate) fn wait(&mut self, reason: &str, message: &str) {
+        self.wait_for(reason, message, DEPENDENCY_REQUEUE);
     }
 
     /// The referenced object, if it is ready with an artifact: Err(message) otherwise.
@@ -589,6 +831,7 @@ impl<'a> Run<'a> {
             FluxKind::GitRepository | FluxKind::OciRepository => format!("stored artifact for revision '{revision}'"),
             _ => format!("stored artifact: revision '{revision}'"),
         };
+        set_conditions(&mut self.outcome.status, vec![("FetchFailed", None)]);
         self.store_artifact(&revision, &message);
     }
 
@@ -606,9 +849,12 @@ impl<'a> Run<'a> {
             "size": 20_000 + u64::from_str_radix(&digest[..4], 16).unwrap_or(0),
             "url": format!("http://source-controller.flux-system.svc.cluster.local./{path}"),
         });
-        self.outcome.status["url"] = json!(format!(
-            "http://source-controller.flux-system.svc.cluster.local./{kind}/{namespace}/{name}/latest.tar.gz"
-        ));
+        // GitRepository v1 dropped `status.url`; the others keep it (their CRDs).
+        if self.kind != FluxKind::GitRepository {
+            self.outcome.status["url"] = json!(format!(
+                "http://source-controller.flux-system.svc.cluster.local./{kind}/{namespace}/{name}/latest.tar.gz"
+            ));
+        }
         let in_storage = self.cond("ArtifactInStorage", "True", "Succeeded", message);
         self.succeed("Succeeded", message, Some(("ArtifactInStorage", in_storage)));
         if previous.as_deref() != Some(revision) {
@@ -632,11 +878,14 @@ impl<'a> Run<'a> {
     }
 
     fn kustomization(&mut self) {
-        let Some(revision) = self.kustomization_source() else { return };
-        if !self.dependencies_ready() {
-            return;
-        }
-        self.outcome.status["lastAttemptedRevision"] = json!(revision);
+        let source = match kustomization_prerequisites(self.obj, self.world) {
+            Ok(source) => source,
+            Err((reason, message, after)) => {
+                self.wait_for(reason, &message, after);
+                return;
+            }
+        };
+        let revision = source["status"]["artifact"]["revision"].as_str().unwrap_or_default().to_owned();
         let source_ref = &self.obj["spec"]["sourceRef"];
         let source = obj_ref(
             SOURCE,
@@ -651,12 +900,17 @@ impl<'a> Run<'a> {
                 "kustomization path not found: stat /tmp/kustomization-{dir}/{}: no such file or directory",
                 path.trim_start_matches("./")
             );
-            self.fail_with(false, "BuildFailed", &message);
+            // kustomization_controller.go: a missing path is an ArtifactFailed failure.
+            self.fail_with(false, "ArtifactFailed", &message);
             return;
         };
+        self.outcome.status["lastAttemptedRevision"] = json!(revision);
         let objects: Vec<Value> = manifests.into_iter().map(|m| self.label_for_kustomization(m)).collect();
         self.apply_inventory(objects);
         let entries = self.outcome.status["inventory"]["entries"].clone();
+        if !self.health_check(&revision, &entries) {
+            return;
+        }
         crate::reconcile_helm::record_history(
             &mut self.outcome.status,
             &revision,
@@ -666,45 +920,73 @@ impl<'a> Run<'a> {
         );
         self.outcome.status["lastAppliedRevision"] = json!(revision);
         let message = format!("Applied revision: {revision}");
-        let healthy = (self.obj["spec"]["wait"] == true || self.obj["spec"]["healthChecks"].is_array())
-            .then(|| ("Healthy", self.cond("Healthy", "True", "Succeeded", "Health check passed in 0s")));
-        self.succeed("ReconciliationSucceeded", &message, healthy);
+        self.succeed("ReconciliationSucceeded", &message, None);
         let finished = format!("Reconciliation finished in 1s, next run in {}", go_duration(interval(self.obj)));
         self.event(EventType::Normal, "ReconciliationSucceeded", &finished, Some(&revision));
     }
 
-    /// The source's artifact revision, or None after marking the wait.
-    fn kustomization_source(&mut self) -> Option<String> {
-        let source_ref = &self.obj["spec"]["sourceRef"];
-        let kind = source_ref["kind"].as_str().unwrap_or("GitRepository");
-        let namespace = ref_namespace(source_ref, self.obj).to_owned();
-        let name = source_ref["name"].as_str().unwrap_or_default();
-        let Some(source) = self.world.get(SOURCE, kind, &namespace, name) else {
-            self.wait("ArtifactFailed", &format!("Source '{kind}/{namespace}/{name}' not found"));
-            return None;
-        };
-        match source["status"]["artifact"]["revision"].as_str() {
-            Some(revision) => Some(revision.to_owned()),
-            None => {
-                self.wait("ArtifactFailed", "Source artifact not found, retrying in 30s");
-                None
-            }
+    /// kustomize-controller's `checkHealth` (kustomization_controller.go:997-1080): without
+    /// `wait` or `healthChecks` there is no Healthy condition; otherwise the checked objects
+    /// must become Current within `spec.timeout`. `sim.fluxboard.dev/unhealthy: Kind/ns/name`
+    /// scripts one that never does: the controller shows the health check running for the
+    /// timeout (the runtime waits it out), then fails with HealthCheckFailed and retries.
+    /// Returns whether the checks passed.
+    fn health_check(&mut self, revision: &str, entries: &Value) -> bool {
+        let spec = &self.obj["spec"];
+        if spec["wait"] != true && spec["healthChecks"].as_array().is_none_or(|h| h.is_empty()) {
+            set_conditions(&mut self.outcome.status, vec![("Healthy", None)]);
+            return true;
         }
+        let Some(unhealthy) = self.obj["metadata"]["annotations"]["sim.fluxboard.dev/unhealthy"].as_str() else {
+            let passed = self.cond("Healthy", "True", "Succeeded", "Health check passed in 0s");
+            let was_healthy = has_true(&self.obj["status"], "Healthy");
+            set_conditions(&mut self.outcome.status, vec![("Healthy", Some(passed))]);
+            if !was_healthy {
+                self.event(EventType::Normal, "Progressing", "Health check passed in 0s", Some(revision));
+            }
+            return true;
+        };
+        let timeout = timeout(self.obj);
+        let running =
+            format!("Running health checks for revision {revision} with a timeout of {}", go_duration(timeout));
+        let mut progress = self.outcome.status.clone();
+        set_conditions(
+            &mut progress,
+            vec![
+                ("Reconciling", Some(self.cond("Reconciling", "True", "Progressing", &running))),
+                ("Healthy", Some(self.cond("Healthy", "Unknown", "Progressing", &running))),
+            ],
+        );
+        self.outcome.progress = Some((progress, timeout));
+        let failure = format!("timeout waiting for: [{unhealthy} status: 'InProgress']");
+        let unhealthy = self.cond("Healthy", "False", "HealthCheckFailed", &failure);
+        let reconciling = self.cond("Reconciling", "True", "Progressing", &running);
+        set_conditions(&mut self.outcome.status, vec![("Reconciling", Some(reconciling))]);
+        crate::reconcile_helm::record_history(
+            &mut self.outcome.status,
+            revision,
+            entries.clone(),
+            "HealthCheckFailed",
+            &self.now,
+        );
+        self.fail_with(false, "HealthCheckFailed", &failure);
+        set_conditions(&mut self.outcome.status, vec![("Healthy", Some(unhealthy))]);
+        if let Some(event) = self.outcome.events.last_mut() {
+            event.message = format!("health check failed after {}: {failure}", go_duration(timeout));
+            event.annotations.insert(format!("{}/revision", FluxKind::Kustomization.group()), json!(revision));
+        }
+        false
     }
 
     /// Whether every dependsOn entry is ready; marks DependencyNotReady otherwise.
     pub(crate) fn dependencies_ready(&mut self) -> bool {
-        for dep in self.obj["spec"]["dependsOn"].as_array().cloned().unwrap_or_default() {
-            let namespace = ref_namespace(&dep, self.obj).to_owned();
-            let name = dep["name"].as_str().unwrap_or_default();
-            let ready =
-                self.world.get(self.kind.group(), self.kind.kind(), &namespace, name).is_some_and(|d| is_ready(&d));
-            if !ready {
-                self.wait("DependencyNotReady", &format!("dependency '{namespace}/{name}' is not ready"));
-                return false;
+        match check_dependencies(self.kind, self.obj, self.world, None) {
+            Ok(()) => true,
+            Err(message) => {
+                self.wait("DependencyNotReady", &message);
+                false
             }
         }
-        true
     }
 
     fn label_for_kustomization(&self, mut manifest: Value) -> Value {
@@ -799,6 +1081,91 @@ impl<'a> Run<'a> {
         self.outcome.status["lastAutomationRunTime"] = json!(self.now);
         self.outcome.status["observedSourceRevision"] = source["status"]["artifact"]["revision"].clone();
         self.succeed("Succeeded", "repository up-to-date", None);
+    }
+
+    /// source-watcher's ArtifactGenerator (artifactgenerator_controller.go): every source must
+    /// have an artifact; each `spec.artifacts[]` becomes an ExternalArtifact owned by the
+    /// generator (`spec.sourceRef` to it, Ready=True "Artifact is ready", L470-520), listed in
+    /// `status.inventory` as `{name, namespace, digest, filename}`; orphans are deleted. The
+    /// status has no observedGeneration.
+    fn artifact_generator(&mut self) {
+        let mut revisions = Map::new();
+        let mut observed = String::new();
+        for source in self.obj["spec"]["sources"].as_array().cloned().unwrap_or_default() {
+            let kind = source["kind"].as_str().unwrap_or_default();
+            let namespace = ref_namespace(&source, self.obj).to_owned();
+            let name = source["name"].as_str().unwrap_or_default();
+            let revision = match self.world.get(SOURCE, kind, &namespace, name) {
+                None => Err(format!("unable to get source '{namespace}/{name}': {}", not_found(SOURCE, kind, name))),
+                Some(found) => found["status"]["artifact"]["revision"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| format!("source '{kind}/{namespace}/{name}' is not ready")),
+            };
+            match revision {
+                Ok(revision) => {
+                    observed.push_str(&revision);
+                    revisions.insert(source["alias"].as_str().unwrap_or_default().to_owned(), json!(revision));
+                }
+                Err(message) => {
+                    self.wait("SourceFetchFailed", &format!("get sources failed: {message}"));
+                    return;
+                }
+            }
+        }
+        let uid = self.obj["metadata"]["uid"].clone();
+        let namespace = self.namespace().to_owned();
+        let mut inventory = Vec::new();
+        let mut changed = Vec::new();
+        for output in self.obj["spec"]["artifacts"].as_array().cloned().unwrap_or_default() {
+            let name = output["name"].as_str().unwrap_or_default().to_owned();
+            let contents = hex_digest(&format!("{observed}|{name}|{}", output["copy"]));
+            let digest = format!("sha256:{contents}");
+            let revision = match output["revision"].as_str().and_then(|r| r.strip_prefix('@')) {
+                Some(alias) => revisions.get(alias).and_then(Value::as_str).unwrap_or_default().to_owned(),
+                None => format!("latest@{digest}"),
+            };
+            let filename = format!("{}.tar.gz", &contents[..16]);
+            let path = format!("externalartifact/{namespace}/{name}/{filename}");
+            let generation = self
+                .world
+                .get(SOURCE, "ExternalArtifact", &namespace, &name)
+                .map_or(json!(1), |ea| ea["metadata"]["generation"].clone());
+            self.outcome.apply.push(json!({
+                "apiVersion": format!("{SOURCE}/v1"), "kind": "ExternalArtifact",
+                "metadata": {"name": name, "namespace": namespace,
+                             "labels": {"app.kubernetes.io/managed-by": "source-watcher", "source.extensions.fluxcd.io/generator": uid}},
+                "spec": {"sourceRef": {"apiVersion": "source.extensions.fluxcd.io/v1beta1", "kind": "ArtifactGenerator",
+                                       "name": self.name(), "namespace": namespace}},
+                "status": {
+                    "artifact": {"digest": digest, "lastUpdateTime": self.now, "path": path, "revision": revision,
+                                 "size": 10_000 + u64::from_str_radix(&contents[..3], 16).unwrap_or(0),
+                                 "url": format!("http://source-watcher.flux-system.svc.cluster.local./{path}")},
+                    "conditions": [condition("Ready", "True", "Succeeded", "Artifact is ready", &generation, &self.now)],
+                },
+            }));
+            let known = self.obj["status"]["inventory"]
+                .as_array()
+                .is_some_and(|i| i.iter().any(|e| e["name"] == name.as_str() && e["digest"] == digest.as_str()));
+            if !known {
+                changed.push(format!("{namespace}/{name} ({digest})"));
+            }
+            inventory.push(json!({"name": name, "namespace": namespace, "digest": digest, "filename": filename}));
+        }
+        for old in self.obj["status"]["inventory"].as_array().into_iter().flatten() {
+            if !inventory.iter().any(|e| e["name"] == old["name"] && e["namespace"] == old["namespace"]) {
+                let (Some(ns), Some(name)) = (old["namespace"].as_str(), old["name"].as_str()) else { continue };
+                self.outcome.delete.push(obj_ref(&format!("{SOURCE}/v1"), "ExternalArtifact", ns, name));
+            }
+        }
+        let count = inventory.len();
+        self.outcome.status["inventory"] = Value::Array(inventory);
+        self.outcome.status["observedSourcesDigest"] = json!(format!("sha256:{}", hex_digest(&observed)));
+        self.succeed("Succeeded", &format!("reconciliation succeeded, generated {count} artifact(s)"), None);
+        if !changed.is_empty() {
+            let message = format!("external artifacts reconciled: {}", changed.join("\n"));
+            self.event(EventType::Normal, "Ready", &message, None);
+        }
     }
 
     fn receiver(&mut self) {
@@ -914,28 +1281,50 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn only_a_generation_change_or_a_new_token_calls_for_work() {
+    fn only_a_trigger_or_a_new_token_calls_for_work() {
         let mut obj = git("a");
-        assert_eq!(decide(FluxKind::GitRepository, &obj), Decision::Reconcile, "never observed");
-        obj["status"] = json!({"observedGeneration": 1});
-        assert_eq!(decide(FluxKind::GitRepository, &obj), Decision::Nothing);
+        assert_eq!(decide(FluxKind::GitRepository, &obj, true), Decision::Reconcile, "created");
+        obj["status"] = json!({"observedGeneration": -1});
+        assert_eq!(decide(FluxKind::GitRepository, &obj, false), Decision::Nothing, "a stale generation is no trigger");
         obj["metadata"]["labels"] = json!({"x": "y"});
         obj["spec"]["force"] = json!(true);
-        assert_eq!(decide(FluxKind::GitRepository, &obj), Decision::Nothing, "labels and spec.force are not requests");
+        assert_eq!(
+            decide(FluxKind::GitRepository, &obj, false),
+            Decision::Nothing,
+            "labels and spec.force are not requests"
+        );
         obj["metadata"]["annotations"][REQUESTED_AT] = json!("t1");
-        assert_eq!(decide(FluxKind::GitRepository, &obj), Decision::Reconcile);
+        assert_eq!(decide(FluxKind::GitRepository, &obj, false), Decision::Reconcile);
         obj["status"]["lastHandledReconcileAt"] = json!("t1");
-        assert_eq!(decide(FluxKind::GitRepository, &obj), Decision::Nothing);
+        assert_eq!(decide(FluxKind::GitRepository, &obj, false), Decision::Nothing);
+        assert_eq!(decide(FluxKind::Alert, &json!({"metadata": {"generation": 1}}), true), Decision::Nothing, "static");
     }
 
+    /// E3: a new token on a suspended object is recorded by every kind whose deferred status
+    /// patch runs before the suspend check, not by ImageUpdateAutomation
+    /// (source-controller gitrepository_controller.go:237/267, image-automation's Finalize).
     #[test]
-    fn suspended_objects_record_tokens_only_for_appliers() {
-        let mut ks = json!({"metadata": {"generation": 2, "annotations": {REQUESTED_AT: "t"}}, "spec": {"suspend": true}, "status": {"observedGeneration": 1}});
-        assert_eq!(decide(FluxKind::Kustomization, &ks), Decision::AckSuspended { token: "t".into() });
-        assert_eq!(decide(FluxKind::GitRepository, &ks), Decision::Nothing);
-        ks["status"]["lastHandledReconcileAt"] = json!("t");
-        assert_eq!(decide(FluxKind::Kustomization, &ks), Decision::Nothing);
-        assert_eq!(decide(FluxKind::Alert, &json!({"metadata": {"generation": 1}})), Decision::Nothing, "static");
+    fn suspended_objects_record_tokens_except_image_update_automations() {
+        let ks = json!({"metadata": {"generation": 2, "annotations": {REQUESTED_AT: "t"}}, "spec": {"suspend": true},
+                        "status": {"observedGeneration": 1}});
+        for kind in FluxKind::ALL.into_iter().filter(|k| !k.is_static(&ks) && *k != FluxKind::ArtifactGenerator) {
+            let acks = kind != FluxKind::ImageUpdateAutomation;
+            let expected = if acks { Decision::Suspended } else { Decision::Nothing };
+            assert_eq!(decide(kind, &ks, false), expected, "{kind:?}");
+            let status = suspended_status(kind, &ks);
+            assert_eq!(status.as_ref().map(|s| s["lastHandledReconcileAt"] == "t"), acks.then_some(true), "{kind:?}");
+        }
+        let ag = json!({"metadata": {"generation": 1, "annotations": {REQUESTED_AT: "t", "source.extensions.fluxcd.io/reconcile": "disabled"}}});
+        assert_eq!(decide(FluxKind::ArtifactGenerator, &ag, false), Decision::Suspended);
+        assert_eq!(suspended_status(FluxKind::ArtifactGenerator, &ag).unwrap(), json!({"lastHandledReconcileAt": "t"}));
+        let mut handled = ks.clone();
+        handled["status"]["lastHandledReconcileAt"] = json!("t");
+        assert_eq!(decide(FluxKind::Kustomization, &handled, false), Decision::Nothing);
+        // A generation change reaches a suspended object too: helm-controller's empty result
+        // observes the generation (helmrelease_controller.go:153), kustomize-controller only
+        // when Ready=True.
+        assert_eq!(suspended_status(FluxKind::HelmRelease, &handled).unwrap()["observedGeneration"], 2);
+        assert_eq!(suspended_status(FluxKind::Kustomization, &handled), None);
     }
 
     #[test]
@@ -1008,24 +1397,196 @@ pub(crate) mod tests {
         let mut ks = json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
             "metadata": {"name": "app", "namespace": "apps", "generation": 1},
             "spec": {"interval": "10m", "path": "./deploy", "prune": true, "sourceRef": {"kind": "GitRepository", "name": "app"}},
-            "status": {"inventory": {"entries": [{"id": "apps_old__ConfigMap", "v": "v1"}]}}});
+            "status": {"observedGeneration": -1, "inventory": {"entries": [{"id": "apps_old__ConfigMap", "v": "v1"}]}}});
         let out = reconcile(FluxKind::Kustomization, &ks, &world);
         let (status, reason, message) = ready_condition(&out.status);
         assert_eq!((status.as_str(), reason.as_str()), ("True", "ReconciliationSucceeded"));
         assert!(message.starts_with("Applied revision: main@sha1:"));
+        assert_eq!(out.status["observedGeneration"], 1);
         assert_eq!(out.status["inventory"]["entries"], json!([{"id": "apps_web_apps_Deployment", "v": "v1"}]));
         assert_eq!(out.apply[0]["metadata"]["namespace"], "apps");
         assert_eq!(out.apply[0]["metadata"]["labels"]["kustomize.toolkit.fluxcd.io/name"], "app");
         assert_eq!(out.delete, vec![obj_ref("v1", "ConfigMap", "apps", "old")]);
         assert_eq!(out.status["history"][0]["totalReconciliations"], 1);
+        // kustomization_controller.go: a missing path fails with ArtifactFailed.
         ks["spec"]["path"] = json!("./missing");
-        assert_eq!(ready_condition(&reconcile(FluxKind::Kustomization, &ks, &world).status).1, "BuildFailed");
+        assert_eq!(ready_condition(&reconcile(FluxKind::Kustomization, &ks, &world).status).1, "ArtifactFailed");
         ks["spec"]["dependsOn"] = json!([{"name": "infra"}]);
         let waiting = reconcile(FluxKind::Kustomization, &ks, &world);
         assert_eq!(
             ready_condition(&waiting.status),
-            ("False".into(), "DependencyNotReady".into(), "dependency 'apps/infra' is not ready".into())
+            (
+                "False".into(),
+                "DependencyNotReady".into(),
+                "dependency 'apps/infra' not found: kustomizations.kustomize.toolkit.fluxcd.io \"infra\" not found"
+                    .into()
+            )
         );
+    }
+
+    fn cond(status: &Value, type_: &str) -> Option<Value> {
+        condition_of(status, type_).cloned()
+    }
+
+    /// E1: only success and stalls advance `status.observedGeneration`; failures and waits
+    /// leave it stale while every condition carries the current generation
+    /// (kustomize-controller `finalizeStatus`, source-controller `ComputeReconcileResult`,
+    /// pkg runtime/conditions setter.go).
+    #[test]
+    fn failures_and_waits_leave_the_observed_generation_stale() {
+        let world = MapWorld::default();
+        let mut obj = git("a");
+        obj["metadata"]["generation"] = json!(3);
+        obj["status"] = json!({"observedGeneration": 2});
+        obj["metadata"]["annotations"]["sim.fluxboard.dev/fail"] = json!("authentication required");
+        let failed = reconcile(FluxKind::GitRepository, &obj, &world);
+        assert_eq!(failed.status["observedGeneration"], 2);
+        for c in failed.status["conditions"].as_array().unwrap() {
+            assert_eq!(c["observedGeneration"], 3, "{c}");
+        }
+        assert_eq!(cond(&failed.status, "FetchFailed").unwrap()["status"], "True");
+        obj["metadata"]["annotations"]["sim.fluxboard.dev/stall"] = json!("invalid URL");
+        assert_eq!(reconcile(FluxKind::GitRepository, &obj, &world).status["observedGeneration"], 3, "a stall");
+
+        let ks = json!({"kind": "Kustomization", "metadata": {"name": "app", "namespace": "apps", "generation": 1},
+            "spec": {"interval": "10m", "path": "./", "sourceRef": {"kind": "GitRepository", "name": "app"}},
+            "status": {"observedGeneration": -1}});
+        let waiting = reconcile(FluxKind::Kustomization, &ks, &world);
+        assert_eq!(
+            ready_condition(&waiting.status),
+            (
+                "False".into(),
+                "ArtifactFailed".into(),
+                "gitrepositories.source.toolkit.fluxcd.io \"app\" not found".into()
+            )
+        );
+        assert_eq!(waiting.status["observedGeneration"], -1);
+        assert_eq!(cond(&waiting.status, "Ready").unwrap()["observedGeneration"], 1);
+    }
+
+    /// E9: sources keep Ready=True through a no-op reconcile (pkg runtime/reconcile
+    /// `ProgressiveStatus(false, …)`); a Kustomization marks Ready=Unknown once it works
+    /// (kustomization_controller.go:325) and writes nothing first while it waits.
+    #[test]
+    fn sources_keep_ready_while_reconciling_and_kustomizations_do_not() {
+        let mut world = MapWorld::default();
+        let mut source = git("a");
+        assert_eq!(
+            cond(&begin(FluxKind::GitRepository, &source, &world).unwrap(), "Ready").unwrap()["status"],
+            "Unknown"
+        );
+        source["status"] = reconcile(FluxKind::GitRepository, &source, &world).status;
+        let again = begin(FluxKind::GitRepository, &source, &world).unwrap();
+        assert_eq!(cond(&again, "Ready").unwrap()["status"], "True");
+        assert_eq!(cond(&again, "Reconciling").unwrap()["message"], "reconciliation in progress");
+        source["metadata"]["generation"] = json!(2);
+        let changed = begin(FluxKind::GitRepository, &source, &world).unwrap();
+        assert_eq!(cond(&changed, "Reconciling").unwrap()["message"], "processing object: new generation 1 -> 2");
+
+        let ks = json!({"kind": "Kustomization", "metadata": {"name": "app", "namespace": "apps", "generation": 1},
+            "spec": {"interval": "10m", "timeout": "2m", "path": "./", "sourceRef": {"kind": "GitRepository", "name": "app"}}});
+        assert_eq!(begin(FluxKind::Kustomization, &ks, &world), None, "no source yet");
+        source["metadata"]["generation"] = json!(1);
+        world.put(source);
+        let started = begin(FluxKind::Kustomization, &ks, &world).unwrap();
+        assert_eq!(cond(&started, "Ready").unwrap()["status"], "Unknown");
+        let progress = cond(&started, "Reconciling").unwrap()["message"].as_str().unwrap().to_owned();
+        assert!(
+            progress.starts_with("Fetching manifests for revision main@sha1:")
+                && progress.ends_with("with a timeout of 2m0s")
+        );
+    }
+
+    /// E10: health checks that time out (kustomization_controller.go:997-1080, pkg ssa
+    /// manager_wait.go) and dependsOn's revision check for a shared source (L612-624).
+    #[test]
+    fn health_checks_can_time_out_and_dependencies_must_apply_the_shared_revision() {
+        let mut world = MapWorld::default();
+        let mut source = git("a");
+        source["status"] = reconcile(FluxKind::GitRepository, &source, &world).status;
+        let revision = source["status"]["artifact"]["revision"].as_str().unwrap().to_owned();
+        world.put(source);
+        world.manifests.insert(
+            "./".into(),
+            vec![json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}})],
+        );
+        let mut ks = json!({"kind": "Kustomization", "metadata": {"name": "app", "namespace": "apps", "generation": 1,
+                "annotations": {"sim.fluxboard.dev/unhealthy": "Deployment/apps/web"}},
+            "spec": {"interval": "10m", "timeout": "1m", "wait": true, "path": "./", "sourceRef": {"kind": "GitRepository", "name": "app"}},
+            "status": {"observedGeneration": -1}});
+        let out = reconcile(FluxKind::Kustomization, &ks, &world);
+        let failure = "timeout waiting for: [Deployment/apps/web status: 'InProgress']";
+        assert_eq!(ready_condition(&out.status), ("False".into(), "HealthCheckFailed".into(), failure.into()));
+        assert_eq!(cond(&out.status, "Healthy").unwrap()["reason"], "HealthCheckFailed");
+        assert_eq!(cond(&out.status, "Reconciling").unwrap()["reason"], "ProgressingWithRetry");
+        assert_eq!(out.status["observedGeneration"], -1);
+        assert!(out.status.get("lastAppliedRevision").is_none(), "applied only once healthy");
+        assert_eq!(out.status["history"][0]["lastReconciledStatus"], "HealthCheckFailed");
+        assert_eq!(out.events[0].message, format!("health check failed after 1m0s: {failure}"));
+        let (progress, lasts) = out.progress.clone().expect("the health check is shown running");
+        assert_eq!(lasts, Duration::from_secs(60));
+        assert_eq!(cond(&progress, "Healthy").unwrap()["status"], "Unknown");
+        assert_eq!(
+            cond(&progress, "Reconciling").unwrap()["message"],
+            format!("Running health checks for revision {revision} with a timeout of 1m0s")
+        );
+        ks["metadata"]["annotations"] = json!({});
+        let healthy = reconcile(FluxKind::Kustomization, &ks, &world);
+        assert_eq!(cond(&healthy.status, "Healthy").unwrap()["message"], "Health check passed in 0s");
+
+        // A dependency on the same source must have applied the source's revision.
+        let mut infra = ks.clone();
+        infra["metadata"]["name"] = json!("infra");
+        infra["status"] = json!({"observedGeneration": 1, "lastAppliedRevision": "main@sha1:old",
+            "conditions": [{"type": "Ready", "status": "True"}]});
+        world.put(infra.clone());
+        ks["spec"]["dependsOn"] = json!([{"name": "infra"}]);
+        assert_eq!(
+            ready_condition(&reconcile(FluxKind::Kustomization, &ks, &world).status).2,
+            "dependency 'apps/infra' revision is not up to date"
+        );
+        infra["status"]["lastAppliedRevision"] = json!(revision);
+        world.put(infra);
+        assert_eq!(ready_condition(&reconcile(FluxKind::Kustomization, &ks, &world).status).0, "True");
+    }
+
+    /// E2: source-watcher's ArtifactGenerator (artifactgenerator_controller.go:250-300,
+    /// 470-520): no status.observedGeneration, its message, an inventory and the
+    /// ExternalArtifacts it owns, orphans deleted.
+    #[test]
+    fn an_artifact_generator_produces_external_artifacts() {
+        let mut world = MapWorld::default();
+        let mut source = git("a");
+        source["status"] = reconcile(FluxKind::GitRepository, &source, &world).status;
+        let revision = source["status"]["artifact"]["revision"].as_str().unwrap().to_owned();
+        world.put(source);
+        let ag = json!({"kind": "ArtifactGenerator", "metadata": {"name": "gen", "namespace": "apps", "generation": 4, "uid": "u1"},
+            "spec": {"sources": [{"alias": "repo", "kind": "GitRepository", "name": "app"}],
+                     "artifacts": [{"name": "app-config", "revision": "@repo", "copy": [{"from": "@repo/config/**", "to": "@artifact/"}]},
+                                   {"name": "app-manifests", "copy": [{"from": "@repo/deploy/**", "to": "@artifact/"}]}]},
+            "status": {"inventory": [{"name": "gone", "namespace": "apps", "digest": "sha256:x", "filename": "x.tar.gz"}]}});
+        let out = reconcile(FluxKind::ArtifactGenerator, &ag, &world);
+        assert_eq!(
+            ready_condition(&out.status),
+            ("True".into(), "Succeeded".into(), "reconciliation succeeded, generated 2 artifact(s)".into())
+        );
+        assert!(out.status.get("observedGeneration").is_none());
+        let inventory = out.status["inventory"].as_array().unwrap();
+        assert_eq!(inventory.len(), 2);
+        assert_eq!(inventory[0]["name"], "app-config");
+        assert!(inventory[0]["digest"].as_str().unwrap().starts_with("sha256:"));
+        assert!(inventory[0]["filename"].as_str().unwrap().ends_with(".tar.gz"));
+        let ea = &out.apply[0];
+        assert_eq!(ea["kind"], "ExternalArtifact");
+        assert_eq!(
+            ea["spec"]["sourceRef"],
+            json!({"apiVersion": "source.extensions.fluxcd.io/v1beta1",
+            "kind": "ArtifactGenerator", "name": "gen", "namespace": "apps"})
+        );
+        assert_eq!(ea["status"]["artifact"]["revision"], revision.as_str(), "@repo takes the source's revision");
+        assert!(out.apply[1]["status"]["artifact"]["revision"].as_str().unwrap().starts_with("latest@sha256:"));
+        assert_eq!(ea["status"]["conditions"][0]["message"], "Artifact is ready");
+        assert_eq!(out.delete, vec![obj_ref("source.toolkit.fluxcd.io/v1", "ExternalArtifact", "apps", "gone")]);
     }
 
     #[test]
