@@ -354,7 +354,7 @@ async fn a_person_logs_in_sees_their_scope_and_logs_out() -> anyhow::Result<()> 
 
     // A Kubernetes token logs in too (checked by the cluster, not kept).
     c.find(Locator::Css(".token-login summary")).await?.click().await?;
-    browser.wait_element("#token").await?.send_keys(kube_sim::ADMIN_TOKEN).await?;
+    browser.wait_element("#token").await?.send_keys(&served.demo.admin_token).await?;
     c.find(Locator::Css(".token-login button[type=submit]")).await?.click().await?;
     browser.wait_text("[data-testid=user]", "the token's user", |t| t == "kube-sim-admin").await?;
     Ok(())

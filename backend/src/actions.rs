@@ -15,7 +15,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Extension, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use fluxboard_model::action::{
     Action, ActionRequest, ActionResponse, ActionResult, AuditEntry, ControllerStatus, NotApplicable, RESTARTED_AT,
@@ -95,10 +95,10 @@ pub(crate) async fn post_actions(
         state.audit.record(entry(&identity, None, None, None, ResultStatus::Refused, &message));
         ApiError::new(status, code, message).into_response()
     };
-    if let Err(why) = same_origin(&headers) {
+    if let Err(why) = crate::http::same_origin(&headers, &state.hosts) {
         return refuse(StatusCode::FORBIDDEN, "cross_site", why);
     }
-    if !is_json(&headers) {
+    if !crate::http::is_json(&headers) {
         return refuse(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
@@ -149,31 +149,6 @@ pub(crate) async fn post_actions(
         return ApiError::new(status, code, r.message.clone()).into_response();
     }
     (StatusCode::ACCEPTED, Json(ActionResponse { action: request.action, results })).into_response()
-}
-
-/// Whether the request says its body is JSON.
-pub(crate) fn is_json(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json")))
-}
-
-/// Browsers send `Sec-Fetch-Site` and `Origin` on every cross-site request: refuse those.
-pub(crate) fn same_origin(headers: &HeaderMap) -> Result<(), String> {
-    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok())
-        && !matches!(site, "same-origin" | "none")
-    {
-        return Err(format!("cross-site request refused (Sec-Fetch-Site: {site})"));
-    }
-    if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
-        let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
-        let origin_host = origin.split_once("://").map_or("", |(_, rest)| rest);
-        if origin == "null" || origin_host != host {
-            return Err(format!("cross-site request refused (Origin {origin} is not this server)"));
-        }
-    }
-    Ok(())
 }
 
 fn entry(
@@ -601,26 +576,6 @@ pub(crate) async fn get_controllers(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cross_site_requests_are_refused() {
-        let headers = |pairs: &[(&str, &str)]| {
-            let mut h = HeaderMap::new();
-            for (k, v) in pairs {
-                h.insert(axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(), v.parse().unwrap());
-            }
-            h
-        };
-        assert!(same_origin(&headers(&[])).is_ok(), "non-browser clients send neither header");
-        assert!(
-            same_origin(&headers(&[("sec-fetch-site", "same-origin"), ("origin", "http://h:1"), ("host", "h:1")]))
-                .is_ok()
-        );
-        assert!(same_origin(&headers(&[("sec-fetch-site", "cross-site")])).is_err());
-        assert!(same_origin(&headers(&[("sec-fetch-site", "same-site")])).is_err());
-        assert!(same_origin(&headers(&[("origin", "http://evil.example"), ("host", "h:1")])).is_err());
-        assert!(same_origin(&headers(&[("origin", "null"), ("host", "h:1")])).is_err());
-    }
 
     #[test]
     fn sources_come_before_the_object() {

@@ -56,6 +56,8 @@ pub struct AppState {
     pub snapshots: crate::stream::SnapshotCache,
     /// The session store (streams re-read their session from it).
     pub sessions: Store,
+    /// The Host values answered and the origins trusted (DNS-rebinding protection).
+    pub hosts: crate::http::Hosts,
     /// Open event streams per user (or, without login, per client address).
     pub stream_slots: std::sync::Mutex<std::collections::HashMap<String, usize>>,
 }
@@ -149,6 +151,7 @@ impl App {
             shutdown: tokio::sync::watch::channel(false).0,
             snapshots: crate::stream::SnapshotCache::default(),
             sessions: sessions.clone(),
+            hosts: options.config.hosts()?,
             stream_slots: std::sync::Mutex::default(),
         });
         Ok(App { state, sessions, watchers, write_timeout: options.write_timeout })
@@ -261,8 +264,9 @@ pub fn router(state: Arc<AppState>, sessions: Store) -> Router {
         axum::http::header::X_CONTENT_TYPE_OPTIONS,
         axum::http::HeaderValue::from_static("nosniff"),
     );
+    let guard = axum::middleware::from_fn_with_state(state.clone(), crate::http::guard);
     if state.base_path.is_empty() {
-        return api.layer(nosniff);
+        return api.layer(guard).layer(nosniff);
     }
     let base = state.base_path.clone();
     Router::new()
@@ -288,6 +292,7 @@ pub fn router(state: Arc<AppState>, sessions: Store) -> Router {
                 tower::ServiceExt::oneshot(api, req).await
             }
         }))
+        .layer(guard)
         .layer(nosniff)
 }
 

@@ -88,6 +88,14 @@ pub struct Config {
     /// login rate limits behind an ingress. Empty: the socket's peer is the client.
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
+    /// The URL people open fluxboard at (`https://fluxboard.example.com/flux`): its host is
+    /// answered and its origin is the one state-changing requests must come from.
+    #[serde(default)]
+    pub external_url: Option<String>,
+    /// More `host[:port]` values to answer (besides externalUrl's). Set one of the two: a
+    /// server that answers any Host name can be reached by DNS rebinding from any web page.
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
 }
 
 /// The login methods.
@@ -289,8 +297,14 @@ impl Config {
             .collect()
     }
 
+    /// The Host values answered and the origins trusted.
+    pub fn hosts(&self) -> anyhow::Result<crate::http::Hosts> {
+        crate::http::Hosts::new(self.external_url.as_deref(), &self.allowed_hosts)
+    }
+
     pub fn check(&self) -> anyhow::Result<()> {
         self.trusted_proxies()?;
+        self.hosts()?;
         let mut seen = std::collections::HashSet::new();
         for user in &self.auth.local.users {
             anyhow::ensure!(!user.username.is_empty(), "a local user has an empty username");

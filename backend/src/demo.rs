@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use kube::config::Kubeconfig;
-use kube_sim::{ADMIN_TOKEN, FleetChoice, Sim, SimConfig, Timing};
+use kube_sim::{FleetChoice, Sim, SimConfig, Timing};
 
 /// The emulated clusters of a demo, and the kubeconfig that reaches them.
 #[derive(Debug)]
@@ -14,6 +14,8 @@ pub struct Demo {
     pub sims: Vec<Sim>,
     pub kubeconfig: PathBuf,
     pub contexts: Vec<String>,
+    /// The emulated clusters' admin token: random per run (it is also a fluxboard login).
+    pub admin_token: String,
     _dir: tempfile::TempDir,
 }
 
@@ -109,6 +111,21 @@ fn demo_rbac() -> Vec<serde_json::Value> {
     ]
 }
 
+/// 32 random bytes, hex: the demo clusters' admin token.
+fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::fill(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Writes a file only its owner may read (0600).
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    file.write_all(text.as_bytes())
+}
+
 /// How to seed the demo.
 #[derive(Debug, Clone)]
 pub struct DemoOptions {
@@ -131,6 +148,10 @@ impl Demo {
     pub async fn start(options: &DemoOptions) -> anyhow::Result<Demo> {
         let dir =
             tempfile::Builder::new().prefix("fluxboard-demo-").tempdir().context("Failed to create a temp dir")?;
+        // The kubeconfig holds the admin token: readable by this user only.
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))?;
+        let admin_token = random_token();
         let mut sims = Vec::new();
         let mut merged: Option<Kubeconfig> = None;
         for (i, name) in options.clusters.iter().enumerate() {
@@ -139,13 +160,19 @@ impl Demo {
                 _ => FleetChoice::Demo(name.clone()),
             };
             let timing = if options.realistic_timing { Timing::demo() } else { Timing::instant() };
-            let sim = Sim::start(SimConfig { fleet, timing, name: name.clone(), ..SimConfig::default() })
-                .await
-                .with_context(|| format!("Failed to start the emulated cluster {name}"))?;
+            let config = SimConfig {
+                fleet,
+                timing,
+                name: name.clone(),
+                admin_token: admin_token.clone(),
+                ..SimConfig::default()
+            };
+            let sim =
+                Sim::start(config).await.with_context(|| format!("Failed to start the emulated cluster {name}"))?;
             for obj in demo_rbac() {
                 sim.cluster().apply(&obj).context("seeding the demo RBAC")?;
             }
-            let config = Kubeconfig::from_yaml(&sim.kubeconfig_yaml(ADMIN_TOKEN)).context("kubeconfig")?;
+            let config = Kubeconfig::from_yaml(&sim.kubeconfig_yaml(&admin_token)).context("kubeconfig")?;
             merged = Some(match merged {
                 Some(m) => m.merge(config).context("merging kubeconfigs")?,
                 None => config,
@@ -154,8 +181,8 @@ impl Demo {
         }
         let kubeconfig = dir.path().join("kubeconfig");
         let merged = merged.context("no clusters")?;
-        std::fs::write(&kubeconfig, serde_yaml::to_string(&merged)?).context("Failed to write the kubeconfig")?;
-        Ok(Demo { sims, kubeconfig, contexts: options.clusters.clone(), _dir: dir })
+        write_private(&kubeconfig, &serde_yaml::to_string(&merged)?).context("Failed to write the kubeconfig")?;
+        Ok(Demo { sims, kubeconfig, contexts: options.clusters.clone(), admin_token, _dir: dir })
     }
 
     /// Connects to the demo clusters through the kubeconfig, as `fluxboard serve` would.

@@ -11,6 +11,7 @@ pub mod config;
 pub mod conn;
 pub mod demo;
 pub mod error;
+pub mod http;
 pub mod limiter;
 pub mod login;
 pub mod metrics;

@@ -115,9 +115,10 @@ fn too_many(wait: Duration) -> Response {
 }
 
 /// The checks every login request passes first: same origin, JSON, readable body.
-fn login_body(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
-    crate::actions::same_origin(headers).map_err(|why| ApiError::new(StatusCode::FORBIDDEN, "cross_site", why))?;
-    if !crate::actions::is_json(headers) {
+fn login_body(state: &AppState, headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    crate::http::same_origin(headers, &state.hosts)
+        .map_err(|why| ApiError::new(StatusCode::FORBIDDEN, "cross_site", why))?;
+    if !crate::http::is_json(headers) {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
@@ -210,7 +211,7 @@ pub(crate) async fn login(
                 .into_response();
         }
     };
-    let body = match login_body(&headers, body) {
+    let body = match login_body(&state, &headers, body) {
         Ok(b) => b,
         Err(r) => return r.into_response(),
     };
@@ -290,7 +291,7 @@ pub(crate) async fn token(
         return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "bad_body", "the request body is too large")
             .into_response();
     };
-    let body = match login_body(&headers, Ok(body)) {
+    let body = match login_body(&state, &headers, Ok(body)) {
         Ok(b) => b,
         Err(r) => return r.into_response(),
     };
@@ -329,8 +330,8 @@ pub(crate) async fn token(
     Json(state.config.identity(&who.user, &who.groups)).into_response()
 }
 
-pub(crate) async fn logout(session: Session, headers: HeaderMap) -> Response {
-    if let Err(why) = crate::actions::same_origin(&headers) {
+pub(crate) async fn logout(State(state): State<Arc<AppState>>, session: Session, headers: HeaderMap) -> Response {
+    if let Err(why) = crate::http::same_origin(&headers, &state.hosts) {
         return ApiError::new(StatusCode::FORBIDDEN, "cross_site", why).into_response();
     }
     if let Err(e) = session.flush().await {

@@ -123,12 +123,15 @@ async fn main() -> anyhow::Result<()> {
             let demo = Demo::start(&DemoOptions { objects, ..DemoOptions::default() }).await?;
             let password =
                 std::env::var("FLUXBOARD_DEMO_PASSWORD").ok().filter(|p| !p.is_empty()).unwrap_or_else(random_password);
-            let config = fluxboard::demo::demo_config(&password)?;
-            let options = Options { base_path, identity: None, config, ..Options::default() };
-            let app = App::start(demo.clusters().await?, &options).await?;
             let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.with_context(|| {
                 format!("Failed to listen on 127.0.0.1:{port} (is another demo running? try --port)")
             })?;
+            let port = listener.local_addr()?.port();
+            let mut config = fluxboard::demo::demo_config(&password)?;
+            // Only its own address is answered (no DNS rebinding from a web page).
+            config.allowed_hosts = vec![format!("127.0.0.1:{port}"), format!("localhost:{port}")];
+            let options = Options { base_path, identity: None, config, ..Options::default() };
+            let app = App::start(demo.clusters().await?, &options).await?;
             let base = app.state.base_path.clone();
             println!();
             println!("  fluxboard demo is running: open http://{}{base}/", listener.local_addr()?);
@@ -141,6 +144,7 @@ async fn main() -> anyhow::Result<()> {
                 println!("  note: the web app was not built into this binary; run `cargo xtask demo` instead");
             }
             println!("  log in as admin, operator (team-a only) or viewer, password: {password}");
+            println!("  or with the emulated clusters' admin token (random per run): {}", demo.admin_token);
             println!("  press Ctrl-C to stop");
             println!();
             app.serve(listener, shutdown_signal()).await?;

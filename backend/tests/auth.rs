@@ -201,11 +201,11 @@ async fn a_kubernetes_token_logs_in_through_token_review_and_is_not_kept() {
     let mut b = Browser::new(&app);
     let (status, body) = b.post("/auth/token", json!({"token": "not-a-real-token"})).await;
     assert_eq!(status, 401, "{body}");
-    let (status, me) = b.post("/auth/token", json!({"token": kube_sim::ADMIN_TOKEN})).await;
+    let (status, me) = b.post("/auth/token", json!({"token": app.demo.admin_token})).await;
     assert_eq!(status, 200, "{me}");
     assert_eq!(me["user"], "kube-sim-admin");
     assert!(me["groups"].as_array().unwrap().iter().any(|g| g == "system:masters"));
-    assert!(!b.cookie.as_deref().unwrap().contains(kube_sim::ADMIN_TOKEN));
+    assert!(!b.cookie.as_deref().unwrap().contains(&app.demo.admin_token));
     assert_eq!(b.get("/api/v1/me").await.1["user"], "kube-sim-admin");
 }
 
@@ -465,7 +465,7 @@ async fn system_identities_are_refused_at_login_unless_allowed() {
     let (status, _) = b.login("system:kube-controller-manager", PASSWORD).await;
     assert_eq!(status, 403);
     // The emulated cluster's admin token reviews as system:masters: refused too, unless allowed.
-    let (status, body) = b.post("/auth/token", json!({"token": kube_sim::ADMIN_TOKEN})).await;
+    let (status, body) = b.post("/auth/token", json!({"token": app.demo.admin_token})).await;
     assert_eq!(status, 403, "{body}");
     config.auth.allowed_system_names = vec!["system:masters".into()];
     let app = TestApp::start_with(Options { identity: None, config, ..Options::default() }).await;

@@ -95,7 +95,10 @@ pub struct SimConfig {
     /// Whether the Flux controllers run (and their Deployments exist in `flux-system`).
     pub flux: bool,
     pub timing: Timing,
-    /// Bearer tokens besides [`ADMIN_TOKEN`].
+    /// The admin's bearer token (user `kube-sim-admin`, group `system:masters`); the demo sets
+    /// a random one per run.
+    pub admin_token: String,
+    /// Bearer tokens besides the admin's.
     pub tokens: Vec<StaticToken>,
     /// How often watches that asked for bookmarks get one.
     pub bookmark_interval: Duration,
@@ -116,6 +119,7 @@ impl Default for SimConfig {
             fleet: FleetChoice::Empty,
             flux: true,
             timing: Timing::instant(),
+            admin_token: ADMIN_TOKEN.to_owned(),
             tokens: Vec::new(),
             bookmark_interval: Duration::from_secs(1),
             history: 50_000,
@@ -159,7 +163,7 @@ impl Sim {
         let store = Arc::new(store::Store::new(store::StoreConfig { history: config.history, ..Default::default() }));
         let cluster = Cluster { registry: registry.clone(), store: store.clone() };
         let content = Arc::new(Content::default());
-        let mut tokens = vec![StaticToken::new(ADMIN_TOKEN, "kube-sim-admin", &["system:masters"])];
+        let mut tokens = vec![StaticToken::new(&config.admin_token, "kube-sim-admin", &["system:masters"])];
         tokens.extend(config.tokens.iter().cloned());
         let state = Arc::new(server::ServerState {
             registry,
@@ -214,6 +218,11 @@ impl Sim {
         &self.controllers
     }
 
+    /// The admin's bearer token.
+    pub fn admin_token(&self) -> &str {
+        &self.config.admin_token
+    }
+
     /// A kubeconfig for this server, authenticating with `token`.
     pub fn kubeconfig_yaml(&self, token: &str) -> String {
         kubeconfig(&self.config.name, &self.url(), self.ca_pem(), &[(self.config.name.clone(), token.to_owned())])
@@ -221,7 +230,7 @@ impl Sim {
 
     /// Writes [`Sim::kubeconfig_yaml`] with the admin token to `path`.
     pub fn write_kubeconfig(&self, path: &std::path::Path) -> anyhow::Result<()> {
-        std::fs::write(path, self.kubeconfig_yaml(ADMIN_TOKEN))
+        std::fs::write(path, self.kubeconfig_yaml(&self.config.admin_token))
             .with_context(|| format!("Failed to write {}", path.display()))
     }
 
