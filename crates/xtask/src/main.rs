@@ -9,6 +9,9 @@
 //! - `bench [args]`: `dist`, a release build of fluxboard, kube-sim and fluxboard-bench, then
 //!   `fluxboard-bench run` (separate processes on loopback; see crates/bench): prints a table
 //!   and writes `target/bench/results.json`.
+//! - `real-cluster`: builds the real stack from pinned upstream Go modules when needed
+//!   (`tools/real-cluster/build.sh`), starts it with a fleet (crates/real-cluster), prints its
+//!   kubeconfig and runs until Ctrl-C, then stops every process it started.
 //! - `setup`: installs what the other tasks need and is missing: the wasm target, the pinned
 //!   wasm-bindgen-cli, binaryen, Chromium and ChromeDriver, redis-server.
 
@@ -71,16 +74,48 @@ fn main() -> anyhow::Result<()> {
                 .arg(target_dir.join("bench/results.json"))
                 .args(&rest))
         }
+        "real-cluster" => real_cluster(),
         "setup" => {
             setup_build_tools(&root)?;
             setup_test_tools()
         }
         _ => {
             bail!(
-                "usage: cargo xtask <dist | demo [fluxboard demo flags] | test [cargo test flags] | bench [fluxboard-bench run flags] | setup>"
+                "usage: cargo xtask <dist | demo [fluxboard demo flags] | test [cargo test flags] | bench [fluxboard-bench run flags] | real-cluster | setup>"
             )
         }
     }
+}
+
+/// `cargo xtask real-cluster`: the real API server and Flux controllers with a fleet, until Ctrl-C.
+fn real_cluster() -> anyhow::Result<()> {
+    say("building the real cluster's binaries if needed (tools/real-cluster/build.sh; the first build takes a while)");
+    let cluster = real_cluster::Cluster::start(&real_cluster::Options::default())?;
+    println!("kubeconfig: {}", cluster.kubeconfig.display());
+    println!("  kubectl --kubeconfig {} get ks,hr,gitrepo,helmrepo -A", cluster.kubeconfig.display());
+    println!(
+        "  cargo run -p fluxboard -- serve --kubeconfig {} --listen 127.0.0.1:8080 --open-role admin",
+        cluster.kubeconfig.display()
+    );
+    println!(
+        "  tokens: admin {}  operator {}  viewer {}",
+        cluster.tokens.admin, cluster.tokens.operator, cluster.tokens.viewer
+    );
+    println!("  logs: {}/logs", cluster.dir.display());
+    println!("running until Ctrl-C");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let result = runtime.block_on(async {
+        let mut check = tokio::time::interval(std::time::Duration::from_secs(5));
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => return Ok(()),
+                _ = check.tick() => cluster.check_running()?,
+            }
+        }
+    });
+    say("stopping every process");
+    drop(cluster);
+    result
 }
 
 fn root() -> PathBuf {
