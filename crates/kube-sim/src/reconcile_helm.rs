@@ -253,14 +253,20 @@ fn stall_out_of_retries(r: &mut Run<'_>, action: Action) {
 /// One HelmRelease reconciliation: helm-controller's `reconcileRelease` and `AtomicRelease`
 /// (helmrelease_controller.go, internal/reconcile/atomic_release.go), one action loop per run.
 pub(crate) fn helm_release(r: &mut Run<'_>) {
+    // pkg apis/meta `HandleAnnotationRequest`: honoured only with the same token as a new
+    // requestedAt, and recorded as handled whenever present.
     let annotations = &r.obj["metadata"]["annotations"];
-    let token = annotations["reconcile.fluxcd.io/requestedAt"].as_str().map(str::to_owned);
+    let token = annotations["reconcile.fluxcd.io/requestedAt"].as_str();
+    let new_token = token.is_some() && r.obj["status"]["lastHandledReconcileAt"].as_str() != token;
     let requested = |key: &str, handled: &str| {
         let value = annotations[key].as_str()?;
-        (Some(value) == token.as_deref() && r.obj["status"][handled].as_str() != Some(value)).then(|| value.to_owned())
+        let honoured = new_token && Some(value) == token && r.obj["status"][handled].as_str() != Some(value);
+        Some((value.to_owned(), honoured))
     };
-    let force = requested("reconcile.fluxcd.io/forceAt", "lastHandledForceAt");
-    let reset = requested("reconcile.fluxcd.io/resetAt", "lastHandledResetAt");
+    let force_at = requested("reconcile.fluxcd.io/forceAt", "lastHandledForceAt");
+    let reset_at = requested("reconcile.fluxcd.io/resetAt", "lastHandledResetAt");
+    let force = force_at.as_ref().filter(|(_, honoured)| *honoured).map(|(v, _)| v.clone());
+    let reset = reset_at.as_ref().filter(|(_, honoured)| *honoured).map(|(v, _)| v.clone());
     if !r.dependencies_ready() {
         return;
     }
@@ -278,11 +284,11 @@ pub(crate) fn helm_release(r: &mut Run<'_>) {
     if must_reset {
         clear_failures(&mut r.outcome.status);
     }
-    if let Some(reset) = &reset {
-        r.outcome.status["lastHandledResetAt"] = json!(reset);
+    if let Some((value, _)) = &reset_at {
+        r.outcome.status["lastHandledResetAt"] = json!(value);
     }
-    if let Some(force) = &force {
-        r.outcome.status["lastHandledForceAt"] = json!(force);
+    if let Some((value, _)) = &force_at {
+        r.outcome.status["lastHandledForceAt"] = json!(value);
     }
     let st = &mut r.outcome.status;
     st["lastAttemptedGeneration"] = r.generation.clone();
@@ -621,7 +627,10 @@ mod tests {
         assert_eq!(cond(&begin(FluxKind::HelmRelease, &hr, &world).unwrap(), "Ready").0, "True");
         let not_forced = step(&mut hr, &world);
         assert_eq!(not_forced.status["history"][0]["version"], 1);
-        assert!(not_forced.status.get("lastHandledForceAt").is_none());
+        assert_eq!(
+            not_forced.status["lastHandledForceAt"], "b",
+            "recorded, not honoured (pkg HandleAnnotationRequest)"
+        );
         annotate(&mut hr, json!({"reconcile.fluxcd.io/requestedAt": "c", "reconcile.fluxcd.io/forceAt": "c"}));
         let forced = step(&mut hr, &world);
         assert_eq!(forced.status["history"][0]["version"], 2);
