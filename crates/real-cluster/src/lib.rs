@@ -101,20 +101,24 @@ pub fn ensure_built() -> anyhow::Result<PathBuf> {
         return Ok(PathBuf::from(dir));
     }
     let script = repo_root().join("tools/real-cluster/build.sh");
-    let out = Command::new("bash")
+    let mut child = Command::new("bash")
         .arg(&script)
+        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::inherit())
-        .output()
+        .spawn()
         .with_context(|| format!("run {}", script.display()))?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    for line in text.lines() {
-        if !line.starts_with("bin: ") {
-            eprintln!("{line}");
+    let mut bin = None;
+    // Progress as it comes: one line per binary.
+    for line in std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().expect("piped stdout"))) {
+        let line = line?;
+        match line.strip_prefix("bin: ") {
+            Some(dir) => bin = Some(PathBuf::from(dir.trim())),
+            None => eprintln!("{line}"),
         }
     }
-    anyhow::ensure!(out.status.success(), "{} failed", script.display());
-    let bin = text.lines().rev().find_map(|l| l.strip_prefix("bin: ")).context("build.sh printed no bin dir")?;
-    Ok(PathBuf::from(bin.trim()))
+    let status = child.wait()?;
+    anyhow::ensure!(status.success(), "{} failed ({status})", script.display());
+    bin.context("build.sh printed no bin dir")
 }
 
 /// A free TCP port on 127.0.0.1.

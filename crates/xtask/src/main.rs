@@ -5,7 +5,8 @@
 //!   browser), and writes `frontend/dist` with content-hashed file names for the server to embed.
 //! - `demo [args]`: `dist`, then `fluxboard demo`.
 //! - `test [args]`: `dist`, then the whole test suite (`cargo test --workspace`), after making
-//!   sure the browser and Redis the tests use are installed.
+//!   sure the browser and Redis the tests use are installed and the real cluster's binaries are
+//!   built (`tools/real-cluster/build.sh`).
 //! - `bench [args]`: `dist`, a release build of fluxboard, kube-sim and fluxboard-bench, then
 //!   `fluxboard-bench run` (separate processes on loopback; see crates/bench): prints a table
 //!   and writes `target/bench/results.json`.
@@ -40,6 +41,8 @@ fn main() -> anyhow::Result<()> {
         }
         "test" => {
             setup_test_tools()?;
+            say("building the real cluster's binaries if needed (tools/real-cluster/build.sh)");
+            real_cluster::ensure_built()?;
             dist(&root)?;
             say("running every test");
             run(Command::new(cargo()).args(["test", "--workspace", "--locked"]).args(&rest))
