@@ -180,9 +180,10 @@ fn token(obj: &Value) -> Option<&str> {
 
 fn suspended(kind: FluxKind, obj: &Value) -> bool {
     match kind {
-        FluxKind::ArtifactGenerator => {
-            obj["metadata"]["annotations"]["source.extensions.fluxcd.io/reconcile"] == "disabled"
-        }
+        // source-watcher `IsDisabled` lower-cases the value (artifactgenerator_types.go:256).
+        FluxKind::ArtifactGenerator => obj["metadata"]["annotations"]["source.extensions.fluxcd.io/reconcile"]
+            .as_str()
+            .is_some_and(|v| v.eq_ignore_ascii_case("disabled")),
         _ => obj["spec"]["suspend"] == true,
     }
 }
@@ -1314,7 +1315,7 @@ pub(crate) mod tests {
             let status = suspended_status(kind, &ks);
             assert_eq!(status.as_ref().map(|s| s["lastHandledReconcileAt"] == "t"), acks.then_some(true), "{kind:?}");
         }
-        let ag = json!({"metadata": {"generation": 1, "annotations": {REQUESTED_AT: "t", "source.extensions.fluxcd.io/reconcile": "disabled"}}});
+        let ag = json!({"metadata": {"generation": 1, "annotations": {REQUESTED_AT: "t", "source.extensions.fluxcd.io/reconcile": "Disabled"}}});
         assert_eq!(decide(FluxKind::ArtifactGenerator, &ag, false), Decision::Suspended);
         assert_eq!(suspended_status(FluxKind::ArtifactGenerator, &ag).unwrap(), json!({"lastHandledReconcileAt": "t"}));
         let mut handled = ks.clone();
