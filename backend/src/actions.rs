@@ -21,6 +21,7 @@ use fluxboard_model::action::{
     Action, ActionRequest, ActionResponse, ActionResult, AuditEntry, ControllerStatus, NotApplicable, RESTARTED_AT,
     ResultStatus, Target, applies, applies_to_kind, patch, supported_by,
 };
+use fluxboard_model::api::ObjectRef;
 use fluxboard_model::detail::item_health;
 use fluxboard_model::{Health, KINDS, KindInfo, kind_info, summarize};
 use futures::StreamExt as _;
@@ -32,8 +33,12 @@ use crate::auth::{Identity, Role};
 use crate::cluster::Cluster;
 use crate::error::ApiError;
 
+/// The namespace the Flux controllers run in.
+const FLUX_NAMESPACE: &str = "flux-system";
 /// The field manager of every patch.
 pub const FIELD_MANAGER: &str = "fluxboard";
+/// How many action requests one user may make per minute.
+pub const ACTIONS_PER_USER: usize = 120;
 /// How many targets of a bulk request are worked on at once.
 const BULK_CONCURRENCY: usize = 8;
 /// How many audit entries are kept.
@@ -51,34 +56,65 @@ pub enum ActAs {
     ServiceAccount,
 }
 
-/// The in-memory audit list, newest first.
+/// The in-memory audit trail. Accepted (and failed) actions and refusals are kept in rings of
+/// their own, so refusals, however many, never push an accepted action out; a request's refused
+/// targets make one entry; and each user's refusals are recorded at most
+/// [`REFUSALS_PER_USER`] a minute (the log line is written anyway).
 #[derive(Debug, Default)]
 pub struct Audit {
-    entries: Mutex<VecDeque<AuditEntry>>,
+    acted: Mutex<VecDeque<AuditEntry>>,
+    refused: Mutex<VecDeque<AuditEntry>>,
+    refusals: crate::limiter::RateLimiter,
 }
+
+/// How many refusals of one user the audit list keeps per minute.
+pub const REFUSALS_PER_USER: usize = 30;
 
 impl Audit {
     pub fn record(&self, entry: AuditEntry) {
+        let target = entry.target.as_ref();
         tracing::info!(
             target: "audit",
+            action = entry.action.map(Action::label),
+            cluster = target.map(|t| t.cluster.as_str()),
+            kind = target.map(|t| t.kind.as_str()),
+            namespace = target.map(|t| t.namespace.as_str()),
+            name = target.map(|t| t.name.as_str()),
             user = entry.user,
-            groups = ?entry.groups,
-            action = ?entry.action,
-            target = ?entry.target,
-            token = ?entry.token,
-            status = ?entry.status,
+            groups = entry.groups.join(","),
+            result = match entry.status {
+                ResultStatus::Accepted => "accepted",
+                ResultStatus::Refused => "refused",
+                ResultStatus::Failed => "failed",
+            },
+            token = entry.token.as_deref(),
             message = entry.message,
             "action"
         );
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let ring = match entry.status {
+            ResultStatus::Refused => {
+                if self.refusals.hit(&entry.user, REFUSALS_PER_USER).is_err() {
+                    return;
+                }
+                &self.refused
+            }
+            ResultStatus::Accepted | ResultStatus::Failed => &self.acted,
+        };
+        let mut entries = ring.lock().unwrap_or_else(|e| e.into_inner());
         if entries.len() == AUDIT_CAPACITY {
             entries.pop_back();
         }
         entries.push_front(entry);
     }
 
+    /// Every entry, newest first.
     pub fn entries(&self) -> Vec<AuditEntry> {
-        self.entries.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect()
+        let mut all: Vec<AuditEntry> = [&self.acted, &self.refused]
+            .iter()
+            .flat_map(|ring| ring.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect::<Vec<_>>())
+            .collect();
+        all.sort_by(|a, b| b.time.cmp(&a.time));
+        all
     }
 }
 
@@ -128,13 +164,35 @@ pub(crate) async fn post_actions(
             return ApiError::bad_request(why).into_response();
         }
     };
+    // Each user's action requests are limited; the total wait of one request is bounded.
+    if let Err(wait) = state.action_limiter.hit(&identity.user, ACTIONS_PER_USER) {
+        let message = format!("too many action requests; try again in {} s", wait.as_secs().max(1));
+        return refuse(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message);
+    }
+    let deadline = tokio::time::Instant::now() + state.source_wait * 2;
     let single = targets.len() == 1;
     let reason = request.reason.clone();
     let results: Vec<ActionResult> = futures::stream::iter(targets)
-        .map(|target| run(&state, &identity, request.action, reason.as_deref(), target))
+        .map(|target| run(&state, &identity, request.action, reason.as_deref(), target, deadline))
         .buffered(BULK_CONCURRENCY)
         .collect()
         .await;
+    // A request's refused targets are one audit entry, whatever their number.
+    let refused: Vec<&ActionResult> = results.iter().filter(|r| r.status == ResultStatus::Refused).collect();
+    if let Some(first) = refused.first() {
+        let message = match refused.len() {
+            1 => first.message.clone(),
+            n => format!("{n} of {} targets refused; the first: {}", results.len(), first.message),
+        };
+        state.audit.record(entry(
+            &identity,
+            Some(request.action),
+            Some(first.target.clone()),
+            None,
+            ResultStatus::Refused,
+            &message,
+        ));
+    }
     if single && results[0].status != ResultStatus::Accepted {
         let r = &results[0];
         let status = StatusCode::from_u16(r.code).unwrap_or(StatusCode::BAD_GATEWAY);
@@ -177,14 +235,17 @@ async fn run(
     action: Action,
     reason: Option<&str>,
     target: Target,
+    deadline: tokio::time::Instant,
 ) -> ActionResult {
-    let outcome = attempt(state, identity, action, reason, &target).await;
+    let outcome = attempt(state, identity, action, reason, &target, deadline).await;
     let (status, code, token, message) = match outcome {
         Ok((token, message)) => (ResultStatus::Accepted, 202, Some(token), message),
         Err(Attempt::Refused((code, message))) => (ResultStatus::Refused, code.as_u16(), None, message),
         Err(Attempt::Failed((code, message), token)) => (ResultStatus::Failed, code.as_u16(), token, message),
     };
-    state.audit.record(entry(identity, Some(action), Some(target.clone()), token.clone(), status, &message));
+    if status != ResultStatus::Refused {
+        state.audit.record(entry(identity, Some(action), Some(target.clone()), token.clone(), status, &message));
+    }
     let result = match status {
         ResultStatus::Accepted => "accepted",
         ResultStatus::Refused => "refused",
@@ -223,6 +284,7 @@ async fn attempt(
     action: Action,
     reason: Option<&str>,
     t: &Target,
+    deadline: tokio::time::Instant,
 ) -> Result<(String, String), Attempt> {
     let cluster = state
         .cluster(&t.cluster)
@@ -290,6 +352,9 @@ async fn attempt(
             chain.insert(0, source);
         }
         for (kind, namespace, name) in chain {
+            fluxboard_model::action::check_namespace(&namespace)
+                .and_then(|()| fluxboard_model::action::check_name(&name))
+                .map_err(|why| refused(StatusCode::BAD_REQUEST, format!("the source {kind}: {why}")))?;
             // Scope is checked on every object the action touches, not only the target.
             if !identity.may(Role::Operator, &t.cluster, &namespace) {
                 return Err(refused(
@@ -300,7 +365,8 @@ async fn attempt(
                     ),
                 ));
             }
-            reconcile_and_wait(state, cluster, &client, &kind, &namespace, &name, &token, &identity.user).await?;
+            reconcile_and_wait(state, cluster, &client, &kind, &namespace, &name, &token, &identity.user, deadline)
+                .await?;
         }
     }
     send(&api, &t.name, &patch(action, info.kind, &token, &identity.user, reason), &what).await.map_err(|r| {
@@ -368,7 +434,9 @@ async fn reconcile_and_wait(
     name: &str,
     token: &str,
     user: &str,
+    request_deadline: tokio::time::Instant,
 ) -> Result<(), Attempt> {
+    let started = tokio::time::Instant::now();
     let what = format!("source {kind} {namespace}/{name}");
     let Some(info) = KINDS.iter().find(|k| k.kind == kind) else {
         return Err(Attempt::Failed((StatusCode::BAD_REQUEST, format!("{what}: not a Flux kind")), None));
@@ -395,14 +463,21 @@ async fn reconcile_and_wait(
         .await
         .map_err(|r| Attempt::Failed(r, None))?;
     record_event(cluster, &ar, &obj, Action::Reconcile, token, user, None).await;
-    let deadline = tokio::time::Instant::now() + state.source_wait;
+    // Waited on the watch cache (the store), not by polling the API server; bounded by the step's
+    // wait and by what is left of the whole request's.
+    let deadline = (tokio::time::Instant::now() + state.source_wait).min(request_deadline);
+    let key = ObjectRef {
+        cluster: cluster.name.clone(),
+        group: info.group.to_owned(),
+        kind: info.kind.to_owned(),
+        namespace: namespace.to_owned(),
+        name: name.to_owned(),
+    };
     loop {
-        if let Ok(current) = api.get(name).await
-            && current.data["status"]["lastHandledReconcileAt"].as_str() == Some(token)
+        if let Some(summary) = state.store.get(&key)
+            && summary.last_handled_reconcile_at.as_deref() == Some(token)
         {
             // Handled: go on only if the source ended Ready, as the CLI requires.
-            let current = serde_json::to_value(&current).unwrap_or_default();
-            let summary = summarize(&cluster.name, info, &current);
             match summary.health {
                 Health::Ready => return Ok(()),
                 Health::Failing | Health::Stalled | Health::Suspended | Health::Unknown => {
@@ -421,6 +496,7 @@ async fn reconcile_and_wait(
             }
         }
         if tokio::time::Instant::now() > deadline {
+            let waited = started.elapsed();
             let controller = if kind == "HelmChart" || info.group.starts_with("source") {
                 "source-controller"
             } else {
@@ -431,13 +507,13 @@ async fn reconcile_and_wait(
                     StatusCode::GATEWAY_TIMEOUT,
                     format!(
                         "{what} did not handle the request within {} s: is {controller} running? The object itself was not reconciled.",
-                        state.source_wait.as_secs()
+                        waited.as_secs()
                     ),
                 ),
                 Some(token.to_owned()),
             ));
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -530,7 +606,17 @@ pub(crate) async fn get_audit(
     if !identity.has_role_somewhere(Role::Admin) {
         return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "the audit log is for admins"));
     }
-    Ok(Json(state.audit.entries()))
+    // An admin of some places sees what happened there; entries without a target (malformed
+    // requests) only admins of everything see.
+    let everywhere = identity
+        .grants
+        .iter()
+        .any(|g| g.role == Role::Admin && g.clusters.iter().any(|c| c == "*") && g.namespaces.iter().any(|n| n == "*"));
+    let entries = state.audit.entries().into_iter().filter(|e| match &e.target {
+        Some(t) => identity.may(Role::Admin, &t.cluster, &t.namespace),
+        None => everywhere,
+    });
+    Ok(Json(entries.collect()))
 }
 
 pub(crate) async fn get_controllers(
@@ -538,12 +624,18 @@ pub(crate) async fn get_controllers(
     Extension(identity): Extension<Arc<Identity>>,
     crate::error::ApiPath(cluster_name): crate::error::ApiPath<String>,
 ) -> Result<Json<Vec<ControllerStatus>>, ApiError> {
+    // Authorization first, so cluster names do not leak through 404s: the controllers are for
+    // those who see the Flux namespace of that cluster, or are an admin in it.
+    let admin_here = identity
+        .grants
+        .iter()
+        .any(|g| g.role == Role::Admin && g.clusters.iter().any(|c| crate::auth::glob(c, &cluster_name)));
+    if !identity.may(Role::Viewer, &cluster_name, FLUX_NAMESPACE) && !admin_here {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "you may not see this cluster's controllers"));
+    }
     let cluster = state
         .cluster(&cluster_name)
         .ok_or_else(|| ApiError::not_found(format!("no cluster named {cluster_name:?}")))?;
-    if !identity.may(Role::Viewer, &cluster_name, "flux-system") && !identity.has_role_somewhere(Role::Admin) {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "you may not see this cluster's controllers"));
-    }
     let ar = ApiResource::erase::<k8s_openapi::api::apps::v1::Deployment>(&());
     let api: Api<DynamicObject> = Api::all_with(cluster.client.clone(), &ar);
     let list = api

@@ -48,6 +48,8 @@ pub struct AppState {
     pub fixed_identity: Option<Arc<Identity>>,
     pub config: Config,
     pub limiter: RateLimiter,
+    /// Action requests per user.
+    pub action_limiter: RateLimiter,
     pub oidc: Option<crate::oidc::Oidc>,
     /// Set when the server shuts down: every stream ends, so graceful shutdown can finish and
     /// browsers reconnect to another replica.
@@ -142,11 +144,19 @@ impl App {
             base_path,
             metrics: Metrics::default(),
             audit: Audit::default(),
-            act_as: options.act_as,
+            // An open identity (no login) has no user to impersonate: it reads and acts as the
+            // dashboard, by one rule.
+            act_as: match &options.identity {
+                Some(fixed) if *fixed == Identity::open(fixed.grants.first().map_or(Role::Viewer, |g| g.role)) => {
+                    ActAs::ServiceAccount
+                }
+                _ => options.act_as,
+            },
             source_wait: options.source_wait,
             fixed_identity: options.identity.clone().map(Arc::new),
             config: options.config.clone(),
             limiter: RateLimiter::default(),
+            action_limiter: RateLimiter::default(),
             oidc: options.config.auth.oidc.clone().map(crate::oidc::Oidc::new).transpose()?,
             shutdown: tokio::sync::watch::channel(false).0,
             snapshots: crate::stream::SnapshotCache::default(),

@@ -37,7 +37,16 @@ pub struct Cluster {
     kinds: Arc<Mutex<HashMap<(String, String), ApiResource>>>,
     /// API resources of other kinds (inventory items), found on demand.
     other_kinds: Arc<Mutex<ResourceCache>>,
+    /// Impersonating clients by (user, groups), reused so each action does not build a new
+    /// connection pool; at most [`IMPERSONATING_CLIENTS`].
+    impersonating: Arc<Mutex<Impersonating>>,
 }
+
+/// Impersonating clients by (user, groups).
+type Impersonating = HashMap<(String, Vec<String>), kube::Client>;
+
+/// How many impersonating clients a cluster keeps.
+const IMPERSONATING_CLIENTS: usize = 256;
 
 impl std::fmt::Debug for Cluster {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -51,16 +60,33 @@ impl Cluster {
         let name = name.into();
         let client =
             kube::Client::try_from(config.clone()).with_context(|| format!("Failed to build a client for {name:?}"))?;
-        Ok(Cluster { name, client, config, kinds: Arc::default(), other_kinds: Arc::default() })
+        Ok(Cluster {
+            name,
+            client,
+            config,
+            kinds: Arc::default(),
+            other_kinds: Arc::default(),
+            impersonating: Arc::default(),
+        })
     }
 
     /// A client that impersonates `user` and `groups` (Impersonate-User, Impersonate-Group), so
     /// the cluster's RBAC decides what they may do.
     pub fn impersonating(&self, user: &str, groups: &[String]) -> anyhow::Result<kube::Client> {
+        let key = (user.to_owned(), groups.to_vec());
+        if let Some(client) = self.impersonating.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            return Ok(client.clone());
+        }
         let mut config = self.config.clone();
         config.auth_info.impersonate = Some(user.to_owned());
         config.auth_info.impersonate_groups = (!groups.is_empty()).then(|| groups.to_vec());
-        kube::Client::try_from(config).context("Failed to build an impersonating client")
+        let client = kube::Client::try_from(config).context("Failed to build an impersonating client")?;
+        let mut cache = self.impersonating.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= IMPERSONATING_CLIENTS {
+            cache.clear();
+        }
+        cache.insert(key, client.clone());
+        Ok(client)
     }
 
     /// The API resource of a Flux kind this cluster serves.

@@ -46,10 +46,11 @@ enum Command {
         /// Without any login method configured: the role every visitor gets (viewer by default).
         #[arg(long, env = "FLUXBOARD_OPEN_ROLE", default_value = "viewer")]
         open_role: Role,
-        /// Send actions impersonating the user (cluster RBAC decides), or as fluxboard's own
-        /// ServiceAccount (for clusters without per-user RBAC).
-        #[arg(long, env = "FLUXBOARD_ACT_AS", default_value = "user", value_parser = ["user", "service-account"])]
-        act_as: String,
+        /// Send reads and actions impersonating the user (cluster RBAC decides), or as
+        /// fluxboard's own ServiceAccount (for clusters without per-user RBAC). Default: `user`
+        /// with a login method, `service-account` without one (there is no user to impersonate).
+        #[arg(long, env = "FLUXBOARD_ACT_AS", value_parser = ["user", "service-account"])]
+        act_as: Option<String>,
     },
     /// Run the dashboard on emulated clusters (production and staging) with a demo fleet.
     Demo {
@@ -105,12 +106,19 @@ async fn main() -> anyhow::Result<()> {
             } else {
                 fluxboard::cluster::from_kubeconfig(kubeconfig.as_deref(), &contexts).await?
             };
-            let act_as = if act_as == "service-account" { ActAs::ServiceAccount } else { ActAs::User };
             let identity = if config.has_login() || config.auth.anonymous.enabled {
                 None
             } else {
                 tracing::warn!(role = ?open_role, "no login method is configured: every visitor gets the open role");
                 Some(Identity::open(open_role))
+            };
+            // One rule for reads and writes: without login, both go as the dashboard.
+            let act_as = match (act_as.as_deref(), identity.is_some()) {
+                (Some("service-account"), _) | (None, true) => ActAs::ServiceAccount,
+                (Some(_), true) => anyhow::bail!(
+                    "--act-as user needs a login method (auth in --config): without login there is no user to impersonate"
+                ),
+                (_, false) => ActAs::User,
             };
             let options = Options { base_path, identity, config, act_as, ..Options::default() };
             let app = App::start(clusters, &options).await?;

@@ -39,6 +39,11 @@ pub(crate) async fn get_object(
         String,
     )>,
 ) -> Result<Json<ObjectDetail>, ApiError> {
+    // Kubernetes names only, before any scope check or API call (a `?`, `#`, `/` or `..` would
+    // change the API path).
+    fluxboard_model::action::check_namespace(&namespace)
+        .and_then(|()| fluxboard_model::action::check_name(&name))
+        .map_err(ApiError::bad_request)?;
     if !identity.may(crate::auth::Role::Viewer, &cluster, &namespace) {
         return Err(ApiError::new(
             axum::http::StatusCode::FORBIDDEN,
@@ -52,10 +57,12 @@ pub(crate) async fn get_object(
     let ar = client
         .flux_kind(&group, &kind)
         .ok_or_else(|| ApiError::not_found(format!("cluster {cluster:?} does not serve {kind}")))?;
-    // A logged-in user reads as themself (cluster RBAC decides what they see); fixed and
-    // anonymous identities read as the dashboard, within the scope fluxboard enforces above.
-    let reader = match (logged_in, state.act_as) {
-        (Some(_), crate::actions::ActAs::User) => client
+    // Reads follow the rule actions follow: in `user` mode they impersonate the identity (cluster
+    // RBAC decides what it sees), except the anonymous viewer, who has no user and reads as the
+    // dashboard within the scope fluxboard enforces above.
+    let anonymous = logged_in.is_none() && state.fixed_identity.is_none();
+    let reader = match (anonymous, state.act_as) {
+        (false, crate::actions::ActAs::User) => client
             .impersonating(&identity.user, &identity.groups)
             .map_err(|e| ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("{e:#}")))?,
         _ => client.client.clone(),

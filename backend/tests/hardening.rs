@@ -97,3 +97,160 @@ async fn the_demo_kubeconfig_is_private_and_its_token_is_random() {
         .unwrap();
     assert_eq!(res.status(), 401);
 }
+
+fn identity(user: &str, role: fluxboard::auth::Role, namespaces: &[&str]) -> fluxboard::auth::Identity {
+    fluxboard::auth::Identity {
+        user: user.into(),
+        groups: vec![fluxboard::demo::DEMO_ADMIN_GROUP.into()],
+        grants: vec![fluxboard::auth::Grant {
+            role,
+            clusters: vec!["*".into()],
+            namespaces: namespaces.iter().map(|n| (*n).to_owned()).collect(),
+        }],
+    }
+}
+
+async fn app_as(who: fluxboard::auth::Identity) -> TestApp {
+    let app = TestApp::start_with(Options { identity: Some(who), ..Options::default() }).await;
+    app.ready().await;
+    app
+}
+
+fn target(namespace: &str, name: &str) -> serde_json::Value {
+    json!({"cluster": "production", "kind": "Kustomization", "namespace": namespace, "name": name})
+}
+
+#[tokio::test]
+async fn names_that_are_not_kubernetes_names_never_reach_the_api_server() {
+    // L2: `?`, `#`, `/`, `..` and spaces would change the API path the patch goes to.
+    let app = app_as(fluxboard::demo::demo_identity()).await;
+    let before = app.sim().patches().len();
+    for (ns, name) in [
+        ("team-a", "podinfo?x="),
+        ("team-a", "podinfo#not-me"),
+        ("team-a", "podinfo?dryRun=All"),
+        ("team-a", "podinfo/status"),
+        ("team-a/../flux-system", "podinfo"),
+        ("team-a", "x y"),
+    ] {
+        let mut body = target(ns, name);
+        body["action"] = json!("reconcile");
+        let (status, res) = app.act(body).await;
+        assert_eq!(status, 400, "{ns}/{name}: {res}");
+    }
+    assert_eq!(app.sim().patches().len(), before, "nothing was patched");
+    for path in [
+        "/api/v1/objects/production/source.toolkit.fluxcd.io/GitRepository/team-a/x%20y",
+        "/api/v1/objects/production/source.toolkit.fluxcd.io/GitRepository/team-a/podinfo%3Fx%3D",
+        "/api/v1/objects/production/source.toolkit.fluxcd.io/GitRepository/team-a%2F..%2Fflux-system/podinfo",
+    ] {
+        let (status, body) = app.get_json(path).await;
+        assert_eq!(status, 400, "{path}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn refusals_cannot_wipe_the_audit_trail_and_scoped_admins_see_their_part() {
+    // M3: a viewer's refused bulk requests once replaced every accepted action in the list.
+    let app = app_as(fluxboard::demo::demo_identity()).await;
+    let mut body = target("team-a", "podinfo");
+    body["action"] = json!("reconcile");
+    assert_eq!(app.act(body).await.0, 202);
+    let state = &app.app.state;
+    let viewer = identity("vic", fluxboard::auth::Role::Viewer, &["*"]);
+    for i in 0..40 {
+        let targets: Vec<_> = (0..50).map(|j| target("team-a", &format!("x{i}-{j}"))).collect();
+        let entry = fluxboard_model::action::AuditEntry {
+            time: jiff::Timestamp::now().to_string(),
+            user: viewer.user.clone(),
+            groups: vec![],
+            action: None,
+            target: None,
+            token: None,
+            status: fluxboard_model::action::ResultStatus::Refused,
+            message: format!("{} targets", targets.len()),
+        };
+        state.audit.record(entry);
+    }
+    let entries = state.audit.entries();
+    assert!(
+        entries.iter().any(|e| e.user == "demo-admin" && e.status == fluxboard_model::action::ResultStatus::Accepted)
+    );
+    let refused = entries.iter().filter(|e| e.user == "vic").count();
+    assert_eq!(refused, fluxboard::actions::REFUSALS_PER_USER, "refusals are limited per user");
+
+    // One refused bulk request is one entry, whatever its size.
+    let viewer_app = app_as(identity("vera", fluxboard::auth::Role::Viewer, &["*"])).await;
+    let targets: Vec<_> = (0..300).map(|j| target("team-a", &format!("y{j}"))).collect();
+    let (status, res) = viewer_app.act(json!({"action": "reconcile", "targets": targets})).await;
+    assert_eq!(status, 202, "{res}");
+    let vera: Vec<_> = viewer_app.app.state.audit.entries().into_iter().filter(|e| e.user == "vera").collect();
+    assert_eq!(vera.len(), 1, "{vera:?}");
+    assert!(vera[0].message.starts_with("300 of 300 targets refused"), "{}", vera[0].message);
+
+    // L1: an admin of team-a reads only team-a's entries, and no cluster's controllers elsewhere.
+    let scoped = app_as(identity("ann", fluxboard::auth::Role::Admin, &["team-a"])).await;
+    let mut body = target("team-a", "podinfo");
+    body["action"] = json!("reconcile");
+    assert_eq!(scoped.act(body).await.0, 202);
+    let mut body = target("flux-system", "apps");
+    body["action"] = json!("reconcile");
+    assert_eq!(scoped.act(body).await.0, 403);
+    let (status, audit) = scoped.get_json("/api/v1/audit").await;
+    assert_eq!(status, 200);
+    let namespaces: Vec<&str> =
+        audit.as_array().unwrap().iter().filter_map(|e| e["target"]["namespace"].as_str()).collect();
+    assert!(!namespaces.is_empty() && namespaces.iter().all(|n| *n == "team-a"), "{audit}");
+}
+
+#[tokio::test]
+async fn the_controllers_of_a_cluster_need_a_grant_there_and_unknown_clusters_do_not_leak() {
+    let scoped = app_as(fluxboard::auth::Identity {
+        user: "ann".into(),
+        groups: vec![],
+        grants: vec![fluxboard::auth::Grant {
+            role: fluxboard::auth::Role::Admin,
+            clusters: vec!["staging".into()],
+            namespaces: vec!["*".into()],
+        }],
+    })
+    .await;
+    for cluster in ["production", "no-such-cluster"] {
+        let (status, body) = scoped.get_json(&format!("/api/v1/controllers/{cluster}")).await;
+        assert_eq!(status, 403, "{cluster}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn bulk_requests_are_deduplicated_and_each_user_is_rate_limited() {
+    // M4: 500 copies of one target once cost 500 GETs, PATCHes and Events.
+    let app = app_as(fluxboard::demo::demo_identity()).await;
+    let before = app.sim().patches().len();
+    let (status, res) =
+        app.act(json!({"action": "reconcile", "targets": vec![target("team-a", "podinfo"); 500]})).await;
+    assert_eq!(status, 202, "{res}");
+    assert_eq!(res["results"].as_array().unwrap().len(), 1);
+    assert_eq!(app.sim().patches().len(), before + 1, "one patch");
+    let mut statuses = Vec::new();
+    for _ in 0..fluxboard::actions::ACTIONS_PER_USER {
+        let (status, _) = app.act(json!({"action": "reconcile", "targets": [target("team-a", "nope")]})).await;
+        statuses.push(status);
+    }
+    assert!(statuses.contains(&429), "the user's requests are limited");
+}
+
+#[tokio::test]
+async fn a_server_without_login_reads_and_acts_as_the_dashboard() {
+    // `serve --open-role operator`: there is no user to impersonate, so both reads and writes
+    // go as the dashboard (the cluster used to refuse every action of user "anonymous").
+    let app = app_as(fluxboard::auth::Identity::open(fluxboard::auth::Role::Operator)).await;
+    let mut body = target("team-a", "podinfo");
+    body["action"] = json!("reconcile");
+    let (status, res) = app.act(body).await;
+    assert_eq!(status, 202, "{res}");
+    let patch = app.sim().patches().into_iter().rev().find(|p| p.name == "podinfo").unwrap();
+    assert_eq!(patch.user, "kube-sim-admin", "sent as the dashboard");
+    let (status, _) =
+        app.get_json("/api/v1/objects/production/kustomize.toolkit.fluxcd.io/Kustomization/team-a/podinfo").await;
+    assert_eq!(status, 200);
+}

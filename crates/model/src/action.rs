@@ -117,6 +117,8 @@ pub struct ActionRequest {
 
 /// The most objects one request may act on.
 pub const MAX_TARGETS: usize = 500;
+/// The most objects one reconcile-with-source request may act on (each waits for its sources).
+pub const MAX_WITH_SOURCE_TARGETS: usize = 20;
 /// The longest reason accepted.
 pub const MAX_REASON: usize = 500;
 
@@ -150,17 +152,58 @@ impl ActionRequest {
             return Err(format!("the reason is longer than {MAX_REASON} characters"));
         }
         for t in &targets {
-            for (field, value) in [("cluster", &t.cluster), ("kind", &t.kind), ("name", &t.name)] {
-                if value.is_empty() || value.len() > 253 {
-                    return Err(format!("{field} must be 1 to 253 characters"));
-                }
+            if t.cluster.is_empty() || t.cluster.len() > 253 {
+                return Err("cluster must be 1 to 253 characters".into());
             }
-            if t.namespace.len() > 63 {
-                return Err("namespace is longer than 63 characters".into());
+            if t.kind.is_empty() || t.kind.len() > 63 || !t.kind.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                return Err(format!("kind {:?} is not a kind name", clip(&t.kind, 40)));
             }
+            check_name(&t.name)?;
+            check_namespace(&t.namespace)?;
+        }
+        // The same object twice is one object (a bulk list must not multiply the work).
+        let mut seen = std::collections::HashSet::new();
+        let targets: Vec<Target> = targets.into_iter().filter(|t| seen.insert(t.clone())).collect();
+        if self.action == Action::ReconcileWithSource && targets.len() > MAX_WITH_SOURCE_TARGETS {
+            return Err(format!("at most {MAX_WITH_SOURCE_TARGETS} objects per reconcile with source"));
         }
         Ok(targets)
     }
+}
+
+/// At most `max` characters of `text` (for messages that repeat input).
+fn clip(text: &str, max: usize) -> &str {
+    text.char_indices().nth(max).map_or(text, |(i, _)| &text[..i])
+}
+
+/// Checks an object name as Kubernetes does (a DNS-1123 subdomain: lower-case letters, digits,
+/// `-` and `.`, starting and ending with a letter or digit, at most 253 characters), so nothing
+/// else (`?`, `#`, `/`, `..`, spaces) ever reaches an API path.
+pub fn check_name(name: &str) -> Result<(), String> {
+    let labels_ok = name.split('.').all(|label| {
+        !label.is_empty()
+            && label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    });
+    if name.is_empty() || name.len() > 253 || !labels_ok {
+        return Err(format!("{:?} is not a Kubernetes object name", clip(name, 60)));
+    }
+    Ok(())
+}
+
+/// Checks a namespace as Kubernetes does (a DNS-1123 label: at most 63 lower-case letters,
+/// digits and `-`, starting and ending with a letter or digit).
+pub fn check_namespace(namespace: &str) -> Result<(), String> {
+    let ok = !namespace.is_empty()
+        && namespace.len() <= 63
+        && namespace.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !namespace.starts_with('-')
+        && !namespace.ends_with('-');
+    if !ok {
+        return Err(format!("{:?} is not a Kubernetes namespace", clip(namespace, 60)));
+    }
+    Ok(())
 }
 
 /// What happened to one target.
@@ -453,6 +496,33 @@ mod tests {
             assert!(req.targets().is_err(), "{bad}");
         }
         assert!(serde_json::from_value::<ActionRequest>(json!({"action": "delete"})).is_err());
+        // Names and namespaces are Kubernetes names, or the request is refused (L2).
+        for (ns, name) in [
+            ("team-a", "podinfo?x="),
+            ("team-a", "podinfo#not-me"),
+            ("team-a", "podinfo/status"),
+            ("team-a", "x y"),
+            ("team-a", "Podinfo"),
+            ("team-a/../flux-system", "podinfo"),
+            ("team-a", ".."),
+            ("-team", "podinfo"),
+        ] {
+            let req: ActionRequest = serde_json::from_value(json!({"action": "reconcile", "cluster": "c",
+                "kind": "Kustomization", "namespace": ns, "name": name}))
+            .unwrap();
+            assert!(req.targets().is_err(), "{ns}/{name}");
+        }
+        // Duplicates are one target; reconcile with source is bounded harder.
+        let t = json!({"cluster": "c", "kind": "Kustomization", "namespace": "n", "name": "x"});
+        let dup: ActionRequest =
+            serde_json::from_value(json!({"action": "reconcile", "targets": vec![t.clone(); 500]})).unwrap();
+        assert_eq!(dup.targets().unwrap().len(), 1);
+        let many: Vec<Value> = (0..21)
+            .map(|i| json!({"cluster": "c", "kind": "Kustomization", "namespace": "n", "name": format!("x{i}")}))
+            .collect();
+        let with_source: ActionRequest =
+            serde_json::from_value(json!({"action": "reconcileWithSource", "targets": many})).unwrap();
+        assert!(with_source.targets().unwrap_err().contains("at most 20"));
         assert!(serde_json::from_value::<ActionRequest>(json!({"action": "reconcile", "force": true})).is_err());
     }
 
