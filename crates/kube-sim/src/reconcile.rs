@@ -338,14 +338,44 @@ pub(crate) fn begin(kind: FluxKind, obj: &Value, world: &dyn World) -> Option<Va
         }
         _ => {
             let observed = &status["observedGeneration"];
-            let message = if observed.is_i64() && observed != generation {
+            let mut message = if observed.is_i64() && observed != generation {
                 format!("processing object: new generation {observed} -> {generation}")
             } else {
                 "reconciliation in progress".to_owned()
             };
             let ready = condition_of(&status, "Ready");
-            let mut updates = vec![("Reconciling", Some(cond("Reconciling", "True", &message)))];
-            if ready.is_none_or(|c| c["status"] == "Unknown") {
+            let mut drift = ready.is_none_or(|c| c["status"] == "Unknown");
+            let mut updates = Vec::new();
+            // A new upstream revision: `ProgressiveStatus(true, …)` "building artifact: new
+            // upstream revision …" and ArtifactOutdated (gitrepository_controller.go:640-652).
+            let fetches = matches!(
+                kind,
+                FluxKind::GitRepository | FluxKind::OciRepository | FluxKind::Bucket | FluxKind::HelmRepository
+            );
+            if fetches && script(obj).is_none() {
+                let revision = upstream_revision(kind, obj);
+                let stored = status["artifact"]["revision"].as_str();
+                if stored != Some(revision.as_str()) {
+                    message = match stored {
+                        Some(_) => format!("building artifact: new upstream revision '{revision}'"),
+                        None => "building artifact".to_owned(),
+                    };
+                    if stored.is_some() {
+                        let outdated = condition(
+                            "ArtifactOutdated",
+                            "True",
+                            "NewRevision",
+                            &format!("new upstream revision '{revision}'"),
+                            generation,
+                            &now,
+                        );
+                        updates.push(("ArtifactOutdated", Some(outdated)));
+                    }
+                    drift = true;
+                }
+            }
+            updates.push(("Reconciling", Some(cond("Reconciling", "True", &message))));
+            if drift {
                 updates.push(("Ready", Some(cond("Ready", "Unknown", &message))));
             }
             set_conditions(&mut status, updates);
@@ -815,24 +845,12 @@ impl<'a> Run<'a> {
     }
 
     fn source(&mut self) {
-        let spec = &self.obj["spec"];
-        let upstream = self.obj["metadata"]["annotations"]["sim.fluxboard.dev/upstream"].as_str().unwrap_or_default();
-        let seed = format!("{}|{}|{}|{upstream}", spec["url"], spec["ref"], spec["bucketName"]);
-        let digest = hex_digest(&seed);
-        let revision = match self.kind {
-            FluxKind::GitRepository => git_revision(&spec["ref"], &digest[..40]),
-            FluxKind::OciRepository => {
-                let tag =
-                    spec["ref"]["tag"].as_str().or(spec["ref"]["semver"].as_str().map(|_| "6.5.4")).unwrap_or("latest");
-                format!("{tag}@sha256:{digest}")
-            }
-            _ => format!("sha256:{digest}"),
-        };
+        let revision = upstream_revision(self.kind, self.obj);
         let message = match self.kind {
             FluxKind::GitRepository | FluxKind::OciRepository => format!("stored artifact for revision '{revision}'"),
             _ => format!("stored artifact: revision '{revision}'"),
         };
-        set_conditions(&mut self.outcome.status, vec![("FetchFailed", None)]);
+        set_conditions(&mut self.outcome.status, vec![("FetchFailed", None), ("ArtifactOutdated", None)]);
         self.store_artifact(&revision, &message);
     }
 
@@ -1192,6 +1210,23 @@ fn default_failure_reason(kind: FluxKind) -> &'static str {
     }
 }
 
+/// The revision a Git, OCI, Bucket or Helm repository source fetches now.
+fn upstream_revision(kind: FluxKind, obj: &Value) -> String {
+    let spec = &obj["spec"];
+    let upstream = obj["metadata"]["annotations"]["sim.fluxboard.dev/upstream"].as_str().unwrap_or_default();
+    let seed = format!("{}|{}|{}|{upstream}", spec["url"], spec["ref"], spec["bucketName"]);
+    let digest = hex_digest(&seed);
+    match kind {
+        FluxKind::GitRepository => git_revision(&spec["ref"], &digest[..40]),
+        FluxKind::OciRepository => {
+            let tag =
+                spec["ref"]["tag"].as_str().or(spec["ref"]["semver"].as_str().map(|_| "6.5.4")).unwrap_or("latest");
+            format!("{tag}@sha256:{digest}")
+        }
+        _ => format!("sha256:{digest}"),
+    }
+}
+
 fn git_revision(reference: &Value, sha: &str) -> String {
     if let Some(commit) = reference["commit"].as_str() {
         return format!("sha1:{commit}");
@@ -1483,6 +1518,20 @@ pub(crate) mod tests {
         source["metadata"]["generation"] = json!(2);
         let changed = begin(FluxKind::GitRepository, &source, &world).unwrap();
         assert_eq!(cond(&changed, "Reconciling").unwrap()["message"], "processing object: new generation 1 -> 2");
+        // A new upstream revision is drift: Ready=Unknown until stored (gitrepository_controller.go:640-652).
+        let mut moved = source.clone();
+        moved["metadata"]["annotations"]["sim.fluxboard.dev/upstream"] = json!("b");
+        let building = begin(FluxKind::GitRepository, &moved, &world).unwrap();
+        assert_eq!(cond(&building, "Ready").unwrap()["status"], "Unknown");
+        assert!(
+            cond(&building, "Ready").unwrap()["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("building artifact: new upstream revision 'main@sha1:")
+        );
+        assert_eq!(cond(&building, "ArtifactOutdated").unwrap()["reason"], "NewRevision");
+        moved["status"] = building;
+        assert_eq!(cond(&reconcile(FluxKind::GitRepository, &moved, &world).status, "ArtifactOutdated"), None);
 
         let ks = json!({"kind": "Kustomization", "metadata": {"name": "app", "namespace": "apps", "generation": 1},
             "spec": {"interval": "10m", "timeout": "2m", "path": "./", "sourceRef": {"kind": "GitRepository", "name": "app"}}});
