@@ -71,6 +71,8 @@ pub struct Cluster {
     pub bin_dir: PathBuf,
     /// The CRDs applied (from the same modules as the controllers).
     pub crd_dir: PathBuf,
+    /// etcd's client port (plain HTTP on 127.0.0.1).
+    pub etcd_port: u16,
     /// Git and chart server (`None` without the fleet).
     pub sources: Option<SourceServer>,
     procs: std::sync::Mutex<Vec<Proc>>,
@@ -97,7 +99,7 @@ pub fn repo_root() -> PathBuf {
 /// Runs `tools/real-cluster/build.sh` (it returns at once when everything is built) and returns
 /// the bin dir it printed; `REAL_CLUSTER_BIN`, when set, names the bin dir instead.
 pub fn ensure_built() -> anyhow::Result<PathBuf> {
-    if let Some(dir) = std::env::var_os("REAL_CLUSTER_BIN") {
+    if let Some(dir) = std::env::var_os("REAL_CLUSTER_BIN").filter(|d| !d.is_empty()) {
         return Ok(PathBuf::from(dir));
     }
     let script = repo_root().join("tools/real-cluster/build.sh");
@@ -130,6 +132,23 @@ fn random_hex(bytes: usize) -> anyhow::Result<String> {
     let mut buf = vec![0u8; bytes];
     std::fs::File::open("/dev/urandom")?.read_exact(&mut buf)?;
     Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// A plain HTTP POST of a JSON body on 127.0.0.1: the status code and body.
+pub fn http_post(port: u16, path: &str, body: &str) -> Option<(u16, String)> {
+    let mut conn = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    conn.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(
+        conn,
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    let mut text = String::new();
+    conn.read_to_string(&mut text).ok()?;
+    let status = text.split_whitespace().nth(1)?.parse().ok()?;
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    Some((status, body))
 }
 
 /// A plain HTTP GET on 127.0.0.1 (the components' health endpoints): the status code and body.
@@ -203,6 +222,7 @@ impl Cluster {
             dir: dir.clone(),
             bin_dir,
             crd_dir,
+            etcd_port: 0,
             sources: None,
             procs: std::sync::Mutex::new(Vec::new()),
             progress: options.progress,
@@ -215,6 +235,7 @@ impl Cluster {
         let etcd_port = free_port()?;
         let peer_port = free_port()?;
         let etcd_url = format!("http://127.0.0.1:{etcd_port}");
+        cluster.etcd_port = etcd_port;
         let peer_url = format!("http://127.0.0.1:{peer_port}");
         cluster.spawn(
             "etcd",
@@ -501,6 +522,27 @@ impl Cluster {
         std::fs::write(&file, yaml)?;
         self.kubectl(&["apply", "--server-side", "--force-conflicts", "-f", &file.display().to_string()])?;
         Ok(())
+    }
+
+    /// Compacts etcd at its current revision (through its JSON gateway), so every watch or list
+    /// from an older resource version gets 410 Gone. Returns the revision.
+    pub fn compact_etcd(&self) -> anyhow::Result<i64> {
+        let (status, body) =
+            http_post(self.etcd_port, "/v3/kv/range", r#"{"key":"AA=="}"#).context("etcd range request")?;
+        anyhow::ensure!(status == 200, "etcd range: {status} {body}");
+        // The JSON object, whether or not the body came chunked.
+        let json = body.find('{').zip(body.rfind('}')).map(|(a, b)| &body[a..=b]).unwrap_or_default();
+        let body: serde_json::Value = serde_json::from_str(json).with_context(|| format!("etcd range: {body}"))?;
+        let revision: i64 = body["header"]["revision"]
+            .as_str()
+            .and_then(|r| r.parse().ok())
+            .or_else(|| body["header"]["revision"].as_i64())
+            .context("etcd's revision")?;
+        let (status, body) =
+            http_post(self.etcd_port, "/v3/kv/compaction", &format!(r#"{{"revision":"{revision}","physical":true}}"#))
+                .context("etcd compaction request")?;
+        anyhow::ensure!(status == 200, "etcd compaction: {status} {body}");
+        Ok(revision)
     }
 
     /// Kills the process named `name` (e.g. `kube-apiserver`) and starts it again with the same

@@ -265,6 +265,9 @@ mod dashboard {
         snapshot_is_what_kubectl_lists(cluster, &served).await?;
         reconcile_is_handled_by_kustomize_controller(cluster, &served).await?;
         force_and_reset_are_handled_by_helm_controller(cluster, &served).await?;
+        reconcile_with_source_reconciles_the_source_first(cluster, &served).await?;
+        suspend_and_resume_reach_the_controller(cluster, &served).await?;
+        survives_an_api_server_restart_after_compaction(cluster, &served).await?;
         drop(served);
         cluster_rbac_refuses_through_impersonation(cluster).await?;
         service_account_token_logs_in(cluster).await?;
@@ -355,21 +358,148 @@ mod dashboard {
         Ok(())
     }
 
+    fn handled_at(cluster: &Cluster, namespace: &str, kind: &str, name: &str) -> Option<String> {
+        let obj = cluster.get_json(namespace, kind, name).ok()?;
+        obj["status"]["lastHandledReconcileAt"].as_str().map(str::to_owned)
+    }
+
+    async fn reconcile_with_source_reconciles_the_source_first(
+        cluster: &Cluster,
+        served: &Served,
+    ) -> anyhow::Result<()> {
+        let (status, body) = act(served, "reconcileWithSource", "Kustomization", "flux-system", "apps-team-a").await?;
+        anyhow::ensure!(status == 202 && body["results"][0]["status"] == "accepted", "{status} {body}");
+        let token = body["results"][0]["token"].as_str().unwrap_or_default().to_string();
+        // fluxboard waited for source-controller before it asked the Kustomization.
+        anyhow::ensure!(
+            handled_at(cluster, "flux-system", "gitrepository", "fleet").as_deref() == Some(token.as_str()),
+            "the GitRepository was handled first: {:?}",
+            handled_at(cluster, "flux-system", "gitrepository", "fleet")
+        );
+        poll("kustomize-controller to handle reconcile with source", || async {
+            (handled_at(cluster, "flux-system", "kustomization", "apps-team-a").as_deref() == Some(token.as_str()))
+                .then_some(())
+        })
+        .await?;
+        // A HelmRelease: its HelmRepository, its HelmChart, then the release.
+        let (status, body) = act(served, "reconcileWithSource", "HelmRelease", "team-a", "frontend").await?;
+        anyhow::ensure!(status == 202 && body["results"][0]["status"] == "accepted", "{status} {body}");
+        let token = body["results"][0]["token"].as_str().unwrap_or_default().to_string();
+        for (kind, name) in [("helmrepository", "charts"), ("helmchart", "team-a-frontend")] {
+            anyhow::ensure!(
+                handled_at(cluster, "flux-system", kind, name).as_deref() == Some(token.as_str()),
+                "{kind}/{name} was handled first"
+            );
+        }
+        poll("helm-controller to handle reconcile with source", || async {
+            (handled_at(cluster, "team-a", "helmrelease", "frontend").as_deref() == Some(token.as_str())).then_some(())
+        })
+        .await
+    }
+
+    async fn suspend_and_resume_reach_the_controller(cluster: &Cluster, served: &Served) -> anyhow::Result<()> {
+        let body = json!({"action": "suspend", "cluster": "real-cluster", "kind": "Kustomization",
+            "namespace": "flux-system", "name": "apps-team-b", "reason": "change freeze"});
+        let (status, res, _) =
+            request(reqwest::Method::POST, &format!("{}/api/v1/actions", served.url), None, Some(body)).await?;
+        anyhow::ensure!(status == 202, "suspend: {status} {res}");
+        let ks = cluster.get_json("flux-system", "kustomization", "apps-team-b")?;
+        anyhow::ensure!(ks["spec"]["suspend"] == true, "suspended: {}", ks["spec"]);
+        poll("the snapshot to show apps-team-b suspended", || async {
+            let snap = snapshot(served).await.ok()?;
+            snap["objects"]
+                .as_array()?
+                .iter()
+                .any(|o| o["name"] == "apps-team-b" && o["health"] == "Suspended")
+                .then_some(())
+        })
+        .await?;
+        let (status, body) = act(served, "resume", "Kustomization", "flux-system", "apps-team-b").await?;
+        anyhow::ensure!(status == 202, "resume: {status} {body}");
+        let token = body["results"][0]["token"].as_str().unwrap_or_default().to_string();
+        poll("kustomize-controller to handle the resume", || async {
+            (handled_at(cluster, "flux-system", "kustomization", "apps-team-b").as_deref() == Some(token.as_str()))
+                .then_some(())
+        })
+        .await?;
+        poll("the snapshot to show apps-team-b Ready again", || async {
+            let snap = snapshot(served).await.ok()?;
+            snap["objects"]
+                .as_array()?
+                .iter()
+                .any(|o| o["name"] == "apps-team-b" && o["health"] == "Ready" && o["suspended"] == false)
+                .then_some(())
+        })
+        .await
+    }
+
+    async fn survives_an_api_server_restart_after_compaction(cluster: &Cluster, served: &Served) -> anyhow::Result<()> {
+        // Every resource version fluxboard holds is compacted away, then the API server (and its
+        // watch cache) restarts: resumed watches get 410 Gone and must list again.
+        cluster.compact_etcd()?;
+        cluster.restart("kube-apiserver")?;
+        poll("kube-apiserver ready again", || async { cluster.kubectl(&["get", "--raw", "/readyz"]).ok().map(|_| ()) })
+            .await?;
+        cluster.kubectl(&[
+            "patch",
+            "kustomization",
+            "infrastructure",
+            "-n",
+            "flux-system",
+            "--type",
+            "merge",
+            "-p",
+            r#"{"spec":{"suspend":true}}"#,
+        ])?;
+        poll("the snapshot to show the change made after the restart", || async {
+            let snap = snapshot(served).await.ok()?;
+            snap["objects"]
+                .as_array()?
+                .iter()
+                .any(|o| o["name"] == "infrastructure" && o["suspended"] == true)
+                .then_some(())
+        })
+        .await?;
+        cluster.kubectl(&[
+            "patch",
+            "kustomization",
+            "infrastructure",
+            "-n",
+            "flux-system",
+            "--type",
+            "merge",
+            "-p",
+            r#"{"spec":{"suspend":false}}"#,
+        ])?;
+        poll("the snapshot to show infrastructure resumed", || async {
+            let snap = snapshot(served).await.ok()?;
+            snap["objects"]
+                .as_array()?
+                .iter()
+                .any(|o| o["name"] == "infrastructure" && o["suspended"] == false)
+                .then_some(())
+        })
+        .await?;
+        snapshot_is_what_kubectl_lists(cluster, served).await
+    }
+
     async fn cluster_rbac_refuses_through_impersonation(cluster: &Cluster) -> anyhow::Result<()> {
         // The operator role in fluxboard everywhere; cluster RBAC lets `operator` patch only in team-a.
         let operator = identity("operator", &["fluxboard:operators"], Role::Operator);
         let served = serve(cluster, Options { identity: Some(operator), ..Options::default() }).await?;
+        let before = cluster.get_json("flux-system", "kustomization", "apps-team-b")?;
         let (status, body) = act(&served, "reconcile", "Kustomization", "flux-system", "apps-team-b").await?;
         let message = body["error"]["message"].as_str().unwrap_or_default();
         anyhow::ensure!(
             status == 403 && message.contains("forbidden by cluster RBAC"),
             "refused by the cluster: {status} {body}"
         );
-        let obj = cluster.get_json("flux-system", "kustomization", "apps-team-b")?;
+        let after = cluster.get_json("flux-system", "kustomization", "apps-team-b")?;
         anyhow::ensure!(
-            obj["metadata"]["annotations"]["reconcile.fluxcd.io/requestedAt"].is_null(),
-            "nothing was patched: {}",
-            obj["metadata"]
+            after["metadata"]["annotations"] == before["metadata"]["annotations"],
+            "nothing was patched: {} then {}",
+            before["metadata"],
+            after["metadata"]
         );
         let (status, body) = act(&served, "reconcile", "HelmRelease", "team-a", "frontend").await?;
         anyhow::ensure!(
