@@ -669,7 +669,9 @@ fn check_dependencies(kind: FluxKind, obj: &Value, world: &dyn World, source: Op
 /// One reconciliation, as the real controller does it.
 pub(crate) fn reconcile(kind: FluxKind, obj: &Value, world: &dyn World) -> Outcome {
     let mut r = Run::new(kind, obj, world);
-    if let Some(script) = script(obj).filter(|_| kind != FluxKind::HelmRelease) {
+    // A Kustomization's or HelmRelease's scripted failure is its build, apply or release: it
+    // comes after the waits for sources and dependencies.
+    if let Some(script) = script(obj).filter(|_| !matches!(kind, FluxKind::HelmRelease | FluxKind::Kustomization)) {
         r.fail(&script);
         return r.outcome;
     }
@@ -901,10 +903,20 @@ impl<'a> Run<'a> {
             Ok(source) => source,
             Err((reason, message, after)) => {
                 self.wait_for(reason, &message, after);
+                if reason == "DependencyNotReady" {
+                    let retrying =
+                        format!("Dependencies do not meet ready condition, retrying in {}", go_duration(after));
+                    self.event(EventType::Normal, reason, &retrying, None);
+                }
                 return;
             }
         };
         let revision = source["status"]["artifact"]["revision"].as_str().unwrap_or_default().to_owned();
+        if let Some(script) = script(self.obj) {
+            self.outcome.status["lastAttemptedRevision"] = json!(revision);
+            self.fail(&script);
+            return;
+        }
         let source_ref = &self.obj["spec"]["sourceRef"];
         let source = obj_ref(
             SOURCE,
