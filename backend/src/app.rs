@@ -87,6 +87,10 @@ pub struct Options {
     pub source_wait: Duration,
     /// How long a client may accept no byte before its connection is closed (default 30 s).
     pub write_timeout: Duration,
+    /// How long a client may take to send a request's headers (default 10 s).
+    pub header_read_timeout: Duration,
+    /// How long a connection may move no byte before it is closed (default 60 s).
+    pub idle_timeout: Duration,
 }
 
 impl Default for Options {
@@ -99,6 +103,8 @@ impl Default for Options {
             act_as: ActAs::User,
             source_wait: Duration::from_secs(30),
             write_timeout: crate::conn::DEFAULT_WRITE_TIMEOUT,
+            header_read_timeout: crate::conn::HEADER_READ_TIMEOUT,
+            idle_timeout: crate::conn::IDLE_TIMEOUT,
         }
     }
 }
@@ -109,6 +115,8 @@ pub struct App {
     pub state: Arc<AppState>,
     sessions: Store,
     write_timeout: Duration,
+    header_read_timeout: Duration,
+    idle_timeout: Duration,
     watchers: Vec<JoinHandle<()>>,
 }
 
@@ -164,7 +172,14 @@ impl App {
             hosts: options.config.hosts()?,
             stream_slots: std::sync::Mutex::default(),
         });
-        Ok(App { state, sessions, watchers, write_timeout: options.write_timeout })
+        Ok(App {
+            state,
+            sessions,
+            watchers,
+            write_timeout: options.write_timeout,
+            header_read_timeout: options.header_read_timeout,
+            idle_timeout: options.idle_timeout,
+        })
     }
 
     pub fn router(&self) -> Router {
@@ -185,23 +200,20 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> impl Future<Output = std::io::Result<()>> + Send + 'static {
         let state = self.state.clone();
-        let listener = crate::conn::TimeoutListener {
-            listener,
-            limit: self.write_timeout,
+        let limits = crate::conn::Limits {
+            write_timeout: self.write_timeout,
+            idle_timeout: self.idle_timeout,
+            header_read_timeout: self.header_read_timeout,
+            per_address: crate::conn::MAX_CONNECTIONS_PER_ADDRESS,
             stalled: self.state.metrics.connections_stalled.clone(),
+            exempt: self.state.config.trusted_proxies().unwrap_or_default(),
         };
-        // Events go out as soon as they are written (no Nagle delay).
-        let listener = axum::serve::ListenerExt::tap_io(listener, |io| {
-            let _ = io.get_ref().set_nodelay(true);
-        });
-        let service = self.service();
-        async move {
-            let shutdown = async move {
-                shutdown.await;
-                state.shutdown.send_replace(true);
-            };
-            axum::serve(listener, service).with_graceful_shutdown(shutdown).await
-        }
+        let router = self.router();
+        let shutdown = async move {
+            shutdown.await;
+            state.shutdown.send_replace(true);
+        };
+        crate::conn::serve(listener, router, limits, shutdown)
     }
 
     /// Ends every event stream now (what shutting down does first).
@@ -262,6 +274,7 @@ pub fn router(state: Arc<AppState>, sessions: Store) -> Router {
         .fallback(crate::assets::fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(crate::conn::BODY_TIMEOUT))
         // Server-sent events are not compressed (the default predicate leaves them alone).
         .layer(CompressionLayer::new())
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::identity_layer))

@@ -1,5 +1,12 @@
-//! Client connections: a listener whose connections fail their writes once the client has
-//! accepted nothing for a while.
+//! Client connections: the accept loop and what bounds each connection.
+//!
+//! - Headers must arrive within [`HEADER_READ_TIMEOUT`] (hyper's header read timer), request
+//!   bodies within [`BODY_TIMEOUT`] (a layer in the router), and a connection that moves no byte
+//!   either way for [`IDLE_TIMEOUT`] is closed (idle keep-alives; streams send keep-alives
+//!   more often than that).
+//! - One client address holds at most [`MAX_CONNECTIONS_PER_ADDRESS`] connections (trusted
+//!   proxies are not counted: every client behind them shares their address).
+//! - Writes fail once the client has accepted nothing for the write timeout.
 //!
 //! A slow stream client is cut off by the store's bounded broadcast as soon as its stream is
 //! polled again, but a client that stops reading altogether leaves the server blocked on the
@@ -15,7 +22,7 @@ use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::time::Sleep;
 
 /// Raises this process's soft limit of open files to its hard limit (as Go programs do), so
@@ -41,27 +48,194 @@ pub fn raise_open_files_limit() -> Option<u64> {
 
 /// How long a connection may accept no byte before it is closed.
 pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a client may take to send a request's headers.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a client may take to send a request's body.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a connection may move no byte at all before it is closed.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// The most connections one client address holds at once.
+pub const MAX_CONNECTIONS_PER_ADDRESS: usize = 256;
 
-/// A TCP listener whose connections are [`WriteTimeout`]s.
+/// Connections per client address, for [`MAX_CONNECTIONS_PER_ADDRESS`].
+#[derive(Debug, Default)]
+pub struct ConnectionCounts(std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>);
+
+/// One counted connection of an address, released when dropped.
 #[derive(Debug)]
-pub struct TimeoutListener {
-    pub listener: TcpListener,
-    pub limit: Duration,
-    /// Counts connections closed because the client stopped reading.
-    pub stalled: Arc<AtomicU64>,
+pub struct ConnectionSlot {
+    counts: Arc<ConnectionCounts>,
+    ip: Option<std::net::IpAddr>,
 }
 
-impl axum::serve::Listener for TimeoutListener {
-    type Io = WriteTimeout<TcpStream>;
-    type Addr = std::net::SocketAddr;
+impl ConnectionCounts {
+    /// A slot for a connection from `ip`, or None when it holds `max` already. Addresses in
+    /// `exempt` (trusted proxies) are not counted.
+    pub fn take(self: &Arc<Self>, ip: std::net::IpAddr, max: usize, exempt: bool) -> Option<ConnectionSlot> {
+        if exempt {
+            return Some(ConnectionSlot { counts: self.clone(), ip: None });
+        }
+        let mut counts = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let count = counts.entry(ip).or_default();
+        if *count >= max {
+            return None;
+        }
+        *count += 1;
+        Some(ConnectionSlot { counts: self.clone(), ip: Some(ip) })
+    }
+}
 
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        let (io, addr) = axum::serve::Listener::accept(&mut self.listener).await;
-        (WriteTimeout::new(io, self.limit, self.stalled.clone()), addr)
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        let Some(ip) = self.ip else { return };
+        let mut counts = self.counts.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = counts.get_mut(&ip) {
+            *count -= 1;
+            if *count == 0 {
+                counts.remove(&ip);
+            }
+        }
+    }
+}
+
+/// How each accepted connection is bounded.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub write_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub header_read_timeout: Duration,
+    pub per_address: usize,
+    /// Counts connections closed because the client stopped reading.
+    pub stalled: Arc<AtomicU64>,
+    /// Addresses whose connections are not counted (trusted proxies).
+    pub exempt: Vec<crate::config::Cidr>,
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, then stops accepting and waits for
+/// the connections to finish (streams end by themselves on shutdown). Each connection knows its
+/// client's address (`ConnectInfo<SocketAddr>`).
+pub async fn serve(
+    listener: TcpListener,
+    router: axum::Router,
+    limits: Limits,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    let counts = Arc::new(ConnectionCounts::default());
+    let (closing, _) = tokio::sync::watch::channel(false);
+    let closing = Arc::new(closing);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, addr) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(%err, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let exempt = limits.exempt.iter().any(|c| c.contains(addr.ip()));
+        let Some(slot) = counts.take(addr.ip(), limits.per_address, exempt) else {
+            tracing::info!(client = %addr.ip(), "too many connections from one address: refused");
+            drop(stream);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let io = IdleTimeout::new(
+            WriteTimeout::new(stream, limits.write_timeout, limits.stalled.clone()),
+            limits.idle_timeout,
+        );
+        let service = router.clone().layer(axum::Extension(axum::extract::ConnectInfo(addr)));
+        let service = hyper_util::service::TowerToHyperService::new(tower::ServiceExt::map_request(
+            service,
+            |req: hyper::Request<hyper::body::Incoming>| req.map(axum::body::Body::new),
+        ));
+        let mut closed = closing.subscribe();
+        let header_read_timeout = limits.header_read_timeout;
+        tokio::spawn(async move {
+            let _slot = slot;
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(header_read_timeout)
+                .serve_connection(hyper_util::rt::TokioIo::new(io), service);
+            let mut conn = std::pin::pin!(conn);
+            tokio::select! {
+                result = conn.as_mut() => {
+                    if let Err(err) = result {
+                        tracing::debug!(%err, "connection ended");
+                    }
+                    return;
+                }
+                _ = closed.changed() => conn.as_mut().graceful_shutdown(),
+            }
+            if let Err(err) = conn.await {
+                tracing::debug!(%err, "connection ended");
+            }
+        });
+    }
+    drop(listener);
+    closing.send_replace(true);
+    // Every connection task holds a receiver until it ends.
+    while closing.receiver_count() > 0 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(())
+}
+
+/// An I/O stream that fails once neither a read nor a write has made progress for `limit`.
+#[derive(Debug)]
+pub struct IdleTimeout<T> {
+    io: T,
+    limit: Duration,
+    timer: Pin<Box<Sleep>>,
+}
+
+impl<T> IdleTimeout<T> {
+    pub fn new(io: T, limit: Duration) -> IdleTimeout<T> {
+        IdleTimeout { io, limit, timer: Box::pin(tokio::time::sleep(limit)) }
     }
 
-    fn local_addr(&self) -> io::Result<Self::Addr> {
-        self.listener.local_addr()
+    fn touch(&mut self) {
+        let deadline = tokio::time::Instant::now() + self.limit;
+        self.timer.as_mut().reset(deadline);
+    }
+
+    fn idle(&mut self, cx: &mut Context<'_>) -> Poll<io::Error> {
+        ready!(self.timer.as_mut().poll(cx));
+        Poll::Ready(io::Error::new(io::ErrorKind::TimedOut, "the connection was idle for too long"))
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for IdleTimeout<T> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        match Pin::new(&mut self.io).poll_read(cx, buf) {
+            Poll::Pending => self.idle(cx).map(Err),
+            done => {
+                self.touch();
+                done
+            }
+        }
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for IdleTimeout<T> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.io).poll_write(cx, buf);
+        if poll.is_ready() {
+            self.touch();
+        }
+        poll
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
     }
 }
 
@@ -171,6 +345,39 @@ mod tests {
         let err = io.write_all(&[3; 10]).await.unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::TimedOut);
         assert_eq!(stalled.load(Ordering::Relaxed), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_connection_that_moves_nothing_is_closed_and_traffic_keeps_it() {
+        let (ours, mut theirs) = tokio::io::duplex(64);
+        let mut io = IdleTimeout::new(ours, Duration::from_secs(60));
+        // Traffic in either direction keeps it open, however long in total.
+        for _ in 0..5 {
+            tokio::time::sleep(Duration::from_secs(40)).await;
+            io.write_all(b"x").await.unwrap();
+            let mut one = [0; 1];
+            theirs.read_exact(&mut one).await.unwrap();
+        }
+        // Then nothing for longer than the limit: the read fails.
+        let mut buf = [0; 1];
+        let err = io.read(&mut buf).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+    }
+
+    #[test]
+    fn one_address_holds_a_bounded_number_of_connections() {
+        let counts = Arc::new(ConnectionCounts::default());
+        let ip: std::net::IpAddr = "203.0.113.5".parse().unwrap();
+        let slots: Vec<_> = (0..3).map(|_| counts.take(ip, 3, false).unwrap()).collect();
+        assert!(counts.take(ip, 3, false).is_none());
+        assert!(counts.take("203.0.113.6".parse().unwrap(), 3, false).is_some());
+        assert!(counts.take(ip, 3, true).is_some(), "a trusted proxy is not counted");
+        drop(slots);
+        let again = counts.take(ip, 3, false);
+        assert!(again.is_some());
+        assert_eq!(counts.0.lock().unwrap().get(&ip), Some(&1));
+        drop(again);
+        assert!(counts.0.lock().unwrap().is_empty(), "released addresses are forgotten");
     }
 
     #[tokio::test(start_paused = true)]

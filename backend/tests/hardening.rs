@@ -254,3 +254,57 @@ async fn a_server_without_login_reads_and_acts_as_the_dashboard() {
         app.get_json("/api/v1/objects/production/kustomize.toolkit.fluxcd.io/Kustomization/team-a/podinfo").await;
     assert_eq!(status, 200);
 }
+
+/// Whether the server closed this connection (a read returns end of file or an error), waiting
+/// at most `deadline`.
+async fn closed_by_server(stream: &mut tokio::net::TcpStream, deadline: std::time::Duration) -> bool {
+    use tokio::io::AsyncReadExt as _;
+    let mut buf = [0u8; 4096];
+    tokio::time::timeout(deadline, async {
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await
+    .is_ok()
+}
+
+#[tokio::test]
+async fn slow_clients_cannot_hold_connections() {
+    // M5: nothing sent, half a header, a header line now and then, an idle keep-alive.
+    use tokio::io::AsyncWriteExt as _;
+    let app = TestApp::start_with(Options {
+        header_read_timeout: std::time::Duration::from_secs(1),
+        idle_timeout: std::time::Duration::from_secs(2),
+        ..Options::default()
+    })
+    .await;
+    let addr = app.url.trim_start_matches("http://").to_owned();
+    let deadline = std::time::Duration::from_secs(20);
+    let mut silent = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let mut half = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    half.write_all(b"GET /healthz HTTP/1.1\r\nX: ").await.unwrap();
+    let mut dripping = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    dripping.write_all(b"GET /healthz HTTP/1.1\r\n").await.unwrap();
+    let drip = tokio::spawn(async move {
+        for i in 0..100 {
+            if dripping.write_all(format!("X-{i}: y\r\n").as_bytes()).await.is_err() {
+                return true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        }
+        false
+    });
+    assert!(closed_by_server(&mut silent, deadline).await, "a connection that sends nothing");
+    assert!(closed_by_server(&mut half, deadline).await, "half a header");
+    assert!(drip.await.unwrap(), "a header sent a line at a time");
+    // A keep-alive connection after its answer, then silence.
+    let mut idle = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    assert!(closed_by_server(&mut idle, deadline).await, "an idle keep-alive");
+    // Ordinary requests still work.
+    assert_eq!(reqwest::get(format!("{}/healthz", app.url)).await.unwrap().status(), 200);
+}
