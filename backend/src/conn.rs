@@ -213,7 +213,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for IdleTimeout<T> {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         match Pin::new(&mut self.io).poll_read(cx, buf) {
             Poll::Pending => self.idle(cx).map(Err),
-            done => {
+            done @ Poll::Ready(_) => {
                 self.touch();
                 done
             }
