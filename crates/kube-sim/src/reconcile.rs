@@ -226,9 +226,10 @@ fn has_true(status: &Value, type_: &str) -> bool {
 /// does not change: the request token recorded (see [`acks_while_suspended`]) and
 /// `status.observedGeneration` advanced where the controller's patch rules allow it on an
 /// early return: helm-controller always (empty result, helmrelease_controller.go:153),
-/// kustomize-controller when Ready=True (`finalizeStatus`), source-controller when the object
-/// has conditions (`ComputeReconcileResult`, internal/reconcile/reconcile.go), the image and
-/// notification controllers when Ready or Stalled (pkg runtime/reconcile `AddPatchOptions`).
+/// kustomize-controller and notification-controller when Ready=True (`finalizeStatus`,
+/// receiver_controller.go:299), source-controller when the object has conditions
+/// (`ComputeReconcileResult`, internal/reconcile/reconcile.go), the image controllers when
+/// Ready or Stalled (pkg runtime/reconcile `AddPatchOptions`).
 pub(crate) fn suspended_status(kind: FluxKind, obj: &Value) -> Option<Value> {
     let before = status_of(obj);
     let mut status = before.clone();
@@ -239,13 +240,16 @@ pub(crate) fn suspended_status(kind: FluxKind, obj: &Value) -> Option<Value> {
     }
     let observe = match kind {
         FluxKind::HelmRelease => true,
-        FluxKind::Kustomization => has_true(&before, "Ready"),
+        // kustomize-controller `finalizeStatus`, notification-controller receiver_controller.go:299.
+        FluxKind::Kustomization | FluxKind::Receiver => has_true(&before, "Ready"),
         FluxKind::GitRepository
         | FluxKind::OciRepository
         | FluxKind::Bucket
         | FluxKind::HelmRepository
         | FluxKind::HelmChart => before["conditions"].as_array().is_some_and(|c| !c.is_empty()),
-        FluxKind::ImageRepository | FluxKind::ImagePolicy | FluxKind::Receiver => {
+        // image-reflector and image-automation: `AddPatchOptions` in their deferred patch
+        // (imageupdateautomation_controller.go:215, which records no token).
+        FluxKind::ImageRepository | FluxKind::ImagePolicy | FluxKind::ImageUpdateAutomation => {
             has_true(&before, "Ready") || has_true(&before, "Stalled")
         }
         _ => false,
@@ -299,7 +303,7 @@ fn status_of(obj: &Value) -> Value {
 ///   manifests…", once the source artifact and the dependencies are there
 ///   (kustomization_controller.go:325); waits write nothing first.
 /// - HelmRelease: Reconciling "Fulfilling prerequisites", Ready untouched
-///   (helmrelease_controller.go:236).
+///   (helmrelease_controller.go:236); Receiver: Reconciling only (receiver_controller.go:254).
 pub(crate) fn begin(kind: FluxKind, obj: &Value, world: &dyn World) -> Option<Value> {
     let now = crate::object::rfc3339(world.now());
     let generation = &obj["metadata"]["generation"];
@@ -326,14 +330,11 @@ pub(crate) fn begin(kind: FluxKind, obj: &Value, world: &dyn World) -> Option<Va
                 vec![("Reconciling", Some(cond("Reconciling", "True", "Fulfilling prerequisites")))],
             );
         }
+        // receiver_controller.go:254: Reconciling only.
         FluxKind::Receiver => {
-            let message = "Reconciliation in progress";
             set_conditions(
                 &mut status,
-                vec![
-                    ("Ready", Some(cond("Ready", "Unknown", message))),
-                    ("Reconciling", Some(cond("Reconciling", "True", message))),
-                ],
+                vec![("Reconciling", Some(cond("Reconciling", "True", "Reconciliation in progress")))],
             );
         }
         _ => {
