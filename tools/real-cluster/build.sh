@@ -107,8 +107,17 @@ for entry in "${binaries[@]}"; do
   fi
   (cd "$build_dir" && nice -n 10 go build -buildvcs=false -trimpath -ldflags "$ldflags" -o "$out/bin/$name.tmp" "$pkg")
   mv "$out/bin/$name.tmp" "$out/bin/$name"
+  if [ "$extra" = FLUX ]; then
+    rm -rf "$out/src"
+  fi
   echo "[$i/$total] $name: built in $(($(date +%s) - start)) s"
 done
 
 ln -sfn "$key" "$out_root/current"
+# Builds of other go.mod/go.sum versions are stale (the Go build cache keeps relinking cheap).
+for old in "$out_root"/*; do
+  if [ ! -L "$old" ] && [ -d "$old/bin" ] && [ "$(basename "$old")" != "$key" ]; then
+    rm -rf "$old"
+  fi
+done
 echo "bin: $out/bin"
