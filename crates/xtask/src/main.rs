@@ -97,7 +97,7 @@ fn real_cluster() -> anyhow::Result<()> {
     println!("kubeconfig: {}", cluster.kubeconfig.display());
     println!("  kubectl --kubeconfig {} get ks,hr,gitrepo,helmrepo -A", cluster.kubeconfig.display());
     println!(
-        "  cargo run -p fluxboard -- serve --kubeconfig {} --listen 127.0.0.1:8080 --open-role admin",
+        "  cargo run -p fluxboard -- serve --kubeconfig {} --listen 127.0.0.1:8080 --open-role admin --act-as service-account",
         cluster.kubeconfig.display()
     );
     println!(
