@@ -379,6 +379,7 @@ impl Controllers {
         match flux::decide(kind, &obj, forced) {
             Decision::Nothing => {}
             Decision::Suspended => {
+                let Some(obj) = self.with_finalizer(kind, key, obj) else { return };
                 if let Some(status) = flux::suspended_status(kind, &obj) {
                     self.write_status(kind, &obj, status);
                 }
@@ -387,21 +388,25 @@ impl Controllers {
         }
     }
 
-    async fn reconcile(&self, kind: FluxKind, key: &Key, obj: Arc<Value>) {
-        let Some(rt) = self.cluster.registry.by_kind(kind.group(), kind.kind()).cloned() else { return };
-        let obj = if object::finalizers(&obj).contains(&FINALIZER) {
-            obj
-        } else {
-            match self.cluster.store.update_with(&rt, &key.2, &key.3, crate::store::Part::Main, |o| {
+    /// The controllers add their finalizer first, before the suspend check.
+    fn with_finalizer(&self, kind: FluxKind, key: &Key, obj: Arc<Value>) -> Option<Arc<Value>> {
+        if object::finalizers(&obj).contains(&FINALIZER) {
+            return Some(obj);
+        }
+        let rt = self.cluster.registry.by_kind(kind.group(), kind.kind())?;
+        self.cluster
+            .store
+            .update_with(rt, &key.2, &key.3, crate::store::Part::Main, |o| {
                 let mut finalizers = o["metadata"]["finalizers"].as_array().cloned().unwrap_or_default();
                 finalizers.push(json!(FINALIZER));
                 object::meta_mut(o).insert("finalizers".into(), Value::Array(finalizers));
                 Ok(())
-            }) {
-                Ok(o) => o,
-                Err(_) => return,
-            }
-        };
+            })
+            .ok()
+    }
+
+    async fn reconcile(&self, kind: FluxKind, key: &Key, obj: Arc<Value>) {
+        let Some(obj) = self.with_finalizer(kind, key, obj) else { return };
         let world = SimWorld { cluster: &self.cluster, content: &self.content };
         let started = match flux::begin(kind, &obj, &world) {
             Some(status) => match self.write_status(kind, &obj, status) {
