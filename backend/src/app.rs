@@ -10,7 +10,6 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use fluxboard_model::api::ConnectionState;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tower_http::compression::CompressionLayer;
@@ -216,6 +215,16 @@ impl App {
         crate::conn::serve(listener, router, limits, shutdown)
     }
 
+    /// Serves `/metrics` and the detailed `/readyz` on their own listener until `shutdown`.
+    pub fn serve_metrics(
+        &self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> impl Future<Output = std::io::Result<()>> + Send + 'static {
+        let router = metrics_router(self.state.clone());
+        async move { axum::serve(listener, router).with_graceful_shutdown(shutdown).await }
+    }
+
     /// Ends every event stream now (what shutting down does first).
     pub fn end_streams(&self) {
         self.state.shutdown.send_replace(true);
@@ -270,7 +279,12 @@ pub fn router(state: Arc<AppState>, sessions: Store) -> Router {
         .route("/auth/oidc/callback", get(crate::oidc::callback))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(crate::metrics::render))
+        .route(
+            "/metrics",
+            get(|| async {
+                crate::error::ApiError::not_found("metrics are served on the metrics listener (--metrics-listen)")
+            }),
+        )
         .fallback(crate::assets::fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -350,13 +364,34 @@ async fn me(axum::Extension(identity): axum::Extension<Arc<Identity>>) -> impl I
     axum::Json(identity.as_ref().clone())
 }
 
-/// Ready when every cluster's caches are synced.
+/// Whether every cluster's caches have been synced once. Readiness is "synced once", not
+/// "healthy now": ordinary watch churn (a relist, an API server restart) must not take a
+/// replica out of its Service, and the stream says when a cluster is stale.
+fn ready(state: &AppState) -> bool {
+    state.clusters.iter().all(crate::cluster::Cluster::synced_once)
+}
+
+/// The public readiness probe: the status code and nothing that describes the clusters.
 async fn readyz(State(state): State<Arc<AppState>>) -> Response {
-    let clusters = state.store.clusters();
-    let ready =
-        clusters.len() == state.clusters.len() && clusters.iter().all(|c| c.state == ConnectionState::Connected);
-    let body = axum::Json(clusters);
-    if ready { (StatusCode::OK, body).into_response() } else { (StatusCode::SERVICE_UNAVAILABLE, body).into_response() }
+    let ready = ready(&state);
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, axum::Json(serde_json::json!({"ready": ready}))).into_response()
+}
+
+/// The readiness probe with each cluster's state (metrics listener only).
+async fn readyz_details(State(state): State<Arc<AppState>>) -> Response {
+    let status = if ready(&state) { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, axum::Json(state.store.clusters())).into_response()
+}
+
+/// What the metrics listener serves: `/metrics` and the detailed `/readyz`, kept off the
+/// public port (and so out of the Ingress).
+pub fn metrics_router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/metrics", get(crate::metrics::render))
+        .route("/readyz", get(readyz_details))
+        .route("/healthz", get(|| async { "ok" }))
+        .with_state(state)
 }
 
 #[cfg(test)]

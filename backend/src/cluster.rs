@@ -40,6 +40,8 @@ pub struct Cluster {
     /// Impersonating clients by (user, groups), reused so each action does not build a new
     /// connection pool; at most [`IMPERSONATING_CLIENTS`].
     impersonating: Arc<Mutex<Impersonating>>,
+    /// Set once every watched kind has listed once (readiness).
+    synced: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Impersonating clients by (user, groups).
@@ -67,6 +69,7 @@ impl Cluster {
             kinds: Arc::default(),
             other_kinds: Arc::default(),
             impersonating: Arc::default(),
+            synced: Arc::default(),
         })
     }
 
@@ -87,6 +90,11 @@ impl Cluster {
         }
         cache.insert(key, client.clone());
         Ok(client)
+    }
+
+    /// Whether every watched kind of this cluster has listed at least once.
+    pub fn synced_once(&self) -> bool {
+        self.synced.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The API resource of a Flux kind this cluster serves.
@@ -205,6 +213,7 @@ pub async fn run(cluster: Cluster, store: Arc<FleetStore>) {
         kinds: served,
         version,
         states: Mutex::new(kinds.iter().map(|(info, _)| (info.kind, KindState::Listing)).collect()),
+        synced: cluster.synced.clone(),
     });
     health.publish(&store);
     let mut tasks = JoinSet::new();
@@ -269,6 +278,8 @@ struct WatchHealth {
     kinds: Vec<ServedKind>,
     version: Versions,
     states: Mutex<BTreeMap<&'static str, KindState>>,
+    /// The cluster's "synced once" flag.
+    synced: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl WatchHealth {
@@ -291,6 +302,7 @@ impl WatchHealth {
         } else if states.values().any(|s| *s == KindState::Listing) {
             (ConnectionState::Connecting, "listing objects".to_owned())
         } else {
+            self.synced.store(true, std::sync::atomic::Ordering::Relaxed);
             (ConnectionState::Connected, String::new())
         };
         let kinds = self

@@ -25,6 +25,10 @@ enum Command {
         /// Address to listen on.
         #[arg(long, env = "FLUXBOARD_LISTEN", default_value = "0.0.0.0:8080")]
         listen: SocketAddr,
+        /// Address of the metrics listener (`/metrics` and the detailed `/readyz`), kept apart
+        /// from the public port so an Ingress never routes it.
+        #[arg(long, env = "FLUXBOARD_METRICS_LISTEN", default_value = "0.0.0.0:9090")]
+        metrics_listen: SocketAddr,
         /// The kubeconfig file (default: KUBECONFIG or ~/.kube/config).
         #[arg(long, env = "FLUXBOARD_KUBECONFIG")]
         kubeconfig: Option<PathBuf>,
@@ -88,6 +92,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Serve {
             listen,
+            metrics_listen,
             kubeconfig,
             contexts,
             in_cluster,
@@ -124,8 +129,16 @@ async fn main() -> anyhow::Result<()> {
             let app = App::start(clusters, &options).await?;
             let listener =
                 tokio::net::TcpListener::bind(listen).await.with_context(|| format!("Failed to listen on {listen}"))?;
-            tracing::info!(address = %listener.local_addr()?, "fluxboard is serving");
+            let metrics = tokio::net::TcpListener::bind(metrics_listen)
+                .await
+                .with_context(|| format!("Failed to listen on {metrics_listen} (--metrics-listen)"))?;
+            tracing::info!(address = %listener.local_addr()?, metrics = %metrics.local_addr()?, "fluxboard is serving");
+            let mut stopping = app.state.shutdown.subscribe();
+            let metrics = tokio::spawn(app.serve_metrics(metrics, async move {
+                let _ = stopping.wait_for(|stop| *stop).await;
+            }));
             app.serve(listener, shutdown_signal()).await?;
+            let _ = metrics.await;
         }
         Command::Demo { port, base_path, objects } => {
             let demo = Demo::start(&DemoOptions { objects, ..DemoOptions::default() }).await?;

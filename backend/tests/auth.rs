@@ -385,13 +385,15 @@ async fn metrics_count_objects_streams_logins_actions_and_latency() {
         .post("/api/v1/actions", json!({"action": "reconcile", "cluster": "production", "kind": "Kustomization", "namespace": "flux-system", "name": "apps"}))
         .await;
     assert_eq!(status, 202);
-    let res = reqwest::get(format!("{}/metrics", app.url)).await.unwrap();
+    // Not on the public port.
+    assert_eq!(reqwest::get(format!("{}/metrics", app.url)).await.unwrap().status(), 404);
+    let res = reqwest::get(format!("{}/metrics", app.metrics_url)).await.unwrap();
     assert_eq!(res.status(), 200);
     assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
     let text = res.text().await.unwrap();
     // The object counts are the store's (retried: the emulated controllers keep working).
     common::wait_for("the object gauge to match the store", || async {
-        let text = reqwest::get(format!("{}/metrics", app.url)).await.ok()?.text().await.ok()?;
+        let text = reqwest::get(format!("{}/metrics", app.metrics_url)).await.ok()?.text().await.ok()?;
         let ready =
             app.app.state.store.summaries().iter().filter(|s| s.health == fluxboard_model::Health::Ready).count();
         let line = format!("fluxboard_objects{{cluster=\"production\",health=\"Ready\"}} {ready}");

@@ -26,7 +26,8 @@ async fn fluxboard(
 ) -> (Child, String, tokio::sync::mpsc::UnboundedReceiver<String>) {
     let port = free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_fluxboard"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--context", "production", "--kubeconfig"])
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--metrics-listen", "127.0.0.1:0"])
+        .args(["--context", "production", "--kubeconfig"])
         .arg(&demo.kubeconfig)
         .arg("--config")
         .arg(config)

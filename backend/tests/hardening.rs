@@ -308,3 +308,23 @@ async fn slow_clients_cannot_hold_connections() {
     // Ordinary requests still work.
     assert_eq!(reqwest::get(format!("{}/healthz", app.url)).await.unwrap().status(), 200);
 }
+
+#[tokio::test]
+async fn readiness_is_synced_once_and_tells_the_public_nothing() {
+    // L3 and the review's readiness finding: the public probe gives its status code only; the
+    // clusters' states are on the metrics listener; a watch that relists (here: the emulated
+    // API server compacts its history and drops every watch) does not make a ready replica
+    // unready.
+    let app = TestApp::start().await;
+    app.ready().await;
+    let (status, body) = app.get_json("/readyz").await;
+    assert_eq!((status, body), (200, json!({"ready": true})));
+    let details: serde_json::Value =
+        reqwest::get(format!("{}/readyz", app.metrics_url)).await.unwrap().json().await.unwrap();
+    assert_eq!(details[0]["name"], "production");
+    app.sim().compact();
+    app.sim().drop_watches();
+    for _ in 0..20 {
+        assert_eq!(app.get_json("/readyz").await.0, 200, "still ready while the watches relist");
+    }
+}

@@ -21,6 +21,8 @@ pub struct TestApp {
     pub demo: Demo,
     pub app: App,
     pub url: String,
+    /// The metrics listener (`/metrics`, the detailed `/readyz`).
+    pub metrics_url: String,
     stop: Option<oneshot::Sender<()>>,
 }
 
@@ -50,7 +52,13 @@ impl TestApp {
             let _ = stopped.await;
         });
         tokio::spawn(async move { server.await.expect("serve") });
-        TestApp { demo, app, url, stop: Some(stop) }
+        let metrics = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let metrics_url = format!("http://{}", metrics.local_addr().unwrap());
+        let mut stopping = app.state.shutdown.subscribe();
+        tokio::spawn(app.serve_metrics(metrics, async move {
+            let _ = stopping.wait_for(|stop| *stop).await;
+        }));
+        TestApp { demo, app, url, metrics_url, stop: Some(stop) }
     }
 
     pub fn sim(&self) -> &Sim {

@@ -77,10 +77,13 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<Results> {
 
     let port = fluxboard_e2e::free_port()?;
     let url = format!("http://127.0.0.1:{port}");
+    let metrics_port = fluxboard_e2e::free_port()?;
+    let metrics_url = format!("http://127.0.0.1:{metrics_port}");
     say(&format!("starting fluxboard on {url}"));
     let log = std::fs::File::create(dir.path().join("fluxboard.log"))?;
     let fluxboard = Command::new(&args.fluxboard)
         .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--open-role", "admin"])
+        .args(["--metrics-listen", &format!("127.0.0.1:{metrics_port}")])
         .args(["--act-as", "service-account", "--kubeconfig"])
         .arg(&kubeconfig)
         .env("RUST_LOG", "warn")
@@ -107,7 +110,7 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<Results> {
     kubectl_reference(&args, &kubeconfig, &mut changes, &mut results).await?;
 
     for &n in &args.clients {
-        let report = sse_stage(&args, &url, n, &kube, &http, &mut changes, &mut results).await?;
+        let report = sse_stage(&args, (&url, &metrics_url), n, &kube, &http, &mut changes, &mut results).await?;
         let key = if n == 1_000 { "10k_1k".to_owned() } else { format!("10k_{n}") };
         results.insert(format!("p50_ms_{key}"), json!(round(report.latency.p50_ms)));
         results.insert(format!("p95_ms_{key}"), json!(round(report.latency.p95_ms)));
@@ -381,7 +384,7 @@ async fn kubectl_reference(
 /// One latency stage with `n` SSE readers in their own process.
 async fn sse_stage(
     args: &RunArgs,
-    url: &str,
+    (url, metrics_url): (&str, &str),
     n: usize,
     kube: &kube::Client,
     http: &reqwest::Client,
@@ -404,7 +407,7 @@ async fn sse_stage(
     }
     let watches = open_watches(kube).await?;
     results.insert(format!("watches_{n}_client{}", if n == 1 { "" } else { "s" }), json!(watches));
-    let metrics = http.get(format!("{url}/metrics")).send().await?.text().await?;
+    let metrics = http.get(format!("{metrics_url}/metrics")).send().await?.text().await?;
     let connected = metrics
         .lines()
         .find_map(|l| l.strip_prefix("fluxboard_sse_clients "))
