@@ -446,6 +446,11 @@ impl Cluster {
     fn spawn(&self, name: &str, args: Vec<String>, envs: Vec<(String, String)>) -> anyhow::Result<()> {
         let program = self.bin_dir.join(name);
         anyhow::ensure!(program.exists(), "{} is missing: run tools/real-cluster/build.sh", program.display());
+        // Scratch files (kustomize-controller's checkouts, Helm's caches) stay in the cluster's dir.
+        let tmp = self.dir.join("tmp");
+        std::fs::create_dir_all(&tmp)?;
+        let mut envs = envs;
+        envs.push(("TMPDIR".into(), tmp.display().to_string()));
         let proc = Proc::start(name, &program, args, envs, &self.dir.join("logs"))?;
         self.say(&format!("{name} started (pid {})", proc.pid().unwrap_or(0)));
         self.procs().push(proc);
