@@ -214,7 +214,11 @@ async fn a_person_presses_reconcile_and_follows_it_to_the_outcome() -> anyhow::R
     assert_eq!(wire[0].field_manager.as_deref(), Some("fluxboard"));
     let requests = served.app.state.audit.entries().into_iter().filter(|e| e.token.is_some()).count();
     assert_eq!(requests, 1, "one request for two clicks");
-    browser.wait_text("[data-testid=toast]", "the toast", |t| t.contains("apps: handled: Ready")).await?;
+    browser
+        .wait_text("[data-testid=toast]", "the toast", |t| {
+            t.contains("Kustomization flux-system/apps in production: handled: Ready")
+        })
+        .await?;
     browser
         .wait_text(".inventory", "the inventory after the reconcile", |t| t.contains("2/2 replicas available"))
         .await?;
@@ -432,4 +436,492 @@ async fn the_page_moves_to_another_replica_without_a_reload() -> anyhow::Result<
     network.retarget(replica_addr);
     network.restore();
     shows_the_change_without_a_reload(&browser).await
+}
+
+/// Opens `path`, waits until `ready` (a CSS selector) is on the page, checks that nothing pans
+/// sideways, and takes a screenshot named `name`.
+async fn visit(browser: &Browser, served: &Served, path: &str, ready: &str, name: &str) -> anyhow::Result<()> {
+    browser.client.goto(&format!("{}{path}", served.url)).await?;
+    browser.wait_element(ready).await?;
+    browser.wait_text("[data-testid=connection], [data-testid=wall-connection]", "live", |t| t == "live").await?;
+    browser.fits_the_width(name).await?;
+    browser.screenshot(name).await;
+    Ok(())
+}
+
+/// The size of the first element matching `css`: `[width, height]` in CSS pixels.
+async fn size_of(browser: &Browser, css: &str) -> anyhow::Result<(f64, f64)> {
+    let css = serde_json::to_string(css)?;
+    browser
+        .eval(&format!("const r = document.querySelector({css}).getBoundingClientRect(); return [r.width, r.height];"))
+        .await
+}
+
+async fn displayed(browser: &Browser, css: &str) -> anyhow::Result<bool> {
+    let css = serde_json::to_string(css)?;
+    browser
+        .eval(&format!(
+            "const e = document.querySelector({css}); return !!e && e.getClientRects().length > 0 \
+             && getComputedStyle(e).visibility !== 'hidden';"
+        ))
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_phone_nothing_pans_the_list_is_cards_and_actions_fold_into_a_menu() -> anyhow::Result<()> {
+    let options = Options { identity: Some(fluxboard::demo::demo_identity()), ..Options::default() };
+    let served = Served::start(&["production", "staging"], options).await?;
+    served.ready().await?;
+    let browser = Browser::start_on(fluxboard_e2e::Screen::Phone).await?;
+    let c = &browser.client;
+    // The overview: the header folds behind Menu, which opens the navigation.
+    visit(&browser, &served, "/", "[data-testid=count-total]", "phone-overview").await?;
+    let width: f64 = browser.eval("return window.innerWidth;").await?;
+    assert_eq!(width, 390.0, "the phone's screen");
+    assert!(!displayed(&browser, "header nav").await?, "the navigation is folded");
+    let (w, h) = size_of(&browser, "[data-testid=menu-toggle]").await?;
+    assert!(w >= 24.0 && h >= 24.0, "the menu button is {w}x{h}");
+    c.find(Locator::Css("[data-testid=menu-toggle]")).await?.click().await?;
+    browser
+        .wait_script(
+            "the open menu",
+            "return getComputedStyle(document.querySelector('header nav')).display !== 'none';",
+        )
+        .await?;
+    assert_eq!(
+        c.find(Locator::Css("[data-testid=menu-toggle]")).await?.attr("aria-expanded").await?.as_deref(),
+        Some("true")
+    );
+    browser.fits_the_width("phone-menu").await?;
+    browser.screenshot("phone-menu").await;
+    c.find(Locator::Css("header nav a[href$='/resources']")).await?.click().await?;
+    browser.wait_element("#filter-health").await?;
+    assert!(!displayed(&browser, "header nav").await?, "the menu closes on navigation");
+
+    // The list: cards with health, kind, name and message; targets of at least 24 px.
+    visit(&browser, &served, "/resources", "[data-testid=row]", "phone-list").await?;
+    #[derive(serde::Deserialize, Debug)]
+    struct Card {
+        shown: bool,
+        health: String,
+        kind: String,
+        name: String,
+        link: (f64, f64),
+        checkbox: (f64, f64),
+    }
+    let cards: Vec<Card> = browser
+        .eval(
+            "const seen = e => e && e.getClientRects().length > 0 && e.getBoundingClientRect().right <= innerWidth;
+             const size = e => { const r = e.getBoundingClientRect(); return [r.width, r.height]; };
+             return [...document.querySelectorAll('.tbody [data-testid=row]')].slice(0, 5).map(r => {
+               const [health, kind, name, message] = ['.badge', '.col-kind', '.col-name a', '.col-message'].map(s => r.querySelector(s));
+               return {shown: [health, kind, name, message].every(seen), health: health.textContent, kind: kind.textContent,
+                       name: name.textContent, link: size(name), checkbox: size(r.querySelector('.select'))};
+             });",
+        )
+        .await?;
+    assert!(!cards.is_empty());
+    for card in &cards {
+        assert!(card.shown && !card.health.is_empty() && !card.kind.is_empty() && !card.name.is_empty(), "{card:?}");
+        assert!(card.link.0 >= 24.0 && card.link.1 >= 24.0, "the link of {card:?}");
+        assert!(card.checkbox.0 >= 24.0 && card.checkbox.1 >= 24.0, "the checkbox of {card:?}");
+    }
+
+    // A HelmRelease: facts stacked, the first action shown, the others in a menu.
+    let release = "/resources/production/helm.toolkit.fluxcd.io/HelmRelease/team-a/podinfo-frontend";
+    visit(&browser, &served, release, "button[data-action=Reconcile]", "phone-detail").await?;
+    let (dt, dd): (f64, f64) = browser
+        .eval(
+            "const dt = document.querySelector('.facts dt'), dd = document.querySelector('.facts dd');
+             return [dt.getBoundingClientRect().left, dd.getBoundingClientRect().left];",
+        )
+        .await?;
+    assert_eq!(dt, dd, "facts are stacked (term above value)");
+    assert!(!displayed(&browser, "button[data-action=Force]").await?, "Force waits in the menu");
+    c.find(Locator::Css("[data-testid=more-actions]")).await?.click().await?;
+    browser
+        .wait_script(
+            "the actions menu",
+            "const b = document.querySelector('button[data-action=Force]'); return !!b && b.getClientRects().length > 0;",
+        )
+        .await?;
+    browser.fits_the_width("phone-detail-menu").await?;
+    browser.screenshot("phone-detail-menu").await;
+    let crumbs: Vec<f64> = browser
+        .eval("return [...document.querySelectorAll('.crumbs a')].map(a => a.getBoundingClientRect().height);")
+        .await?;
+    assert!(crumbs.iter().all(|h| *h >= 24.0), "breadcrumb links {crumbs:?}");
+
+    // The other pages fit too.
+    visit(&browser, &served, "/controllers", "[data-testid=controller-row]", "phone-controllers").await?;
+    visit(&browser, &served, "/audit", "h1", "phone-audit").await?;
+    visit(&browser, &served, "/wall", "[data-testid=wall-tile]", "phone-wall").await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_wall_screen_the_pages_use_the_width_and_the_wall_fits_without_scrolling() -> anyhow::Result<()> {
+    let served = Served::start(&["production", "staging"], Options::default()).await?;
+    served.ready().await?;
+    for (w, h) in [(3840, 2160), (1920, 1080)] {
+        let browser = Browser::start_on(fluxboard_e2e::Screen::Window(w, h)).await?;
+        visit(&browser, &served, "/", "[data-testid=count-total]", &format!("wall-overview-{w}")).await?;
+        let inner: (f64, f64) = browser.eval("return [innerWidth, innerHeight];").await?;
+        assert_eq!(inner, (f64::from(w), f64::from(h)), "the window");
+        let main: f64 = browser.eval("return document.querySelector('main').getBoundingClientRect().width;").await?;
+        assert!(main >= 0.9 * f64::from(w), "the overview is {main} px wide on a {w} px screen");
+        visit(&browser, &served, "/wall", "[data-testid=wall-item]", &format!("wall-{w}")).await?;
+        let (scroll_h, inner_h): (f64, f64) =
+            browser.eval("return [document.scrollingElement.scrollHeight, innerHeight];").await?;
+        assert!(scroll_h <= inner_h, "the wall scrolls: {scroll_h} > {inner_h}");
+        // Every line shown is whole: none cut off at the bottom.
+        browser
+            .wait_script(
+                "every line of the wall whole",
+                "const list = document.querySelector('.wall-list').getBoundingClientRect();
+                 return ![...document.querySelectorAll('[data-testid=wall-item]')].some(i => i.getBoundingClientRect().bottom > list.bottom + 1);",
+            )
+            .await?;
+        // Big type: the verdict reads from across the room (at least 5% of the screen's height).
+        let (_, verdict_h) = size_of(&browser, "[data-testid=verdict]").await?;
+        assert!(verdict_h >= 0.05 * f64::from(h), "the verdict is {verdict_h} px high");
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_wall_shows_an_anonymous_viewer_the_fleet_live_and_offers_no_controls() -> anyhow::Result<()> {
+    let served = Served::start(&["production", "staging"], Options::default()).await?;
+    served.ready().await?;
+    let browser = Browser::start_on(fluxboard_e2e::Screen::Window(1920, 1080)).await?;
+    let c = &browser.client;
+    c.goto(&format!("{}/wall", served.url)).await?;
+    browser.wait_text("[data-testid=wall-connection]", "live", |t| t == "live").await?;
+    let now = fluxboard_e2e::now();
+    let attention = |served: &Served| {
+        served.app.state.store.summaries().iter().filter(|s| fluxboard_model::view::attention(s, now).is_some()).count()
+    };
+    let per_cluster = |served: &Served, cluster: &str, health: Health| {
+        served.app.state.store.summaries().iter().filter(|s| s.cluster == cluster && s.health == health).count()
+    };
+    let n = attention(&served);
+    assert!(n > 0);
+    browser.wait_text("[data-testid=verdict]", "the verdict", |t| t.contains(&format!("{n} need attention"))).await?;
+    for cluster in ["production", "staging"] {
+        let tile = format!("[data-testid=wall-tile][data-cluster={cluster}]");
+        let failing = per_cluster(&served, cluster, Health::Failing);
+        browser
+            .wait_text(&format!("{tile} [data-health=Failing]"), "the tile's failing count", |t| {
+                t.starts_with(&failing.to_string())
+            })
+            .await?;
+    }
+    let controls: usize = browser
+        .eval("return document.querySelectorAll('button, input, select, textarea, a[href], header nav').length;")
+        .await?;
+    assert_eq!(controls, 0, "the wall has no controls and no navigation");
+    assert_eq!(browser.eval::<String>("return document.title;").await?, "Wall · fluxboard");
+    assert_eq!(
+        browser.eval::<String>("return document.documentElement.dataset.theme;").await?,
+        "dark",
+        "dark by default"
+    );
+    browser.screenshot("wall-anonymous").await;
+
+    // A change in the cluster reaches the wall without a reload.
+    let suspended_before = per_cluster(&served, "production", Health::Suspended);
+    let cluster = served.demo.sims[0].cluster();
+    let mut apps =
+        (*cluster.get("kustomize.toolkit.fluxcd.io", "Kustomization", "flux-system", "apps").unwrap()).clone();
+    apps["spec"]["suspend"] = json!(true);
+    cluster.apply(&apps)?;
+    browser
+        .wait_text(
+            "[data-testid=wall-tile][data-cluster=production] [data-health=Suspended]",
+            "one more suspended",
+            |t| t.starts_with(&(suspended_before + 1).to_string()),
+        )
+        .await?;
+    browser.wait_text("[data-testid=wall-list], .wall-list", "the suspension listed", |t| t.contains("apps")).await?;
+
+    // Options in the URL narrow it to one cluster.
+    c.goto(&format!("{}/wall?cluster=staging&rotate=5", served.url)).await?;
+    browser.wait_text("[data-testid=wall-connection]", "live", |t| t == "live").await?;
+    browser
+        .wait_script(
+            "only staging's tile",
+            "return [...document.querySelectorAll('[data-testid=wall-tile]')].map(t => t.dataset.cluster).join() === 'staging';",
+        )
+        .await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keyboard_user_skips_moves_through_rows_keeps_focus_across_live_updates_and_uses_the_dialog()
+-> anyhow::Result<()> {
+    use fantoccini::key::Key;
+    let options = Options { identity: Some(fluxboard::demo::demo_identity()), ..Options::default() };
+    let served = Served::start(&["production"], options).await?;
+    served.ready().await?;
+    let browser = Browser::start().await?;
+    let c = &browser.client;
+    c.goto(&format!("{}/resources?ns=team-a&sort=name", served.url)).await?;
+    browser.wait_element("[data-testid=row]").await?;
+    browser.wait_text("[data-testid=connection]", "live", |t| t == "live").await?;
+    c.execute("window.__sameDocument = 1; return null;", vec![]).await?;
+    assert_eq!(browser.eval::<String>("return document.title;").await?, "Resources · fluxboard");
+    assert_eq!(
+        c.find(Locator::Css("header nav a[href$='/resources']")).await?.attr("aria-current").await?.as_deref(),
+        Some("page")
+    );
+
+    // The skip link: the first Tab stop; Enter moves to the content and stays on this page.
+    browser.press(&[&Key::Tab]).await?;
+    browser.wait_script("the skip link focused", "return document.activeElement.classList.contains('skip');").await?;
+    browser.press(&[&Key::Enter]).await?;
+    browser.wait_script("focus on the content", "return document.activeElement.id === 'main';").await?;
+    let url = c.current_url().await?;
+    assert!(url.as_str().contains("ns=team-a") && !url.as_str().contains('#'), "{url}");
+    assert_eq!(c.execute("return window.__sameDocument;", vec![]).await?, json!(1), "no reload");
+
+    // Tab to the first row's link.
+    let mut tabs = 0;
+    while !browser.eval::<bool>("return !!document.activeElement.closest('.tbody .col-name');").await? {
+        browser.press(&[&Key::Tab]).await?;
+        tabs += 1;
+        assert!(tabs < 40, "no row link within 40 Tabs");
+    }
+    let (index, name, kind): (String, String, String) = browser
+        .eval(
+            "const a = document.activeElement, row = a.closest('[data-index]');
+             return [row.dataset.index, a.textContent, row.querySelector('.col-kind').textContent];",
+        )
+        .await?;
+    assert_eq!(index, "0");
+    // Arrow keys move between rows.
+    browser.press(&[&Key::Down]).await?;
+    browser
+        .wait_script("the second row", "return document.activeElement.closest('[data-index]')?.dataset.index === '1';")
+        .await?;
+    browser.press(&[&Key::Up]).await?;
+    browser
+        .wait_script(
+            "the first row again",
+            "return document.activeElement.closest('[data-index]')?.dataset.index === '0';",
+        )
+        .await?;
+    c.execute("document.activeElement.__mark = 'focused'; return null;", vec![]).await?;
+
+    // The focused object changes on the stream (suspended): the row updates in place, the
+    // focus stays on the same element, and the order holds still, saying what changed.
+    let summary = served
+        .app
+        .state
+        .store
+        .summaries()
+        .into_iter()
+        .find(|s| s.namespace == "team-a" && s.name == name && s.kind == kind && !s.suspended)
+        .expect("the focused object");
+    let info = fluxboard_model::kind_info(&summary.group, &summary.kind).unwrap();
+    let cluster = served.demo.sims[0].cluster();
+    let mut obj = (*cluster.get(info.group, info.kind, "team-a", &name).unwrap()).clone();
+    obj["spec"]["suspend"] = json!(true);
+    cluster.apply(&obj)?;
+    browser
+        .wait_script(
+            "the row's new health, in place",
+            "const a = document.activeElement;
+             const ok = a.__mark === 'focused' && a.closest('[data-index]')?.querySelector('.badge')?.textContent === 'Suspended';
+             return ok || [a.tagName, a.textContent, a.__mark || '', a.closest('[data-index]')?.querySelector('.badge')?.textContent || ''].join('|');",
+        )
+        .await?;
+    browser.screenshot("keyboard-focus-kept").await;
+
+    // Back to the page: the dialog. Tab to Suspend on the detail page, Enter opens the dialog
+    // with the reason field focused.
+    c.goto(&format!("{}/resources/production/kustomize.toolkit.fluxcd.io/Kustomization/team-a/podinfo", served.url))
+        .await?;
+    browser.wait_element("button[data-action=Suspend]").await?;
+    let mut tabs = 0;
+    while !browser.eval::<bool>("return document.activeElement.dataset.action === 'Suspend';").await? {
+        browser.press(&[&Key::Tab]).await?;
+        tabs += 1;
+        assert!(tabs < 40, "no Suspend button within 40 Tabs");
+    }
+    browser.press(&[&Key::Enter]).await?;
+    browser.wait_script("the reason field focused", "return document.activeElement.id === 'confirm-reason';").await?;
+    browser.screenshot("keyboard-dialog").await;
+    // Focus is trapped: Tab goes Cancel, confirm, and back to the reason; Shift+Tab the other way.
+    browser.press(&[&Key::Tab, &Key::Tab, &Key::Tab]).await?;
+    browser.wait_script("focus wrapped", "return document.activeElement.id === 'confirm-reason';").await?;
+    browser.press(&[&Key::Shift, &Key::Tab]).await?;
+    browser.wait_script("backwards to confirm", "return document.activeElement.dataset.testid === 'confirm';").await?;
+    // Escape closes it and gives the focus back to Suspend.
+    browser.press(&[&Key::Escape]).await?;
+    browser
+        .wait_script(
+            "the dialog closed, focus back",
+            "return !document.querySelector('[role=dialog]') && document.activeElement.dataset.action === 'Suspend';",
+        )
+        .await?;
+    // Again, with a reason, confirmed by keyboard.
+    browser.press(&[&Key::Enter]).await?;
+    browser.wait_script("the reason field", "return document.activeElement.id === 'confirm-reason';").await?;
+    browser.press(&["release freeze", &Key::Tab, &Key::Tab, &Key::Enter]).await?;
+    browser.wait_text(".detail-head .badge", "the suspension", |t| t == "Suspended").await?;
+    // Who, why, when: on the page, not only in the YAML.
+    browser
+        .wait_text("[data-testid=suspension]", "who suspended it and why", |t| {
+            t.contains("demo-admin") && t.contains("release freeze") && t.contains("ago")
+        })
+        .await?;
+    // The toast names the object fully and can be dismissed.
+    browser
+        .wait_text("[data-testid=toast]", "the toast", |t| t.contains("Kustomization team-a/podinfo in production"))
+        .await?;
+    c.find(Locator::Css("[data-testid=toast-close]")).await?.click().await?;
+    browser.wait_script("the toast dismissed", "return !document.querySelector('[data-testid=toast]');").await?;
+
+    // In-app navigation: the title, aria-current and the focus follow.
+    c.find(Locator::Css("header nav a[href$='/controllers']")).await?.click().await?;
+    browser.wait_script("the new title", "return document.title === 'Controllers · fluxboard';").await?;
+    browser.wait_script("focus on the heading", "return document.activeElement.tagName === 'H1';").await?;
+    assert_eq!(
+        c.find(Locator::Css("header nav a[href$='/controllers']")).await?.attr("aria-current").await?.as_deref(),
+        Some("page")
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_words_agree_and_explain_what_to_do_and_why_a_viewer_sees_what_they_see() -> anyhow::Result<()> {
+    let served = Served::start(&["production", "staging"], Options::default()).await?;
+    served.ready().await?;
+    let browser = Browser::start().await?;
+    let c = &browser.client;
+    c.goto(&format!("{}/", served.url)).await?;
+    browser.wait_text("[data-testid=connection]", "live", |t| t == "live").await?;
+    let total = count(&served, None).to_string();
+    browser.wait_text("[data-testid=count-total]", "the total", |t| t == total).await?;
+    // One meaning of "failing": the cards, the cluster cards and the kinds table agree.
+    let failing = count(&served, Some(Health::Failing));
+    let stalled = count(&served, Some(Health::Stalled));
+    browser.wait_text("[data-testid=count-failing]", "failing", |t| t == failing.to_string()).await?;
+    browser.wait_text("[data-testid=count-stalled]", "stalled", |t| t == stalled.to_string()).await?;
+    let (cards_failing, cards_stalled, kinds_failing, kinds_stalled): (usize, usize, usize, usize) = browser
+        .eval(
+            "const n = (re) => [...document.querySelectorAll('.cluster-counts')].map(e => +((e.textContent.match(re) || [0, 0])[1])).reduce((a, b) => a + b, 0);
+             const col = (i) => [...document.querySelectorAll('.kinds tbody tr')].map(r => +r.children[i].textContent).reduce((a, b) => a + b, 0);
+             return [n(/(\\d+) failing/), n(/(\\d+) stalled/), col(2), col(3)];",
+        )
+        .await?;
+    assert_eq!((cards_failing, cards_stalled), (failing, stalled), "the cluster cards");
+    assert_eq!((kinds_failing, kinds_stalled), (failing, stalled), "the kinds table");
+    // A viewer is told they are read-only.
+    browser.wait_text("[data-testid=access]", "the role", |t| t == "viewer: read-only").await?;
+    c.goto(&format!("{}/resources/production/kustomize.toolkit.fluxcd.io/Kustomization/flux-system/apps", served.url))
+        .await?;
+    browser.wait_text("[data-testid=read-only]", "why no buttons", |t| t.contains("viewer: read-only")).await?;
+
+    // A stalled HelmRelease: Reset failures first, and why.
+    let admin = Options { identity: Some(fluxboard::demo::demo_identity()), ..Options::default() };
+    let served_admin = Served::start(&["production"], admin).await?;
+    served_admin.ready().await?;
+    let deadline = tokio::time::Instant::now() + fluxboard_e2e::DEADLINE;
+    let stalled_release = loop {
+        let found = served_admin
+            .app
+            .state
+            .store
+            .summaries()
+            .into_iter()
+            .find(|s| s.kind == "HelmRelease" && s.health == Health::Stalled);
+        if let Some(s) = found {
+            break s;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no HelmRelease of the demo fleet stalled");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    c.goto(&format!(
+        "{}/resources/{}/helm.toolkit.fluxcd.io/HelmRelease/{}/{}",
+        served_admin.url, stalled_release.cluster, stalled_release.namespace, stalled_release.name
+    ))
+    .await?;
+    browser.wait_text("[data-testid=action-hint]", "the hint", |t| t.contains("Reset failures")).await?;
+    let first: String =
+        browser.eval("return document.querySelector('.action-bar .btn.primary').dataset.action;").await?;
+    assert_eq!(first, "Reset", "Reset failures is the first button on a stalled release");
+    browser.screenshot("detail-stalled-release").await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn axe_core_finds_no_critical_or_serious_violations() -> anyhow::Result<()> {
+    let options = Options { identity: Some(fluxboard::demo::demo_identity()), ..Options::default() };
+    let served = Served::start(&["production", "staging"], options).await?;
+    served.ready().await?;
+    let browser = Browser::start().await?;
+    let pages = [
+        ("overview", "/", "[data-testid=count-total]"),
+        ("list", "/resources", "[data-testid=row]"),
+        ("detail", "/resources/production/kustomize.toolkit.fluxcd.io/Kustomization/flux-system/apps", ".inventory"),
+        (
+            "detail-failing",
+            "/resources/production/kustomize.toolkit.fluxcd.io/Kustomization/team-b/team-b-app",
+            ".events, .empty",
+        ),
+        (
+            "detail-release",
+            "/resources/production/helm.toolkit.fluxcd.io/HelmRelease/team-a/podinfo-frontend",
+            "button[data-action=Reconcile]",
+        ),
+        ("controllers", "/controllers", "[data-testid=controller-row]"),
+        ("audit", "/audit", "h1"),
+        ("wall", "/wall", "[data-testid=wall-tile]"),
+    ];
+    let mut found = Vec::new();
+    for theme in ["light", "dark"] {
+        browser.client.goto(&format!("{}/", served.url)).await?;
+        browser.wait_element("[data-testid=count-total]").await?;
+        browser
+            .client
+            .execute(&format!("localStorage.setItem('fluxboard-theme', '{theme}'); return null;"), vec![])
+            .await?;
+        browser.client.refresh().await?;
+        for (name, path, ready) in pages {
+            // In place (as the app's links do), so axe-core stays loaded.
+            let href = serde_json::to_string(&format!("{}{path}", served.url))?;
+            browser
+                .client
+                .execute(
+                    &format!("history.pushState(null, '', {href}); dispatchEvent(new PopStateEvent('popstate')); return null;"),
+                    vec![],
+                )
+                .await?;
+            browser.wait_element(ready).await?;
+            browser
+                .wait_text("[data-testid=connection], [data-testid=wall-connection]", "live", |t| t == "live")
+                .await?;
+            browser.screenshot(&format!("axe-{name}-{theme}")).await;
+            for v in browser.axe().await? {
+                found.push(format!("{name} ({theme}): {v}"));
+            }
+        }
+    }
+    // The dialog, open.
+    visit(&browser, &served, pages[4].1, pages[4].2, "axe-dialog").await?;
+    browser.client.find(Locator::Css("button[data-action=Suspend]")).await?.click().await?;
+    browser.wait_element("[role=dialog]").await?;
+    for v in browser.axe().await? {
+        found.push(format!("dialog: {v}"));
+    }
+    // axe-core is really looking: an image without a text alternative is found.
+    browser
+        .client
+        .execute("document.body.append(Object.assign(document.createElement('img'), {src: 'x'})); return null;", vec![])
+        .await?;
+    let planted = browser.axe().await?;
+    assert!(planted.iter().any(|v| v.contains("image-alt")), "axe-core missed a planted violation: {planted:?}");
+    assert!(found.is_empty(), "axe-core found:\n{}", found.join("\n"));
+    Ok(())
 }

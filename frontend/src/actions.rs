@@ -10,7 +10,7 @@ use fluxboard_model::action::{
 };
 use fluxboard_model::api::ObjectRef;
 use fluxboard_model::auth::{Identity, Role};
-use fluxboard_model::{Summary, kind_info};
+use fluxboard_model::{Health, Summary, kind_info};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -27,6 +27,9 @@ pub(crate) struct Pending {
     pub(crate) started: f64,
     /// Whether the final outcome was already announced.
     pub(crate) announced: bool,
+    /// The final outcome, kept: the line tells what became of this request, not the object's
+    /// later states.
+    pub(crate) settled: Option<Outcome>,
 }
 
 /// A message in the corner.
@@ -124,17 +127,23 @@ impl Actions {
         self.next_toast.set(id);
         self.toasts.update(|t| {
             t.push(Toast { id, kind, text });
-            if t.len() > 5 {
-                t.remove(0);
+            if t.len() > 5
+                && let Some(oldest) = t.iter().position(|x| x.kind != "error").or(Some(0))
+            {
+                t.remove(oldest);
             }
         });
-        let toasts = self.toasts;
-        set_timeout(move || toasts.update(|t| t.retain(|x| x.id != id)), Duration::from_secs(10));
+        // Errors stay until dismissed (they must be read); the rest also show in the page.
+        if kind != "error" {
+            let toasts = self.toasts;
+            set_timeout(move || toasts.update(|t| t.retain(|x| x.id != id)), Duration::from_secs(12));
+        }
     }
 
     /// Asks first when the action (or a bulk request) deserves it, then sends.
     pub(crate) fn request(&self, action: Action, targets: Vec<Target>, title: String) {
         if action.needs_confirmation() || targets.len() > 1 {
+            OPENER.with(|o| *o.borrow_mut() = document().active_element());
             self.confirm.set(Some(Confirm { action, targets, title, explanation: explanation(action).to_owned() }));
         } else {
             self.send(action, targets, None);
@@ -175,10 +184,16 @@ impl Actions {
                                 (ResultStatus::Accepted, Some(token)) => {
                                     p.insert(
                                         key_of(&r.target),
-                                        Pending { action, token: token.clone(), started: now, announced: false },
+                                        Pending {
+                                            action,
+                                            token: token.clone(),
+                                            started: now,
+                                            announced: false,
+                                            settled: None,
+                                        },
                                     );
                                 }
-                                _ => refused.push(format!("{}/{}: {}", r.target.namespace, r.target.name, r.message)),
+                                _ => refused.push(format!("{}: {}", describe_target(&r.target), r.message)),
                             }
                         }
                     });
@@ -203,9 +218,17 @@ impl Actions {
     }
 }
 
+/// "Kustomization team-a/podinfo in production".
+fn describe_target(t: &Target) -> String {
+    format!("{} {}/{} in {}", t.kind, t.namespace, t.name, t.cluster)
+}
+
 /// The outcome of the request followed for `key`, if any.
 pub(crate) fn followed(actions: Actions, live: Live, key: &str) -> Option<(Pending, Outcome)> {
     let pending = actions.pending.with(|p| p.get(key).cloned())?;
+    if let Some(settled) = pending.settled.clone() {
+        return Some((pending, settled));
+    }
     let summary = live.fleet.with(|f| f.objects.get(key).map(|r| r.summary.clone()))?;
     let elapsed = (actions.now.get() - pending.started) / 1000.0;
     let outcome = outcome(pending.action, &pending.token, &summary, elapsed);
@@ -222,12 +245,16 @@ pub(crate) fn announce_outcomes(actions: Actions, live: Live) {
             if !outcome.is_final() {
                 continue;
             }
-            let name = key.splitn(4, '/').nth(3).unwrap_or(&key).to_owned();
+            let name = match key.splitn(5, '/').collect::<Vec<_>>().as_slice() {
+                [cluster, _, kind, ns, name] => format!("{kind} {ns}/{name} in {cluster}"),
+                _ => key.clone(),
+            };
             let (kind, text) = describe(pending.action, &outcome);
             actions.toast(kind, format!("{name}: {text}"));
             actions.pending.update(|p| {
                 if let Some(v) = p.get_mut(&key) {
                     v.announced = true;
+                    v.settled = Some(outcome.clone());
                 }
             });
         }
@@ -249,75 +276,188 @@ pub(crate) fn describe(action: Action, outcome: &Outcome) -> (&'static str, Stri
     }
 }
 
-/// The buttons of the detail page.
+/// What the detail page's buttons depend on; the bar is rebuilt only when this changes, not at
+/// every live update of the object (which would take the focus off a button).
+#[derive(Debug, Clone, PartialEq)]
+struct BarShape {
+    key: String,
+    title: String,
+    target: Target,
+    primary: Option<Action>,
+    rest: Vec<Action>,
+    /// A line under the buttons when the object needs a particular one.
+    hint: Option<&'static str>,
+}
+
+fn button_label(action: Action) -> &'static str {
+    match action {
+        Action::Reconcile => "Reconcile",
+        Action::ReconcileWithSource => "Reconcile with source",
+        Action::Force => "Force upgrade",
+        Action::Reset => "Reset failures",
+        Action::Suspend => "Suspend",
+        Action::Resume => "Resume",
+        Action::Restart => "Restart",
+    }
+}
+
+fn shape_of(s: &Summary, served: Option<&str>) -> BarShape {
+    let offered = fluxboard_model::action::offered(s, served);
+    let stalled_release = s.health == Health::Stalled && offered.contains(&Action::Reset);
+    // A stalled HelmRelease ran out of remediation attempts: only a reset makes helm-controller
+    // try again, so that is the first button.
+    let primary = if stalled_release {
+        Some(Action::Reset)
+    } else if offered.contains(&Action::Resume) {
+        Some(Action::Resume)
+    } else if offered.contains(&Action::Reconcile) {
+        Some(Action::Reconcile)
+    } else {
+        offered.first().copied()
+    };
+    let rest = offered.iter().copied().filter(|a| Some(*a) != primary).collect();
+    let hint = if stalled_release {
+        Some(
+            "Stalled: helm-controller has used up its retries and will not try again by itself. Reset failures \
+             clears the failure count so it installs or upgrades again; Force upgrade also runs a Helm upgrade \
+             when nothing changed.",
+        )
+    } else if s.health == Health::Stalled {
+        Some("Stalled: the controller will not retry by itself. Fix the cause, then Reconcile.")
+    } else {
+        None
+    };
+    BarShape {
+        key: fluxboard_model::view::key(s),
+        title: format!("{} {}/{} in {}", s.kind, s.namespace, s.name, s.cluster),
+        target: target_of(s),
+        primary,
+        rest,
+        hint,
+    }
+}
+
+/// The buttons of the detail page: the one that helps most first, the others beside it (in a
+/// menu on phones), the request's outcome after them.
 #[component]
 pub(crate) fn ActionBar(summary: Signal<Option<Summary>>) -> impl IntoView {
     let actions = expect_context::<Actions>();
     let live = expect_context::<Live>();
-    move || {
+    let menu = RwSignal::new(false);
+    // None: nothing to offer; Some(Err): shown read-only, with why.
+    let shape = Memo::new(move |_| {
         let s = summary.get()?;
         kind_info(&s.group, &s.kind)?;
         if !actions.may(Action::Reconcile, &s.cluster, &s.namespace) {
-            return None;
+            let access = actions.me.with(|m| m.as_ref().map(fluxboard_model::view::access_summary)).unwrap_or_default();
+            return Some(Err(format!(
+                "Read-only here: your access is {access}; actions on {} in {} need the operator role there.",
+                s.namespace, s.cluster
+            )));
         }
-        let key = fluxboard_model::view::key(&s);
         let served = live.served_version(&s.cluster, &s.group, &s.kind);
-        let offered = fluxboard_model::action::offered(&s, served.as_deref());
-        let title = format!("{} {}/{}", s.kind, s.namespace, s.name);
-        let target = target_of(&s);
-        let key_for_status = key.clone();
-        let buttons = offered
-            .into_iter()
-            .map(|action| {
-                let (target, title, key) = (target.clone(), title.clone(), key.clone());
-                let busy_key = key.clone();
-                let label = match action {
-                    Action::Reconcile => "Reconcile",
-                    Action::ReconcileWithSource => "Reconcile with source",
-                    Action::Force => "Force upgrade",
-                    Action::Reset => "Reset failures",
-                    Action::Suspend => "Suspend",
-                    Action::Resume => "Resume",
-                    Action::Restart => "Restart",
-                };
-                let primary = matches!(action, Action::Reconcile | Action::Resume);
-                view! {
-                    <button
-                        class=if primary { "btn primary" } else { "btn" }
-                        title=explanation(action)
-                        data-action=format!("{action:?}")
-                        disabled=move || actions.sending.with(|s| s.contains(&busy_key))
-                        on:click=move |_| actions.request(action, vec![target.clone()], title.clone())
-                    >
-                        {label}
-                    </button>
-                }
-            })
-            .collect_view();
-        Some(view! {
-            <div class="action-bar" role="group" aria-label="Actions">
-                {buttons}
-                <span class="action-status" role="status" aria-live="polite" data-testid="action-status">
-                    {
-                        let key = key_for_status.clone();
-                        move || {
+        Some(Ok(shape_of(&s, served.as_deref())))
+    });
+    move || {
+        let shape = match shape.get()? {
+            Err(note) => return Some(view! { <p class="scope-note" data-testid="read-only">{note}</p> }.into_any()),
+            Ok(shape) => shape,
+        };
+        let button = move |action: Action, primary: bool, shape: &BarShape| {
+            let (target, title, busy_key) = (shape.target.clone(), shape.title.clone(), shape.key.clone());
+            view! {
+                <button
+                    class=if primary { "btn primary" } else { "btn" }
+                    title=explanation(action)
+                    data-action=format!("{action:?}")
+                    disabled=move || actions.sending.with(|s| s.contains(&busy_key))
+                    on:click=move |_| actions.request(action, vec![target.clone()], title.clone())
+                >
+                    {button_label(action)}
+                </button>
+            }
+        };
+        let primary = shape.primary.map(|a| button(a, true, &shape));
+        let rest: Vec<_> = shape.rest.iter().map(|a| button(*a, false, &shape)).collect();
+        let has_rest = !rest.is_empty();
+        let key = shape.key.clone();
+        let key_for_link = shape.key.clone();
+        Some(
+            view! {
+                <div class="action-bar" role="group" aria-label="Actions">
+                    {primary}
+                    {has_rest
+                        .then(|| {
+                            view! {
+                                <button
+                                    class="btn menu-more"
+                                    aria-expanded=move || if menu.get() { "true" } else { "false" }
+                                    aria-controls="more-actions"
+                                    data-testid="more-actions"
+                                    on:click=move |_| menu.update(|m| *m = !*m)
+                                >
+                                    "More actions"
+                                    <span aria-hidden="true">" ▾"</span>
+                                </button>
+                            }
+                        })}
+                    <div id="more-actions" class="more-actions" class:open=move || menu.get()>{rest}</div>
+                    <span class="action-status" role="status" aria-live="polite" data-testid="action-status">
+                        {move || {
                             if actions.sending.with(|s| s.contains(&key)) {
                                 return "sending…".to_owned();
                             }
                             followed(actions, live, &key).map(|(p, o)| describe(p.action, &o).1).unwrap_or_default()
-                        }
-                    }
-                </span>
-                {move || {
-                    matches!(followed(actions, live, &key_for_status), Some((_, Outcome::NotHandled)))
-                        .then(|| view! { <Link href="/controllers" class="controllers-link">"Check the controllers"</Link> })
-                }}
-            </div>
-        })
+                        }}
+                    </span>
+                    {move || {
+                        matches!(followed(actions, live, &key_for_link), Some((_, Outcome::NotHandled)))
+                            .then(|| view! { <Link href="/controllers" class="controllers-link">"Check the controllers"</Link> })
+                    }}
+                </div>
+                {shape.hint.map(|h| view! { <p class="action-hint" data-testid="action-hint">{h}</p> })}
+            }
+            .into_any(),
+        )
     }
 }
 
-/// The confirmation dialog and the toasts.
+thread_local! {
+    /// The element that opened the dialog, to give the focus back to.
+    static OPENER: std::cell::RefCell<Option<web_sys::Element>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Closes the dialog and gives the focus back to what opened it (once the page is interactive
+/// again).
+fn close_dialog(actions: Actions) {
+    actions.confirm.set(None);
+    set_timeout(
+        || {
+            use wasm_bindgen::JsCast as _;
+            let opener = OPENER.with(|o| o.borrow_mut().take());
+            let target = opener
+                .filter(|el| el.is_connected())
+                .or_else(|| document().get_element_by_id("main"))
+                .and_then(|el| el.dyn_into::<web_sys::HtmlElement>().ok());
+            if let Some(el) = target {
+                let _ = el.focus();
+            }
+        },
+        Duration::from_millis(0),
+    );
+}
+
+/// The focusable elements of `root`, in order.
+fn focusables(root: &web_sys::Element) -> Vec<web_sys::HtmlElement> {
+    use wasm_bindgen::JsCast as _;
+    let Ok(list) = root.query_selector_all("button:not([disabled]), input, select, textarea, a[href]") else {
+        return Vec::new();
+    };
+    (0..list.length()).filter_map(|i| list.item(i)?.dyn_into::<web_sys::HtmlElement>().ok()).collect()
+}
+
+/// The confirmation dialog (focus inside it, trapped, Escape closes, focus back to its button
+/// after) and the toasts.
 #[component]
 pub(crate) fn Overlays() -> impl IntoView {
     let actions = expect_context::<Actions>();
@@ -336,16 +476,75 @@ pub(crate) fn Overlays() -> impl IntoView {
                     };
                     let ask_reason = c.action == Action::Suspend;
                     let go = c.clone();
+                    let dialog = NodeRef::<leptos::html::Div>::new();
+                    // Focus the reason field, or Cancel (the safe choice), once shown.
+                    Effect::new(move |_| {
+                        use wasm_bindgen::JsCast as _;
+                        let Some(el) = dialog.get() else { return };
+                        let first = el
+                            .query_selector("#confirm-reason, [data-testid=cancel]")
+                            .ok()
+                            .flatten()
+                            .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok());
+                        if let Some(first) = first {
+                            let _ = first.focus();
+                        }
+                    });
+                    let on_keydown = move |ev: web_sys::KeyboardEvent| {
+                        use wasm_bindgen::JsCast as _;
+                        if ev.key() == "Escape" {
+                            ev.prevent_default();
+                            reason.set(String::new());
+                            close_dialog(actions);
+                            return;
+                        }
+                        if ev.key() != "Tab" {
+                            return;
+                        }
+                        let Some(el) = dialog.get_untracked() else { return };
+                        let items = focusables(&el);
+                        let (Some(first), Some(last)) = (items.first(), items.last()) else { return };
+                        let active = document().active_element();
+                        let at = |e: &web_sys::HtmlElement| active.as_ref().is_some_and(|a| a == e.unchecked_ref::<web_sys::Element>());
+                        if ev.shift_key() && (at(first) || active.is_none()) {
+                            ev.prevent_default();
+                            let _ = last.focus();
+                        } else if !ev.shift_key() && at(last) {
+                            ev.prevent_default();
+                            let _ = first.focus();
+                        }
+                    };
                     view! {
-                        <div class="modal-backdrop">
-                            <div class="modal" role="dialog" aria-modal="true" aria-labelledby="confirm-title">
+                        <div
+                            class="modal-backdrop"
+                            on:click=move |ev: web_sys::MouseEvent| {
+                                if ev.target() == ev.current_target() {
+                                    reason.set(String::new());
+                                    close_dialog(actions);
+                                }
+                            }
+                        >
+                            <div
+                                class="modal"
+                                role="dialog"
+                                aria-modal="true"
+                                aria-labelledby="confirm-title"
+                                aria-describedby="confirm-explanation"
+                                node_ref=dialog
+                                on:keydown=on_keydown
+                            >
                                 <h2 id="confirm-title">{heading}</h2>
-                                <p>{c.explanation.clone()}</p>
+                                <p id="confirm-explanation">{c.explanation.clone()}</p>
                                 {(count > 1)
                                     .then(|| {
                                         view! {
                                             <ul class="confirm-list">
-                                                {c.targets.iter().take(10).map(|t| view! { <li>{format!("{} {}/{}", t.kind, t.namespace, t.name)}</li> }).collect_view()}
+                                                {c
+                                                    .targets
+                                                    .iter()
+                                                    .take(10)
+                                                    .map(|t| view! { <li>{format!("{} {}/{} in {}", t.kind, t.namespace, t.name, t.cluster)}</li> })
+                                                    .collect_view()}
                                                 {(count > 10).then(|| view! { <li>{format!("and {} more", count - 10)}</li> })}
                                             </ul>
                                         }
@@ -366,14 +565,23 @@ pub(crate) fn Overlays() -> impl IntoView {
                                         }
                                     })}
                                 <div class="modal-buttons">
-                                    <button class="btn" on:click=move |_| actions.confirm.set(None)>"Cancel"</button>
+                                    <button
+                                        class="btn"
+                                        data-testid="cancel"
+                                        on:click=move |_| {
+                                            reason.set(String::new());
+                                            close_dialog(actions);
+                                        }
+                                    >
+                                        "Cancel"
+                                    </button>
                                     <button
                                         class="btn primary"
                                         data-testid="confirm"
                                         on:click=move |_| {
                                             let why = reason.get_untracked();
-                                            actions.confirm.set(None);
                                             reason.set(String::new());
+                                            close_dialog(actions);
                                             actions.send(go.action, go.targets.clone(), (!why.is_empty()).then_some(why));
                                         }
                                     >
@@ -387,7 +595,17 @@ pub(crate) fn Overlays() -> impl IntoView {
         }}
         <div class="toasts" role="log" aria-live="polite" aria-label="Notifications">
             <For each=move || actions.toasts.get() key=|t| t.id let:toast>
-                <div class=format!("toast toast-{}", toast.kind) data-testid="toast">{toast.text.clone()}</div>
+                <div class=format!("toast toast-{}", toast.kind) data-testid="toast" role=(toast.kind == "error").then_some("alert")>
+                    <span class="toast-text">{toast.text.clone()}</span>
+                    <button
+                        class="toast-close"
+                        aria-label="Dismiss"
+                        data-testid="toast-close"
+                        on:click=move |_| actions.toasts.update(|t| t.retain(|x| x.id != toast.id))
+                    >
+                        "×"
+                    </button>
+                </div>
             </For>
         </div>
     }
@@ -406,7 +624,7 @@ type ClusterControllers = (String, Result<Vec<ControllerStatus>, String>);
 pub(crate) fn ControllersPage() -> impl IntoView {
     let live = expect_context::<Live>();
     let actions = expect_context::<Actions>();
-    let data: RwSignal<Vec<ClusterControllers>> = RwSignal::new(Vec::new());
+    let data: RwSignal<Option<Vec<ClusterControllers>>> = RwSignal::new(None);
     let load = move || {
         let clusters: Vec<String> = live.fleet.with_untracked(|f| f.clusters.iter().map(|c| c.name.clone()).collect());
         spawn_local(async move {
@@ -416,7 +634,7 @@ pub(crate) fn ControllersPage() -> impl IntoView {
                 let res = crate::http::get_json::<Vec<ControllerStatus>>(&url).await;
                 out.push((c, res));
             }
-            data.set(out);
+            data.set(Some(out));
         });
     };
     // Load once the clusters are known, and again every 5 seconds.
@@ -435,12 +653,14 @@ pub(crate) fn ControllersPage() -> impl IntoView {
         <section class="page" aria-labelledby="controllers-title">
             <h1 id="controllers-title">"Flux controllers"</h1>
             {move || {
-                data.get()
-                    .into_iter()
+                let Some(data) = data.get() else { return view! { <p class="loading">"Loading…"</p> }.into_any() };
+                data.into_iter()
                     .map(|(cluster, res)| {
                         let body = match res {
                             Err(e) => view! { <p class="error">{e}</p> }.into_any(),
                             Ok(list) => {
+                                let ready = list.iter().filter(|c| c.ready).count();
+                                let summary = format!("{ready} of {} ready", list.len());
                                 let rows = list
                                     .into_iter()
                                     .map(|c| {
@@ -464,7 +684,7 @@ pub(crate) fn ControllersPage() -> impl IntoView {
                                                 <td>{format!("{}/{}", c.ready_replicas, c.replicas)}</td>
                                                 <td class="message">{c.message.clone()}</td>
                                                 <td class="mono">{c.image.clone()}</td>
-                                                <td class="mono">{c.restarted_at.clone().unwrap_or_default()}</td>
+                                                <td><crate::ui::Time at=c.restarted_at.clone() /></td>
                                                 <td>
                                                     {admin
                                                         .then(|| {
@@ -484,7 +704,8 @@ pub(crate) fn ControllersPage() -> impl IntoView {
                                     })
                                     .collect_view();
                                 view! {
-                                    <Table columns=&["State", "Controller", "Ready", "Status", "Image", "Restarted"] hidden="Actions">{rows}</Table>
+                                    <p class="muted" data-testid="controllers-summary">{summary}</p>
+                                    <Table columns=&["State", "Controller", "Ready", "Status", "Image", "Restarted"] hidden="Actions" label="Controllers">{rows}</Table>
                                 }
                                     .into_any()
                             }
@@ -497,6 +718,7 @@ pub(crate) fn ControllersPage() -> impl IntoView {
                         }
                     })
                     .collect_view()
+                    .into_any()
             }}
         </section>
     }
@@ -543,18 +765,20 @@ pub(crate) fn AuditPage() -> impl IntoView {
                             };
                             view! {
                                 <tr>
-                                    <td class="mono">{e.time.clone()}</td>
+                                    <td><crate::ui::Time at=Some(e.time.clone()) /></td>
                                     <td>{e.user.clone()}</td>
                                     <td>{e.action.map(|a| a.label()).unwrap_or("—")}</td>
                                     <td>{target}</td>
                                     <td><span class=status.0>{status.1}</span></td>
-                                    <td class="message">{e.message.clone()}</td>
+                                    <td class="message">{fluxboard_model::view::plain(&e.message)}</td>
                                 </tr>
                             }
                         })
                         .collect_view();
                     view! {
-                        <Table columns=&["When", "User", "Action", "Target", "Result", "Message"]>{rows}</Table>
+                        <section class="panel">
+                            <Table columns=&["When", "User", "Action", "Target", "Result", "Message"] label="Audit log">{rows}</Table>
+                        </section>
                     }
                         .into_any()
                 }

@@ -7,9 +7,13 @@ use fluxboard_model::kind_info;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
+use fluxboard_model::action::{Action, SUSPEND_REASON, SUSPENDED_BY};
+use fluxboard_model::auth::Role;
+use fluxboard_model::view::{plain, yaml_annotation};
+
 use crate::live::Live;
 use crate::route::{Link, detail_href};
-use crate::ui::{Clock, HealthBadge, ItemBadge, Table};
+use crate::ui::{HealthBadge, ItemBadge, Table, Time};
 
 async fn fetch_detail(r: &ObjectRef) -> Result<ObjectDetail, String> {
     crate::http::get_json(&format!("api/v1/objects/{}", crate::route::ref_path(r))).await
@@ -35,7 +39,7 @@ fn object_link(cluster: &str, reference: &str) -> Option<(ObjectRef, String)> {
 #[component]
 pub(crate) fn Detail(target: ObjectRef) -> impl IntoView {
     let live = expect_context::<Live>();
-    let clock = expect_context::<Clock>();
+    let actions = expect_context::<crate::actions::Actions>();
     let id = format!("{}/{}/{}/{}/{}", target.cluster, target.group, target.kind, target.namespace, target.name);
     let summary = Memo::new(move |_| live.fleet.with(|f| f.objects.get(&id).map(|r| (*r.summary).clone())));
     let detail: RwSignal<Option<Result<ObjectDetail, String>>> = RwSignal::new(None);
@@ -57,6 +61,38 @@ pub(crate) fn Detail(target: ObjectRef) -> impl IntoView {
     let known_kind = kind_info(&target.group, &target.kind).is_some();
     let title = format!("{} {}/{}", target.kind, target.namespace, target.name);
     let cluster = target.cluster.clone();
+    // Outside the caller's access: say so calmly, with the way on, rather than as an error.
+    let out_of_scope = actions
+        .me
+        .with_untracked(|me| me.as_ref().is_some_and(|me| !me.may(Role::Viewer, &target.cluster, &target.namespace)));
+    let scope_text = actions.me.with_untracked(|me| {
+        me.as_ref().map(|me| {
+            format!(
+                "{} in {} is outside your access ({}), so fluxboard cannot show it. An admin can extend your \
+                 role bindings if you need it.",
+                target.namespace,
+                target.cluster,
+                fluxboard_model::view::access_summary(me)
+            )
+        })
+    });
+    // Who suspended it and why (recorded by fluxboard's Suspend), and when (its Event).
+    let suspension = Memo::new(move |_| {
+        detail.with(|d| match d {
+            Some(Ok(d)) => {
+                let by = yaml_annotation(&d.yaml, SUSPENDED_BY);
+                let reason = yaml_annotation(&d.yaml, SUSPEND_REASON);
+                let when = d
+                    .events
+                    .iter()
+                    .filter(|e| e.reason == Action::Suspend.event_reason())
+                    .filter_map(|e| e.last_seen.clone())
+                    .max();
+                (by, reason, when)
+            }
+            _ => (None, None, None),
+        })
+    });
 
     view! {
         <section class="page detail" aria-labelledby="detail-title">
@@ -93,16 +129,16 @@ pub(crate) fn Detail(target: ObjectRef) -> impl IntoView {
                             })
                             .collect();
                         view! {
-                            <p class="message big" data-testid="detail-message">{s.message.clone()}</p>
+                            <p class="message big" data-testid="detail-message">{plain(&s.message)}</p>
                             <dl class="facts">
                                 <dt>"Revision"</dt>
-                                <dd class="mono">{if s.revision.is_empty() { "—".to_owned() } else { s.revision.clone() }}</dd>
+                                <dd class="mono revision">{if s.revision.is_empty() { "—".to_owned() } else { s.revision.clone() }}</dd>
                                 <dt>"Ready reason"</dt>
                                 <dd>{if s.reason.is_empty() { "—".to_owned() } else { s.reason.clone() }}</dd>
                                 <dt>"Source"</dt>
                                 <dd>
                                     {match source {
-                                        Some((r, label)) => view! { <Link href=detail_href(&r)>{label}</Link> }.into_any(),
+                                        Some((r, label)) => view! { <Linked target=r label=label /> }.into_any(),
                                         None => view! { <span>"—"</span> }.into_any(),
                                     }}
                                 </dd>
@@ -112,29 +148,48 @@ pub(crate) fn Detail(target: ObjectRef) -> impl IntoView {
                                         view! { <span>"—"</span> }.into_any()
                                     } else {
                                         deps.into_iter()
-                                            .map(|(r, label)| view! { <Link href=detail_href(&r) class="dep">{label}</Link> })
+                                            .map(|(r, label)| view! { <span class="dep"><Linked target=r label=label /></span> })
                                             .collect_view()
                                             .into_any()
                                     }}
                                 </dd>
                                 <dt>"Suspended"</dt>
-                                <dd>{if s.suspended { "yes" } else { "no" }}</dd>
+                                <dd data-testid="suspension">
+                                    {if s.suspended {
+                                        view! {
+                                            "yes"
+                                            {move || {
+                                                let (by, reason, when) = suspension.get();
+                                                view! {
+                                                    {by.map(|b| format!(", by {b}"))}
+                                                    {when.map(|w| view! { ", " <Time at=w /> })}
+                                                    {reason.map(|r| view! { <span class="suspend-reason">{format!("Reason: {}", plain(&r))}</span> })}
+                                                }
+                                            }}
+                                        }
+                                            .into_any()
+                                    } else {
+                                        "no".into_any()
+                                    }}
+                                </dd>
                                 <dt>"Last handled request"</dt>
-                                <dd class="mono">{s.last_handled_reconcile_at.clone().unwrap_or_else(|| "—".into())}</dd>
+                                <dd><Time at=s.last_handled_reconcile_at.clone() /></dd>
                                 <dt>"Generation"</dt>
                                 <dd>
-                                    {format!("{} (observed {})", s.generation, s.observed_generation)}
+                                    {if s.generation == s.observed_generation || s.observed_generation < 0 {
+                                        s.generation.to_string()
+                                    } else if s.suspended {
+                                        format!(
+                                            "{} (the controller saw {}; it applies the change once resumed)",
+                                            s.generation,
+                                            s.observed_generation
+                                        )
+                                    } else {
+                                        format!("{} (observed {})", s.generation, s.observed_generation)
+                                    }}
                                 </dd>
                                 <dt>"Last change"</dt>
-                                <dd>
-                                    {
-                                        let t = s.last_transition_time.clone();
-                                        move || {
-                                            let age = clock.age_of(t.as_deref());
-                                            if age.is_empty() { "—".to_owned() } else { format!("{age} ago") }
-                                        }
-                                    }
-                                </dd>
+                                <dd><Time at=s.last_transition_time.clone() /></dd>
                             </dl>
                         }
                             .into_any()
@@ -149,6 +204,20 @@ pub(crate) fn Detail(target: ObjectRef) -> impl IntoView {
                 detail
                     .with(|d| match d {
                         None => view! { <p class="loading">"Loading details…"</p> }.into_any(),
+                        Some(Err(e)) if out_of_scope => {
+                            view! {
+                                <div class="notice" data-testid="out-of-scope">
+                                    <p>{scope_text.clone()}</p>
+                                    <p class="muted">{e.clone()}</p>
+                                    <p>
+                                        <Link href="/">"Go to the overview"</Link>
+                                        " · "
+                                        <Link href="/resources">"See what you can access"</Link>
+                                    </p>
+                                </div>
+                            }
+                                .into_any()
+                        }
                         Some(Err(e)) => view! { <p class="error" role="alert">{e.clone()}</p> }.into_any(),
                         Some(Ok(d)) => sections(d, cluster.clone()).into_any(),
                     })
@@ -173,8 +242,8 @@ fn sections(d: &ObjectDetail, cluster: String) -> impl IntoView + use<> {
                     <th scope="row">{c.type_.clone()}</th>
                     <td class=class>{c.status.clone()}</td>
                     <td>{c.reason.clone()}</td>
-                    <td class="message">{c.message.clone()}</td>
-                    <td class="mono">{c.last_transition_time.clone().unwrap_or_default()}</td>
+                    <td class="message">{plain(&c.message)}</td>
+                    <td><Time at=c.last_transition_time.clone() /></td>
                 </tr>
             }
         })
@@ -203,7 +272,7 @@ fn sections(d: &ObjectDetail, cluster: String) -> impl IntoView + use<> {
                         <td>{i.kind.clone()}</td>
                         <td>{if i.namespace.is_empty() { "(cluster)".to_owned() } else { i.namespace.clone() }}</td>
                         <td>{name}</td>
-                        <td class="message">{i.message.clone()}</td>
+                        <td class="message">{plain(&i.message)}</td>
                     </tr>
                 }
             })
@@ -211,7 +280,7 @@ fn sections(d: &ObjectDetail, cluster: String) -> impl IntoView + use<> {
         view! {
             <section class="panel" aria-labelledby="inventory-title">
                 <h2 id="inventory-title">{format!("Inventory ({n})")}</h2>
-                <Table columns=&["Health", "Kind", "Namespace", "Name", "Status"] class="inventory">{rows}</Table>
+                <Table columns=&["Health", "Kind", "Namespace", "Name", "Status"] class="inventory" label="Inventory">{rows}</Table>
             </section>
         }
         .into_any()
@@ -230,22 +299,23 @@ fn sections(d: &ObjectDetail, cluster: String) -> impl IntoView + use<> {
     let events = if d.events.is_empty() {
         view! { <p class="empty">"No recent events."</p> }.into_any()
     } else {
-        d.events
+        let items = d
+            .events
             .iter()
             .map(|e| {
                 let class = if e.type_ == "Warning" { "event warning" } else { "event" };
                 view! {
                     <li class=class>
-                        <span class="event-time mono">{e.last_seen.clone().unwrap_or_default()}</span>
-                        <span class="event-reason">{e.reason.clone()}</span>
+                        <span class="event-time"><Time at=e.last_seen.clone() /></span>
+                        <span class="event-reason">{plain(&e.reason)}</span>
                         {(e.count > 1).then(|| view! { <span class="event-count">{format!("×{}", e.count)}</span> })}
                         <span class="event-source">{e.source.clone()}</span>
-                        <p class="message">{e.message.clone()}</p>
+                        <p class="message">{plain(&e.message)}</p>
                     </li>
                 }
             })
-            .collect_view()
-            .into_any()
+            .collect_view();
+        view! { <ul class="events">{items}</ul> }.into_any()
     };
     let history = (!d.history.is_empty()).then(|| {
         let rows = d
@@ -256,7 +326,7 @@ fn sections(d: &ObjectDetail, cluster: String) -> impl IntoView + use<> {
                     <tr>
                         <td class="mono">{h.revision.clone()}</td>
                         <td>{h.status.clone()}</td>
-                        <td class="mono">{h.time.clone().unwrap_or_default()}</td>
+                        <td><Time at=h.time.clone() /></td>
                         <td>{h.detail.clone()}</td>
                     </tr>
                 }
@@ -265,7 +335,7 @@ fn sections(d: &ObjectDetail, cluster: String) -> impl IntoView + use<> {
         view! {
             <section class="panel" aria-labelledby="history-title">
                 <h2 id="history-title">"History"</h2>
-                <Table columns=&["Revision", "Status", "When", "Detail"]>{rows}</Table>
+                <Table columns=&["Revision", "Status", "When", "Detail"] label="History">{rows}</Table>
             </section>
         }
     });
@@ -277,7 +347,7 @@ fn sections(d: &ObjectDetail, cluster: String) -> impl IntoView + use<> {
                 view! { <p class="empty">"No conditions (this kind may have no status)."</p> }.into_any()
             } else {
                 view! {
-                    <Table columns=&["Type", "Status", "Reason", "Message", "Since"] class="conditions">{conditions}</Table>
+                    <Table columns=&["Type", "Status", "Reason", "Message", "Since"] class="conditions" label="Conditions">{conditions}</Table>
                 }
                     .into_any()
             }}
@@ -285,12 +355,39 @@ fn sections(d: &ObjectDetail, cluster: String) -> impl IntoView + use<> {
         {inventory}
         <section class="panel" aria-labelledby="events-title">
             <h2 id="events-title">"Events"</h2>
-            <ul class="events">{events}</ul>
+            {events}
         </section>
         {history}
         <details class="panel yaml">
             <summary>"YAML"</summary>
-            <pre class="mono">{yaml}</pre>
+            <pre class="mono" tabindex="0" aria-label="The object as YAML">{yaml}</pre>
         </details>
+    }
+}
+
+/// A link to a related object (source, dependency) with its live health, so a failing source
+/// shows on the page that depends on it.
+#[component]
+fn Linked(target: ObjectRef, label: String) -> impl IntoView {
+    let live = expect_context::<Live>();
+    let id = format!("{}/{}/{}/{}/{}", target.cluster, target.group, target.kind, target.namespace, target.name);
+    let health = Memo::new(move |_| {
+        live.fleet
+            .with(|f| f.objects.get(&id).map(|r| (r.summary.health, r.summary.retrying, plain(&r.summary.message))))
+    });
+    view! {
+        <Link href=detail_href(&target)>{label}</Link>
+        {move || {
+            health
+                .get()
+                .map(|(h, retrying, message)| {
+                    let bad = matches!(h, fluxboard_model::Health::Failing | fluxboard_model::Health::Stalled);
+                    view! {
+                        " "
+                        <HealthBadge health=h retrying=retrying />
+                        {bad.then(|| view! { <span class="linked-message">{message}</span> })}
+                    }
+                })
+        }}
     }
 }

@@ -17,6 +17,7 @@ mod login;
 mod overview;
 mod route;
 mod ui;
+mod wall;
 
 use fluxboard_model::auth::Identity;
 use leptos::prelude::*;
@@ -92,48 +93,128 @@ fn App(me: Identity) -> impl IntoView {
         Page::List(_) => Page::List(Default::default()),
         other => other,
     });
+    let is_wall = Memo::new(move |_| page.get() == Page::Wall);
+    // The document title follows the page.
+    Effect::new(move |_| document().set_title(&page.get().title()));
+    // The phone header's menu, closed again by every navigation.
+    let menu = RwSignal::new(false);
+    Effect::new(move |_| {
+        router.location.track();
+        menu.set(false);
+    });
+    let dialog_open = move || actions.confirm.with(Option::is_some);
+    let access = move || actions.me.with(|m| m.as_ref().map(fluxboard_model::view::access_summary));
+
+    let chrome = move || {
+        view! {
+            // A plain `#main` would resolve against `<base href>` and leave the page.
+            <a class="skip" href="#main" on:click=move |ev: web_sys::MouseEvent| {
+                ev.prevent_default();
+                focus_main();
+            }>"Skip to content"</a>
+            <header class="top" inert=dialog_open>
+                <Link href="/" class="brand">
+                    <span class="logo" aria-hidden="true">"◆"</span>
+                    " fluxboard"
+                </Link>
+                <ConnectionBadge live=live />
+                <button
+                    class="icon-button menu-toggle"
+                    aria-expanded=move || if menu.get() { "true" } else { "false" }
+                    aria-controls="site-menu"
+                    aria-label="Menu"
+                    data-testid="menu-toggle"
+                    on:click=move |_| menu.update(|m| *m = !*m)
+                >
+                    "☰"
+                </button>
+                <div id="site-menu" class="site-menu" class:open=move || menu.get()>
+                    <nav aria-label="Main">
+                        <Link href="/" class="nav" nav=true>"Overview"</Link>
+                        <Link href="/resources" class="nav" nav=true>"Resources"</Link>
+                        <Link href="/controllers" class="nav" nav=true>"Controllers"</Link>
+                        {move || actions.is_admin().then(|| view! { <Link href="/audit" class="nav" nav=true>"Audit"</Link> })}
+                        <Link href="/wall" class="nav" nav=true>"Wall"</Link>
+                    </nav>
+                    <div class="spacer"></div>
+                    <span class="who">
+                        <span class="user" data-testid="user">{move || actions.me.get().map(|m| m.user)}</span>
+                        " "
+                        <span class="access" data-testid="access">{access}</span>
+                    </span>
+                    {move || {
+                        (actions.me.get().is_some_and(|m| m.user != "anonymous"))
+                            .then(|| view! { <button class="btn small logout" on:click=move |_| login::logout()>"Log out"</button> })
+                    }}
+                    <ThemeToggle />
+                </div>
+            </header>
+            <main id="main" tabindex="-1" inert=dialog_open>
+                {move || match page.get() {
+                    Page::Overview => view! { <overview::Overview /> }.into_any(),
+                    Page::List(_) => view! { <list::ResourceList /> }.into_any(),
+                    Page::Detail(r) => view! { <detail::Detail target=r /> }.into_any(),
+                    Page::Controllers => view! { <actions::ControllersPage /> }.into_any(),
+                    Page::Audit => view! { <actions::AuditPage /> }.into_any(),
+                    Page::Wall => ().into_any(),
+                    Page::NotFound => {
+                        view! {
+                            <section class="page">
+                                <h1>"Not found"</h1>
+                                <p>"There is no such page. " <Link href="/">"Go to the overview"</Link></p>
+                            </section>
+                        }
+                            .into_any()
+                    }
+                }}
+            </main>
+            <actions::Overlays />
+        }
+    };
 
     view! {
-        <a class="skip" href="#main">"Skip to content"</a>
-        <header class="top">
-            <Link href="/" class="brand">
-                <span class="logo" aria-hidden="true">"◆"</span>
-                " fluxboard"
-            </Link>
-            <nav aria-label="Main">
-                <Link href="/" class="nav">"Overview"</Link>
-                <Link href="/resources" class="nav">"Resources"</Link>
-                <Link href="/controllers" class="nav">"Controllers"</Link>
-                {move || actions.is_admin().then(|| view! { <Link href="/audit" class="nav">"Audit"</Link> })}
-            </nav>
-            <div class="spacer"></div>
-            <ConnectionBadge live=live />
-            <span class="user" data-testid="user">{move || actions.me.get().map(|m| m.user)}</span>
-            {move || {
-                (actions.me.get().is_some_and(|m| m.user != "anonymous"))
-                    .then(|| view! { <button class="btn small" on:click=move |_| login::logout()>"Log out"</button> })
-            }}
-            <ThemeToggle />
-        </header>
-        <actions::Overlays />
-        <main id="main" tabindex="-1">
-            {move || match page.get() {
-                Page::Overview => view! { <overview::Overview /> }.into_any(),
-                Page::List(_) => view! { <list::ResourceList /> }.into_any(),
-                Page::Detail(r) => view! { <detail::Detail target=r /> }.into_any(),
-                Page::Controllers => view! { <actions::ControllersPage /> }.into_any(),
-                Page::Audit => view! { <actions::AuditPage /> }.into_any(),
-                Page::NotFound => {
-                    view! {
-                        <section class="page">
-                            <h1>"Not found"</h1>
-                            <p>"There is no such page. " <Link href="/">"Go to the overview"</Link></p>
-                        </section>
-                    }
-                        .into_any()
+        {move || {
+            if is_wall.get() {
+                view! {
+                    <main id="main" class="wall-main" tabindex="-1">
+                        <wall::Wall />
+                    </main>
                 }
-            }}
-        </main>
+                    .into_any()
+            } else {
+                chrome().into_any()
+            }
+        }}
+    }
+}
+
+/// Moves focus to the page's content (the skip link's target).
+fn focus_main() {
+    use wasm_bindgen::JsCast as _;
+    if let Some(main) = document().get_element_by_id("main").and_then(|el| el.dyn_into::<web_sys::HtmlElement>().ok()) {
+        let _ = main.focus();
+    }
+}
+
+/// For viewers and scoped operators: why they see what they see.
+#[component]
+pub(crate) fn ScopeNote() -> impl IntoView {
+    let actions = expect_context::<actions::Actions>();
+    move || {
+        let me = actions.me.get()?;
+        let access = fluxboard_model::view::access_summary(&me);
+        let limited = !fluxboard_model::view::sees_everything(&me);
+        let read_only = !me.has_role_somewhere(fluxboard_model::auth::Role::Operator);
+        let text = match (limited, read_only) {
+            (false, false) => return None,
+            (true, _) => {
+                format!("You see only what your access covers ({access}); other namespaces and clusters are not shown.")
+            }
+            (false, true) => {
+                format!("Read-only: you are signed in as {}, {access}, so no actions are offered.", me.user)
+            }
+        };
+        Some(view! { <p class="scope-note" data-testid="scope-note">{text}</p> })
     }
 }
 

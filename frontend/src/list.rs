@@ -1,22 +1,39 @@
 //! The resource list: search, filters and sort kept in the URL, and a virtual list that renders
 //! only the rows in view, so 10k objects stay fast.
+//!
+//! Rows are keyed by object, not by version: a live update changes a row's text in place, so the
+//! focused link and the checkbox under the pointer stay where they are. The order holds still
+//! while the pointer is over the rows or focus is inside them; what would move meanwhile is
+//! counted ("3 changes") and shown on request or as soon as the person looks away. Arrow keys move
+//! from row to row. The page scrolls (one scrollbar); on phones the rows are cards.
 
 use std::collections::{BTreeSet, HashSet};
 
 use fluxboard_model::action::Action;
 use fluxboard_model::api::ObjectRef;
-use fluxboard_model::view::{HEALTHS, ListQuery, SortKey, health_label, key, sort_by_summary};
+use fluxboard_model::view::{
+    HEALTHS, ListQuery, SortKey, changes_between, health_label, key, plain, short_revision, sort_by_summary,
+};
 use leptos::html;
 use leptos::prelude::*;
+use wasm_bindgen::JsCast as _;
 
 use crate::live::{Live, Row};
 use crate::route::{Link, Page, Router, detail_href};
-use crate::ui::{Clock, HealthBadge};
+use crate::ui::{Clock, badge_label, health_class};
 
-/// The height of one row in pixels (the stylesheet uses the same).
+/// The height of one row in pixels on wide screens, and of one card on phones (the stylesheet
+/// uses the same, under the same media query).
 const ROW_HEIGHT: f64 = 44.0;
+const CARD_HEIGHT: f64 = 116.0;
+const PHONE: &str = "(max-width: 700px)";
 /// Rows rendered above and below the visible ones.
 const OVERSCAN: usize = 8;
+
+fn row_height() -> f64 {
+    let phone = window().match_media(PHONE).ok().flatten().is_some_and(|m| m.matches());
+    if phone { CARD_HEIGHT } else { ROW_HEIGHT }
+}
 
 #[component]
 pub(crate) fn ResourceList() -> impl IntoView {
@@ -42,17 +59,45 @@ pub(crate) fn ResourceList() -> impl IntoView {
             router.replace_query(&q);
         }
     });
-    let rows = Memo::new(move |_| {
+    // The order the filters and sort give now.
+    let fresh = Memo::new(move |_| {
         let q = query.get();
         let now = clock.0.get_untracked();
         live.fleet.with(|f| {
-            let mut list: Vec<Row> =
-                f.objects.values().filter(|r| q.filter.matches(&r.summary, now)).cloned().collect();
+            let mut list: Vec<&Row> = f.objects.values().filter(|r| q.filter.matches(&r.summary, now)).collect();
             sort_by_summary(&mut list, |r| &r.summary, q.sort, q.descending);
-            list
+            list.into_iter().map(|r| key(&r.summary)).collect::<Vec<String>>()
         })
     });
+    // The order shown: it follows `fresh` except while the person points at or works in the rows.
+    let pointer_in = RwSignal::new(false);
+    let focus_in = RwSignal::new(false);
+    let holding = Memo::new(move |_| pointer_in.get() || focus_in.get());
+    let shown: RwSignal<Vec<String>> = RwSignal::new(Vec::new());
+    Effect::new(move |prev: Option<ListQuery>| {
+        let q = query.get();
+        let now = fresh.get();
+        let changed_query = prev.as_ref() != Some(&q);
+        if changed_query || !holding.get() || shown.with_untracked(Vec::is_empty) {
+            shown.set(now);
+        }
+        q
+    });
+    let pending = Memo::new(move |_| {
+        if !holding.get() {
+            return 0;
+        }
+        shown.with(|s| fresh.with(|f| changes_between(s, f)))
+    });
     let total = move || live.fleet.with(|f| f.objects.len());
+    // Announced to screen readers when the filters change, not at every live update.
+    let announced = RwSignal::new(String::new());
+    Effect::new(move |_| {
+        query.track();
+        let text =
+            format!("{} of {} objects", shown.with_untracked(Vec::len), live.fleet.with_untracked(|f| f.objects.len()));
+        set_timeout(move || announced.set(text), std::time::Duration::from_millis(400));
+    });
     let options = Memo::new(move |_| {
         live.fleet.with(|f| {
             let mut clusters = BTreeSet::new();
@@ -66,7 +111,7 @@ pub(crate) fn ResourceList() -> impl IntoView {
             (clusters, kinds, namespaces)
         })
     });
-    let multi_cluster = move || options.with(|o| o.0.len() > 1);
+    let multi_cluster = Memo::new(move |_| options.with(|o| o.0.len() > 1));
     let actions = expect_context::<crate::actions::Actions>();
     let selected: RwSignal<HashSet<String>> = RwSignal::new(HashSet::new());
     let can_act = move || {
@@ -77,7 +122,7 @@ pub(crate) fn ResourceList() -> impl IntoView {
         let targets: Vec<_> = live.fleet.with_untracked(|f| {
             let mut t: Vec<_> =
                 chosen.iter().filter_map(|k| f.objects.get(k)).map(|r| crate::actions::target_of(&r.summary)).collect();
-            t.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+            t.sort_by(|a, b| (&a.cluster, &a.namespace, &a.name).cmp(&(&b.cluster, &b.namespace, &b.name)));
             t
         });
         if !targets.is_empty() {
@@ -86,30 +131,81 @@ pub(crate) fn ResourceList() -> impl IntoView {
         }
     };
 
-    let scroller = NodeRef::<html::Div>::new();
+    // The virtual window, from where the rows sit in the page's scroll.
+    let body = NodeRef::<html::Div>::new();
     let scroll_top = RwSignal::new(0.0);
     let viewport = RwSignal::new(800.0);
+    let row_h = RwSignal::new(row_height());
     let measure = move || {
-        if let Some(el) = scroller.get_untracked() {
-            scroll_top.set(f64::from(el.scroll_top()));
-            viewport.set(f64::from(el.client_height()).max(ROW_HEIGHT));
+        if let Some(el) = body.get_untracked() {
+            let top = el.get_bounding_client_rect().top();
+            scroll_top.set((-top).max(0.0));
+            let height = window().inner_height().ok().and_then(|h| h.as_f64()).unwrap_or(800.0);
+            viewport.set(height.max(ROW_HEIGHT));
+            row_h.set(row_height());
         }
     };
     Effect::new(move |_| {
-        if scroller.get().is_some() {
+        if body.get().is_some() {
             measure();
         }
     });
-    let _ = window_event_listener(leptos::ev::resize, move |_| measure());
+    let on_resize = window_event_listener(leptos::ev::resize, move |_| measure());
+    let on_scroll = window_event_listener(leptos::ev::scroll, move |_| measure());
+    on_cleanup(move || {
+        on_resize.remove();
+        on_scroll.remove();
+    });
     let window_range = move || {
-        let n = rows.with(Vec::len);
-        let first = ((scroll_top.get() / ROW_HEIGHT) as usize).saturating_sub(OVERSCAN).min(n);
-        let count = (viewport.get() / ROW_HEIGHT).ceil() as usize + 2 * OVERSCAN;
+        let n = shown.with(Vec::len);
+        let h = row_h.get();
+        let first = ((scroll_top.get() / h) as usize).saturating_sub(OVERSCAN).min(n);
+        let count = (viewport.get() / h).ceil() as usize + 2 * OVERSCAN;
         (first, (first + count).min(n), n)
     };
     let visible = move || {
         let (first, last, _) = window_range();
-        rows.with(|r| r[first..last].to_vec())
+        shown.with(|r| r[first..last].iter().cloned().enumerate().map(|(i, k)| (first + i, k)).collect::<Vec<_>>())
+    };
+    // Arrow keys move through the rows (scrolling the next one into the window first).
+    let focus_row = move |index: usize| {
+        let n = shown.with_untracked(Vec::len);
+        if n == 0 {
+            return;
+        }
+        let index = index.min(n - 1);
+        if let Some(el) = body.get_untracked() {
+            let h = row_h.get_untracked();
+            let top = el.get_bounding_client_rect().top() + index as f64 * h;
+            let height = window().inner_height().ok().and_then(|h| h.as_f64()).unwrap_or(800.0);
+            if top < 100.0 || top + h > height {
+                let y = window().scroll_y().unwrap_or(0.0) + top - height / 3.0;
+                window().scroll_to_with_x_and_y(0.0, y.max(0.0));
+                measure();
+            }
+        }
+        focus_rendered_row(index, 10);
+    };
+    let on_keydown = move |ev: web_sys::KeyboardEvent| {
+        let step: i64 = match ev.key().as_str() {
+            "ArrowDown" => 1,
+            "ArrowUp" => -1,
+            "PageDown" => 10,
+            "PageUp" => -10,
+            "Home" if ev.ctrl_key() => -1_000_000,
+            "End" if ev.ctrl_key() => 1_000_000,
+            _ => return,
+        };
+        let Some(row) = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+            .and_then(|el| el.closest("[data-index]").ok().flatten())
+        else {
+            return;
+        };
+        let Some(index) = row.get_attribute("data-index").and_then(|i| i.parse::<i64>().ok()) else { return };
+        ev.prevent_default();
+        focus_row((index + step).max(0) as usize);
     };
 
     let set_filter =
@@ -190,17 +286,36 @@ pub(crate) fn ResourceList() -> impl IntoView {
         <section class="page list" aria-labelledby="list-title">
             <div class="list-head">
                 <h1 id="list-title">"Resources"</h1>
-                <span class="count" data-testid="result-count" aria-live="polite">
-                    {move || format!("{} of {}", rows.with(Vec::len), total())}
+                <span class="count" data-testid="result-count">
+                    {move || format!("{} of {}", shown.with(Vec::len), total())}
                 </span>
+                <span class="sr-only" role="status">{move || announced.get()}</span>
+                {move || {
+                    let n = pending.get();
+                    (n > 0)
+                        .then(|| {
+                            view! {
+                                <button
+                                    class="btn small changes"
+                                    data-testid="pending-changes"
+                                    title="The order holds still while you point at or work in the list"
+                                    on:click=move |_| shown.set(fresh.get_untracked())
+                                >
+                                    {format!("{n} {}: show", if n == 1 { "change" } else { "changes" })}
+                                </button>
+                            }
+                        })
+                }}
             </div>
+            <crate::ScopeNote />
             <div class="filters" role="search">
                 <label class="filter search" for="search">
-                    <span>"Search"</span>
+                    <span>"Search " <kbd aria-hidden="true">"/"</kbd></span>
                     <input
                         id="search"
                         type="search"
-                        placeholder="name, namespace, message… (press /)"
+                        placeholder="name, namespace, message…"
+                        aria-keyshortcuts="/"
                         autocomplete="off"
                         prop:value=move || query.with(|q| q.filter.q.clone())
                         on:input=set_filter(|q, v| q.filter.q = v)
@@ -247,11 +362,11 @@ pub(crate) fn ResourceList() -> impl IntoView {
                                 <button
                                     class="btn"
                                     on:click=move |_| {
-                                        let all: HashSet<String> = rows.with(|r| r.iter().map(|r| key(&r.summary)).collect());
+                                        let all: HashSet<String> = shown.with(|r| r.iter().cloned().collect());
                                         selected.set(all);
                                     }
                                 >
-                                    {move || format!("Select all {}", rows.with(Vec::len))}
+                                    {move || format!("Select all {}", shown.with(Vec::len))}
                                 </button>
                                 <button class="btn" on:click=move |_| selected.set(HashSet::new())>"Clear"</button>
                                 <span class="count" data-testid="selected-count">
@@ -270,11 +385,18 @@ pub(crate) fn ResourceList() -> impl IntoView {
                         }
                     })
             }}
-            <div class="table" role="table" aria-label="Flux objects" aria-rowcount=move || rows.with(Vec::len)>
+            <div
+                class="table"
+                class:multi=move || multi_cluster.get()
+                role="table"
+                aria-label="Flux objects"
+                aria-rowcount=move || shown.with(Vec::len) + 1
+            >
                 <div class="thead" role="rowgroup">
                     <div class="tr" role="row">
                         {sort_button(SortKey::Health, "Health")}
                         {sort_button(SortKey::Kind, "Kind")}
+                        {move || multi_cluster.get().then(|| sort_button(SortKey::Cluster, "Cluster"))}
                         {sort_button(SortKey::Namespace, "Namespace")}
                         {sort_button(SortKey::Name, "Name")}
                         <div role="columnheader" class="col col-message">"Message"</div>
@@ -282,20 +404,38 @@ pub(crate) fn ResourceList() -> impl IntoView {
                         {sort_button(SortKey::Age, "Changed")}
                     </div>
                 </div>
-                <div class="tbody" role="rowgroup" node_ref=scroller on:scroll=move |_| measure()>
-                    <div style:height=move || format!("{}px", window_range().0 as f64 * ROW_HEIGHT) aria-hidden="true"></div>
-                    <For each=visible key=|r: &Row| r.version let:row>
-                        <ListRow row=row multi_cluster=multi_cluster() clock=clock selected=selected selectable=can_act() />
+                <div
+                    class="tbody"
+                    role="rowgroup"
+                    node_ref=body
+                    on:pointerenter=move |_| pointer_in.set(true)
+                    on:pointerleave=move |_| pointer_in.set(false)
+                    on:focusin=move |_| focus_in.set(true)
+                    on:focusout=move |ev: web_sys::FocusEvent| {
+                        let inside = ev
+                            .related_target()
+                            .and_then(|t| t.dyn_into::<web_sys::Node>().ok())
+                            .zip(body.get_untracked())
+                            .is_some_and(|(t, b)| b.contains(Some(&t)));
+                        if !inside {
+                            focus_in.set(false);
+                        }
+                    }
+                    on:keydown=on_keydown
+                >
+                    <div style:height=move || format!("{}px", window_range().0 as f64 * row_h.get()) aria-hidden="true"></div>
+                    <For each=visible key=|(_, k): &(usize, String)| k.clone() let:((index, k))>
+                        <ListRow index=index object=k multi_cluster=multi_cluster selected=selected selectable=can_act() />
                     </For>
                     <div
                         style:height=move || {
                             let (_, last, n) = window_range();
-                            format!("{}px", (n - last) as f64 * ROW_HEIGHT)
+                            format!("{}px", (n - last) as f64 * row_h.get())
                         }
                         aria-hidden="true"
                     ></div>
                     {move || {
-                        (live.loaded.get() && rows.with(Vec::is_empty))
+                        (live.loaded.get() && shown.with(Vec::is_empty))
                             .then(|| view! { <p class="empty">"No Flux object matches these filters."</p> })
                     }}
                 </div>
@@ -304,23 +444,53 @@ pub(crate) fn ResourceList() -> impl IntoView {
     }
 }
 
+/// Focuses the name link of row `index` once it is rendered (after a scroll, the window moves on
+/// the next frame).
+fn focus_rendered_row(index: usize, tries: u32) {
+    let selector = format!(".tbody [data-index=\"{index}\"] .col-name a");
+    if let Ok(Some(link)) = document().query_selector(&selector)
+        && let Ok(link) = link.dyn_into::<web_sys::HtmlElement>()
+    {
+        let _ = link.focus();
+        return;
+    }
+    if tries > 0 {
+        set_timeout(move || focus_rendered_row(index, tries - 1), std::time::Duration::from_millis(30));
+    }
+}
+
 #[component]
 fn ListRow(
-    row: Row,
-    multi_cluster: bool,
-    clock: Clock,
+    index: usize,
+    object: String,
+    multi_cluster: Memo<bool>,
     selected: RwSignal<HashSet<String>>,
     selectable: bool,
 ) -> impl IntoView {
-    let s = row.summary;
+    let live = expect_context::<Live>();
+    let clock = expect_context::<Clock>();
+    // This row's object, live: only its own changes reach the DOM, cell by cell.
+    let id = object.clone();
+    let row = Memo::new(move |_| live.fleet.with(|f| f.objects.get(&id).cloned()));
+    let Some(first) = row.get_untracked() else {
+        return view! { <div class="tr gone" role="row" data-index=index></div> }.into_any();
+    };
+    let s = first.summary;
     let r = ObjectRef::of(&s);
-    let k = key(&s);
-    let (k1, k2) = (k.clone(), k.clone());
-    let label = format!("Select {} {}/{}", s.kind, s.namespace, s.name);
-    let changed = s.last_transition_time.clone();
-    let name = s.name.clone();
+    let (k1, k2) = (object.clone(), object.clone());
+    let label = format!("Select {} {}/{} in {}", s.kind, s.namespace, s.name, s.cluster);
+    let field = move |f: fn(&fluxboard_model::Summary) -> String| {
+        move || row.with(|r| r.as_ref().map(|r| f(&r.summary)).unwrap_or_default())
+    };
+    let badge_class = move || {
+        row.with(|r| {
+            r.as_ref().map_or("badge h-unknown".to_owned(), |r| format!("badge {}", health_class(r.summary.health)))
+        })
+    };
+    let badge_text = field(|s| badge_label(s.health, s.retrying).to_owned());
+    let gone = move || row.with(Option::is_none);
     view! {
-        <div class="tr" role="row" data-testid="row">
+        <div class="tr" role="row" data-testid="row" data-index=index aria-rowindex=index + 2 class:gone=gone>
             <div role="cell" class="col col-health">
                 {selectable
                     .then(|| {
@@ -343,19 +513,28 @@ fn ListRow(
                             />
                         }
                     })}
-                <HealthBadge health=s.health retrying=s.retrying />
+                <span class=badge_class>{badge_text}</span>
             </div>
             <div role="cell" class="col col-kind">{s.kind.clone()}</div>
-            <div role="cell" class="col col-namespace">
-                {multi_cluster.then(|| view! { <span class="cluster-tag">{s.cluster.clone()}</span> })}
-                {s.namespace.clone()}
-            </div>
+            {
+                let cluster = s.cluster.clone();
+                move || multi_cluster.get().then(|| view! { <div role="cell" class="col col-cluster">{cluster.clone()}</div> })
+            }
+            <div role="cell" class="col col-namespace">{s.namespace.clone()}</div>
             <div role="cell" class="col col-name">
-                <Link href=detail_href(&r) class="object-link">{name}</Link>
+                <Link href=detail_href(&r) class="object-link">{s.name.clone()}</Link>
             </div>
-            <div role="cell" class="col col-message" title=s.message.clone()>{s.message.clone()}</div>
-            <div role="cell" class="col col-revision" title=s.revision.clone()>{s.revision.clone()}</div>
-            <div role="cell" class="col col-age">{move || clock.age_of(changed.as_deref())}</div>
+            <div role="cell" class="col col-message" title=field(|s| plain(&s.message))>{field(|s| plain(&s.message))}</div>
+            <div role="cell" class="col col-revision" title=field(|s| s.revision.clone())>
+                {field(|s| short_revision(&s.revision))}
+            </div>
+            <div role="cell" class="col col-age">
+                {move || {
+                    let t = row.with(|r| r.as_ref().and_then(|r| r.summary.last_transition_time.clone()));
+                    clock.age_of(t.as_deref())
+                }}
+            </div>
         </div>
     }
+    .into_any()
 }

@@ -21,8 +21,8 @@ use wasm_bindgen::JsCast as _;
 use wasm_bindgen::closure::Closure;
 use web_sys::{EventSource, MessageEvent};
 
-/// One object in the store: its summary and a version that changes with every update (the
-/// list's rows are keyed by both, so a changed object re-renders).
+/// One object in the store: its summary and a version that changes with every update (a row
+/// compares equal to its previous self only while unchanged, so views update just that row).
 #[derive(Debug, Clone)]
 pub(crate) struct Row {
     pub(crate) version: u64,
@@ -88,6 +88,8 @@ pub(crate) struct Live {
     pub(crate) conn: RwSignal<Conn>,
     /// Whether a snapshot has arrived.
     pub(crate) loaded: RwSignal<bool>,
+    /// `Date.now()` when the last batch of changes was applied (the wall's "last change").
+    pub(crate) updated: RwSignal<f64>,
 }
 
 /// What the badge says.
@@ -139,6 +141,7 @@ pub(crate) fn connect() -> Live {
         fleet: RwSignal::new(Fleet::default()),
         conn: RwSignal::new(Conn::Connecting),
         loaded: RwSignal::new(false),
+        updated: RwSignal::new(js_sys::Date::now()),
     };
     start(live, Feed::default());
     live
@@ -180,6 +183,7 @@ impl Feed {
                 let batch: Vec<Message> = feed.pending.borrow_mut().drain(..).collect();
                 let snapshot = batch.iter().any(|m| matches!(m, Message::Snapshot(_)));
                 live.fleet.update(|f| batch.into_iter().for_each(|m| f.apply(m)));
+                live.updated.set(js_sys::Date::now());
                 if snapshot {
                     live.loaded.set(true);
                 }

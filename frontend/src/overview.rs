@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use fluxboard_model::api::{ConnectionState, ObjectRef};
-use fluxboard_model::view::{Filter, HEALTHS, ListQuery, attention, health_label, severity};
+use fluxboard_model::view::{Filter, HEALTHS, ListQuery, attention, health_label, plain, severity};
 use fluxboard_model::{Health, Summary};
 use leptos::prelude::*;
 
@@ -26,14 +26,16 @@ pub(crate) fn Overview() -> impl IntoView {
     let counts = Memo::new(move |_| {
         live.fleet.with(|f| {
             let mut by_health: BTreeMap<u8, usize> = BTreeMap::new();
-            let mut by_kind: BTreeMap<String, [usize; 3]> = BTreeMap::new();
+            let mut by_kind: BTreeMap<String, [usize; 4]> = BTreeMap::new();
             for row in f.objects.values() {
                 let s = &row.summary;
                 *by_health.entry(severity(s.health)).or_default() += 1;
+                // The same words as the health cards: failing and stalled are counted apart.
                 let slot = match s.health {
                     Health::Ready => 0,
-                    Health::Failing | Health::Stalled => 1,
-                    _ => 2,
+                    Health::Failing => 1,
+                    Health::Stalled => 2,
+                    _ => 3,
                 };
                 by_kind.entry(s.kind.clone()).or_default()[slot] += 1;
             }
@@ -64,30 +66,45 @@ pub(crate) fn Overview() -> impl IntoView {
         <section class="page overview" aria-labelledby="overview-title">
             <h1 id="overview-title">"Overview"</h1>
             <Clusters />
-            <div class="cards" role="list" aria-label="Objects by health">
-                <Link href=list_of(Filter::default()) class="card total">
-                    <span class="card-count" data-testid="count-total">{move || counts.with(|c| c.0)}</span>
-                    <span class="card-label">"Flux objects"</span>
-                </Link>
+            <p class="verdict-line" class:clear=move || attention_list.with(Vec::is_empty) data-testid="overview-verdict">
+                {move || {
+                    let n = attention_list.with(Vec::len);
+                    match n {
+                        0 => "All clear: every Flux object is reconciled.".to_owned(),
+                        1 => "1 object needs attention.".to_owned(),
+                        n => format!("{n} objects need attention."),
+                    }
+                }}
+            </p>
+            <crate::ScopeNote />
+            <ul class="cards" aria-label="Objects by health">
+                <li>
+                    <Link href=list_of(Filter::default()) class="card total">
+                        <span class="card-count" data-testid="count-total">{move || counts.with(|c| c.0)}</span>
+                        <span class="card-label">"Flux objects"</span>
+                    </Link>
+                </li>
                 {HEALTHS
                     .into_iter()
                     .map(|h| {
                         let label = health_label(h);
                         let count = move || counts.with(|c| c.1.get(&severity(h)).copied().unwrap_or(0));
                         view! {
-                            <Link
-                                href=list_of(Filter { health: label.to_owned(), ..Filter::default() })
-                                class=format!("card {}", health_class(h))
-                            >
-                                <span class="card-count" data-testid=format!("count-{}", label.to_lowercase())>
-                                    {count}
-                                </span>
-                                <span class="card-label">{label}</span>
-                            </Link>
+                            <li>
+                                <Link
+                                    href=list_of(Filter { health: label.to_owned(), ..Filter::default() })
+                                    class=format!("card {}", health_class(h))
+                                >
+                                    <span class="card-count" class:zero=move || count() == 0 data-testid=format!("count-{}", label.to_lowercase())>
+                                        {count}
+                                    </span>
+                                    <span class="card-label">{label}</span>
+                                </Link>
+                            </li>
                         }
                     })
                     .collect_view()}
-            </div>
+            </ul>
             <div class="columns">
                 <section class="panel attention" aria-labelledby="attention-title">
                     <h2 id="attention-title">
@@ -108,7 +125,17 @@ pub(crate) fn Overview() -> impl IntoView {
                                     .map(|(s, why)| {
                                         let r = ObjectRef::of(s);
                                         let (kind, ns, name) = (s.kind.clone(), s.namespace.clone(), s.name.clone());
-                                        let cluster = multi_cluster().then(|| view! { <span class="cluster-tag">{s.cluster.clone()}</span> });
+                                        let cluster = multi_cluster().then(|| {
+                                            view! {
+                                                <span class="cluster-tag">
+                                                    <span class="sr-only">" in "</span>
+                                                    {s.cluster.clone()}
+                                                </span>
+                                            }
+                                        });
+                                        // The pill says the health; the line adds only what it does not.
+                                        let why = (*why == "stuck progressing").then_some(*why);
+                                        let since = s.last_transition_time.clone();
                                         view! {
                                             <li class="attention-item">
                                                 <HealthBadge health=s.health retrying=s.retrying />
@@ -120,9 +147,16 @@ pub(crate) fn Overview() -> impl IntoView {
                                                         "/"
                                                         <span class="name">{name}</span>
                                                     </Link>
+                                                    " "
                                                     {cluster}
-                                                    <span class="why">{*why}</span>
-                                                    <p class="message">{s.message.clone()}</p>
+                                                    {why.map(|w| view! { <span class="why">{w}</span> })}
+                                                    <span class="since">
+                                                        {move || {
+                                                            let age = clock.age_of(since.as_deref());
+                                                            if age.is_empty() { String::new() } else { format!("since {age} ago") }
+                                                        }}
+                                                    </span>
+                                                    <p class="message">{plain(&s.message)}</p>
                                                 </div>
                                             </li>
                                         }
@@ -148,7 +182,7 @@ pub(crate) fn Overview() -> impl IntoView {
                 </section>
                 <section class="panel kinds" aria-labelledby="kinds-title">
                     <h2 id="kinds-title">"By kind"</h2>
-                    <Table columns=&["Kind", "Ready", "Failing", "Other"]>
+                    <Table columns=&["Kind", "Ready", "Failing", "Stalled", "Other"] label="Objects by kind">
                             {move || {
                                 counts
                                     .with(|c| {
@@ -156,7 +190,7 @@ pub(crate) fn Overview() -> impl IntoView {
                                             .iter()
                                             .map(|(kind, n)| {
                                                 let href = list_of(Filter { kind: kind.clone(), ..Filter::default() });
-                                                let (kind, ready, bad, other) = (kind.clone(), n[0], n[1], n[2]);
+                                                let (kind, ready, bad, stalled, other) = (kind.clone(), n[0], n[1], n[2], n[3]);
                                                 view! {
                                                     <tr>
                                                         <th scope="row">
@@ -164,6 +198,7 @@ pub(crate) fn Overview() -> impl IntoView {
                                                         </th>
                                                         <td>{ready}</td>
                                                         <td class:bad=move || bad != 0>{bad}</td>
+                                                        <td class:bad=move || stalled != 0>{stalled}</td>
                                                         <td>{other}</td>
                                                     </tr>
                                                 }
@@ -190,12 +225,16 @@ fn Clusters() -> impl IntoView {
                         f.clusters
                             .iter()
                             .map(|c| {
-                                let (total, failing) = f
+                                let (total, failing, stalled) = f
                                     .objects
                                     .values()
                                     .filter(|r| r.summary.cluster == c.name)
-                                    .fold((0, 0), |(t, bad), r| {
-                                        (t + 1, bad + usize::from(matches!(r.summary.health, Health::Failing | Health::Stalled)))
+                                    .fold((0, 0, 0), |(t, bad, st), r| {
+                                        (
+                                            t + 1,
+                                            bad + usize::from(r.summary.health == Health::Failing),
+                                            st + usize::from(r.summary.health == Health::Stalled),
+                                        )
                                     });
                                 let state = match c.state {
                                     ConnectionState::Connected => "connected",
@@ -212,8 +251,9 @@ fn Clusters() -> impl IntoView {
                                         <span class="cluster-counts">
                                             {format!("{total} objects")}
                                             {(failing > 0).then(|| view! { <span class="bad">{format!(", {failing} failing")}</span> })}
+                                            {(stalled > 0).then(|| view! { <span class="bad">{format!(", {stalled} stalled")}</span> })}
                                         </span>
-                                        {(!c.message.is_empty()).then(|| view! { <p class="message">{c.message.clone()}</p> })}
+                                        {(!c.message.is_empty()).then(|| view! { <p class="message">{plain(&c.message)}</p> })}
                                         {c.server_version.clone().map(|v| view! { <span class="version">{format!("Kubernetes {v}")}</span> })}
                                         {c.flux_version.clone().map(|v| view! { <span class="version" data-testid="flux-version">{format!("Flux {v}")}</span> })}
                                     </div>

@@ -13,7 +13,37 @@ pub(crate) enum Page {
     Detail(ObjectRef),
     Controllers,
     Audit,
+    /// The wall screen: no chrome, big type (its options are the query).
+    Wall,
     NotFound,
+}
+
+impl Page {
+    /// The document title of the page.
+    pub(crate) fn title(&self) -> String {
+        let what = match self {
+            Page::Overview => "Overview".to_owned(),
+            Page::List(_) => "Resources".to_owned(),
+            Page::Detail(r) => format!("{} {}/{} ({})", r.kind, r.namespace, r.name, r.cluster),
+            Page::Controllers => "Controllers".to_owned(),
+            Page::Audit => "Audit log".to_owned(),
+            Page::Wall => "Wall".to_owned(),
+            Page::NotFound => "Not found".to_owned(),
+        };
+        format!("{what} · fluxboard")
+    }
+
+    /// The main navigation entry the page belongs to (`/`, `/resources`...).
+    pub(crate) fn section(&self) -> &'static str {
+        match self {
+            Page::Overview => "/",
+            Page::List(_) | Page::Detail(_) => "/resources",
+            Page::Controllers => "/controllers",
+            Page::Audit => "/audit",
+            Page::Wall => "/wall",
+            Page::NotFound => "",
+        }
+    }
 }
 
 /// The current location below the base path.
@@ -44,6 +74,7 @@ impl Router {
         }
         self.location.set(current());
         window().scroll_to_with_x_and_y(0.0, 0.0);
+        focus_heading();
     }
 
     /// Replaces the query of the current page (filters typed into the list) without a new
@@ -63,6 +94,22 @@ impl Default for Router {
     fn default() -> Self {
         Router::new()
     }
+}
+
+/// After a navigation in place, moves focus to the new page's heading (once it is rendered), so
+/// keyboard and screen reader users start at the top of what they opened, as after a page load.
+fn focus_heading() {
+    set_timeout(
+        || {
+            use wasm_bindgen::JsCast as _;
+            let Ok(Some(h1)) = document().query_selector("main h1") else { return };
+            let _ = h1.set_attribute("tabindex", "-1");
+            if let Ok(h1) = h1.dyn_into::<web_sys::HtmlElement>() {
+                let _ = h1.focus();
+            }
+        },
+        std::time::Duration::from_millis(0),
+    );
 }
 
 /// The base path of the app ("" or `/some/prefix`), from the document's `<base href>`.
@@ -92,6 +139,7 @@ fn parse(path: &str, query: &str) -> Page {
         [r] if r == "resources" => Page::List(ListQuery::from_query(query)),
         [r] if r == "controllers" => Page::Controllers,
         [r] if r == "audit" => Page::Audit,
+        [r] if r == "wall" => Page::Wall,
         [r, cluster, group, kind, namespace, name] if r == "resources" => Page::Detail(ObjectRef {
             cluster: cluster.clone(),
             group: group.clone(),
@@ -127,15 +175,25 @@ pub(crate) fn list_href(query: &ListQuery) -> String {
 pub(crate) fn Link(
     #[prop(into)] href: String,
     #[prop(optional, into)] class: String,
+    /// A main navigation entry: `aria-current="page"` on its page, a highlight in its section.
+    #[prop(optional)]
+    nav: bool,
     children: Children,
 ) -> impl IntoView {
     let router = expect_context::<Router>();
     let target = href.clone();
     let full = format!("{}{href}", base());
+    let here = {
+        let href = href.clone();
+        move || nav && router.location.with(|(path, _)| *path == href)
+    };
+    let in_section = move || nav && router.page().section() == href;
     view! {
         <a
             href=full
             class=class
+            class:active=in_section
+            aria-current=move || here().then_some("page")
             on:click=move |ev: web_sys::MouseEvent| {
                 if ev.button() == 0 && !ev.ctrl_key() && !ev.meta_key() && !ev.shift_key() && !ev.alt_key() {
                     ev.prevent_default();

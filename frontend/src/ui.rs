@@ -45,8 +45,26 @@ pub(crate) fn health_class(health: Health) -> &'static str {
 /// A health pill; `retrying` adds "retrying" to a failing one.
 #[component]
 pub(crate) fn HealthBadge(health: Health, #[prop(optional)] retrying: bool) -> impl IntoView {
-    let label = if retrying && health == Health::Failing { "Failing, retrying" } else { health_label(health) };
-    view! { <span class=format!("badge {}", health_class(health))>{label}</span> }
+    view! { <span class=format!("badge {}", health_class(health))>{badge_label(health, retrying)}</span> }
+}
+
+/// The text of a health pill.
+pub(crate) fn badge_label(health: Health, retrying: bool) -> &'static str {
+    if retrying && health == Health::Failing { "Failing, retrying" } else { health_label(health) }
+}
+
+/// A moment as every page shows it: "5m ago", the exact time on hover (and to screen readers
+/// through `datetime`); text that is not a timestamp is shown as it is.
+#[component]
+pub(crate) fn Time(#[prop(into)] at: Option<String>) -> impl IntoView {
+    let clock = expect_context::<Clock>();
+    let Some(at) = at.filter(|t| !t.is_empty()) else { return view! { <span>"—"</span> }.into_any() };
+    if parse_rfc3339(&at).is_none() {
+        return view! { <span class="mono">{at}</span> }.into_any();
+    }
+    let title = at.clone();
+    let text = move || format!("{} ago", clock.age_of(Some(&at)));
+    view! { <time datetime=title.clone() title=title>{text}</time> }.into_any()
 }
 
 /// A pill for the live health of an inventory item.
@@ -70,9 +88,15 @@ pub(crate) fn Table(
     columns: &'static [&'static str],
     #[prop(optional)] class: Option<&'static str>,
     #[prop(optional)] hidden: Option<&'static str>,
+    /// What the table is, for the scrolling region around it (phones scroll wide tables
+    /// sideways inside the page, never the page itself).
+    #[prop(optional, into)]
+    label: Option<String>,
     children: Children,
 ) -> impl IntoView {
+    let label = label.unwrap_or_else(|| columns.join(", "));
     view! {
+        <div class="table-wrap" role="region" aria-label=label tabindex="0">
         <table class=class>
             <thead>
                 <tr>
@@ -82,6 +106,7 @@ pub(crate) fn Table(
             </thead>
             <tbody>{children()}</tbody>
         </table>
+        </div>
     }
 }
 

@@ -77,6 +77,17 @@ impl Served {
     }
 }
 
+/// The screen a browser test looks through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    /// A desktop window of 1400x1000.
+    Desktop,
+    /// A phone: 390x844 CSS pixels, device pixel ratio 3, touch (Chromium's mobile emulation).
+    Phone,
+    /// A window of this many CSS pixels (a wall screen: 1920x1080, 3840x2160).
+    Window(u32, u32),
+}
+
 /// Headless Chromium under ChromeDriver; both stop when this is dropped.
 pub struct Browser {
     pub client: Client,
@@ -87,6 +98,11 @@ pub struct Browser {
 impl Browser {
     /// Starts ChromeDriver on a free port and a headless Chromium session.
     pub async fn start() -> anyhow::Result<Browser> {
+        Browser::start_on(Screen::Desktop).await
+    }
+
+    /// [`Browser::start`] with the given screen.
+    pub async fn start_on(screen: Screen) -> anyhow::Result<Browser> {
         let driver_path = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".to_owned());
         let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());
         if !std::path::Path::new(&driver_path).exists() || !std::path::Path::new(&chromium).exists() {
@@ -104,17 +120,39 @@ impl Browser {
             .spawn()
             .with_context(|| format!("Failed to start {driver_path}"))?;
         let profile = tempfile::tempdir()?;
-        let caps = serde_json::json!({
+        let (width, height) = match screen {
+            Screen::Desktop => (1400, 1000),
+            Screen::Phone => (390, 844),
+            Screen::Window(w, h) => (w, h),
+        };
+        let mut caps = serde_json::json!({
             "browserName": "chrome",
             "goog:chromeOptions": {
                 "binary": chromium,
                 "args": [
                     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
                     "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                    "--window-size=1400,1000", format!("--user-data-dir={}", profile.path().display()),
+                    "--hide-scrollbars",
+                    format!("--window-size={width},{height}"), format!("--user-data-dir={}", profile.path().display()),
                 ],
             },
         });
+        // Exact viewports (a window's size includes the browser's own bars).
+        match screen {
+            Screen::Desktop => {}
+            Screen::Phone => {
+                caps["goog:chromeOptions"]["mobileEmulation"] = serde_json::json!({
+                    "deviceMetrics": {"width": width, "height": height, "pixelRatio": 3.0, "touch": true, "mobile": true},
+                    "userAgent": "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) \
+                                  Chrome/130.0 Mobile Safari/537.36",
+                });
+            }
+            Screen::Window(..) => {
+                caps["goog:chromeOptions"]["mobileEmulation"] = serde_json::json!({
+                    "deviceMetrics": {"width": width, "height": height, "pixelRatio": 1.0, "touch": false, "mobile": false},
+                });
+            }
+        }
         let serde_json::Value::Object(caps) = caps else { unreachable!("a JSON object") };
         let url = format!("http://127.0.0.1:{port}");
         let deadline = tokio::time::Instant::now() + DEADLINE;
@@ -173,6 +211,95 @@ impl Browser {
         }
     }
 
+    /// Waits until `script` (a function body returning a value) returns `true`; on timeout, fails
+    /// with what it returned last.
+    pub async fn wait_script(&self, what: &str, script: &str) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + DEADLINE;
+        loop {
+            let last = match self.client.execute(script, vec![]).await {
+                Ok(serde_json::Value::Bool(true)) => return Ok(()),
+                Ok(other) => other,
+                Err(err) => serde_json::Value::String(err.to_string()),
+            };
+            if tokio::time::Instant::now() > deadline {
+                self.screenshot("timeout").await;
+                bail!("timed out waiting for {what}; the check returned {last}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Runs `script` (a function body) and reads its result as `T`.
+    pub async fn eval<T: serde::de::DeserializeOwned>(&self, script: &str) -> anyhow::Result<T> {
+        let value = self.client.execute(script, vec![]).await?;
+        serde_json::from_value(value.clone()).with_context(|| format!("unexpected result {value} of {script}"))
+    }
+
+    /// Presses keys as a person would, one after the other, on whatever has the focus
+    /// (`fantoccini::key::Key` for special keys; `Shift` is held for the key after it).
+    pub async fn press(&self, keys: &[&str]) -> anyhow::Result<()> {
+        use fantoccini::actions::{InputSource as _, KeyAction, KeyActions};
+        let shift = fantoccini::key::Key::Shift.chars().next().unwrap_or_default();
+        let mut actions = KeyActions::new("keyboard".into());
+        let mut held = false;
+        for key in keys {
+            for value in key.chars() {
+                if value == shift {
+                    actions = actions.then(KeyAction::Down { value });
+                    held = true;
+                    continue;
+                }
+                actions = actions.then(KeyAction::Down { value }).then(KeyAction::Up { value });
+                if held {
+                    actions = actions.then(KeyAction::Up { value: shift });
+                    held = false;
+                }
+            }
+        }
+        self.client.perform_actions(actions).await?;
+        Ok(())
+    }
+
+    /// Fails unless the page is at most as wide as the screen (nothing pans sideways).
+    pub async fn fits_the_width(&self, page: &str) -> anyhow::Result<()> {
+        let (scroll, inner): (f64, f64) =
+            self.eval("return [document.scrollingElement.scrollWidth, window.innerWidth];").await?;
+        if scroll > inner {
+            self.screenshot(&format!("too-wide-{page}")).await;
+            bail!("{page} is {scroll} px wide on a {inner} px screen: it pans sideways");
+        }
+        Ok(())
+    }
+
+    /// Runs axe-core (the npm package in tests/oidc) on the page and returns its critical and
+    /// serious violations, one line each.
+    pub async fn axe(&self) -> anyhow::Result<Vec<String>> {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("oidc/node_modules/axe-core/axe.min.js");
+        let source = std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "the accessibility test needs the npm package axe-core ({}): run `npm ci` in tests/oidc",
+                path.display()
+            )
+        })?;
+        let loaded = self.client.execute("return typeof axe !== 'undefined';", vec![]).await?;
+        if loaded != serde_json::Value::Bool(true) {
+            self.client.execute(&format!("{source}\nreturn null;"), vec![]).await?;
+        }
+        let found = self
+            .client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 axe.run(document, {resultTypes: ['violations']}).then(r => done(r.violations
+                   .filter(v => v.impact === 'critical' || v.impact === 'serious')
+                   .map(v => v.impact + ' ' + v.id + ': ' + v.help + ' -- ' +
+                        v.nodes.slice(0, 4).map(n => n.target.join(' ') + ' (' + (n.failureSummary || '').replace(/\\s+/g, ' ') + ')').join('; '))))
+                   .catch(e => done(['axe failed: ' + e]));",
+                vec![],
+            )
+            .await?;
+        Ok(serde_json::from_value(found)?)
+    }
+
     /// Saves a screenshot under `target/browser-screenshots/<name>.png` and returns its path.
     pub async fn screenshot(&self, name: &str) -> Option<PathBuf> {
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/browser-screenshots");
@@ -225,6 +352,11 @@ impl OidcProvider {
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         Ok(OidcProvider { _child: child, issuer: format!("http://127.0.0.1:{port}") })
     }
+}
+
+/// Seconds since the epoch (as the web app's clock reads it).
+pub fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
 /// A free port on 127.0.0.1 (for servers that must be told their port before they start).
