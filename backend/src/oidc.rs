@@ -18,7 +18,6 @@ use jsonwebtoken::jwk::JwkSet;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::Digest as _;
-use tokio::sync::Mutex;
 use tower_sessions::Session;
 
 use crate::app::AppState;
@@ -56,7 +55,21 @@ pub struct Oidc {
     config: OidcConfig,
     secret: Option<String>,
     http: reqwest::Client,
-    cache: Mutex<Option<(Discovery, JwkSet, Instant)>>,
+    /// Discovery and keys with when they were fetched. Never held across a fetch: concurrent
+    /// logins may fetch twice, none waits behind a slow provider.
+    cache: std::sync::Mutex<Option<(Discovery, JwkSet, Instant)>>,
+}
+
+/// Why an ID token was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// No key of the provider's JWKS matches the token's key id (the provider may have rotated
+    /// its keys: fetch them again once).
+    #[error("no key of the provider matches the token")]
+    UnknownKey,
+    /// Anything else: a bad signature, issuer, audience, time or nonce.
+    #[error("{0}")]
+    Invalid(String),
 }
 
 impl Oidc {
@@ -66,13 +79,12 @@ impl Oidc {
             .timeout(Duration::from_secs(10))
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
-        Ok(Oidc { config, secret, http, cache: Mutex::new(None) })
+        Ok(Oidc { config, secret, http, cache: std::sync::Mutex::new(None) })
     }
 
     /// Discovery and keys, from the cache or fetched (again, with `refresh`).
     async fn provider(&self, refresh: bool) -> Result<(Discovery, JwkSet), String> {
-        let mut cache = self.cache.lock().await;
-        if let Some((d, k, at)) = cache.as_ref()
+        if let Some((d, k, at)) = self.cache.lock().unwrap_or_else(|e| e.into_inner()).as_ref()
             && !refresh
             && at.elapsed() < CACHE_FOR
         {
@@ -85,7 +97,7 @@ impl Oidc {
             return Err(format!("the provider says its issuer is {}, not {issuer}", discovery.issuer));
         }
         let keys: JwkSet = self.get_json(&discovery.jwks_uri).await?;
-        *cache = Some((discovery.clone(), keys.clone(), Instant::now()));
+        *self.cache.lock().unwrap_or_else(|e| e.into_inner()) = Some((discovery.clone(), keys.clone(), Instant::now()));
         Ok((discovery, keys))
     }
 
@@ -127,10 +139,28 @@ fn failure(state: &AppState, status: StatusCode, what: &str, detail: &str) -> Re
     response
 }
 
-pub(crate) async fn login(State(state): State<Arc<AppState>>, session: Session) -> Response {
+/// How many SSO logins one client address may start per minute (each keeps a flow in a
+/// session until it ends or expires).
+const STARTS_PER_ADDRESS: usize = 30;
+
+pub(crate) async fn login(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    addr: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
+    headers: axum::http::HeaderMap,
+) -> Response {
     let Some(oidc) = &state.oidc else {
         return crate::error::ApiError::not_found("SSO is not configured").into_response();
     };
+    let address = crate::login::client(&state, addr.as_ref().map(|a| &a.0), &headers);
+    if state.limiter.hit(&format!("sso:{address}"), STARTS_PER_ADDRESS).is_err() {
+        return failure(
+            &state,
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many logins were started.",
+            "Wait a minute and try again.",
+        );
+    }
     let discovery = match oidc.provider(false).await {
         Ok((d, _)) => d,
         Err(e) => return failure(&state, StatusCode::BAD_GATEWAY, "The identity provider is unreachable.", &e),
@@ -252,7 +282,7 @@ pub(crate) async fn callback(
     };
     let now = jiff::Timestamp::now().as_second();
     let mut verified = verify_id_token(id_token, &keys, &discovery.issuer, &oidc.config.client_id, &flow.nonce, now);
-    if matches!(&verified, Err(e) if e.contains("no key")) {
+    if verified == Err(TokenError::UnknownKey) {
         // The provider may have rotated its keys.
         if let Ok((_, fresh)) = oidc.provider(true).await {
             verified = verify_id_token(id_token, &fresh, &discovery.issuer, &oidc.config.client_id, &flow.nonce, now);
@@ -260,7 +290,7 @@ pub(crate) async fn callback(
     }
     let claims = match verified {
         Ok(c) => c,
-        Err(e) => return failure(&state, StatusCode::UNAUTHORIZED, "The ID token is not valid.", &e),
+        Err(e) => return failure(&state, StatusCode::UNAUTHORIZED, "The ID token is not valid.", &e.to_string()),
     };
     let Some(user) = claims[&oidc.config.username_claim].as_str().filter(|u| !u.is_empty()).map(str::to_owned) else {
         return failure(
@@ -291,7 +321,9 @@ pub(crate) async fn callback(
 }
 
 /// Verifies an ID token: a key of the issuer's JWKS signed it (RS/PS/ES algorithms only), for
-/// this client, from this issuer, not expired, with this login's nonce. Returns its claims.
+/// this client (`aud`, and `azp` when present or when there are several audiences), from this
+/// issuer, issued in the past and valid now (`iat`, `nbf`, `exp`, with 30 s of leeway), with this
+/// login's nonce. Returns its claims.
 pub fn verify_id_token(
     token: &str,
     keys: &JwkSet,
@@ -299,9 +331,11 @@ pub fn verify_id_token(
     client_id: &str,
     nonce: &str,
     now: i64,
-) -> Result<Value, String> {
+) -> Result<Value, TokenError> {
     use jsonwebtoken::Algorithm;
-    let header = jsonwebtoken::decode_header(token).map_err(|e| format!("unreadable token: {e}"))?;
+    const LEEWAY: i64 = 30;
+    let invalid = |why: String| TokenError::Invalid(why);
+    let header = jsonwebtoken::decode_header(token).map_err(|e| invalid(format!("unreadable token: {e}")))?;
     if !matches!(
         header.alg,
         Algorithm::RS256
@@ -313,28 +347,46 @@ pub fn verify_id_token(
             | Algorithm::ES256
             | Algorithm::ES384
     ) {
-        return Err(format!("the token is signed with {:?}, which is not accepted", header.alg));
+        return Err(invalid(format!("the token is signed with {:?}, which is not accepted", header.alg)));
     }
     let jwk = match &header.kid {
         Some(kid) => keys.find(kid),
         None => keys.keys.first(),
     }
-    .ok_or_else(|| "no key of the provider matches the token".to_owned())?;
-    let key = jsonwebtoken::DecodingKey::from_jwk(jwk).map_err(|e| format!("unusable provider key: {e}"))?;
+    .ok_or(TokenError::UnknownKey)?;
+    let key = jsonwebtoken::DecodingKey::from_jwk(jwk).map_err(|e| invalid(format!("unusable provider key: {e}")))?;
     let mut validation = jsonwebtoken::Validation::new(header.alg);
     validation.set_issuer(&[issuer]);
     validation.set_audience(&[client_id]);
     validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-    validation.leeway = 30;
-    validation.validate_exp = false; // checked below against `now`, so tests can pin the time
-    let data = jsonwebtoken::decode::<Value>(token, &key, &validation).map_err(|e| format!("{e}"))?;
+    validation.leeway = LEEWAY as u64;
+    // Times are checked below against `now`, so tests can pin the time.
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    let data = jsonwebtoken::decode::<Value>(token, &key, &validation).map_err(|e| invalid(format!("{e}")))?;
     let claims = data.claims;
-    let exp = claims["exp"].as_i64().ok_or("the token has no expiry")?;
-    if exp + 30 < now {
-        return Err("the token has expired".to_owned());
+    let exp = claims["exp"].as_i64().ok_or_else(|| invalid("the token has no expiry".into()))?;
+    if exp + LEEWAY < now {
+        return Err(invalid("the token has expired".into()));
+    }
+    if claims["nbf"].as_i64().is_some_and(|nbf| nbf - LEEWAY > now) {
+        return Err(invalid("the token is not valid yet (nbf)".into()));
+    }
+    match claims["iat"].as_i64() {
+        Some(iat) if iat - LEEWAY > now => return Err(invalid("the token was issued in the future (iat)".into())),
+        Some(_) => {}
+        None => return Err(invalid("the token has no issue time (iat)".into())),
+    }
+    // OpenID Connect Core 3.1.3.7: with several audiences azp must be present, and when present
+    // it must be this client.
+    let several = claims["aud"].as_array().is_some_and(|a| a.len() > 1);
+    match claims["azp"].as_str() {
+        Some(azp) if azp != client_id => return Err(invalid(format!("the token was issued to {azp:?} (azp)"))),
+        None if several => return Err(invalid("the token has several audiences but no azp".into())),
+        _ => {}
     }
     if claims["nonce"].as_str() != Some(nonce) {
-        return Err("the token's nonce does not match this login".to_owned());
+        return Err(invalid("the token's nonce does not match this login".into()));
     }
     Ok(claims)
 }
@@ -377,10 +429,36 @@ mod tests {
         let check = |claims: Value, nonce: &str| {
             verify_id_token(&token(&key, claims), &jwks, "https://idp", "fluxboard", nonce, now)
         };
-        assert!(check(good.clone(), "other").unwrap_err().contains("nonce"));
+        let why = |claims: Value| check(claims, "n1").unwrap_err().to_string();
+        assert!(check(good.clone(), "other").unwrap_err().to_string().contains("nonce"));
         let mut expired = good.clone();
         expired["exp"] = json!(now - 600);
-        assert!(check(expired, "n1").unwrap_err().contains("expired"));
+        assert!(why(expired).contains("expired"));
+        let mut early = good.clone();
+        early["nbf"] = json!(now + 600);
+        assert!(why(early).contains("nbf"));
+        let mut future = good.clone();
+        future["iat"] = json!(now + 600);
+        assert!(why(future).contains("iat"));
+        let mut no_iat = good.clone();
+        no_iat.as_object_mut().unwrap().remove("iat");
+        assert!(why(no_iat).contains("iat"));
+        let mut other_party = good.clone();
+        other_party["azp"] = json!("another-client");
+        assert!(why(other_party).contains("azp"));
+        let mut two_audiences = good.clone();
+        two_audiences["aud"] = json!(["fluxboard", "another-client"]);
+        assert!(why(two_audiences.clone()).contains("azp"));
+        two_audiences["azp"] = json!("fluxboard");
+        assert!(check(two_audiences, "n1").is_ok());
+        // An unknown key id is its own error (it triggers one JWKS refresh), whatever the text.
+        let mut header = Header::new(jsonwebtoken::Algorithm::ES256);
+        header.kid = Some("rotated".into());
+        let rotated = encode(&header, &good, &key).unwrap();
+        assert_eq!(
+            verify_id_token(&rotated, &jwks, "https://idp", "fluxboard", "n1", now),
+            Err(TokenError::UnknownKey)
+        );
         let mut wrong_aud = good.clone();
         wrong_aud["aud"] = json!("someone-else");
         assert!(check(wrong_aud, "n1").is_err());
