@@ -1077,18 +1077,23 @@ impl<'a> Run<'a> {
         self.succeed("Succeeded", &format!("successful scan: found {} tags", tags.len()), None);
     }
 
+    /// image-reflector's ImagePolicy (imagepolicy_controller.go:305-380): the repository must
+    /// exist and have scanned tags; it need not be Ready.
     fn image_policy(&mut self) {
         let reference = &self.obj["spec"]["imageRepositoryRef"];
         let namespace = ref_namespace(reference, self.obj).to_owned();
         let name = reference["name"].as_str().unwrap_or_default();
-        let repository = self.world.get("image.toolkit.fluxcd.io", "ImageRepository", &namespace, name);
-        let Some(repository) = repository.filter(|r| is_ready(r)) else {
-            self.wait("DependencyNotReady", &format!("referenced ImageRepository '{namespace}/{name}' is not ready"));
+        let group = "image.toolkit.fluxcd.io";
+        let Some(repository) = self.world.get(group, "ImageRepository", &namespace, name) else {
+            let message =
+                format!("failed to get the referred ImageRepository: {}", not_found(group, "ImageRepository", name));
+            self.wait("DependencyNotReady", &message);
             return;
         };
         let image = repository["status"]["canonicalImageName"].as_str().unwrap_or_default().to_owned();
         let Some(tag) = repository["status"]["lastScanResult"]["latestTags"][0].as_str().map(str::to_owned) else {
-            self.fail_with(false, "ReconciliationFailed", "no image tags found");
+            let message = format!("retrying in {} error: no tags in database", go_duration(DEPENDENCY_REQUEUE));
+            self.wait("DependencyNotReady", &message);
             return;
         };
         let previous = self.outcome.status["latestRef"].clone();
@@ -1650,6 +1655,35 @@ pub(crate) mod tests {
         assert!(out.apply[1]["status"]["artifact"]["revision"].as_str().unwrap().starts_with("latest@sha256:"));
         assert_eq!(ea["status"]["conditions"][0]["message"], "Artifact is ready");
         assert_eq!(out.delete, vec![obj_ref("source.toolkit.fluxcd.io/v1", "ExternalArtifact", "apps", "gone")]);
+    }
+
+    /// image-reflector's ImagePolicy needs its repository to exist with scanned tags, not to
+    /// be Ready (imagepolicy_controller.go:318-375).
+    #[test]
+    fn an_image_policy_waits_for_its_repository_and_its_tags() {
+        let mut world = MapWorld::default();
+        let policy = json!({"kind": "ImagePolicy", "metadata": {"name": "app", "namespace": "apps", "generation": 1},
+            "spec": {"imageRepositoryRef": {"name": "app"}, "policy": {"semver": {"range": ">=1.0.0"}}},
+            "status": {"observedGeneration": -1}});
+        assert_eq!(
+            ready_condition(&reconcile(FluxKind::ImagePolicy, &policy, &world).status).2,
+            "failed to get the referred ImageRepository: imagerepositories.image.toolkit.fluxcd.io \"app\" not found"
+        );
+        world.put(json!({"kind": "ImageRepository", "metadata": {"name": "app", "namespace": "apps", "generation": 2},
+            "status": {"observedGeneration": 1}}));
+        let waiting = reconcile(FluxKind::ImagePolicy, &policy, &world);
+        assert_eq!(
+            ready_condition(&waiting.status),
+            ("False".into(), "DependencyNotReady".into(), "retrying in 30s error: no tags in database".into())
+        );
+        assert_eq!(waiting.status["observedGeneration"], -1);
+        world.put(json!({"kind": "ImageRepository", "metadata": {"name": "app", "namespace": "apps", "generation": 2},
+            "status": {"observedGeneration": 1, "canonicalImageName": "ghcr.io/acme/app",
+                       "lastScanResult": {"latestTags": ["1.2.0"]},
+                       "conditions": [{"type": "Ready", "status": "False", "message": "scan failed"}]}}));
+        let resolved = reconcile(FluxKind::ImagePolicy, &policy, &world);
+        assert_eq!(ready_condition(&resolved.status).2, "Latest image tag for ghcr.io/acme/app resolved to 1.2.0");
+        assert_eq!(resolved.status["observedGeneration"], 1);
     }
 
     #[test]
