@@ -152,7 +152,11 @@ impl Action {
         }
     }
 
+    /// `spec.<action>.remediation.retries`; none under a `sim.fluxboard.dev/stall` script.
     fn retries(self, obj: &Value) -> i64 {
+        if stall_scripted(obj) {
+            return 0;
+        }
         obj["spec"][self.name()]["remediation"]["retries"].as_i64().unwrap_or(0)
     }
 
@@ -194,19 +198,28 @@ fn clear_failures(status: &mut Value) {
     }
 }
 
-/// The scripted failure of every install and upgrade attempt: (message, stall at once).
-fn scripted_failure(r: &Run<'_>) -> Option<(String, bool)> {
-    let annotations = &r.obj["metadata"]["annotations"];
-    let applies = annotations["sim.fluxboard.dev/fail-generation"]
+/// Whether the `sim.fluxboard.dev/fail*` scripts apply at this generation.
+fn script_applies(obj: &Value) -> bool {
+    obj["metadata"]["annotations"]["sim.fluxboard.dev/fail-generation"]
         .as_str()
-        .is_none_or(|g| Some(g) == r.generation.as_i64().map(|n| n.to_string()).as_deref());
-    if !applies {
+        .is_none_or(|g| Some(g) == obj["metadata"]["generation"].as_i64().map(|n| n.to_string()).as_deref())
+}
+
+fn stall_scripted(obj: &Value) -> bool {
+    script_applies(obj) && obj["metadata"]["annotations"]["sim.fluxboard.dev/stall"].is_string()
+}
+
+/// The scripted failure of every install and upgrade attempt (a stall script also takes the
+/// retries away).
+fn scripted_failure(r: &Run<'_>) -> Option<String> {
+    let annotations = &r.obj["metadata"]["annotations"];
+    if !script_applies(r.obj) {
         return None;
     }
-    if let Some(m) = annotations["sim.fluxboard.dev/stall"].as_str() {
-        return Some((m.to_owned(), true));
-    }
-    annotations["sim.fluxboard.dev/fail"].as_str().map(|m| (m.to_owned(), false))
+    annotations["sim.fluxboard.dev/stall"]
+        .as_str()
+        .or(annotations["sim.fluxboard.dev/fail"].as_str())
+        .map(str::to_owned)
 }
 
 /// Sets conditions on the outcome, keeping the others.
@@ -353,7 +366,7 @@ pub(crate) fn helm_release(r: &mut Run<'_>) {
         latest.as_ref().and_then(|l| l["version"].as_u64()).unwrap_or(0) + 1
     };
     let mut history = history;
-    if let Some((message, stall_now)) = scripted_failure(r) {
+    if let Some(message) = scripted_failure(r) {
         // install.go/upgrade.go `failure`: Released=False, the counter up, a failed release.
         history.insert(0, snapshot(r, &release, &namespace, number, "failed", &chart, &values_digest));
         history.truncate(max_history(r.obj));
@@ -376,9 +389,6 @@ pub(crate) fn helm_release(r: &mut Run<'_>) {
         set(r, vec![("Released", Some(released)), ("Remediated", None)]);
         summarize(r);
         r.event(EventType::Warning, &reason, &detail, Some(&chart.version));
-        if stall_now {
-            return stall_out_of_retries(r, action);
-        }
         // The next loop iteration sees a failed release.
         let status = r.outcome.status.clone();
         if action.exhausted(r.obj, &status) && !action.remediate_last_failure(r.obj) {
@@ -738,6 +748,22 @@ mod tests {
         assert!(last.events.iter().any(|e| e.reason == "UpgradeFailed"
             && e.message
                 == "Helm upgrade failed for release apps/podinfo with chart podinfo@6.5.4: context deadline exceeded"));
+    }
+
+    /// `sim.fluxboard.dev/stall` on a HelmRelease: out of retries at the first failure, whatever
+    /// the remediation settings, and it stays so.
+    #[test]
+    fn a_stall_script_takes_the_retries_away() {
+        let world = world_with_chart();
+        let mut hr = release(json!({"sim.fluxboard.dev/stall": "chart requires kubeVersion >=1.30"}));
+        hr["spec"]["install"] = json!({"remediation": {"retries": 3}});
+        let out = step(&mut hr, &world);
+        assert_eq!(cond(&out.status, "Stalled").2, "Failed to install after 1 attempt(s)");
+        assert_eq!(cond(&out.status, "Remediated").0, "", "the last failure is not remediated");
+        annotate(&mut hr, json!({"reconcile.fluxcd.io/requestedAt": "again"}));
+        let again = step(&mut hr, &world);
+        assert_eq!(cond(&again.status, "Stalled").2, "Failed to install after 1 attempt(s)");
+        assert_eq!(again.status["installFailures"], 1);
     }
 
     /// E7: waiting for the chart is SourceNotReady with `isReady`'s message; waits keep
