@@ -71,6 +71,8 @@ pub struct Cluster {
     pub bin_dir: PathBuf,
     /// The CRDs applied (from the same modules as the controllers).
     pub crd_dir: PathBuf,
+    /// The CA that signed the API server's certificate (PEM).
+    pub ca_pem: String,
     /// etcd's client port (plain HTTP on 127.0.0.1).
     pub etcd_port: u16,
     /// Git and chart server (`None` without the fleet).
@@ -222,6 +224,7 @@ impl Cluster {
             dir: dir.clone(),
             bin_dir,
             crd_dir,
+            ca_pem: pki.ca_pem.clone(),
             etcd_port: 0,
             sources: None,
             procs: std::sync::Mutex::new(Vec::new()),
