@@ -259,9 +259,12 @@ pub fn router(state: Arc<AppState>, sessions: Store) -> Router {
         .with_path(cookie_path)
         // Every request renews the idle deadline (otherwise it would count from the login).
         .with_always_save(true)
-        .with_expiry(tower_sessions::Expiry::OnInactivity(time::Duration::minutes(
-            state.config.sessions.idle_minutes as i64,
-        )));
+        .with_expiry(if state.config.sessions.browser_session {
+            // The record lives as long as the absolute limit; idleness is checked per request.
+            tower_sessions::Expiry::OnSessionEnd
+        } else {
+            tower_sessions::Expiry::OnInactivity(time::Duration::minutes(state.config.sessions.idle_minutes as i64))
+        });
     let api = Router::new()
         .route("/api/v1/snapshot", get(crate::stream::snapshot))
         .route("/api/v1/stream", get(crate::stream::stream))

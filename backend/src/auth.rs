@@ -15,7 +15,7 @@ use tower_sessions::Session;
 
 use crate::app::AppState;
 use crate::error::ApiError;
-use crate::login::{SESSION_USER, SessionUser};
+use crate::login::{SESSION_SEEN, SESSION_USER, SessionUser};
 use crate::store::Visibility;
 
 /// What `identity` may see: objects in namespaces it holds any role for; the states of clusters
@@ -77,21 +77,35 @@ async fn session_identity(state: &AppState, session: Option<&Session>) -> Result
         }
     };
     let Some(user) = user else { return Ok(None) };
-    match identity_of(state, &user) {
-        Some(identity) => Ok(Some(Arc::new(identity))),
+    // Idle expiry, enforced here too: a browser-session cookie has no Max-Age, so the store's
+    // expiry is long; the last activity (updated at most once a minute) decides.
+    let now = jiff::Timestamp::now().as_second();
+    let seen = session.get::<i64>(SESSION_SEEN).await.ok().flatten().unwrap_or(user.login_at);
+    let idle = state.config.sessions.idle_minutes as i64 * 60;
+    let identity = if now - seen > idle { None } else { identity_of(state, &user) };
+    match identity {
+        Some(identity) => {
+            if now - seen >= 60 {
+                let _ = session.insert(SESSION_SEEN, now).await;
+            }
+            Ok(Some(Arc::new(identity)))
+        }
         None => {
-            // Past the absolute lifetime: log out, whatever the activity.
+            // Idle, past the absolute lifetime, or the user's record changed: log out.
             let _ = session.flush().await;
             Ok(None)
         }
     }
 }
 
-/// The identity a session's user has now, or None past the session's absolute lifetime.
+/// The identity a session's user has now, or None past the session's absolute lifetime or
+/// when the user's record changed (see [`crate::config::Config::current_identity`]).
 fn identity_of(state: &AppState, user: &SessionUser) -> Option<Identity> {
     let absolute = state.config.sessions.absolute_hours as i64 * 3600;
-    (jiff::Timestamp::now().as_second() - user.login_at <= absolute)
-        .then(|| state.config.identity(&user.user, &user.groups))
+    if jiff::Timestamp::now().as_second() - user.login_at > absolute {
+        return None;
+    }
+    state.config.current_identity(user)
 }
 
 /// The identity a stored session record stands for now (None: no user, or expired).

@@ -239,6 +239,10 @@ pub struct SessionConfig {
     pub absolute_hours: u64,
     #[serde(default = "default_true")]
     pub secure_cookie: bool,
+    /// A browser-session cookie (no Max-Age): closing the browser ends the login. The idle and
+    /// absolute limits apply either way.
+    #[serde(default)]
+    pub browser_session: bool,
 }
 
 impl Default for SessionConfig {
@@ -249,6 +253,7 @@ impl Default for SessionConfig {
             idle_minutes: default_idle(),
             absolute_hours: default_absolute(),
             secure_cookie: true,
+            browser_session: false,
         }
     }
 }
@@ -364,6 +369,30 @@ impl Config {
     /// Whether any login method is configured.
     pub fn has_login(&self) -> bool {
         !self.auth.local.users.is_empty() || self.auth.kubernetes_token || self.auth.oidc.is_some()
+    }
+
+    /// The identity a session stands for now: its user's grants, limited to the reviewing cluster
+    /// for token logins; None when a local user no longer exists or their password changed.
+    pub fn current_identity(&self, who: &crate::login::SessionUser) -> Option<Identity> {
+        if who.method == "local" {
+            let user = self.auth.local.users.iter().find(|u| u.username == who.user)?;
+            if who.fingerprint.as_deref() != Some(crate::login::fingerprint(&user.password_hash).as_str()) {
+                return None;
+            }
+        }
+        Some(self.session_identity(who))
+    }
+
+    /// The identity of a session's user, token logins limited to the cluster that reviewed them.
+    pub fn session_identity(&self, who: &crate::login::SessionUser) -> Identity {
+        let mut identity = self.identity(&who.user, &who.groups);
+        if let Some(cluster) = &who.reviewed_by {
+            identity.grants.retain(|g| g.clusters.iter().any(|c| glob(c, cluster)));
+            for grant in &mut identity.grants {
+                grant.clusters = vec![cluster.clone()];
+            }
+        }
+        identity
     }
 
     /// The identity of `user` in `groups`, with the grants the role bindings give them.

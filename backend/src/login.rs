@@ -9,6 +9,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
+use sha2::Digest as _;
+
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use axum::Json;
@@ -25,6 +27,8 @@ use crate::error::ApiError;
 
 /// The session key of the logged-in user.
 pub const SESSION_USER: &str = "user";
+/// The session key of the last activity (seconds since the epoch).
+pub const SESSION_SEEN: &str = "seen";
 /// The most attempts per client address per window.
 const PER_ADDRESS: usize = 20;
 /// The most failed attempts per (username, client address) per window.
@@ -37,10 +41,24 @@ const MAX_PASSWORD: usize = 1024;
 pub struct SessionUser {
     pub user: String,
     pub groups: Vec<String>,
-    /// `local` or `token`.
+    /// `local`, `token` or `oidc`.
     pub method: String,
     /// Seconds since the epoch; the absolute expiry counts from here.
     pub login_at: i64,
+    /// Local users: a fingerprint of the password hash logged in with; the session ends when
+    /// the user is removed from the configuration or their password changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
+    /// Token logins: the cluster that reviewed the token; the grants apply to it alone (another
+    /// cluster never vouched for this identity).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reviewed_by: Option<String>,
+}
+
+/// A short fingerprint of a local user's password hash (not the hash itself).
+pub fn fingerprint(password_hash: &str) -> String {
+    let digest = sha2::Sha256::digest(format!("fluxboard-session:{password_hash}").as_bytes());
+    digest.iter().take(12).map(|b| format!("{b:02x}")).collect()
 }
 
 /// The login methods the server offers (`GET /auth/methods`).
@@ -192,6 +210,7 @@ pub(crate) async fn start_session(session: &Session, user: SessionUser) -> Resul
         ApiError::unavailable("the session store is unavailable; try again")
     };
     session.cycle_id().await.map_err(failed)?;
+    session.insert(SESSION_SEEN, user.login_at).await.map_err(failed)?;
     session.insert(SESSION_USER, user).await.map_err(failed)?;
     Ok(())
 }
@@ -268,13 +287,15 @@ pub(crate) async fn login(
         groups: user.groups.clone(),
         method: "local".into(),
         login_at: jiff::Timestamp::now().as_second(),
+        fingerprint: Some(fingerprint(&user.password_hash)),
+        reviewed_by: None,
     };
     if let Err(r) = start_session(&session, who.clone()).await {
         return r.into_response();
     }
     tracing::info!(target: "audit", address, user = who.user, "login (local)");
     state.metrics.login("local", "success");
-    Json(state.config.identity(&who.user, &who.groups)).into_response()
+    Json(state.config.session_identity(&who)).into_response()
 }
 
 pub(crate) async fn token(
@@ -321,13 +342,20 @@ pub(crate) async fn token(
     if let Err(why) = state.config.check_system_names(&user, &groups, "token") {
         return system_refusal(&address, why);
     }
-    let who = SessionUser { user, groups, method: "token".into(), login_at: jiff::Timestamp::now().as_second() };
+    let who = SessionUser {
+        user,
+        groups,
+        method: "token".into(),
+        login_at: jiff::Timestamp::now().as_second(),
+        fingerprint: None,
+        reviewed_by: Some(cluster.name.clone()),
+    };
     if let Err(r) = start_session(&session, who.clone()).await {
         return r.into_response();
     }
-    tracing::info!(target: "audit", address, user = who.user, "login (token)");
+    tracing::info!(target: "audit", address, user = who.user, cluster = cluster.name, "login (token)");
     state.metrics.login("token", "success");
-    Json(state.config.identity(&who.user, &who.groups)).into_response()
+    Json(state.config.session_identity(&who)).into_response()
 }
 
 pub(crate) async fn logout(State(state): State<Arc<AppState>>, session: Session, headers: HeaderMap) -> Response {

@@ -311,7 +311,7 @@ pub(crate) async fn callback(
     if let Err(why) = state.config.check_system_names(&user, &groups, "oidc") {
         return failure(&state, StatusCode::FORBIDDEN, "This identity may not log in.", &why);
     }
-    let who = SessionUser { user, groups, method: "oidc".into(), login_at: now };
+    let who = SessionUser { user, groups, method: "oidc".into(), login_at: now, fingerprint: None, reviewed_by: None };
     if start_session(&session, who.clone()).await.is_err() {
         return failure(&state, StatusCode::SERVICE_UNAVAILABLE, "The session store is unavailable.", "Try again.");
     }

@@ -202,6 +202,8 @@ async fn a_kubernetes_token_logs_in_through_token_review_and_is_not_kept() {
     let (status, body) = b.post("/auth/token", json!({"token": "not-a-real-token"})).await;
     assert_eq!(status, 401, "{body}");
     let (status, me) = b.post("/auth/token", json!({"token": app.demo.admin_token})).await;
+    // L7: the cluster that reviewed the token vouches for it there only.
+    assert!(me["grants"].as_array().unwrap().iter().all(|g| g["clusters"] == json!(["production"])), "{me}");
     assert_eq!(status, 200, "{me}");
     assert_eq!(me["user"], "kube-sim-admin");
     assert!(me["groups"].as_array().unwrap().iter().any(|g| g == "system:masters"));

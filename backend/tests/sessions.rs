@@ -12,8 +12,20 @@ use serde_json::{Value, json};
 
 const PASSWORD: &str = "correct-horse-battery";
 
+/// One configuration file for every replica (as a Deployment mounts one): the same password
+/// hashes, so a session made on one replica is valid on the others.
+static CONFIG: std::sync::LazyLock<fluxboard::config::Config> =
+    std::sync::LazyLock::new(|| demo_config(PASSWORD).unwrap());
+
 async fn replica(demo: &Demo, redis: &Redis) -> (App, String, tokio::sync::oneshot::Sender<()>) {
-    let mut config = demo_config(PASSWORD).unwrap();
+    replica_with(demo, redis, CONFIG.clone()).await
+}
+
+async fn replica_with(
+    demo: &Demo,
+    redis: &Redis,
+    mut config: fluxboard::config::Config,
+) -> (App, String, tokio::sync::oneshot::Sender<()>) {
     config.sessions.store = SessionStoreKind::Redis;
     config.sessions.redis_url = Some(redis.url.clone());
     let app = App::start(demo.clusters().await.unwrap(), &Options { identity: None, config, ..Options::default() })
@@ -131,4 +143,54 @@ async fn idle_and_absolute_expiry_end_sessions() {
     let (status, body, _) = call(reqwest::Method::GET, &format!("{a}/api/v1/me"), Some(&cookie), None).await;
     assert_eq!(status, 401, "{body}");
     assert_eq!(body["error"]["code"], "unauthenticated");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_or_repassworded_user_loses_access_at_once() {
+    // L6: the session is checked against the current user record, on every replica.
+    let redis = Redis::start().await;
+    let demo =
+        Demo::start(&DemoOptions { clusters: vec!["production".into()], objects: None, realistic_timing: false })
+            .await
+            .unwrap();
+    let (_a_app, a, _stop_a) = replica(&demo, &redis).await;
+    let login_url = format!("{a}/auth/login");
+    let login = |user: &'static str| {
+        call(reqwest::Method::POST, &login_url, None, Some(json!({"username": user, "password": PASSWORD})))
+    };
+    let (_, _, admin) = login("admin").await;
+    let (_, _, viewer) = login("viewer").await;
+    let (admin, viewer) = (admin.unwrap(), viewer.unwrap());
+    // A replica whose configuration changed admin's password and removed viewer.
+    let mut changed = demo_config("a-new-password").unwrap();
+    changed.auth.local.users.retain(|u| u.username != "viewer");
+    let (_b_app, b, _stop_b) = replica_with(&demo, &redis, changed).await;
+    for cookie in [&admin, &viewer] {
+        let (status, _, _) = call(reqwest::Method::GET, &format!("{b}/api/v1/me"), Some(cookie), None).await;
+        assert_eq!(status, 401);
+    }
+    let (status, _, _) = call(reqwest::Method::GET, &format!("{a}/api/v1/me"), Some(&admin), None).await;
+    assert_eq!(status, 401, "and the session is gone from the shared store");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_session_cookie_has_no_lifetime_of_its_own() {
+    let redis = Redis::start().await;
+    let demo =
+        Demo::start(&DemoOptions { clusters: vec!["production".into()], objects: None, realistic_timing: false })
+            .await
+            .unwrap();
+    let mut config = demo_config(PASSWORD).unwrap();
+    config.sessions.browser_session = true;
+    let (_app, url, _stop) = replica_with(&demo, &redis, config).await;
+    let res = reqwest::Client::new()
+        .post(format!("{url}/auth/login"))
+        .header("content-type", "application/json")
+        .body(json!({"username": "admin", "password": PASSWORD}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let set_cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(!set_cookie.to_ascii_lowercase().contains("max-age") && !set_cookie.contains("Expires"), "{set_cookie}");
 }
