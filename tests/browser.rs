@@ -735,7 +735,22 @@ async fn a_keyboard_user_skips_moves_through_rows_keeps_focus_across_live_update
              return ok || [a.tagName, a.textContent, a.__mark || '', a.closest('[data-index]')?.querySelector('.badge')?.textContent || ''].join('|');",
         )
         .await?;
+    // A new object that sorts first arrives while focus is in the rows: the order holds still
+    // and says so; asked, it shows the change.
+    cluster.apply(&json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+        "metadata": {"name": "aaa-arrives", "namespace": "team-a"},
+        "spec": {"url": "https://github.com/acme/aaa", "interval": "5m", "ref": {"branch": "main"}}}))?;
+    browser.wait_text("[data-testid=pending-changes]", "the held change", |t| t.starts_with("1 change")).await?;
+    let (mark, first): (String, String) = browser
+        .eval(
+            "return [document.activeElement.__mark || '', \
+             document.querySelector('.tbody [data-index=\"0\"] .col-name').textContent];",
+        )
+        .await?;
+    assert_eq!((mark.as_str(), first.as_str()), ("focused", name.as_str()), "the rows held still under the focus");
     browser.screenshot("keyboard-focus-kept").await;
+    c.find(Locator::Css("[data-testid=pending-changes]")).await?.click().await?;
+    browser.wait_text(".tbody [data-index=\"0\"] .col-name", "the new object shown", |t| t == "aaa-arrives").await?;
 
     // Back to the page: the dialog. Tab to Suspend on the detail page, Enter opens the dialog
     // with the reason field focused.

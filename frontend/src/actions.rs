@@ -261,15 +261,27 @@ pub(crate) fn announce_outcomes(actions: Actions, live: Live) {
     });
 }
 
+/// A message with every long hex digest cut to 7 characters ("main@sha1:474be93"): the full one
+/// is on the detail page.
+fn short_digests(text: &str) -> String {
+    text.split(' ')
+        .map(|word| {
+            fluxboard_model::view::short_revision(word.trim_end_matches(['.', ',']))
+                + &word[word.trim_end_matches(['.', ',']).len()..]
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// How an outcome reads, and its toast style.
 pub(crate) fn describe(action: Action, outcome: &Outcome) -> (&'static str, String) {
     match outcome {
         Outcome::Pending => ("info", format!("{} requested, waiting for the controller…", action.label())),
         Outcome::Progressing => ("info", "handled, reconciling…".to_owned()),
         Outcome::Succeeded(_) if action == Action::Suspend => ("ok", "suspended".to_owned()),
-        Outcome::Succeeded(m) => ("ok", format!("handled: Ready. {m}")),
-        Outcome::FailingRetrying(m) => ("error", format!("handled: failing, retrying. {m}")),
-        Outcome::Failed(m) => ("error", format!("handled: failed. {m}")),
+        Outcome::Succeeded(m) => ("ok", format!("handled: Ready. {}", short_digests(m))),
+        Outcome::FailingRetrying(m) => ("error", format!("handled: failing, retrying. {}", short_digests(m))),
+        Outcome::Failed(m) => ("error", format!("handled: failed. {}", short_digests(m))),
         Outcome::NotHandled => {
             ("error", format!("not handled after {} s: is the controller running?", HANDLE_DEADLINE_SECS as u64))
         }
@@ -407,7 +419,18 @@ pub(crate) fn ActionBar(summary: Signal<Option<Summary>>) -> impl IntoView {
                             if actions.sending.with(|s| s.contains(&key)) {
                                 return "sending…".to_owned();
                             }
-                            followed(actions, live, &key).map(|(p, o)| describe(p.action, &o).1).unwrap_or_default()
+                            followed(actions, live, &key)
+                                .map(|(p, o)| {
+                                    let working = live.fleet.with(|f| {
+                                        f.objects.get(&key).is_some_and(|r| r.summary.health == Health::Progressing)
+                                    });
+                                    if o == Outcome::Pending && working {
+                                        format!("{} requested; the controller is working on the object…", p.action.label())
+                                    } else {
+                                        describe(p.action, &o).1
+                                    }
+                                })
+                                .unwrap_or_default()
                         }}
                     </span>
                     {move || {
@@ -728,18 +751,38 @@ pub(crate) fn ControllersPage() -> impl IntoView {
 #[component]
 pub(crate) fn AuditPage() -> impl IntoView {
     let entries: RwSignal<Option<Result<Vec<AuditEntry>, String>>> = RwSignal::new(None);
-    spawn_local(async move {
-        let res = crate::http::get_json::<Vec<AuditEntry>>("api/v1/audit").await;
-        entries.set(Some(res));
-    });
+    // Refused requests (often probes and cross-site posts) are hidden unless asked for, so the
+    // actions people took are not buried.
+    let show_refused = RwSignal::new(false);
+    let load = move || {
+        spawn_local(async move {
+            let res = crate::http::get_json::<Vec<AuditEntry>>("api/v1/audit").await;
+            entries.set(Some(res));
+        });
+    };
+    load();
     view! {
         <section class="page" aria-labelledby="audit-title">
-            <h1 id="audit-title">"Audit log"</h1>
+            <div class="list-head">
+                <h1 id="audit-title">"Audit log"</h1>
+                <label class="inline-check">
+                    <input type="checkbox" prop:checked=move || show_refused.get() on:change=move |ev| show_refused.set(event_target_checked(&ev)) />
+                    " Show refused requests"
+                </label>
+                <button class="btn small" on:click=move |_| load()>"Refresh"</button>
+            </div>
             {move || match entries.get() {
                 None => view! { <p class="loading">"Loading…"</p> }.into_any(),
                 Some(Err(e)) => view! { <p class="error">{e}</p> }.into_any(),
                 Some(Ok(list)) if list.is_empty() => view! { <p class="empty">"No actions yet."</p> }.into_any(),
                 Some(Ok(list)) => {
+                    let all = list.len();
+                    let list: Vec<AuditEntry> = list
+                        .into_iter()
+                        .filter(|e| show_refused.get() || e.status != ResultStatus::Refused)
+                        .collect();
+                    let hidden = all - list.len();
+                    let note = (hidden > 0).then(|| view! { <p class="muted">{format!("{hidden} refused requests hidden.")}</p> });
                     let rows = list
                         .into_iter()
                         .map(|e| {
@@ -776,6 +819,7 @@ pub(crate) fn AuditPage() -> impl IntoView {
                         })
                         .collect_view();
                     view! {
+                        {note}
                         <section class="panel">
                             <Table columns=&["When", "User", "Action", "Target", "Result", "Message"] label="Audit log">{rows}</Table>
                         </section>

@@ -26,7 +26,7 @@ use crate::ui::{Clock, badge_label, health_class};
 /// uses the same, under the same media query).
 const ROW_HEIGHT: f64 = 44.0;
 const CARD_HEIGHT: f64 = 116.0;
-const PHONE: &str = "(max-width: 700px)";
+const PHONE: &str = "(max-width: 900px)";
 /// Rows rendered above and below the visible ones.
 const OVERSCAN: usize = 8;
 

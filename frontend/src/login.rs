@@ -92,7 +92,7 @@ pub(crate) fn Login() -> impl IntoView {
                                         >
                                             <label class="filter" for="username">
                                                 <span>"Username"</span>
-                                                <input id="username" autocomplete="username" required
+                                                <input id="username" autocomplete="username" required autofocus
                                                     prop:value=move || username.get()
                                                     on:input=move |ev| username.set(event_target_value(&ev)) />
                                             </label>

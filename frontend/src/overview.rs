@@ -153,7 +153,7 @@ pub(crate) fn Overview() -> impl IntoView {
                                                     <span class="since">
                                                         {move || {
                                                             let age = clock.age_of(since.as_deref());
-                                                            if age.is_empty() { String::new() } else { format!("since {age} ago") }
+                                                            if age.is_empty() { String::new() } else { format!("for {age}") }
                                                         }}
                                                     </span>
                                                     <p class="message">{plain(&s.message)}</p>

@@ -98,6 +98,17 @@ pub(crate) fn Wall() -> impl IntoView {
         })
     });
     let multi = move || tiles.with(|t| t.len() > 1);
+    // A screen left on outlives a login session: say how to keep it up.
+    let actions = expect_context::<crate::actions::Actions>();
+    let session_note = actions.me.with_untracked(|m| {
+        m.as_ref().filter(|m| m.user != "anonymous").map(|m| {
+            format!(
+                "Shown with {}'s login session, which ends when the session does. For a screen left on, turn on \
+                 anonymous read-only access (auth.anonymous in the configuration) and open /wall without logging in.",
+                m.user
+            )
+        })
+    });
 
     // Paging: as many lines as fit, the next page every `rotate` seconds.
     let list_ref = NodeRef::<html::Ul>::new();
@@ -272,6 +283,7 @@ pub(crate) fn Wall() -> impl IntoView {
                     }}
                 </ul>
             </section>
+            {session_note.map(|n| view! { <p class="wall-note" data-testid="wall-note">{n}</p> })}
         </div>
     }
 }
