@@ -427,11 +427,13 @@ impl Controllers {
             mark_apply_failure(&mut outcome, &started, &message);
         }
         if let Some((progress, lasts)) = outcome.progress.take() {
-            // A health check that runs until its timeout: shown while it runs.
+            // A step that takes a while (a health check until its timeout, a Helm action):
+            // shown while it runs.
             if self.write_status(kind, &started, progress).is_none() {
                 return;
             }
-            tokio::time::sleep(lasts.mul_f64(self.timing.retry_scale)).await;
+            let lasts = lasts.map_or(self.timing.reconcile, |d| d.mul_f64(self.timing.retry_scale));
+            tokio::time::sleep(lasts).await;
             if !self.controller_running(kind) {
                 return;
             }

@@ -150,9 +150,10 @@ pub(crate) struct Outcome {
     pub(crate) events: Vec<EventSpec>,
     /// When to reconcile again (unscaled); None when stalled.
     pub(crate) requeue_after: Option<Duration>,
-    /// A status to show first, and for how long (unscaled) before `status`: a health check
-    /// that runs until its timeout.
-    pub(crate) progress: Option<(Value, Duration)>,
+    /// A status to show first, and for how long before `status`: a health check that runs
+    /// until its timeout (unscaled, scaled like retries), or None for one reconcile step (a
+    /// Helm action).
+    pub(crate) progress: Option<(Value, Option<Duration>)>,
 }
 
 /// A Kubernetes Event to record.
@@ -453,7 +454,7 @@ fn retry_interval(obj: &Value) -> Duration {
 }
 
 /// Go's `Duration.String()` for whole seconds (`10m0s`, `1h0m0s`, `30s`).
-fn go_duration(d: Duration) -> String {
+pub(crate) fn go_duration(d: Duration) -> String {
     let secs = d.as_secs();
     match (secs / 3600, secs % 3600 / 60, secs % 60) {
         (0, 0, s) => format!("{s}s"),
@@ -989,7 +990,7 @@ impl<'a> Run<'a> {
                 ("Healthy", Some(self.cond("Healthy", "Unknown", "Progressing", &running))),
             ],
         );
-        self.outcome.progress = Some((progress, timeout));
+        self.outcome.progress = Some((progress, Some(timeout)));
         let failure = format!("timeout waiting for: [{unhealthy} status: 'InProgress']");
         let unhealthy = self.cond("Healthy", "False", "HealthCheckFailed", &failure);
         let reconciling = self.cond("Reconciling", "True", "Progressing", &running);
@@ -1592,7 +1593,7 @@ pub(crate) mod tests {
         assert_eq!(out.status["history"][0]["lastReconciledStatus"], "HealthCheckFailed");
         assert_eq!(out.events[0].message, format!("health check failed after 1m0s: {failure}"));
         let (progress, lasts) = out.progress.clone().expect("the health check is shown running");
-        assert_eq!(lasts, Duration::from_secs(60));
+        assert_eq!(lasts, Some(Duration::from_secs(60)));
         assert_eq!(cond(&progress, "Healthy").unwrap()["status"], "Unknown");
         assert_eq!(
             cond(&progress, "Reconciling").unwrap()["message"],

@@ -360,6 +360,24 @@ pub(crate) fn helm_release(r: &mut Run<'_>) {
         }
     };
     r.outcome.status["lastAttemptedReleaseAction"] = json!(action.name());
+    // While the action runs: Reconciling and Ready=Unknown "Running '<action>' action with
+    // timeout of …" (atomic_release.go:222-236).
+    let timeout = r.obj["spec"][action.name()]["timeout"]
+        .as_str()
+        .or(r.obj["spec"]["timeout"].as_str())
+        .and_then(crate::reconcile::parse_go_duration)
+        .unwrap_or(std::time::Duration::from_secs(300));
+    let running =
+        format!("Running '{}' action with timeout of {}", action.name(), crate::reconcile::go_duration(timeout));
+    let mut progress = r.outcome.status.clone();
+    crate::reconcile::set_conditions(
+        &mut progress,
+        vec![
+            ("Reconciling", Some(r.cond("Reconciling", "True", "Progressing", &running))),
+            ("Ready", Some(r.cond("Ready", "Unknown", "Progressing", &running))),
+        ],
+    );
+    r.outcome.progress = Some((progress, None));
     let number = if action == Action::Install {
         1
     } else {
@@ -631,11 +649,16 @@ mod tests {
         assert_eq!(installed.apply[0]["kind"], "HelmChart");
         assert_eq!(installed.status["inventory"]["entries"].as_array().unwrap().len(), 2);
         assert_eq!(cond(&installed.status, "Reconciling").0, "", "removed on success");
+        let (running, _) = installed.progress.clone().expect("the action is shown running");
+        let message = "Running 'install' action with timeout of 5m0s";
+        assert_eq!(cond(&running, "Ready"), ("Unknown".into(), "Progressing".into(), message.into()));
+        assert_eq!(cond(&running, "Reconciling").2, message);
         annotate(&mut hr, json!({"reconcile.fluxcd.io/requestedAt": "a", "reconcile.fluxcd.io/forceAt": "b"}));
         // A no-op reconcile never flips Ready: helm-controller marks only Reconciling first
         // (helmrelease_controller.go:236) and Ready=Unknown only before a release action.
         assert_eq!(cond(&begin(FluxKind::HelmRelease, &hr, &world).unwrap(), "Ready").0, "True");
         let not_forced = step(&mut hr, &world);
+        assert!(not_forced.progress.is_none(), "in sync: no action runs");
         assert_eq!(not_forced.status["history"][0]["version"], 1);
         assert_eq!(
             not_forced.status["lastHandledForceAt"], "b",
