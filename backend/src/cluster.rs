@@ -158,7 +158,6 @@ pub fn in_cluster(name: &str) -> anyhow::Result<Cluster> {
 
 /// Runs discovery and the watchers of one cluster until the task is aborted.
 pub async fn run(cluster: Cluster, store: Arc<FleetStore>) {
-    let mut backoff = Backoff::default();
     store.set_cluster(status(
         &cluster.name,
         ConnectionState::Connecting,
@@ -166,33 +165,48 @@ pub async fn run(cluster: Cluster, store: Arc<FleetStore>) {
         Vec::new(),
         &Versions::default(),
     ));
-    let (kinds, version) = loop {
-        match discover(&cluster).await {
-            Ok(found) if !found.0.is_empty() => break found,
-            Ok(_) => {
-                let message = "no Flux kinds are served: is Flux installed?".to_owned();
-                store.set_cluster(status(
-                    &cluster.name,
-                    ConnectionState::Error,
-                    message,
-                    Vec::new(),
-                    &Versions::default(),
-                ));
-            }
-            Err(err) => {
-                let message = format!("discovery failed: {err:#}");
-                tracing::warn!(cluster = cluster.name, "{message}");
-                store.set_cluster(status(
-                    &cluster.name,
-                    ConnectionState::Error,
-                    message,
-                    Vec::new(),
-                    &Versions::default(),
-                ));
-            }
+    let mut watched: Vec<(&'static KindInfo, ApiResource)> = Vec::new();
+    loop {
+        let (kinds, version) = discover_until_found(&cluster, &store).await;
+        // Kinds no longer served (a Flux upgrade, a CRD removed) leave the store.
+        for (info, _) in watched.iter().filter(|(w, _)| !kinds.iter().any(|(k, _)| k.kind == w.kind)) {
+            store.replace_kind(&cluster.name, info.group, info.kind, Vec::new());
         }
+        watched.clone_from(&kinds);
+        let gone = watch_all(&cluster, &store, kinds.clone(), version).await;
+        tracing::info!(cluster = cluster.name, why = gone, "discovering the Flux kinds again");
+    }
+}
+
+/// How often discovery runs again to notice CRDs installed later or served versions changing.
+const REDISCOVER: Duration = Duration::from_secs(300);
+
+/// Discovery, retried with backoff until it finds Flux kinds (the cluster card says why not).
+async fn discover_until_found(
+    cluster: &Cluster,
+    store: &FleetStore,
+) -> (Vec<(&'static KindInfo, ApiResource)>, Versions) {
+    let mut backoff = Backoff::default();
+    loop {
+        let message = match discover(cluster).await {
+            Ok(found) if !found.0.is_empty() => return found,
+            Ok(_) => "no Flux kinds are served: is Flux installed?".to_owned(),
+            Err(err) => format!("discovery failed: {err:#}"),
+        };
+        tracing::warn!(cluster = cluster.name, "{message}");
+        store.set_cluster(status(&cluster.name, ConnectionState::Error, message, Vec::new(), &Versions::default()));
         backoff.wait().await;
-    };
+    }
+}
+
+/// Watches every kind until discovery should run again: a watch was told its kind is not
+/// served (404), or a periodic discovery finds other kinds or versions. Returns why.
+async fn watch_all(
+    cluster: &Cluster,
+    store: &Arc<FleetStore>,
+    kinds: Vec<(&'static KindInfo, ApiResource)>,
+    version: Versions,
+) -> &'static str {
     let served: Vec<ServedKind> = kinds
         .iter()
         .map(|(info, ar)| ServedKind {
@@ -204,6 +218,7 @@ pub async fn run(cluster: Cluster, store: Arc<FleetStore>) {
         .collect();
     {
         let mut map = cluster.kinds.lock().unwrap_or_else(|e| e.into_inner());
+        map.clear();
         for (info, ar) in &kinds {
             map.insert((info.group.to_owned(), info.kind.to_owned()), ar.clone());
         }
@@ -215,12 +230,50 @@ pub async fn run(cluster: Cluster, store: Arc<FleetStore>) {
         states: Mutex::new(kinds.iter().map(|(info, _)| (info.kind, KindState::Listing)).collect()),
         synced: cluster.synced.clone(),
     });
-    health.publish(&store);
+    health.publish(store);
+    let (gone, mut not_served) = tokio::sync::mpsc::channel::<()>(1);
     let mut tasks = JoinSet::new();
-    for (info, ar) in kinds {
-        tasks.spawn(watch_kind(cluster.clone(), info, ar, store.clone(), health.clone()));
+    for (info, ar) in kinds.iter().cloned() {
+        tasks.spawn(watch_kind(cluster.clone(), info, ar, store.clone(), health.clone(), gone.clone()));
     }
-    while tasks.join_next().await.is_some() {}
+    let mut every = tokio::time::interval(REDISCOVER);
+    every.tick().await;
+    let why = loop {
+        tokio::select! {
+            _ = not_served.recv() => break "a watched kind is no longer served",
+            _ = every.tick() => {
+                if let Ok((found, _)) = discover(cluster).await
+                    && !found.is_empty()
+                    && !same_kinds(&found, &kinds)
+                {
+                    break "the served Flux kinds or versions changed";
+                }
+            }
+        }
+    };
+    tasks.abort_all();
+    why
+}
+
+/// Whether two discoveries found the same kinds at the same versions.
+fn same_kinds(a: &[(&'static KindInfo, ApiResource)], b: &[(&'static KindInfo, ApiResource)]) -> bool {
+    let key = |list: &[(&'static KindInfo, ApiResource)]| {
+        let mut keys: Vec<(&str, String)> = list.iter().map(|(info, ar)| (info.kind, ar.version.clone())).collect();
+        keys.sort();
+        keys
+    };
+    key(a) == key(b)
+}
+
+/// Whether a watch error says the resource is not served (404 on list or watch).
+fn not_served(err: &watcher::Error) -> bool {
+    match err {
+        watcher::Error::InitialListFailed(kube::Error::Api(s))
+        | watcher::Error::WatchStartFailed(kube::Error::Api(s))
+        | watcher::Error::WatchFailed(kube::Error::Api(s)) => s.code == 404,
+        watcher::Error::WatchError(s) => s.code == 404,
+        _ => false,
+    }
 }
 
 /// Flux kinds this cluster serves, at their most stable version, and the server and Flux versions.
@@ -345,6 +398,7 @@ async fn watch_kind(
     ar: ApiResource,
     store: Arc<FleetStore>,
     health: Arc<WatchHealth>,
+    gone: tokio::sync::mpsc::Sender<()>,
 ) {
     let api: Api<DynamicObject> = Api::all_with(cluster.client.clone(), &ar);
     let mut backoff = Backoff::default();
@@ -370,7 +424,13 @@ async fn watch_kind(
                     store.delete(&fluxboard_model::api::ObjectRef::of(&s));
                 }
                 Ok(None) => break "the watch ended".to_owned(),
-                Err(err) => break describe(&err),
+                Err(err) => {
+                    if not_served(&err) {
+                        // The kind or its version went away: discovery runs again.
+                        let _ = gone.try_send(());
+                    }
+                    break describe(&err);
+                }
             }
         };
         tracing::warn!(cluster = cluster.name, kind = info.kind, err, "watch broken; listing again");
@@ -447,4 +507,52 @@ pub async fn review_token(cluster: &Cluster, token: &str) -> anyhow::Result<Opti
         return Ok(None);
     };
     Ok(Some(user))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(code: u16) -> kube::core::Status {
+        serde_json::from_value(
+            serde_json::json!({"status": "Failure", "code": code, "message": "x", "reason": "NotFound"}),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_kind_that_is_no_longer_served_sends_discovery_again() {
+        let api = |code| kube::Error::Api(Box::new(status(code)).into());
+        assert!(not_served(&watcher::Error::InitialListFailed(api(404))));
+        assert!(not_served(&watcher::Error::WatchFailed(api(404))));
+        assert!(not_served(&watcher::Error::WatchError(Box::new(status(404)).into())));
+        assert!(
+            !not_served(&watcher::Error::WatchError(Box::new(status(410)).into())),
+            "410 is a relist, not a rediscovery"
+        );
+        assert!(!not_served(&watcher::Error::InitialListFailed(api(403))));
+    }
+
+    #[test]
+    fn discoveries_compare_by_kind_and_version() {
+        let ks = kind_info("kustomize.toolkit.fluxcd.io", "Kustomization").unwrap();
+        let hr = kind_info("helm.toolkit.fluxcd.io", "HelmRelease").unwrap();
+        let ar = |group: &str, version: &str, kind: &str, plural: &str| ApiResource {
+            group: group.into(),
+            version: version.into(),
+            api_version: format!("{group}/{version}"),
+            kind: kind.into(),
+            plural: plural.into(),
+        };
+        let a = vec![
+            (ks, ar(ks.group, "v1", "Kustomization", "kustomizations")),
+            (hr, ar(hr.group, "v2", "HelmRelease", "helmreleases")),
+        ];
+        let mut b = a.clone();
+        b.reverse();
+        assert!(same_kinds(&a, &b), "order does not matter");
+        b[0].1.version = "v2beta2".into();
+        assert!(!same_kinds(&a, &b), "a served version changed");
+        assert!(!same_kinds(&a, &a[..1]), "a kind went away");
+    }
 }

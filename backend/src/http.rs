@@ -130,6 +130,17 @@ pub async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next)
         .into_response();
     }
     let mut response = next.run(req).await;
+    // A layer that failed without a body of ours (the session store on save): JSON too.
+    if response.status() == StatusCode::INTERNAL_SERVER_ERROR && !response.headers().contains_key(header::CONTENT_TYPE)
+    {
+        tracing::error!(path, "a request failed inside a layer (the session store?)");
+        response = ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the server could not finish the request; try again",
+        )
+        .into_response();
+    }
     let headers = response.headers_mut();
     let rest = path.strip_prefix(state.base_path.as_str()).unwrap_or(&path);
     let private = rest.starts_with("/api/") || rest.starts_with("/auth/");

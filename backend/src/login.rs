@@ -132,6 +132,26 @@ fn too_many(wait: Duration) -> Response {
     response
 }
 
+/// A body that could not be read: too large (413), or cut off, too slow or broken (400).
+fn body_error(err: &axum::Error) -> ApiError {
+    // axum wraps http-body-util's LengthLimitError, whose only public face is its message.
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    let mut too_large = false;
+    while let Some(e) = source {
+        too_large |= e.to_string().contains("length limit exceeded");
+        source = e.source();
+    }
+    if too_large {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "bad_body",
+            format!("the request body is larger than {} bytes", crate::app::BODY_LIMIT),
+        )
+    } else {
+        ApiError::bad_request(format!("cannot read the request body: {err}"))
+    }
+}
+
 /// The checks every login request passes first: same origin, JSON, readable body.
 fn login_body(state: &AppState, headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
     crate::http::same_origin(headers, &state.hosts)
@@ -225,10 +245,7 @@ pub(crate) async fn login(
     let body = axum::body::to_bytes(request.into_body(), crate::app::BODY_LIMIT).await;
     let body = match body {
         Ok(b) => Ok(b),
-        Err(_) => {
-            return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "bad_body", "the request body is too large")
-                .into_response();
-        }
+        Err(err) => return body_error(&err).into_response(),
     };
     let body = match login_body(&state, &headers, body) {
         Ok(b) => b,
@@ -308,9 +325,9 @@ pub(crate) async fn token(
         return ApiError::not_found("Kubernetes token login is not enabled").into_response();
     }
     let addr = request.extensions().get::<ConnectInfo<SocketAddr>>().cloned();
-    let Ok(body) = axum::body::to_bytes(request.into_body(), crate::app::BODY_LIMIT).await else {
-        return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "bad_body", "the request body is too large")
-            .into_response();
+    let body = match axum::body::to_bytes(request.into_body(), crate::app::BODY_LIMIT).await {
+        Ok(body) => body,
+        Err(err) => return body_error(&err).into_response(),
     };
     let body = match login_body(&state, &headers, Ok(body)) {
         Ok(b) => b,
@@ -329,8 +346,14 @@ pub(crate) async fn token(
     let review = match crate::cluster::review_token(cluster, form.token.trim()).await {
         Ok(review) => review,
         Err(err) => {
-            tracing::warn!(%err, "TokenReview failed");
-            return ApiError::unavailable(format!("the token could not be checked: {err:#}")).into_response();
+            // The details stay in the log: they describe the cluster, not the caller's token.
+            tracing::warn!(err = format!("{err:#}"), cluster = cluster.name, "TokenReview failed");
+            return ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "token_review_failed",
+                format!("the cluster {} could not check the token; try again later", cluster.name),
+            )
+            .into_response();
         }
     };
     let Some((user, groups)) = review else {
