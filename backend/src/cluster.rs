@@ -522,14 +522,11 @@ mod tests {
 
     #[test]
     fn a_kind_that_is_no_longer_served_sends_discovery_again() {
-        let api = |code| kube::Error::Api(Box::new(status(code)).into());
+        let api = |code| kube::Error::Api(Box::new(status(code)));
         assert!(not_served(&watcher::Error::InitialListFailed(api(404))));
         assert!(not_served(&watcher::Error::WatchFailed(api(404))));
-        assert!(not_served(&watcher::Error::WatchError(Box::new(status(404)).into())));
-        assert!(
-            !not_served(&watcher::Error::WatchError(Box::new(status(410)).into())),
-            "410 is a relist, not a rediscovery"
-        );
+        assert!(not_served(&watcher::Error::WatchError(Box::new(status(404)))));
+        assert!(!not_served(&watcher::Error::WatchError(Box::new(status(410)))), "410 is a relist, not a rediscovery");
         assert!(!not_served(&watcher::Error::InitialListFailed(api(403))));
     }
 
