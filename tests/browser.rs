@@ -341,10 +341,21 @@ async fn a_person_logs_in_sees_their_scope_and_logs_out() -> anyhow::Result<()> 
     assert_eq!(format!("{:?}", session.same_site()), "Some(Lax)");
     browser.screenshot("operator-overview").await;
 
-    // Out of scope by URL: a clear refusal, no data.
+    // The header and the overview say what the operator's access covers.
+    browser.wait_text("[data-testid=access]", "the role and scope", |t| t == "operator in team-a").await?;
+    browser.wait_text("[data-testid=scope-note]", "why only team-a", |t| t.contains("operator in team-a")).await?;
+
+    // Out of scope by URL: a calm explanation with the way on, no data.
     c.goto(&format!("{}/resources/production/kustomize.toolkit.fluxcd.io/Kustomization/flux-system/apps", served.url))
         .await?;
-    browser.wait_text(".detail", "the refusal", |t| t.contains("outside what operator may see")).await?;
+    browser
+        .wait_text("[data-testid=out-of-scope]", "the explanation", |t| {
+            t.contains("flux-system in production is outside your access (operator in team-a)")
+                && t.contains("outside what operator may see")
+        })
+        .await?;
+    assert!(c.find_all(Locator::Css(".detail .error")).await?.is_empty(), "no error box for a link out of scope");
+    browser.screenshot("operator-out-of-scope").await;
     // In scope: the operator may act.
     c.goto(&format!("{}/resources/production/kustomize.toolkit.fluxcd.io/Kustomization/team-a/podinfo", served.url))
         .await?;
@@ -563,6 +574,13 @@ async fn on_a_phone_nothing_pans_the_list_is_cards_and_actions_fold_into_a_menu(
 async fn on_a_wall_screen_the_pages_use_the_width_and_the_wall_fits_without_scrolling() -> anyhow::Result<()> {
     let served = Served::start(&["production", "staging"], Options::default()).await?;
     served.ready().await?;
+    // A small laptop: the list and the detail page fit too.
+    let laptop = Browser::start_on(fluxboard_e2e::Screen::Window(1024, 768)).await?;
+    visit(&laptop, &served, "/resources", "[data-testid=row]", "laptop-list").await?;
+    let detail = "/resources/production/helm.toolkit.fluxcd.io/HelmRelease/monitoring/kube-prometheus-stack";
+    visit(&laptop, &served, detail, ".conditions", "laptop-detail").await?;
+    visit(&laptop, &served, "/controllers", "[data-testid=controller-row]", "laptop-controllers").await?;
+    drop(laptop);
     for (w, h) in [(3840, 2160), (1920, 1080)] {
         let browser = Browser::start_on(fluxboard_e2e::Screen::Window(w, h)).await?;
         visit(&browser, &served, "/", "[data-testid=count-total]", &format!("wall-overview-{w}")).await?;
@@ -571,6 +589,11 @@ async fn on_a_wall_screen_the_pages_use_the_width_and_the_wall_fits_without_scro
         let main: f64 = browser.eval("return document.querySelector('main').getBoundingClientRect().width;").await?;
         assert!(main >= 0.9 * f64::from(w), "the overview is {main} px wide on a {w} px screen");
         visit(&browser, &served, "/wall", "[data-testid=wall-item]", &format!("wall-{w}")).await?;
+        visit(&browser, &served, "/resources", "[data-testid=row]", &format!("wall-list-{w}")).await?;
+        let table: f64 = browser.eval("return document.querySelector('.table').getBoundingClientRect().width;").await?;
+        assert!(table >= 0.9 * f64::from(w), "the list is {table} px wide on a {w} px screen");
+        browser.client.goto(&format!("{}/wall", served.url)).await?;
+        browser.wait_element("[data-testid=wall-item]").await?;
         let (scroll_h, inner_h): (f64, f64) =
             browser.eval("return [document.scrollingElement.scrollHeight, innerHeight];").await?;
         assert!(scroll_h <= inner_h, "the wall scrolls: {scroll_h} > {inner_h}");

@@ -363,7 +363,7 @@ pub(crate) fn ActionBar(summary: Signal<Option<Summary>>) -> impl IntoView {
         if !actions.may(Action::Reconcile, &s.cluster, &s.namespace) {
             let access = actions.me.with(|m| m.as_ref().map(fluxboard_model::view::access_summary)).unwrap_or_default();
             return Some(Err(format!(
-                "Read-only here: your access is {access}; actions on {} in {} need the operator role there.",
+                "Read-only here: actions on {} in {} need the operator role; your access is {access}.",
                 s.namespace, s.cluster
             )));
         }

@@ -210,9 +210,10 @@ pub(crate) fn ScopeNote() -> impl IntoView {
             (true, _) => {
                 format!("You see only what your access covers ({access}); other namespaces and clusters are not shown.")
             }
-            (false, true) => {
-                format!("Read-only: you are signed in as {}, {access}, so no actions are offered.", me.user)
+            (false, true) if me.user == "anonymous" => {
+                "Read-only: this dashboard is open to viewers without login, so no actions are offered.".to_owned()
             }
+            (false, true) => format!("Read-only: {} has the viewer role, so no actions are offered.", me.user),
         };
         Some(view! { <p class="scope-note" data-testid="scope-note">{text}</p> })
     }
