@@ -364,3 +364,68 @@ async fn unknown_fields_are_pruned_by_the_served_schema() {
     assert!(created["spec"].get("bogus").is_none(), "{created}");
     assert_eq!(created["spec"]["interval"], "5m");
 }
+
+/// E6: with remediation retries, a failing upgrade is rolled back (Remediated=True,
+/// Ready=False RollbackSucceeded) and retried, then stalls out of retries
+/// (rollback_remediation.go, atomic_release.go:242-262).
+#[tokio::test]
+async fn a_failing_upgrade_is_rolled_back_then_stalls() {
+    let sim = common::start(SimConfig::default()).await;
+    namespace(&sim, "apps").await;
+    sim.cluster().apply(&helm_repository()).unwrap();
+    let mut hr = helm_release(json!({}));
+    hr["spec"]["upgrade"] = json!({"remediation": {"retries": 1}});
+    sim.cluster().apply(&hr).unwrap();
+    let client = common::client(&sim, ADMIN_TOKEN).await;
+    let releases = common::helm_releases(&client, "apps");
+    let installed = wait_object(&releases, "podinfo", "the install", common::is_ready).await;
+    let upgrade = json!({"metadata": {"annotations": {"sim.fluxboard.dev/fail": "context deadline exceeded"}},
+                         "spec": {"values": {"replicaCount": 2}}});
+    releases.patch("podinfo", &manager(), &Patch::Merge(&upgrade)).await.unwrap();
+    let seen =
+        watch_until(&releases, "podinfo", &version_of(&installed), |o| condition(o, "Stalled").0 == "True").await;
+    let rollback = "Helm rollback to previous release apps/podinfo.v1 with chart podinfo@6.5.4 succeeded";
+    assert!(
+        seen.iter().any(|o| condition(o, "Remediated") == ("True", "RollbackSucceeded", rollback)
+            && condition(o, "Reconciling").1 == "ProgressingWithRetry"
+            && o["status"]["observedGeneration"] == 1),
+        "retried after the first rollback, the generation unobserved"
+    );
+    let stalled = seen.last().unwrap();
+    assert_eq!(condition(stalled, "Stalled"), ("True", "RetriesExceeded", "Failed to upgrade after 2 attempt(s)"));
+    assert_eq!(condition(stalled, "Ready").1, "RollbackSucceeded");
+    assert_eq!(stalled["status"]["observedGeneration"], 2);
+}
+
+/// E8: an OCIRepository chartRef's chart version carries the digest's first 12 characters
+/// (`mutateChartWithSourceRevision`, helmrelease_controller.go:907).
+#[tokio::test]
+async fn an_oci_chart_ref_release_records_the_version_with_its_digest() {
+    let sim = common::start(SimConfig::default()).await;
+    namespace(&sim, "apps").await;
+    sim.cluster()
+        .apply(&json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "OCIRepository",
+            "metadata": {"name": "redis", "namespace": "apps"},
+            "spec": {"interval": "5m", "url": "oci://registry-1.docker.io/bitnamicharts/redis", "ref": {"tag": "20.6.1"}}}))
+        .unwrap();
+    sim.cluster()
+        .apply(&json!({"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
+            "metadata": {"name": "redis", "namespace": "apps"},
+            "spec": {"interval": "30m", "chartRef": {"kind": "OCIRepository", "name": "redis"}}}))
+        .unwrap();
+    let client = common::client(&sim, ADMIN_TOKEN).await;
+    let repository = wait_object(
+        &flux_api(&client, "source.toolkit.fluxcd.io", "v1", "OCIRepository", "apps"),
+        "redis",
+        "the chart artifact",
+        common::is_ready,
+    )
+    .await;
+    let revision = repository["status"]["artifact"]["revision"].as_str().unwrap();
+    let hex = revision.split_once("@sha256:").unwrap().1;
+    let release = wait_object(&common::helm_releases(&client, "apps"), "redis", "the install", common::is_ready).await;
+    let version = format!("20.6.1+{}", &hex[..12]);
+    assert_eq!(release["status"]["lastAttemptedRevision"], version.as_str());
+    assert_eq!(release["status"]["history"][0]["chartVersion"], version.as_str());
+    assert_eq!(release["status"]["lastAttemptedRevisionDigest"], format!("sha256:{hex}"));
+}
