@@ -676,6 +676,13 @@ async fn the_wall_shows_an_anonymous_viewer_the_fleet_live_and_offers_no_control
             "return [...document.querySelectorAll('[data-testid=wall-tile]')].map(t => t.dataset.cluster).join() === 'staging';",
         )
         .await?;
+    // What does not fit is shown page by page, every `rotate` seconds.
+    let first = browser.wait_text(".wall-page", "pages", |t| t.starts_with("page 1 of")).await?;
+    let names = "return [...document.querySelectorAll('[data-testid=wall-item] .wall-name')].map(n => n.textContent).join();";
+    let page_one: String = browser.eval(names).await?;
+    browser.wait_text(".wall-page", "the next page", |t| t.starts_with("page 2 of")).await?;
+    let page_two: String = browser.eval(names).await?;
+    assert_ne!(page_one, page_two, "the second page shows other objects ({first})");
     Ok(())
 }
 
