@@ -678,7 +678,8 @@ async fn the_wall_shows_an_anonymous_viewer_the_fleet_live_and_offers_no_control
         .await?;
     // What does not fit is shown page by page, every `rotate` seconds.
     let first = browser.wait_text(".wall-page", "pages", |t| t.starts_with("page 1 of")).await?;
-    let names = "return [...document.querySelectorAll('[data-testid=wall-item] .wall-name')].map(n => n.textContent).join();";
+    let names =
+        "return [...document.querySelectorAll('[data-testid=wall-item] .wall-name')].map(n => n.textContent).join();";
     let page_one: String = browser.eval(names).await?;
     browser.wait_text(".wall-page", "the next page", |t| t.starts_with("page 2 of")).await?;
     let page_two: String = browser.eval(names).await?;
@@ -862,6 +863,15 @@ async fn the_words_agree_and_explain_what_to_do_and_why_a_viewer_sees_what_they_
         .await?;
     assert_eq!((cards_failing, cards_stalled), (failing, stalled), "the cluster cards");
     assert_eq!((kinds_failing, kinds_stalled), (failing, stalled), "the kinds table");
+    // The same object failing the same way in both clusters is one line with both clusters.
+    browser
+        .wait_script(
+            "one line for both clusters",
+            "return [...document.querySelectorAll('[data-testid=attention-item]')].some(i => \
+               [...i.querySelectorAll('.cluster-tag')].map(t => t.textContent).join() === 'production,staging');",
+        )
+        .await?;
+    browser.wait_text("[data-testid=overview-verdict]", "the verdict", |t| t.ends_with("need attention.")).await?;
     // A viewer is told they are read-only.
     browser.wait_text("[data-testid=access]", "the role", |t| t == "viewer: read-only").await?;
     c.goto(&format!("{}/resources/production/kustomize.toolkit.fluxcd.io/Kustomization/flux-system/apps", served.url))
@@ -896,6 +906,12 @@ async fn the_words_agree_and_explain_what_to_do_and_why_a_viewer_sees_what_they_
     let first: String =
         browser.eval("return document.querySelector('.action-bar .btn.primary').dataset.action;").await?;
     assert_eq!(first, "Reset", "Reset failures is the first button on a stalled release");
+    // How it is configured, without reading the YAML.
+    browser
+        .wait_text("[data-testid=settings]", "the configuration", |t| {
+            t.contains("Interval") && t.contains("kube-prometheus-stack 66.2.1")
+        })
+        .await?;
     browser.screenshot("detail-stalled-release").await;
     Ok(())
 }

@@ -9,7 +9,7 @@ use leptos::task::spawn_local;
 
 use fluxboard_model::action::{Action, SUSPEND_REASON, SUSPENDED_BY};
 use fluxboard_model::auth::Role;
-use fluxboard_model::view::{plain, yaml_annotation};
+use fluxboard_model::view::{plain, yaml_annotation, yaml_block, yaml_value};
 
 use crate::live::Live;
 use crate::route::{Link, detail_href};
@@ -339,8 +339,52 @@ fn sections(d: &ObjectDetail, cluster: String) -> impl IntoView + use<> {
             </section>
         }
     });
+    // How it is configured, from the object itself (what `flux get` users look up in the YAML).
+    let spec = |path: &[&str]| yaml_value(&d.yaml, path);
+    let chart = spec(&["spec", "chart", "spec", "chart"]).map(|c| match spec(&["spec", "chart", "spec", "version"]) {
+        Some(v) => format!("{c} {v}"),
+        None => c,
+    });
+    let chart_ref = spec(&["spec", "chartRef", "name"])
+        .map(|n| format!("{}/{n}", spec(&["spec", "chartRef", "kind"]).unwrap_or_default()));
+    let settings: Vec<(&'static str, String)> = [
+        ("Interval", spec(&["spec", "interval"])),
+        ("Retry interval", spec(&["spec", "retryInterval"])),
+        ("Timeout", spec(&["spec", "timeout"])),
+        ("Path", spec(&["spec", "path"])),
+        ("Prune", spec(&["spec", "prune"])),
+        ("Chart", chart.or(chart_ref)),
+        ("Target namespace", spec(&["spec", "targetNamespace"])),
+        ("URL", spec(&["spec", "url"])),
+        ("Branch", spec(&["spec", "ref", "branch"])),
+        ("Tag", spec(&["spec", "ref", "tag"])),
+        ("Semver", spec(&["spec", "ref", "semver"])),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| Some((k, v?)))
+    .collect();
+    let settings = (!settings.is_empty()).then(|| {
+        let items =
+            settings.into_iter().map(|(k, v)| view! { <dt>{k}</dt> <dd class="mono">{plain(&v)}</dd> }).collect_view();
+        view! {
+            <section class="panel" aria-labelledby="settings-title">
+                <h2 id="settings-title">"Configuration"</h2>
+                <dl class="facts flat" data-testid="settings">{items}</dl>
+            </section>
+        }
+    });
+    let values = yaml_block(&d.yaml, &["spec", "values"]).map(|v| {
+        view! {
+            <details class="panel yaml" data-testid="values">
+                <summary>"Helm values (spec.values)"</summary>
+                <pre class="mono" tabindex="0" aria-label="Helm values">{v}</pre>
+            </details>
+        }
+    });
     let yaml = d.yaml.clone();
     view! {
+        {settings}
+        {values}
         <section class="panel" aria-labelledby="conditions-title">
             <h2 id="conditions-title">"Conditions"</h2>
             {if d.conditions.is_empty() {

@@ -51,10 +51,12 @@ pub(crate) fn Overview() -> impl IntoView {
                 .filter_map(|r| attention(&r.summary, now).map(|why| ((*r.summary).clone(), why)))
                 .collect();
             list.sort_by(|a, b| {
-                (severity(a.0.health), &a.0.namespace, &a.0.name).cmp(&(
+                (severity(a.0.health), &a.0.namespace, &a.0.name, &a.0.kind, &a.0.cluster).cmp(&(
                     severity(b.0.health),
                     &b.0.namespace,
                     &b.0.name,
+                    &b.0.kind,
+                    &b.0.cluster,
                 ))
             });
             list
@@ -118,26 +120,46 @@ pub(crate) fn Overview() -> impl IntoView {
                                     return view! { <p class="empty">"Everything is reconciled. Nothing needs attention."</p> }
                                         .into_any();
                                 }
-                                let more = list.len().saturating_sub(ATTENTION_SHOWN);
-                                let rows = list
+                                // The same object failing the same way in several clusters is one
+                                // line, with a tag (and link) per cluster.
+                                let mut groups: Vec<(&Summary, &'static str, Vec<&Summary>)> = Vec::new();
+                                for (s, why) in list {
+                                    match groups.last_mut() {
+                                        Some((first, _, all))
+                                            if (&first.kind, &first.namespace, &first.name, first.health, &first.message)
+                                                == (&s.kind, &s.namespace, &s.name, s.health, &s.message) =>
+                                        {
+                                            all.push(s);
+                                        }
+                                        _ => groups.push((s, why, vec![s])),
+                                    }
+                                }
+                                let more = groups.len().saturating_sub(ATTENTION_SHOWN);
+                                let multi = multi_cluster();
+                                let rows = groups
                                     .iter()
                                     .take(ATTENTION_SHOWN)
-                                    .map(|(s, why)| {
+                                    .map(|(s, why, all)| {
                                         let r = ObjectRef::of(s);
                                         let (kind, ns, name) = (s.kind.clone(), s.namespace.clone(), s.name.clone());
-                                        let cluster = multi_cluster().then(|| {
-                                            view! {
-                                                <span class="cluster-tag">
-                                                    <span class="sr-only">" in "</span>
-                                                    {s.cluster.clone()}
-                                                </span>
-                                            }
+                                        let clusters = multi.then(|| {
+                                            all.iter()
+                                                .enumerate()
+                                                .map(|(i, o)| {
+                                                    let sep = if i == 0 { " in " } else { " and " };
+                                                    let (href, cluster) = (detail_href(&ObjectRef::of(o)), o.cluster.clone());
+                                                    view! {
+                                                        <span class="sr-only">{sep}</span>
+                                                        <Link href=href class="cluster-tag">{cluster}</Link>
+                                                    }
+                                                })
+                                                .collect_view()
                                         });
                                         // The pill says the health; the line adds only what it does not.
                                         let why = (*why == "stuck progressing").then_some(*why);
                                         let since = s.last_transition_time.clone();
                                         view! {
-                                            <li class="attention-item">
+                                            <li class="attention-item" data-testid="attention-item">
                                                 <HealthBadge health=s.health retrying=s.retrying />
                                                 <div class="attention-body">
                                                     <Link href=detail_href(&r) class="object-link">
@@ -148,7 +170,7 @@ pub(crate) fn Overview() -> impl IntoView {
                                                         <span class="name">{name}</span>
                                                     </Link>
                                                     " "
-                                                    {cluster}
+                                                    {clusters}
                                                     {why.map(|w| view! { <span class="why">{w}</span> })}
                                                     <span class="since">
                                                         {move || {

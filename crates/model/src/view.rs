@@ -365,42 +365,85 @@ pub fn sees_everything(me: &Identity) -> bool {
 /// The value of a `metadata.annotations` entry in the YAML the detail page shows (plain,
 /// single- or double-quoted scalars), when present.
 pub fn yaml_annotation(yaml: &str, key: &str) -> Option<String> {
-    let mut in_metadata = false;
-    let mut in_annotations = false;
-    for line in yaml.lines() {
-        let indent = line.len() - line.trim_start().len();
-        let t = line.trim();
-        if indent == 0 {
-            in_metadata = t == "metadata:";
-            in_annotations = false;
+    yaml_value(yaml, &["metadata", "annotations", key])
+}
+
+fn unquote(v: &str) -> String {
+    if let Some(inner) = v.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')) {
+        inner.replace("''", "'")
+    } else if let Some(inner) = v.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
+        inner.replace("\\\"", "\"").replace("\\\\", "\\")
+    } else {
+        v.to_owned()
+    }
+}
+
+/// Where `path` (mapping keys from the top) sits in block-style YAML with two-space indents (as
+/// the detail page's YAML is written): the line index and the text after `key:`.
+fn yaml_find<'a>(lines: &[&'a str], path: &[&str]) -> Option<(usize, &'a str)> {
+    let mut depth = 0;
+    for (n, line) in lines.iter().enumerate() {
+        let t = line.trim_start();
+        if t.is_empty() || t.starts_with('#') {
             continue;
         }
-        if !in_metadata {
+        let indent = line.len() - t.len();
+        if indent % 2 != 0 || indent / 2 > depth {
             continue;
         }
-        if indent == 2 {
-            in_annotations = t == "annotations:";
-            continue;
-        }
-        if !in_annotations {
-            continue;
-        }
-        for quote in ["", "'", "\""] {
-            let prefix = format!("{quote}{key}{quote}:");
-            if let Some(value) = t.strip_prefix(&prefix) {
-                let v = value.trim();
-                let v = if let Some(inner) = v.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')) {
-                    inner.replace("''", "'")
-                } else if let Some(inner) = v.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
-                    inner.replace("\\\"", "\"").replace("\\\\", "\\")
-                } else {
-                    v.to_owned()
-                };
-                return Some(v);
+        depth = indent / 2;
+        let Some((key, rest)) = t.split_once(':') else { continue };
+        if unquote(key.trim()) == path[depth] && !t.starts_with("- ") {
+            depth += 1;
+            if depth == path.len() {
+                return Some((n, rest));
             }
         }
     }
     None
+}
+
+/// The lines under the entry at line `at` (deeper, or a sequence at its indent), dedented.
+fn yaml_children(lines: &[&str], at: usize) -> Vec<String> {
+    let base = lines[at].len() - lines[at].trim_start().len();
+    let mut out = Vec::new();
+    for line in &lines[at + 1..] {
+        let t = line.trim_start();
+        let indent = line.len() - t.len();
+        if !t.is_empty() && (indent < base || (indent == base && !t.starts_with("- "))) {
+            break;
+        }
+        out.push(line.get(base.min(indent)..).unwrap_or_default().to_owned());
+    }
+    while out.last().is_some_and(|l| l.trim().is_empty()) {
+        out.pop();
+    }
+    let strip = out.iter().filter(|l| !l.trim().is_empty()).map(|l| l.len() - l.trim_start().len()).min().unwrap_or(0);
+    out.into_iter().map(|l| l.get(strip..).unwrap_or_default().to_owned()).collect()
+}
+
+/// The scalar at `path` (`["spec", "interval"]`), unquoted; block scalars (`|`, `>`) as their text.
+pub fn yaml_value(yaml: &str, path: &[&str]) -> Option<String> {
+    let lines: Vec<&str> = yaml.lines().collect();
+    let (at, rest) = yaml_find(&lines, path)?;
+    let v = rest.trim();
+    if v.starts_with('|') || v.starts_with('>') {
+        return Some(yaml_children(&lines, at).join("\n"));
+    }
+    (!v.is_empty()).then(|| unquote(v))
+}
+
+/// The YAML under `path` (a mapping or sequence, `["spec", "values"]`), dedented; `None` when
+/// absent or empty.
+pub fn yaml_block(yaml: &str, path: &[&str]) -> Option<String> {
+    let lines: Vec<&str> = yaml.lines().collect();
+    let (at, rest) = yaml_find(&lines, path)?;
+    let inline = rest.trim();
+    if !inline.is_empty() {
+        return (inline != "{}" && inline != "[]").then(|| inline.to_owned());
+    }
+    let block = yaml_children(&lines, at).join("\n");
+    (!block.trim().is_empty()).then_some(block)
 }
 
 /// How many changes separate the order `shown` from the order `now`: rows that came, rows that
@@ -608,6 +651,22 @@ mod tests {
         assert_eq!(yaml_annotation(yaml, "other"), None);
         let quoted = "metadata:\n  annotations:\n    \"a\": \"b \\\"c\\\"\"\n";
         assert_eq!(yaml_annotation(quoted, "a").as_deref(), Some("b \"c\""));
+    }
+
+    #[test]
+    fn spec_values_and_blocks_are_read_from_the_detail_yaml() {
+        let yaml = "apiVersion: v2\nspec:\n  chart:\n    spec:\n      chart: podinfo\n      version: '6.5.*'\n  interval: 10m\n  values:\n    replicaCount: 2\n    ingress:\n      hosts:\n      - a.example.com\n  timeout: 5m\nstatus:\n  interval: 1h\n";
+        assert_eq!(yaml_value(yaml, &["spec", "interval"]).as_deref(), Some("10m"));
+        assert_eq!(yaml_value(yaml, &["spec", "timeout"]).as_deref(), Some("5m"));
+        assert_eq!(yaml_value(yaml, &["spec", "chart", "spec", "version"]).as_deref(), Some("6.5.*"));
+        assert_eq!(yaml_value(yaml, &["status", "interval"]).as_deref(), Some("1h"));
+        assert_eq!(yaml_value(yaml, &["spec", "missing"]), None);
+        assert_eq!(
+            yaml_block(yaml, &["spec", "values"]).as_deref(),
+            Some("replicaCount: 2\ningress:\n  hosts:\n  - a.example.com")
+        );
+        assert_eq!(yaml_block("spec:\n  values: {}\n", &["spec", "values"]), None);
+        assert_eq!(yaml_value("spec:\n  text: |\n    one\n    two\n", &["spec", "text"]).as_deref(), Some("one\ntwo"));
     }
 
     #[test]
