@@ -1,8 +1,9 @@
 //! The resource list: search, filters and sort kept in the URL, and a virtual list that renders
 //! only the rows in view, so 10k objects stay fast.
 //!
-//! Rows are keyed by object, not by version: a live update changes a row's text in place, so the
-//! focused link and the checkbox under the pointer stay where they are. The order holds still
+//! Rows are keyed by object and position, not by version: a live update changes a row's text in
+//! place, so the focused link and the checkbox under the pointer stay where they are (a row is
+//! made anew only when the order changes, which it does not while the person is in the rows). The order holds still
 //! while the pointer is over the rows or focus is inside them; what would move meanwhile is
 //! counted ("3 changes") and shown on request or as soon as the person looks away. Arrow keys move
 //! from row to row. The page scrolls (one scrollbar); on phones the rows are cards.
@@ -424,7 +425,7 @@ pub(crate) fn ResourceList() -> impl IntoView {
                     on:keydown=on_keydown
                 >
                     <div style:height=move || format!("{}px", window_range().0 as f64 * row_h.get()) aria-hidden="true"></div>
-                    <For each=visible key=|(_, k): &(usize, String)| k.clone() let:((index, k))>
+                    <For each=visible key=|row: &(usize, String)| row.clone() let:((index, k))>
                         <ListRow index=index object=k multi_cluster=multi_cluster selected=selected selectable=can_act() />
                     </For>
                     <div
