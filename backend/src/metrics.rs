@@ -107,11 +107,7 @@ pub(crate) async fn render(State(state): State<Arc<AppState>>) -> impl IntoRespo
     let mut out = String::new();
     let name =
         family(&mut out, "fluxboard_objects", "gauge", "Flux objects in the watch cache, by cluster and health.");
-    let mut objects: BTreeMap<(String, &'static str), u64> = BTreeMap::new();
-    for s in state.store.summaries() {
-        *objects.entry((s.cluster.clone(), fluxboard_model::view::health_label(s.health))).or_default() += 1;
-    }
-    for ((cluster, health), n) in &objects {
+    for ((cluster, health), n) in &state.store.counts() {
         let _ = writeln!(out, "{name}{{cluster=\"{}\",health=\"{health}\"}} {n}", label(cluster));
     }
     let name = family(&mut out, "fluxboard_cluster_state", "gauge", "1 for each cluster's current watch state.");

@@ -154,14 +154,16 @@ impl FleetStore {
         inner.objects.get(key).map(|e| e.summary.clone())
     }
 
-    /// How many objects the store holds, and how many per health.
-    pub fn counts(&self) -> (usize, BTreeMap<&'static str, usize>) {
+    /// How many objects each cluster holds per health (counted under the read lock, nothing
+    /// cloned but the cluster names).
+    pub fn counts(&self) -> BTreeMap<(String, &'static str), u64> {
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
-        let mut by_health = BTreeMap::new();
+        let mut counts: BTreeMap<(&str, &'static str), u64> = BTreeMap::new();
         for entry in inner.objects.values() {
-            *by_health.entry(fluxboard_model::view::health_label(entry.summary.health)).or_default() += 1;
+            let health = fluxboard_model::view::health_label(entry.summary.health);
+            *counts.entry((entry.summary.cluster.as_str(), health)).or_default() += 1;
         }
-        (inner.objects.len(), by_health)
+        counts.into_iter().map(|((cluster, health), n)| ((cluster.to_owned(), health), n)).collect()
     }
 
     /// How many streams are subscribed to the changes.

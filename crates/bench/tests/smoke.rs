@@ -31,7 +31,8 @@ async fn a_small_run_measures_everything_and_loses_nothing() {
         .arg(&kube_sim)
         .arg("--out")
         .arg(&out)
-        .arg("--no-browser");
+        .arg("--no-browser")
+        .arg("--no-budgets");
     if assets.exists() {
         cmd.arg("--assets").arg(&assets);
     }
