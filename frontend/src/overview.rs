@@ -204,7 +204,7 @@ pub(crate) fn Overview() -> impl IntoView {
                 </section>
                 <section class="panel kinds" aria-labelledby="kinds-title">
                     <h2 id="kinds-title">"By kind"</h2>
-                    <Table columns=&["Kind", "Ready", "Failing", "Stalled", "Other"] label="Objects by kind">
+                    <Table columns=&["Kind", "Ready", "Failing", "Stalled", "Other"] label="Objects by kind" keep_columns=true>
                             {move || {
                                 counts
                                     .with(|c| {

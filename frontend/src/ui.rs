@@ -92,9 +92,13 @@ pub(crate) fn Table(
     /// sideways inside the page, never the page itself).
     #[prop(optional, into)]
     label: Option<String>,
+    /// Keep the columns on phones (a narrow table of numbers); others stack each row's cells.
+    #[prop(optional)]
+    keep_columns: bool,
     children: Children,
 ) -> impl IntoView {
     let label = label.unwrap_or_else(|| columns.join(", "));
+    let class = format!("{}{}", class.unwrap_or_default(), if keep_columns { "" } else { " stack" });
     view! {
         <div class="table-wrap" role="region" aria-label=label tabindex="0">
         <table class=class>
