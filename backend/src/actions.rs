@@ -56,22 +56,36 @@ pub enum ActAs {
     ServiceAccount,
 }
 
-/// The in-memory audit trail. Accepted (and failed) actions and refusals are kept in rings of
-/// their own, so refusals, however many, never push an accepted action out; a request's refused
-/// targets make one entry; and each user's refusals are recorded at most
-/// [`REFUSALS_PER_USER`] a minute (the log line is written anyway).
+/// The audit trail. Accepted (and failed) actions and refusals are kept in rings of their own,
+/// so refusals, however many, never push an accepted action out; a request's refused targets
+/// make one entry; each user's refusals are recorded at most [`REFUSALS_PER_USER`] a minute
+/// (the log line is written anyway). With Redis the rings are Redis lists
+/// (`fluxboard:audit:acted`, `fluxboard:audit:refused`) shared by every replica; without it,
+/// or when Redis cannot answer, this replica's memory.
 #[derive(Debug, Default)]
 pub struct Audit {
     acted: Mutex<VecDeque<AuditEntry>>,
     refused: Mutex<VecDeque<AuditEntry>>,
-    refusals: crate::limiter::RateLimiter,
+    refusals: crate::limiter::Limits,
+    redis: Option<crate::limiter::RedisConn>,
 }
 
 /// How many refusals of one user the audit list keeps per minute.
 pub const REFUSALS_PER_USER: usize = 30;
 
+const AUDIT_RINGS: [&str; 2] = ["fluxboard:audit:acted", "fluxboard:audit:refused"];
+
 impl Audit {
-    pub fn record(&self, entry: AuditEntry) {
+    /// An audit trail in this replica's memory, or in Redis.
+    pub fn new(redis: Option<crate::limiter::RedisConn>) -> Audit {
+        let refusals = match &redis {
+            Some(conn) => crate::limiter::Limits::Redis { conn: conn.clone(), local: Arc::default() },
+            None => crate::limiter::Limits::default(),
+        };
+        Audit { refusals, redis, ..Audit::default() }
+    }
+
+    pub async fn record(&self, entry: AuditEntry) {
         let target = entry.target.as_ref();
         tracing::info!(
             target: "audit",
@@ -91,15 +105,32 @@ impl Audit {
             message = entry.message,
             "action"
         );
-        let ring = match entry.status {
-            ResultStatus::Refused => {
-                if self.refusals.hit(&entry.user, REFUSALS_PER_USER).is_err() {
-                    return;
-                }
-                &self.refused
+        let refused = entry.status == ResultStatus::Refused;
+        if refused && self.refusals.hit(&format!("refusals:{}", entry.user), REFUSALS_PER_USER).await.is_err() {
+            return;
+        }
+        if let Some(conn) = &self.redis {
+            let ring = AUDIT_RINGS[usize::from(refused)];
+            let mut conn = conn.0.clone();
+            let json = serde_json::to_string(&entry).unwrap_or_default();
+            let stored: redis::RedisResult<()> = redis::pipe()
+                .cmd("LPUSH")
+                .arg(ring)
+                .arg(json)
+                .ignore()
+                .cmd("LTRIM")
+                .arg(ring)
+                .arg(0)
+                .arg(AUDIT_CAPACITY as i64 - 1)
+                .ignore()
+                .query_async(&mut conn)
+                .await;
+            match stored {
+                Ok(()) => return,
+                Err(err) => tracing::warn!(%err, "Redis audit unavailable: kept in this replica"),
             }
-            ResultStatus::Accepted | ResultStatus::Failed => &self.acted,
-        };
+        }
+        let ring = if refused { &self.refused } else { &self.acted };
         let mut entries = ring.lock().unwrap_or_else(|e| e.into_inner());
         if entries.len() == AUDIT_CAPACITY {
             entries.pop_back();
@@ -108,11 +139,22 @@ impl Audit {
     }
 
     /// Every entry, newest first.
-    pub fn entries(&self) -> Vec<AuditEntry> {
+    pub async fn entries(&self) -> Vec<AuditEntry> {
         let mut all: Vec<AuditEntry> = [&self.acted, &self.refused]
             .iter()
             .flat_map(|ring| ring.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect::<Vec<_>>())
             .collect();
+        if let Some(conn) = &self.redis {
+            for ring in AUDIT_RINGS {
+                let mut conn = conn.0.clone();
+                let stored: redis::RedisResult<Vec<String>> =
+                    redis::cmd("LRANGE").arg(ring).arg(0).arg(-1).query_async(&mut conn).await;
+                match stored {
+                    Ok(list) => all.extend(list.iter().filter_map(|j| serde_json::from_str::<AuditEntry>(j).ok())),
+                    Err(err) => tracing::warn!(%err, "Redis audit unavailable: showing this replica's"),
+                }
+            }
+        }
         all.sort_by(|a, b| b.time.cmp(&a.time));
         all
     }
@@ -128,18 +170,22 @@ pub(crate) async fn post_actions(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let refuse = |status: StatusCode, code: &'static str, message: String| {
-        state.audit.record(entry(&identity, None, None, None, ResultStatus::Refused, &message));
-        ApiError::new(status, code, message).into_response()
+        let (state, identity) = (&state, &identity);
+        async move {
+            state.audit.record(entry(identity, None, None, None, ResultStatus::Refused, &message)).await;
+            ApiError::new(status, code, message).into_response()
+        }
     };
     if let Err(why) = crate::http::same_origin(&headers, &state.hosts) {
-        return refuse(StatusCode::FORBIDDEN, "cross_site", why);
+        return refuse(StatusCode::FORBIDDEN, "cross_site", why).await;
     }
     if !crate::http::is_json(&headers) {
         return refuse(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
             "send the request as application/json".into(),
-        );
+        )
+        .await;
     }
     let body = match body {
         Ok(body) => body,
@@ -150,24 +196,26 @@ pub(crate) async fn post_actions(
             } else {
                 format!("cannot read the request body: {rejection}")
             };
-            return refuse(status, "bad_body", message);
+            return refuse(status, "bad_body", message).await;
         }
     };
     let request: ActionRequest = match serde_json::from_slice(&body) {
         Ok(request) => request,
-        Err(err) => return refuse(StatusCode::BAD_REQUEST, "bad_request", format!("malformed action request: {err}")),
+        Err(err) => {
+            return refuse(StatusCode::BAD_REQUEST, "bad_request", format!("malformed action request: {err}")).await;
+        }
     };
     let targets = match request.targets() {
         Ok(targets) => targets,
         Err(why) => {
-            state.audit.record(entry(&identity, Some(request.action), None, None, ResultStatus::Refused, &why));
+            state.audit.record(entry(&identity, Some(request.action), None, None, ResultStatus::Refused, &why)).await;
             return ApiError::bad_request(why).into_response();
         }
     };
     // Each user's action requests are limited; the total wait of one request is bounded.
-    if let Err(wait) = state.action_limiter.hit(&identity.user, ACTIONS_PER_USER) {
+    if let Err(wait) = state.action_limiter.hit(&format!("actions:{}", identity.user), ACTIONS_PER_USER).await {
         let message = format!("too many action requests; try again in {} s", wait.as_secs().max(1));
-        return refuse(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message);
+        return refuse(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message).await;
     }
     let deadline = tokio::time::Instant::now() + state.source_wait * 2;
     let single = targets.len() == 1;
@@ -184,14 +232,17 @@ pub(crate) async fn post_actions(
             1 => first.message.clone(),
             n => format!("{n} of {} targets refused; the first: {}", results.len(), first.message),
         };
-        state.audit.record(entry(
-            &identity,
-            Some(request.action),
-            Some(first.target.clone()),
-            None,
-            ResultStatus::Refused,
-            &message,
-        ));
+        state
+            .audit
+            .record(entry(
+                &identity,
+                Some(request.action),
+                Some(first.target.clone()),
+                None,
+                ResultStatus::Refused,
+                &message,
+            ))
+            .await;
     }
     if single && results[0].status != ResultStatus::Accepted {
         let r = &results[0];
@@ -244,7 +295,7 @@ async fn run(
         Err(Attempt::Failed((code, message), token)) => (ResultStatus::Failed, code.as_u16(), token, message),
     };
     if status != ResultStatus::Refused {
-        state.audit.record(entry(identity, Some(action), Some(target.clone()), token.clone(), status, &message));
+        state.audit.record(entry(identity, Some(action), Some(target.clone()), token.clone(), status, &message)).await;
     }
     let result = match status {
         ResultStatus::Accepted => "accepted",
@@ -612,7 +663,7 @@ pub(crate) async fn get_audit(
         .grants
         .iter()
         .any(|g| g.role == Role::Admin && g.clusters.iter().any(|c| c == "*") && g.namespaces.iter().any(|n| n == "*"));
-    let entries = state.audit.entries().into_iter().filter(|e| match &e.target {
+    let entries = state.audit.entries().await.into_iter().filter(|e| match &e.target {
         Some(t) => identity.may(Role::Admin, &t.cluster, &t.namespace),
         None => everywhere,
     });

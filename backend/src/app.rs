@@ -18,7 +18,7 @@ use crate::actions::{ActAs, Audit};
 use crate::auth::{Identity, Role};
 use crate::cluster::Cluster;
 use crate::config::{Config, SessionStoreKind};
-use crate::login::RateLimiter;
+use crate::limiter::Limits;
 use crate::sessions::{RedisStore, Store};
 use crate::store::{DEFAULT_CAPACITY, FleetStore};
 
@@ -46,9 +46,10 @@ pub struct AppState {
     /// identities come from sessions.
     pub fixed_identity: Option<Arc<Identity>>,
     pub config: Config,
-    pub limiter: RateLimiter,
+    /// Login attempts (shared by the replicas when Redis is configured).
+    pub limiter: Limits,
     /// Action requests per user.
-    pub action_limiter: RateLimiter,
+    pub action_limiter: Limits,
     pub oidc: Option<crate::oidc::Oidc>,
     /// Set when the server shuts down: every stream ends, so graceful shutdown can finish and
     /// browsers reconnect to another replica.
@@ -140,6 +141,15 @@ impl App {
             (SessionStoreKind::Redis, Some(url)) => Store::Redis(RedisStore::connect(url).await?),
             _ => Store::Memory(Arc::new(crate::sessions::MemoryStore::default())),
         };
+        // With Redis, the replicas share the login and action limits and the audit trail too.
+        let redis = match &sessions {
+            Store::Redis(store) => Some(store.connection()),
+            Store::Memory(_) => None,
+        };
+        let limits = match &redis {
+            Some(conn) => Limits::Redis { conn: conn.clone(), local: Arc::default() },
+            None => Limits::default(),
+        };
         let epoch =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
                 ^ u64::from(std::process::id());
@@ -150,7 +160,7 @@ impl App {
             clusters,
             base_path,
             metrics: Metrics::default(),
-            audit: Audit::default(),
+            audit: Audit::new(redis.clone()),
             // An open identity (no login) has no user to impersonate: it reads and acts as the
             // dashboard, by one rule.
             act_as: match &options.identity {
@@ -162,8 +172,8 @@ impl App {
             source_wait: options.source_wait,
             fixed_identity: options.identity.clone().map(Arc::new),
             config: options.config.clone(),
-            limiter: RateLimiter::default(),
-            action_limiter: RateLimiter::default(),
+            limiter: limits.clone(),
+            action_limiter: limits,
             oidc: options.config.auth.oidc.clone().map(crate::oidc::Oidc::new).transpose()?,
             shutdown: tokio::sync::watch::channel(false).0,
             snapshots: crate::stream::SnapshotCache::default(),

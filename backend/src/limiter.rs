@@ -152,3 +152,152 @@ mod tests {
         assert_eq!(slow_down(1000, 5), Duration::from_secs(5));
     }
 }
+
+/// The login and action limits of this replica, or of every replica when Redis is configured
+/// (N replicas must not mean N times the attempts). Redis keeps each key as a sorted set of
+/// attempt times under `fluxboard:limit:<key>` that expires with the window, so its memory is
+/// bounded by time; when Redis cannot answer, this replica's own limiter stands in.
+#[derive(Debug, Clone)]
+pub enum Limits {
+    Memory(std::sync::Arc<RateLimiter>),
+    Redis { conn: RedisConn, local: std::sync::Arc<RateLimiter> },
+}
+
+/// A Redis connection shared by the replicas' common state (sessions, limits, audit).
+#[derive(Clone)]
+pub struct RedisConn(pub redis::aio::ConnectionManager);
+
+impl std::fmt::Debug for RedisConn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RedisConn")
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits::Memory(std::sync::Arc::default())
+    }
+}
+
+fn redis_key(key: &str) -> String {
+    format!("fluxboard:limit:{key}")
+}
+
+fn millis(t: std::time::SystemTime) -> i64 {
+    t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+impl Limits {
+    /// The limiter of this replica (for the memory variant, the only one).
+    fn local(&self) -> &RateLimiter {
+        match self {
+            Limits::Memory(l) | Limits::Redis { local: l, .. } => l,
+        }
+    }
+
+    /// Attempts under `key` in the window, and the oldest one's time (Unix ms).
+    async fn window(conn: &RedisConn, key: &str) -> redis::RedisResult<(usize, Option<i64>)> {
+        let now = millis(std::time::SystemTime::now());
+        let mut conn = conn.0.clone();
+        let (_, count, oldest): ((), usize, Vec<(String, i64)>) = redis::pipe()
+            .cmd("ZREMRANGEBYSCORE")
+            .arg(redis_key(key))
+            .arg(0)
+            .arg(now - WINDOW.as_millis() as i64)
+            .cmd("ZCARD")
+            .arg(redis_key(key))
+            .cmd("ZRANGE")
+            .arg(redis_key(key))
+            .arg(0)
+            .arg(0)
+            .arg("WITHSCORES")
+            .query_async(&mut conn)
+            .await?;
+        Ok((count, oldest.first().map(|(_, t)| *t)))
+    }
+
+    /// How many attempts under `key` are in the window now.
+    pub async fn count(&self, key: &str) -> usize {
+        match self {
+            Limits::Memory(l) => l.count(key),
+            Limits::Redis { conn, local } => match Self::window(conn, key).await {
+                Ok((count, _)) => count,
+                Err(err) => {
+                    tracing::warn!(%err, "Redis limits unavailable: this replica's limits apply");
+                    local.count(key)
+                }
+            },
+        }
+    }
+
+    /// Refuses when `max` attempts under `key` are in the window; counts nothing.
+    pub async fn check(&self, key: &str, max: usize) -> Result<(), Duration> {
+        match self {
+            Limits::Memory(l) => l.check(key, max),
+            Limits::Redis { conn, local } => match Self::window(conn, key).await {
+                Ok((count, oldest)) if count >= max => {
+                    let age = millis(std::time::SystemTime::now()) - oldest.unwrap_or(0);
+                    Err(WINDOW.saturating_sub(Duration::from_millis(age.max(0) as u64)))
+                }
+                Ok(_) => Ok(()),
+                Err(err) => {
+                    tracing::warn!(%err, "Redis limits unavailable: this replica's limits apply");
+                    local.check(key, max)
+                }
+            },
+        }
+    }
+
+    /// Records an attempt under `key`, keeping at most `keep`.
+    pub async fn record(&self, key: &str, keep: usize) {
+        match self {
+            Limits::Memory(l) => l.record(key, keep),
+            Limits::Redis { conn, local } => {
+                let now = millis(std::time::SystemTime::now());
+                let member = format!("{now}-{}", rand::random::<u32>());
+                let mut conn = conn.0.clone();
+                let done: redis::RedisResult<()> = redis::pipe()
+                    .cmd("ZADD")
+                    .arg(redis_key(key))
+                    .arg(now)
+                    .arg(member)
+                    .ignore()
+                    .cmd("ZREMRANGEBYRANK")
+                    .arg(redis_key(key))
+                    .arg(0)
+                    .arg(-(keep.max(1) as i64) - 1)
+                    .ignore()
+                    .cmd("PEXPIRE")
+                    .arg(redis_key(key))
+                    .arg(WINDOW.as_millis() as i64)
+                    .ignore()
+                    .query_async(&mut conn)
+                    .await;
+                if let Err(err) = done {
+                    tracing::warn!(%err, "Redis limits unavailable: this replica's limits apply");
+                    local.record(key, keep);
+                }
+            }
+        }
+    }
+
+    /// Counts an attempt under `key`, refusing (with the wait) when `max` were made.
+    pub async fn hit(&self, key: &str, max: usize) -> Result<(), Duration> {
+        self.check(key, max).await?;
+        self.record(key, max).await;
+        Ok(())
+    }
+
+    pub async fn forget(&self, key: &str) {
+        self.local().forget(key);
+        if let Limits::Redis { conn, .. } = self {
+            let mut conn = conn.0.clone();
+            let _: redis::RedisResult<()> = redis::cmd("DEL").arg(redis_key(key)).query_async(&mut conn).await;
+        }
+    }
+
+    /// How many keys this replica holds (Redis keys expire by themselves).
+    pub fn local_len(&self) -> usize {
+        self.local().len()
+    }
+}

@@ -100,7 +100,7 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
 /// A hash no password matches, checked for unknown users so they cost the same time.
 static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| hash_password("fluxboard: no such user").unwrap_or_default());
 
-pub use crate::limiter::RateLimiter;
+pub use crate::limiter::{Limits, RateLimiter};
 
 pub(crate) async fn methods(State(state): State<Arc<AppState>>) -> Json<Methods> {
     let auth = &state.config.auth;
@@ -263,18 +263,18 @@ pub(crate) async fn login(
         return ApiError::bad_request(format!("the password is longer than {MAX_PASSWORD} bytes")).into_response();
     }
     let address = client(&state, addr.as_ref(), &headers);
-    if let Err(wait) = state.limiter.hit(&format!("addr:{address}"), PER_ADDRESS) {
+    if let Err(wait) = state.limiter.hit(&format!("addr:{address}"), PER_ADDRESS).await {
         tracing::warn!(target: "audit", address, username = form.username, "login rate limited (address)");
         return too_many(wait);
     }
     // Blocking is per (username, address); elsewhere, failures only slow this username down.
     let pair_key = format!("pair:{}|{address}", form.username);
-    if let Err(wait) = state.limiter.check(&pair_key, PER_USERNAME) {
+    if let Err(wait) = state.limiter.check(&pair_key, PER_USERNAME).await {
         tracing::warn!(target: "audit", address, username = form.username, "login rate limited (username)");
         return too_many(wait);
     }
     let user_key = format!("user:{}", form.username);
-    let pause = crate::limiter::slow_down(state.limiter.count(&user_key), PER_USERNAME);
+    let pause = crate::limiter::slow_down(state.limiter.count(&user_key).await, PER_USERNAME);
     if !pause.is_zero() {
         tokio::time::sleep(pause).await;
     }
@@ -288,14 +288,14 @@ pub(crate) async fn login(
         .unwrap_or(false);
     let Some(user) = found.filter(|_| ok) else {
         // Only failures count against the username.
-        state.limiter.record(&pair_key, PER_USERNAME);
-        state.limiter.record(&user_key, 64);
+        state.limiter.record(&pair_key, PER_USERNAME).await;
+        state.limiter.record(&user_key, 64).await;
         tracing::warn!(target: "audit", address, username = form.username, "login failed");
         state.metrics.login("local", "failure");
         return ApiError::new(StatusCode::UNAUTHORIZED, "bad_credentials", "wrong username or password")
             .into_response();
     };
-    state.limiter.forget(&pair_key);
+    state.limiter.forget(&pair_key).await;
     if let Err(why) = state.config.check_system_names(&user.username, &user.groups, "local") {
         return system_refusal(&address, why);
     }
@@ -337,7 +337,7 @@ pub(crate) async fn token(
         return ApiError::bad_request("send {\"token\": ...}").into_response();
     };
     let address = client(&state, addr.as_ref(), &headers);
-    if let Err(wait) = state.limiter.hit(&format!("addr:{address}"), PER_ADDRESS) {
+    if let Err(wait) = state.limiter.hit(&format!("addr:{address}"), PER_ADDRESS).await {
         return too_many(wait);
     }
     let Some(cluster) = state.clusters.first() else {

@@ -153,7 +153,7 @@ pub(crate) async fn login(
         return crate::error::ApiError::not_found("SSO is not configured").into_response();
     };
     let address = crate::login::client(&state, addr.as_ref().map(|a| &a.0), &headers);
-    if state.limiter.hit(&format!("sso:{address}"), STARTS_PER_ADDRESS).is_err() {
+    if state.limiter.hit(&format!("sso:{address}"), STARTS_PER_ADDRESS).await.is_err() {
         return failure(
             &state,
             StatusCode::TOO_MANY_REQUESTS,

@@ -29,6 +29,11 @@ impl std::fmt::Debug for RedisStore {
 }
 
 impl RedisStore {
+    /// The connection, for the other state the replicas share (limits, audit).
+    pub fn connection(&self) -> crate::limiter::RedisConn {
+        crate::limiter::RedisConn(self.conn.clone())
+    }
+
     /// Connects (and keeps reconnecting) to the Redis server at `url`.
     pub async fn connect(url: &str) -> anyhow::Result<RedisStore> {
         let client = redis::Client::open(url).map_err(|e| anyhow::anyhow!("bad Redis URL {url:?}: {e}"))?;

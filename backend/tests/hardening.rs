@@ -170,9 +170,9 @@ async fn refusals_cannot_wipe_the_audit_trail_and_scoped_admins_see_their_part()
             status: fluxboard_model::action::ResultStatus::Refused,
             message: format!("{} targets", targets.len()),
         };
-        state.audit.record(entry);
+        state.audit.record(entry).await;
     }
-    let entries = state.audit.entries();
+    let entries = state.audit.entries().await;
     assert!(
         entries.iter().any(|e| e.user == "demo-admin" && e.status == fluxboard_model::action::ResultStatus::Accepted)
     );
@@ -184,7 +184,7 @@ async fn refusals_cannot_wipe_the_audit_trail_and_scoped_admins_see_their_part()
     let targets: Vec<_> = (0..300).map(|j| target("team-a", &format!("y{j}"))).collect();
     let (status, res) = viewer_app.act(json!({"action": "reconcile", "targets": targets})).await;
     assert_eq!(status, 202, "{res}");
-    let vera: Vec<_> = viewer_app.app.state.audit.entries().into_iter().filter(|e| e.user == "vera").collect();
+    let vera: Vec<_> = viewer_app.app.state.audit.entries().await.into_iter().filter(|e| e.user == "vera").collect();
     assert_eq!(vera.len(), 1, "{vera:?}");
     assert!(vera[0].message.starts_with("300 of 300 targets refused"), "{}", vera[0].message);
 

@@ -194,3 +194,41 @@ async fn a_browser_session_cookie_has_no_lifetime_of_its_own() {
     let set_cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
     assert!(!set_cookie.to_ascii_lowercase().contains("max-age") && !set_cookie.contains("Expires"), "{set_cookie}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_share_the_login_limits_and_the_audit_trail() {
+    // N replicas must not mean N times the attempts, and every replica shows the same trail.
+    let redis = Redis::start().await;
+    let demo =
+        Demo::start(&DemoOptions { clusters: vec!["production".into()], objects: None, realistic_timing: false })
+            .await
+            .unwrap();
+    let (_a_app, a, _stop_a) = replica(&demo, &redis).await;
+    let (_b_app, b, _stop_b) = replica(&demo, &redis).await;
+    let wrong = json!({"username": "viewer", "password": "wrong"});
+    let mut statuses = Vec::new();
+    for i in 0..6 {
+        let url = if i % 2 == 0 { &a } else { &b };
+        let (status, _, _) = call(reqwest::Method::POST, &format!("{url}/auth/login"), None, Some(wrong.clone())).await;
+        statuses.push(status);
+    }
+    assert_eq!(statuses, [401, 401, 401, 401, 401, 429], "five failures in all, on either replica");
+
+    let (_, _, admin) = call(
+        reqwest::Method::POST,
+        &format!("{a}/auth/login"),
+        None,
+        Some(json!({"username": "admin", "password": PASSWORD})),
+    )
+    .await;
+    let admin = admin.unwrap();
+    let action = json!({"action": "reconcile", "cluster": "production", "kind": "Kustomization", "namespace": "team-a", "name": "podinfo"});
+    let (status, _, _) = call(reqwest::Method::POST, &format!("{a}/api/v1/actions"), Some(&admin), Some(action)).await;
+    assert_eq!(status, 202);
+    let (status, audit, _) = call(reqwest::Method::GET, &format!("{b}/api/v1/audit"), Some(&admin), None).await;
+    assert_eq!(status, 200);
+    assert!(
+        audit.as_array().unwrap().iter().any(|e| e["target"]["name"] == "podinfo" && e["status"] == "accepted"),
+        "replica B shows what was done through A: {audit}"
+    );
+}
