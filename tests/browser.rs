@@ -212,7 +212,7 @@ async fn a_person_presses_reconcile_and_follows_it_to_the_outcome() -> anyhow::R
     assert_eq!(wire.len(), 1, "one patch on the wire: {wire:?}");
     assert_eq!(wire[0].body, json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": token}}}));
     assert_eq!(wire[0].field_manager.as_deref(), Some("fluxboard"));
-    let requests = served.app.state.audit.entries().into_iter().filter(|e| e.token.is_some()).count();
+    let requests = served.app.state.audit.entries().await.into_iter().filter(|e| e.token.is_some()).count();
     assert_eq!(requests, 1, "one request for two clicks");
     browser
         .wait_text("[data-testid=toast]", "the toast", |t| {
@@ -639,6 +639,17 @@ async fn the_wall_shows_an_anonymous_viewer_the_fleet_live_and_offers_no_control
             })
             .await?;
     }
+    // One line per cause: the Kustomization whose GitRepository fails is told on the
+    // repository's line, and the same failure in both clusters is one line.
+    browser
+        .wait_script(
+            "the cause's line",
+            "return [...document.querySelectorAll('[data-testid=wall-item]')].some(i => \
+               i.querySelector('.wall-name').textContent === 'team-b-app' \
+               && i.textContent.includes('GitRepository · production, staging') \
+               && i.textContent.includes('Kustomization team-b/team-b-app waits on it'));",
+        )
+        .await?;
     let controls: usize = browser
         .eval("return document.querySelectorAll('button, input, select, textarea, a[href], header nav').length;")
         .await?;
@@ -667,7 +678,15 @@ async fn the_wall_shows_an_anonymous_viewer_the_fleet_live_and_offers_no_control
         .await?;
     browser.wait_text("[data-testid=wall-list], .wall-list", "the suspension listed", |t| t.contains("apps")).await?;
 
-    // Options in the URL narrow it to one cluster.
+    // Options in the URL narrow it to one cluster; with more failing than fits, it pages.
+    let staging = served.demo.sims[1].cluster();
+    for i in 0..8 {
+        staging.apply(&json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+            "metadata": {"name": format!("wall-{i}"), "namespace": "flux-system",
+                         "annotations": {"sim.fluxboard.dev/fail": format!("scripted failure {i}")}},
+            "spec": {"interval": "10m", "path": "./", "prune": false,
+                     "sourceRef": {"kind": "GitRepository", "name": "flux-system"}}}))?;
+    }
     c.goto(&format!("{}/wall?cluster=staging&rotate=5", served.url)).await?;
     browser.wait_text("[data-testid=wall-connection]", "live", |t| t == "live").await?;
     browser

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use fluxboard_model::api::ConnectionState;
-use fluxboard_model::view::{WallQuery, attention, health_label, parse_rfc3339, plain, severity};
+use fluxboard_model::view::{WallQuery, attention, health_label, parse_rfc3339, plain, severity, wall_lines};
 use fluxboard_model::{Health, Summary};
 use leptos::html;
 use leptos::prelude::*;
@@ -98,6 +98,8 @@ pub(crate) fn Wall() -> impl IntoView {
         })
     });
     let multi = move || tiles.with(|t| t.len() > 1);
+    // One line per cause: what waits on a failing object is told on its line.
+    let lines = Memo::new(move |_| needs.with(|n| wall_lines(n)));
     // A screen left on outlives a login session: say how to keep it up.
     let actions = expect_context::<crate::actions::Actions>();
     let session_note = actions.me.with_untracked(|m| {
@@ -133,7 +135,7 @@ pub(crate) fn Wall() -> impl IntoView {
     });
     let on_resize = window_event_listener(leptos::ev::resize, move |_| measure());
     on_cleanup(move || on_resize.remove());
-    let pages = move || needs.with(Vec::len).div_ceil(per_page.get()).max(1);
+    let pages = move || lines.with(Vec::len).div_ceil(per_page.get()).max(1);
     Effect::new(move |prev: Option<f64>| {
         let t = now.get();
         let rotate = f64::from(options.with(|o| o.rotate)) * 1000.0;
@@ -251,20 +253,31 @@ pub(crate) fn Wall() -> impl IntoView {
                     {move || {
                         let (per, p, t) = (per_page.get(), page.get(), clock.0.get());
                         let multi = multi();
-                        needs.with(|list| {
+                        lines.with(|list| {
                             if list.is_empty() {
                                 return view! { <li class="wall-empty">"Every Flux object is reconciled."</li> }.into_any();
                             }
                             list.iter()
                                 .skip(p * per)
                                 .take(per)
-                                .map(|s| {
+                                .map(|line| {
+                                    let s = &line.summary;
                                     let since = s
                                         .last_transition_time
                                         .as_deref()
                                         .and_then(parse_rfc3339)
                                         .map(|at| format!("for {}", fluxboard_model::view::age(t, at)));
-                                    let place = if multi { format!("{} · {}", s.cluster, s.namespace) } else { s.namespace.clone() };
+                                    let place = if multi {
+                                        format!("{} · {}", line.clusters.join(", "), s.namespace)
+                                    } else {
+                                        s.namespace.clone()
+                                    };
+                                    let affected = (!line.affected.is_empty()).then(|| {
+                                        let n = line.affected.len();
+                                        let first = line.affected[0].clone();
+                                        let text = if n == 1 { format!("{first} waits on it") } else { format!("{first} and {} more wait on it", n - 1) };
+                                        view! { <span class="wall-affected" data-testid="wall-affected">{text}</span> }
+                                    });
                                     view! {
                                         <li class="wall-item" data-testid="wall-item">
                                             <span class=format!("badge {}", health_class(s.health))>{badge_label(s.health, s.retrying)}</span>
@@ -272,7 +285,10 @@ pub(crate) fn Wall() -> impl IntoView {
                                                 <span class="wall-name">{s.name.clone()}</span>
                                                 <span class="wall-kind">{format!("{} · {place}", s.kind)}</span>
                                             </span>
-                                            <span class="wall-message">{plain(&s.message)}</span>
+                                            <span class="wall-why">
+                                                <span class="wall-message">{plain(&s.message)}</span>
+                                                {affected}
+                                            </span>
                                             <span class="wall-since">{since}</span>
                                         </li>
                                     }

@@ -466,6 +466,82 @@ pub fn changes_between<T: Eq + std::hash::Hash>(shown: &[T], now: &[T]) -> usize
     came + went + (kept.len() - tails.len())
 }
 
+/// One line of the wall screen: an object that needs attention, every cluster where the same
+/// object fails the same way, and the objects that wait on it (their source or a dependency is
+/// this one, directly or further up), so a cause is one line rather than one per symptom.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WallLine {
+    pub summary: Summary,
+    pub clusters: Vec<String>,
+    /// `Kind namespace/name` of each object that waits on this one.
+    pub affected: Vec<String>,
+}
+
+/// Groups objects that need attention (in the order given) into wall lines: each is attached to
+/// the first object it waits on that needs attention too (its source, else a dependency, in its
+/// cluster), and the same cause in several clusters becomes one line.
+pub fn wall_lines(list: &[Summary]) -> Vec<WallLine> {
+    use std::collections::HashMap;
+    let index: HashMap<String, usize> = list.iter().enumerate().map(|(i, s)| (key(s), i)).collect();
+    let parent = |s: &Summary| -> Option<usize> {
+        let source = s.source_ref.as_deref().and_then(|r| {
+            let mut parts = r.splitn(3, '/');
+            let (kind, ns, name) = (parts.next()?, parts.next()?, parts.next()?);
+            let group = crate::kinds::KINDS.iter().find(|k| k.kind == kind)?.group;
+            index.get(&format!("{}/{group}/{kind}/{ns}/{name}", s.cluster)).copied()
+        });
+        source.or_else(|| {
+            s.depends_on.iter().find_map(|d| {
+                let (ns, name) = d.split_once('/')?;
+                index.get(&format!("{}/{}/{}/{ns}/{name}", s.cluster, s.group, s.kind)).copied()
+            })
+        })
+    };
+    let root = |mut i: usize| {
+        for _ in 0..list.len() {
+            match parent(&list[i]) {
+                Some(p) if p != i => i = p,
+                _ => break,
+            }
+        }
+        i
+    };
+    let mut lines: Vec<WallLine> = Vec::new();
+    let mut line_of: HashMap<usize, usize> = HashMap::new();
+    let mut children: Vec<(usize, usize)> = Vec::new();
+    for (i, s) in list.iter().enumerate() {
+        let r = root(i);
+        if r != i {
+            children.push((r, i));
+            continue;
+        }
+        let same = lines.iter().position(|l| {
+            let f = &l.summary;
+            (&f.kind, &f.namespace, &f.name, f.health, &f.message)
+                == (&s.kind, &s.namespace, &s.name, s.health, &s.message)
+        });
+        match same {
+            Some(n) => {
+                lines[n].clusters.push(s.cluster.clone());
+                line_of.insert(i, n);
+            }
+            None => {
+                line_of.insert(i, lines.len());
+                lines.push(WallLine { summary: s.clone(), clusters: vec![s.cluster.clone()], affected: Vec::new() });
+            }
+        }
+    }
+    for (r, i) in children {
+        if let Some(&n) = line_of.get(&r) {
+            let label = format!("{} {}/{}", list[i].kind, list[i].namespace, list[i].name);
+            if !lines[n].affected.contains(&label) {
+                lines[n].affected.push(label);
+            }
+        }
+    }
+    lines
+}
+
 /// The wall screen's options from its URL: `?cluster=..&namespace=..&rotate=<seconds>&theme=light`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WallQuery {
@@ -685,5 +761,36 @@ mod tests {
         assert_eq!(WallQuery::from_query("rotate=x").rotate, 15);
         assert!(q.matches(&s("K", "team a", "y", Health::Ready)));
         assert!(!q.matches(&Summary { cluster: "stage".into(), ..s("K", "team a", "y", Health::Ready) }));
+    }
+
+    #[test]
+    fn wall_lines_group_a_cause_with_what_waits_on_it_and_across_clusters() {
+        let mut source = s("GitRepository", "team-b", "app", Health::Failing);
+        source.group = "source.toolkit.fluxcd.io".into();
+        source.message = "authentication required".into();
+        let mut ks = s("Kustomization", "team-b", "app", Health::Failing);
+        ks.source_ref = Some("GitRepository/team-b/app".into());
+        let mut db = s("Kustomization", "team-c", "database", Health::Failing);
+        db.message = "dry-run failed".into();
+        let mut migrations = s("Kustomization", "team-c", "migrations", Health::Failing);
+        migrations.depends_on = vec!["team-c/database".into()];
+        let staging_source = Summary { cluster: "staging".into(), ..source.clone() };
+        let lines = wall_lines(&[source.clone(), ks, db, migrations, staging_source]);
+        let shown: Vec<_> =
+            lines.iter().map(|l| (l.summary.name.as_str(), l.clusters.join(","), l.affected.join(","))).collect();
+        assert_eq!(
+            shown,
+            [
+                ("app", "prod,staging".to_owned(), "Kustomization team-b/app".to_owned()),
+                ("database", "prod".to_owned(), "Kustomization team-c/migrations".to_owned()),
+            ]
+        );
+        // A loop of dependencies does not hang, and every object stays on the wall.
+        let mut a = s("Kustomization", "x", "a", Health::Failing);
+        let mut b = s("Kustomization", "x", "b", Health::Failing);
+        a.depends_on = vec!["x/b".into()];
+        b.depends_on = vec!["x/a".into()];
+        let lines = wall_lines(&[a, b]);
+        assert_eq!(lines.iter().map(|l| 1 + l.affected.len()).sum::<usize>(), 2, "{lines:?}");
     }
 }
