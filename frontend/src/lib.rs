@@ -140,7 +140,21 @@ fn App(me: Identity) -> impl IntoView {
                     <span class="who">
                         <span class="user" data-testid="user">{move || actions.me.get().map(|m| m.user)}</span>
                         " "
-                        <span class="access" data-testid="access">{access}</span>
+                        <span
+                            class="access"
+                            data-testid="access"
+                            title=move || {
+                                actions.me.with(|m| {
+                                    m.as_ref()
+                                        .map(|m| {
+                                            if m.groups.is_empty() { "No groups".to_owned() } else { format!("Groups: {}", m.groups.join(", ")) }
+                                        })
+                                        .unwrap_or_default()
+                                })
+                            }
+                        >
+                            {access}
+                        </span>
                     </span>
                     {move || {
                         (actions.me.get().is_some_and(|m| m.user != "anonymous"))

@@ -26,6 +26,7 @@ pub(crate) fn logout() {
 
 #[component]
 pub(crate) fn Login() -> impl IntoView {
+    document().set_title("Log in · fluxboard");
     let methods: RwSignal<Option<Methods>> = RwSignal::new(None);
     spawn_local(async move {
         if let Ok(m) = crate::http::get_json::<Methods>("auth/methods").await {
