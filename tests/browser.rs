@@ -590,12 +590,12 @@ async fn on_a_wall_screen_the_pages_use_the_width_and_the_wall_fits_without_scro
         assert!(main >= 0.9 * f64::from(w), "the overview is {main} px wide on a {w} px screen");
         visit(&browser, &served, "/wall", "[data-testid=wall-item]", &format!("wall-{w}")).await?;
         visit(&browser, &served, "/resources", "[data-testid=row]", &format!("wall-list-{w}")).await?;
+        let table: f64 = browser.eval("return document.querySelector('.table').getBoundingClientRect().width;").await?;
+        assert!(table >= 0.9 * f64::from(w), "the list is {table} px wide on a {w} px screen");
         let detail = "/resources/production/helm.toolkit.fluxcd.io/HelmRelease/monitoring/kube-prometheus-stack";
         visit(&browser, &served, detail, ".conditions", &format!("wall-detail-{w}")).await?;
         visit(&browser, &served, "/controllers", "[data-testid=controller-row]", &format!("wall-controllers-{w}"))
             .await?;
-        let table: f64 = browser.eval("return document.querySelector('.table').getBoundingClientRect().width;").await?;
-        assert!(table >= 0.9 * f64::from(w), "the list is {table} px wide on a {w} px screen");
         browser.client.goto(&format!("{}/wall", served.url)).await?;
         browser.wait_element("[data-testid=wall-item]").await?;
         let (scroll_h, inner_h): (f64, f64) =
