@@ -14,100 +14,17 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tower_http::compression::CompressionLayer;
 
-use crate::actions::{ActAs, Audit};
-use crate::auth::{Identity, Role};
-use crate::cluster::Cluster;
-use crate::config::{Config, SessionStoreKind};
-use crate::limiter::Limits;
-use crate::sessions::{RedisStore, Store};
-use crate::store::{DEFAULT_CAPACITY, FleetStore};
-
-/// The name of the session cookie.
-pub const SESSION_COOKIE: &str = "fluxboard_session";
-
-/// The largest request body any route accepts.
-pub const BODY_LIMIT: usize = 64 * 1024;
-
-pub use crate::metrics::Metrics;
-
-/// State shared by every request.
-#[derive(Debug)]
-pub struct AppState {
-    pub store: Arc<FleetStore>,
-    pub clusters: Vec<Cluster>,
-    /// "" or a path like `/fluxboard` (no trailing slash).
-    pub base_path: String,
-    pub metrics: Metrics,
-    pub audit: Audit,
-    pub act_as: ActAs,
-    /// How long reconcile-with-source waits for each source to handle its request.
-    pub source_wait: Duration,
-    /// A fixed identity for every request (development and tests without login), or None:
-    /// identities come from sessions.
-    pub fixed_identity: Option<Arc<Identity>>,
-    pub config: Config,
-    /// Login attempts (shared by the replicas when Redis is configured).
-    pub limiter: Limits,
-    /// Action requests per user.
-    pub action_limiter: Limits,
-    pub oidc: Option<crate::oidc::Oidc>,
-    /// Set when the server shuts down: every stream ends, so graceful shutdown can finish and
-    /// browsers reconnect to another replica.
-    pub shutdown: tokio::sync::watch::Sender<bool>,
-    /// Recent compressed snapshots, shared by clients that connect at about the same time.
-    pub snapshots: crate::stream::SnapshotCache,
-    /// The session store (streams re-read their session from it).
-    pub sessions: Store,
-    /// The Host values answered and the origins trusted (DNS-rebinding protection).
-    pub hosts: crate::http::Hosts,
-    /// Open event streams per user (or, without login, per client address).
-    pub stream_slots: std::sync::Mutex<std::collections::HashMap<String, usize>>,
-}
-
-impl AppState {
-    pub fn cluster(&self, name: &str) -> Option<&Cluster> {
-        self.clusters.iter().find(|c| c.name == name)
-    }
-}
-
-/// How to run the application.
-#[derive(Debug, Clone)]
-pub struct Options {
-    /// Serve under this path prefix ("" or "/" for the root).
-    pub base_path: String,
-    /// Change-log and per-client queue capacity (default [`DEFAULT_CAPACITY`]).
-    pub capacity: Option<usize>,
-    /// Every request gets this identity, without login (development, tests, `--open-role`);
-    /// None: visitors log in with the methods of `config`. Default: an anonymous viewer.
-    pub identity: Option<Identity>,
-    /// Login methods, local users, role bindings, sessions.
-    pub config: Config,
-    pub act_as: ActAs,
-    /// How long reconcile-with-source waits for each source (default 30 s).
-    pub source_wait: Duration,
-    /// How long a client may accept no byte before its connection is closed (default 30 s).
-    pub write_timeout: Duration,
-    /// How long a client may take to send a request's headers (default 10 s).
-    pub header_read_timeout: Duration,
-    /// How long a connection may move no byte before it is closed (default 60 s).
-    pub idle_timeout: Duration,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            base_path: String::new(),
-            capacity: None,
-            identity: Some(Identity::open(Role::Viewer)),
-            config: Config::default(),
-            act_as: ActAs::User,
-            source_wait: Duration::from_secs(30),
-            write_timeout: crate::conn::DEFAULT_WRITE_TIMEOUT,
-            header_read_timeout: crate::conn::HEADER_READ_TIMEOUT,
-            idle_timeout: crate::conn::IDLE_TIMEOUT,
-        }
-    }
-}
+use crate::api::actions::ActAs;
+use crate::api::audit::Audit;
+use crate::api::metrics::Metrics;
+use crate::auth::config::SessionStoreKind;
+use crate::auth::limiter::Limits;
+use crate::auth::sessions::{RedisStore, Store};
+use crate::auth::{Identity, Role, SESSION_COOKIE};
+use crate::fleet::cluster::Cluster;
+use crate::fleet::store::{DEFAULT_CAPACITY, FleetStore};
+use crate::http::BODY_LIMIT;
+pub use crate::state::{AppState, Options};
 
 /// A running application: its state and the watch tasks, stopped when dropped.
 #[derive(Debug)]
@@ -139,7 +56,7 @@ impl App {
         );
         let sessions = match (&options.config.sessions.store, &options.config.sessions.redis_url) {
             (SessionStoreKind::Redis, Some(url)) => Store::Redis(RedisStore::connect(url).await?),
-            _ => Store::Memory(Arc::new(crate::sessions::MemoryStore::default())),
+            _ => Store::Memory(Arc::new(crate::auth::sessions::MemoryStore::default())),
         };
         // With Redis, the replicas share the login and action limits and the audit trail too.
         let redis = match &sessions {
@@ -154,7 +71,8 @@ impl App {
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
                 ^ u64::from(std::process::id());
         let store = Arc::new(FleetStore::new(epoch % 1_000_000_000_000, options.capacity.unwrap_or(DEFAULT_CAPACITY)));
-        let watchers = clusters.iter().map(|c| tokio::spawn(crate::cluster::run(c.clone(), store.clone()))).collect();
+        let watchers =
+            clusters.iter().map(|c| tokio::spawn(crate::fleet::cluster::run(c.clone(), store.clone()))).collect();
         let state = Arc::new(AppState {
             store,
             clusters,
@@ -174,9 +92,9 @@ impl App {
             config: options.config.clone(),
             limiter: limits.clone(),
             action_limiter: limits,
-            oidc: options.config.auth.oidc.clone().map(crate::oidc::Oidc::new).transpose()?,
+            oidc: options.config.auth.oidc.clone().map(crate::auth::oidc::Oidc::new).transpose()?,
             shutdown: tokio::sync::watch::channel(false).0,
-            snapshots: crate::stream::SnapshotCache::default(),
+            snapshots: crate::fleet::stream::SnapshotCache::default(),
             sessions: sessions.clone(),
             hosts: options.config.hosts()?,
             stream_slots: std::sync::Mutex::default(),
@@ -209,11 +127,11 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> impl Future<Output = std::io::Result<()>> + Send + 'static {
         let state = self.state.clone();
-        let limits = crate::conn::Limits {
+        let limits = crate::http::conn::Limits {
             write_timeout: self.write_timeout,
             idle_timeout: self.idle_timeout,
             header_read_timeout: self.header_read_timeout,
-            per_address: crate::conn::MAX_CONNECTIONS_PER_ADDRESS,
+            per_address: crate::http::conn::MAX_CONNECTIONS_PER_ADDRESS,
             stalled: self.state.metrics.connections_stalled.clone(),
             exempt: self.state.config.trusted_proxies().unwrap_or_default(),
         };
@@ -222,7 +140,7 @@ impl App {
             shutdown.await;
             state.shutdown.send_replace(true);
         };
-        crate::conn::serve(listener, router, limits, shutdown)
+        crate::http::conn::serve(listener, router, limits, shutdown)
     }
 
     /// Serves `/metrics` and the detailed `/readyz` on their own listener until `shutdown`.
@@ -276,37 +194,37 @@ pub fn router(state: Arc<AppState>, sessions: Store) -> Router {
             tower_sessions::Expiry::OnInactivity(time::Duration::minutes(state.config.sessions.idle_minutes as i64))
         });
     let api = Router::new()
-        .route("/api/v1/snapshot", get(crate::stream::snapshot))
-        .route("/api/v1/stream", get(crate::stream::stream))
+        .route("/api/v1/snapshot", get(crate::fleet::stream::snapshot))
+        .route("/api/v1/stream", get(crate::fleet::stream::stream))
         .route("/api/v1/clusters", get(clusters))
-        .route("/api/v1/objects/{cluster}/{group}/{kind}/{namespace}/{name}", get(crate::objects::get_object))
-        .route("/api/v1/actions", post(crate::actions::post_actions))
-        .route("/api/v1/audit", get(crate::actions::get_audit))
-        .route("/api/v1/controllers/{cluster}", get(crate::actions::get_controllers))
+        .route("/api/v1/objects/{cluster}/{group}/{kind}/{namespace}/{name}", get(crate::fleet::objects::get_object))
+        .route("/api/v1/actions", post(crate::api::actions::post_actions))
+        .route("/api/v1/audit", get(crate::api::audit::get_audit))
+        .route("/api/v1/controllers/{cluster}", get(crate::api::controllers::get_controllers))
         .route("/api/v1/me", get(me))
-        .route("/auth/methods", get(crate::login::methods))
-        .route("/auth/login", post(crate::login::login))
-        .route("/auth/token", post(crate::login::token))
-        .route("/auth/logout", post(crate::login::logout))
-        .route("/auth/oidc/login", get(crate::oidc::login))
-        .route("/auth/oidc/callback", get(crate::oidc::callback))
+        .route("/auth/methods", get(crate::auth::login::methods))
+        .route("/auth/login", post(crate::auth::login::login))
+        .route("/auth/token", post(crate::auth::login::token))
+        .route("/auth/logout", post(crate::auth::login::logout))
+        .route("/auth/oidc/login", get(crate::auth::oidc::login))
+        .route("/auth/oidc/callback", get(crate::auth::oidc::callback))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route(
             "/metrics",
             get(|| async {
-                crate::error::ApiError::not_found("metrics are served on the metrics listener (--metrics-listen)")
+                crate::http::error::ApiError::not_found("metrics are served on the metrics listener (--metrics-listen)")
             }),
         )
-        .fallback(crate::assets::fallback)
+        .fallback(crate::api::assets::fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(crate::conn::BODY_TIMEOUT))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(crate::http::conn::BODY_TIMEOUT))
         // Server-sent events are not compressed (the default predicate leaves them alone).
         .layer(CompressionLayer::new())
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::identity_layer))
         .layer(session_layer)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::metrics::track))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::api::metrics::track))
         .with_state(state.clone());
     // No response may be sniffed into something else (an error echoing input as HTML): the
     // outermost layer, so the 401s of the identity layer and the base path's answers have it too.
@@ -328,7 +246,8 @@ pub fn router(state: Arc<AppState>, sessions: Store) -> Router {
                     let response = if path == "/" {
                         Redirect::temporary(&format!("{base}/")).into_response()
                     } else {
-                        crate::error::ApiError::not_found(format!("fluxboard is served under {base}/")).into_response()
+                        crate::http::error::ApiError::not_found(format!("fluxboard is served under {base}/"))
+                            .into_response()
                     };
                     return Ok::<_, std::convert::Infallible>(response);
                 };
@@ -364,8 +283,8 @@ async fn clusters(
 }
 
 /// A known path with a method it does not take (the router adds the `Allow` header).
-async fn method_not_allowed(method: axum::http::Method) -> crate::error::ApiError {
-    crate::error::ApiError::new(
+async fn method_not_allowed(method: axum::http::Method) -> crate::http::error::ApiError {
+    crate::http::error::ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
         format!("{method} is not allowed here; see the Allow header"),
@@ -381,7 +300,7 @@ async fn me(axum::Extension(identity): axum::Extension<Arc<Identity>>) -> impl I
 /// "healthy now": ordinary watch churn (a relist, an API server restart) must not take a
 /// replica out of its Service, and the stream says when a cluster is stale.
 fn ready(state: &AppState) -> bool {
-    state.clusters.iter().all(crate::cluster::Cluster::synced_once)
+    state.clusters.iter().all(crate::fleet::cluster::Cluster::synced_once)
 }
 
 /// The public readiness probe: the status code and nothing that describes the clusters.
@@ -401,7 +320,7 @@ async fn readyz_details(State(state): State<Arc<AppState>>) -> Response {
 /// public port (and so out of the Ingress).
 pub fn metrics_router(state: Arc<AppState>) -> Router {
     Router::new()
-        .route("/metrics", get(crate::metrics::render))
+        .route("/metrics", get(crate::api::metrics::render))
         .route("/readyz", get(readyz_details))
         .route("/healthz", get(|| async { "ok" }))
         .with_state(state)

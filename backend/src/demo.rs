@@ -36,10 +36,10 @@ pub fn demo_identity() -> crate::auth::Identity {
 /// only team-a) and `viewer` (reads everything), all with `password`; Kubernetes token login too
 /// (the emulated cluster's admin token maps to admin). Plain-http cookies: the demo binds to
 /// 127.0.0.1 only.
-pub fn demo_config(password: &str) -> anyhow::Result<crate::config::Config> {
+pub fn demo_config(password: &str) -> anyhow::Result<crate::auth::config::Config> {
     use crate::auth::Role;
-    use crate::config::{Binding, Config, LocalUser};
-    let hash = crate::login::hash_password(password)?;
+    use crate::auth::config::{Binding, Config, LocalUser};
+    let hash = crate::auth::login::hash_password(password)?;
     let user = |name: &str, group: &str| LocalUser {
         username: name.to_owned(),
         password_hash: hash.clone(),
@@ -186,7 +186,7 @@ impl Demo {
     }
 
     /// Connects to the demo clusters through the kubeconfig, as `fluxboard serve` would.
-    pub async fn clusters(&self) -> anyhow::Result<Vec<crate::cluster::Cluster>> {
-        crate::cluster::from_kubeconfig(Some(&self.kubeconfig), &self.contexts).await
+    pub async fn clusters(&self) -> anyhow::Result<Vec<crate::fleet::cluster::Cluster>> {
+        crate::fleet::cluster::from_kubeconfig(Some(&self.kubeconfig), &self.contexts).await
     }
 }

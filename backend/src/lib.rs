@@ -1,24 +1,23 @@
-//! fluxboard: a live web dashboard for Flux CD. This library holds the server: cluster watches,
-//! the fleet store, the event stream, object details and the embedded web app; `main.rs` wires
+//! fluxboard: a live web dashboard for Flux CD. This library holds the server; `main.rs` wires
 //! configuration to it.
+//!
+//! Layers, imports going down: `state` (what every request shares, the options) at the bottom;
+//! `http` (connections, the error body, host/origin/JSON rules); the features `fleet` (watches,
+//! store, stream, object reads), `auth` (identity, login, SSO, sessions, limits, configuration)
+//! and `api` (actions, audit, controllers, metrics, assets); `app` on top (the router, serving).
+//! `demo` starts emulated clusters.
 
-pub mod actions;
+pub mod api;
 pub mod app;
-pub mod assets;
 pub mod auth;
-pub mod cluster;
-pub mod config;
-pub mod conn;
 pub mod demo;
-pub mod error;
+pub mod fleet;
 pub mod http;
-pub mod limiter;
-pub mod login;
-pub mod metrics;
-pub mod objects;
-pub mod oidc;
-pub mod sessions;
-pub mod store;
-pub mod stream;
+pub mod state;
 
 pub use app::{App, Options};
+// The paths the binary, the tests and the benchmark use.
+pub use api::{actions, assets};
+pub use auth::{config, login};
+pub use fleet::{cluster, stream};
+pub use http::conn;

@@ -1,5 +1,5 @@
 //! `POST /api/v1/actions`: reconcile, reconcile with source, force, reset, suspend, resume and
-//! restart, for one object or many; `GET /api/v1/audit`; `GET /api/v1/controllers/{cluster}`.
+//! restart, for one object or many.
 //!
 //! Every attempt is checked against the caller's role and scope before anything is sent, sent
 //! impersonating the caller (unless the server runs in service-account mode) with the exact merge
@@ -7,8 +7,7 @@
 //! structured log line, an entry in the in-memory audit list, and (when accepted) a core/v1 Event
 //! on the target.
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
@@ -18,31 +17,27 @@ use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use fluxboard_model::action::{
-    Action, ActionRequest, ActionResponse, ActionResult, AuditEntry, ControllerStatus, NotApplicable, RESTARTED_AT,
-    ResultStatus, Target, applies, applies_to_kind, patch, supported_by,
+    Action, ActionRequest, ActionResponse, ActionResult, NotApplicable, ResultStatus, Target, applies, applies_to_kind,
+    patch, supported_by,
 };
 use fluxboard_model::api::ObjectRef;
-use fluxboard_model::detail::item_health;
 use fluxboard_model::{Health, KINDS, KindInfo, kind_info, summarize};
 use futures::StreamExt as _;
-use kube::api::{Api, ApiResource, DynamicObject, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 
-use crate::app::AppState;
+use crate::api::audit::entry;
 use crate::auth::{Identity, Role};
-use crate::cluster::Cluster;
-use crate::error::ApiError;
+use crate::fleet::cluster::Cluster;
+use crate::http::error::ApiError;
+use crate::state::AppState;
 
-/// The namespace the Flux controllers run in.
-const FLUX_NAMESPACE: &str = "flux-system";
 /// The field manager of every patch.
 pub const FIELD_MANAGER: &str = "fluxboard";
 /// How many action requests one user may make per minute.
 pub const ACTIONS_PER_USER: usize = 120;
 /// How many targets of a bulk request are worked on at once.
 const BULK_CONCURRENCY: usize = 8;
-/// How many audit entries are kept.
-const AUDIT_CAPACITY: usize = 1000;
 /// How many times a patch is retried after a 409 Conflict.
 const CONFLICT_RETRIES: usize = 3;
 
@@ -54,110 +49,6 @@ pub enum ActAs {
     User,
     /// The dashboard's own ServiceAccount (for clusters without per-user RBAC).
     ServiceAccount,
-}
-
-/// The audit trail. Accepted (and failed) actions and refusals are kept in rings of their own,
-/// so refusals, however many, never push an accepted action out; a request's refused targets
-/// make one entry; each user's refusals are recorded at most [`REFUSALS_PER_USER`] a minute
-/// (the log line is written anyway). With Redis the rings are Redis lists
-/// (`fluxboard:audit:acted`, `fluxboard:audit:refused`) shared by every replica; without it,
-/// or when Redis cannot answer, this replica's memory.
-#[derive(Debug, Default)]
-pub struct Audit {
-    acted: Mutex<VecDeque<AuditEntry>>,
-    refused: Mutex<VecDeque<AuditEntry>>,
-    refusals: crate::limiter::Limits,
-    redis: Option<crate::limiter::RedisConn>,
-}
-
-/// How many refusals of one user the audit list keeps per minute.
-pub const REFUSALS_PER_USER: usize = 30;
-
-const AUDIT_RINGS: [&str; 2] = ["fluxboard:audit:acted", "fluxboard:audit:refused"];
-
-impl Audit {
-    /// An audit trail in this replica's memory, or in Redis.
-    pub fn new(redis: Option<crate::limiter::RedisConn>) -> Audit {
-        let refusals = match &redis {
-            Some(conn) => crate::limiter::Limits::Redis { conn: conn.clone(), local: Arc::default() },
-            None => crate::limiter::Limits::default(),
-        };
-        Audit { refusals, redis, ..Audit::default() }
-    }
-
-    pub async fn record(&self, entry: AuditEntry) {
-        let target = entry.target.as_ref();
-        tracing::info!(
-            target: "audit",
-            action = entry.action.map(Action::label),
-            cluster = target.map(|t| t.cluster.as_str()),
-            kind = target.map(|t| t.kind.as_str()),
-            namespace = target.map(|t| t.namespace.as_str()),
-            name = target.map(|t| t.name.as_str()),
-            user = entry.user,
-            groups = entry.groups.join(","),
-            result = match entry.status {
-                ResultStatus::Accepted => "accepted",
-                ResultStatus::Refused => "refused",
-                ResultStatus::Failed => "failed",
-            },
-            token = entry.token.as_deref(),
-            message = entry.message,
-            "action"
-        );
-        let refused = entry.status == ResultStatus::Refused;
-        if refused && self.refusals.hit(&format!("refusals:{}", entry.user), REFUSALS_PER_USER).await.is_err() {
-            return;
-        }
-        if let Some(conn) = &self.redis {
-            let ring = AUDIT_RINGS[usize::from(refused)];
-            let mut conn = conn.0.clone();
-            let json = serde_json::to_string(&entry).unwrap_or_default();
-            let stored: redis::RedisResult<()> = redis::pipe()
-                .cmd("LPUSH")
-                .arg(ring)
-                .arg(json)
-                .ignore()
-                .cmd("LTRIM")
-                .arg(ring)
-                .arg(0)
-                .arg(AUDIT_CAPACITY as i64 - 1)
-                .ignore()
-                .query_async(&mut conn)
-                .await;
-            match stored {
-                Ok(()) => return,
-                Err(err) => tracing::warn!(%err, "Redis audit unavailable: kept in this replica"),
-            }
-        }
-        let ring = if refused { &self.refused } else { &self.acted };
-        let mut entries = ring.lock().unwrap_or_else(|e| e.into_inner());
-        if entries.len() == AUDIT_CAPACITY {
-            entries.pop_back();
-        }
-        entries.push_front(entry);
-    }
-
-    /// Every entry, newest first.
-    pub async fn entries(&self) -> Vec<AuditEntry> {
-        let mut all: Vec<AuditEntry> = [&self.acted, &self.refused]
-            .iter()
-            .flat_map(|ring| ring.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect::<Vec<_>>())
-            .collect();
-        if let Some(conn) = &self.redis {
-            for ring in AUDIT_RINGS {
-                let mut conn = conn.0.clone();
-                let stored: redis::RedisResult<Vec<String>> =
-                    redis::cmd("LRANGE").arg(ring).arg(0).arg(-1).query_async(&mut conn).await;
-                match stored {
-                    Ok(list) => all.extend(list.iter().filter_map(|j| serde_json::from_str::<AuditEntry>(j).ok())),
-                    Err(err) => tracing::warn!(%err, "Redis audit unavailable: showing this replica's"),
-                }
-            }
-        }
-        all.sort_by(|a, b| b.time.cmp(&a.time));
-        all
-    }
 }
 
 /// A refusal or failure of one target: the HTTP status and a sentence.
@@ -192,7 +83,7 @@ pub(crate) async fn post_actions(
         Err(rejection) => {
             let status = rejection.status();
             let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
-                format!("the request body is larger than {} bytes", crate::app::BODY_LIMIT)
+                format!("the request body is larger than {} bytes", crate::http::BODY_LIMIT)
             } else {
                 format!("cannot read the request body: {rejection}")
             };
@@ -258,26 +149,6 @@ pub(crate) async fn post_actions(
         return ApiError::new(status, code, r.message.clone()).into_response();
     }
     (StatusCode::ACCEPTED, Json(ActionResponse { action: request.action, results })).into_response()
-}
-
-fn entry(
-    identity: &Identity,
-    action: Option<Action>,
-    target: Option<Target>,
-    token: Option<String>,
-    status: ResultStatus,
-    message: &str,
-) -> AuditEntry {
-    AuditEntry {
-        time: jiff::Timestamp::now().to_string(),
-        user: identity.user.clone(),
-        groups: identity.groups.clone(),
-        action,
-        target,
-        token,
-        status,
-        message: message.to_owned(),
-    }
 }
 
 async fn run(
@@ -599,7 +470,9 @@ fn write_refusal(what: &str, err: &kube::Error) -> Refusal {
         kube::Error::Api(status) if status.code == 409 => {
             (StatusCode::CONFLICT, format!("{what} kept changing; try again ({})", status.message))
         }
-        other => (StatusCode::BAD_GATEWAY, format!("patching {what} failed: {}", crate::cluster::kube_error(other))),
+        other => {
+            (StatusCode::BAD_GATEWAY, format!("patching {what} failed: {}", crate::fleet::cluster::kube_error(other)))
+        }
     }
 }
 
@@ -646,74 +519,8 @@ async fn record_event(
         Err(_) => return,
     };
     if let Err(err) = api.create(&PostParams::default(), &event).await {
-        tracing::warn!(err = crate::cluster::kube_error(&err), "could not record the action as an Event");
+        tracing::warn!(err = crate::fleet::cluster::kube_error(&err), "could not record the action as an Event");
     }
-}
-
-pub(crate) async fn get_audit(
-    State(state): State<Arc<AppState>>,
-    Extension(identity): Extension<Arc<Identity>>,
-) -> Result<Json<Vec<AuditEntry>>, ApiError> {
-    if !identity.has_role_somewhere(Role::Admin) {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "the audit log is for admins"));
-    }
-    // An admin of some places sees what happened there; entries without a target (malformed
-    // requests) only admins of everything see.
-    let everywhere = identity
-        .grants
-        .iter()
-        .any(|g| g.role == Role::Admin && g.clusters.iter().any(|c| c == "*") && g.namespaces.iter().any(|n| n == "*"));
-    let entries = state.audit.entries().await.into_iter().filter(|e| match &e.target {
-        Some(t) => identity.may(Role::Admin, &t.cluster, &t.namespace),
-        None => everywhere,
-    });
-    Ok(Json(entries.collect()))
-}
-
-pub(crate) async fn get_controllers(
-    State(state): State<Arc<AppState>>,
-    Extension(identity): Extension<Arc<Identity>>,
-    crate::error::ApiPath(cluster_name): crate::error::ApiPath<String>,
-) -> Result<Json<Vec<ControllerStatus>>, ApiError> {
-    // Authorization first, so cluster names do not leak through 404s: the controllers are for
-    // those who see the Flux namespace of that cluster, or are an admin in it.
-    let admin_here = identity
-        .grants
-        .iter()
-        .any(|g| g.role == Role::Admin && g.clusters.iter().any(|c| crate::auth::glob(c, &cluster_name)));
-    if !identity.may(Role::Viewer, &cluster_name, FLUX_NAMESPACE) && !admin_here {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "you may not see this cluster's controllers"));
-    }
-    let cluster = state
-        .cluster(&cluster_name)
-        .ok_or_else(|| ApiError::not_found(format!("no cluster named {cluster_name:?}")))?;
-    let ar = ApiResource::erase::<k8s_openapi::api::apps::v1::Deployment>(&());
-    let api: Api<DynamicObject> = Api::all_with(cluster.client.clone(), &ar);
-    let list = api
-        .list(&ListParams::default().labels("app.kubernetes.io/part-of=flux"))
-        .await
-        .map_err(|e| ApiError::from_kube("the Flux controllers", &e))?;
-    let mut out: Vec<ControllerStatus> = list
-        .items
-        .iter()
-        .map(|d| {
-            let value = serde_json::to_value(d).unwrap_or_default();
-            let (health, message) = item_health("apps", "Deployment", &value, jiff::Timestamp::now().as_second());
-            let template = &value["spec"]["template"];
-            ControllerStatus {
-                namespace: d.metadata.namespace.clone().unwrap_or_default(),
-                name: d.metadata.name.clone().unwrap_or_default(),
-                replicas: value["spec"]["replicas"].as_i64().unwrap_or(1),
-                ready_replicas: value["status"]["readyReplicas"].as_i64().unwrap_or(0),
-                ready: health == fluxboard_model::api::ItemHealth::Current,
-                message,
-                image: template["spec"]["containers"][0]["image"].as_str().unwrap_or_default().to_owned(),
-                restarted_at: template["metadata"]["annotations"][RESTARTED_AT].as_str().map(str::to_owned),
-            }
-        })
-        .collect();
-    out.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(Json(out))
 }
 
 #[cfg(test)]

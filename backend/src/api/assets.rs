@@ -4,7 +4,7 @@
 use axum::http::{HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 
 include!(concat!(env!("OUT_DIR"), "/assets.rs"));
 
@@ -60,7 +60,7 @@ pub fn index(base_path: &str) -> Response {
 }
 
 pub(crate) async fn fallback(
-    axum::extract::State(state): axum::extract::State<std::sync::Arc<crate::app::AppState>>,
+    axum::extract::State(state): axum::extract::State<std::sync::Arc<crate::state::AppState>>,
     uri: Uri,
 ) -> Response {
     serve(uri.path(), &state.base_path)

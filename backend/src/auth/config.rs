@@ -373,10 +373,10 @@ impl Config {
 
     /// The identity a session stands for now: its user's grants, limited to the reviewing cluster
     /// for token logins; None when a local user no longer exists or their password changed.
-    pub fn current_identity(&self, who: &crate::login::SessionUser) -> Option<Identity> {
+    pub fn current_identity(&self, who: &crate::auth::login::SessionUser) -> Option<Identity> {
         if who.method == "local" {
             let user = self.auth.local.users.iter().find(|u| u.username == who.user)?;
-            if who.fingerprint.as_deref() != Some(crate::login::fingerprint(&user.password_hash).as_str()) {
+            if who.fingerprint.as_deref() != Some(crate::auth::login::fingerprint(&user.password_hash).as_str()) {
                 return None;
             }
         }
@@ -384,7 +384,7 @@ impl Config {
     }
 
     /// The identity of a session's user, token logins limited to the cluster that reviewed them.
-    pub fn session_identity(&self, who: &crate::login::SessionUser) -> Identity {
+    pub fn session_identity(&self, who: &crate::auth::login::SessionUser) -> Identity {
         let mut identity = self.identity(&who.user, &who.groups);
         if let Some(cluster) = &who.reviewed_by {
             identity.grants.retain(|g| g.clusters.iter().any(|c| glob(c, cluster)));

@@ -22,8 +22,8 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
-use crate::app::AppState;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::state::AppState;
 
 /// The session key of the logged-in user.
 pub const SESSION_USER: &str = "user";
@@ -100,7 +100,7 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
 /// A hash no password matches, checked for unknown users so they cost the same time.
 static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| hash_password("fluxboard: no such user").unwrap_or_default());
 
-pub use crate::limiter::{Limits, RateLimiter};
+pub use crate::auth::limiter::{Limits, RateLimiter};
 
 pub(crate) async fn methods(State(state): State<Arc<AppState>>) -> Json<Methods> {
     let auth = &state.config.auth;
@@ -145,7 +145,7 @@ fn body_error(err: &axum::Error) -> ApiError {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "bad_body",
-            format!("the request body is larger than {} bytes", crate::app::BODY_LIMIT),
+            format!("the request body is larger than {} bytes", crate::http::BODY_LIMIT),
         )
     } else {
         ApiError::bad_request(format!("cannot read the request body: {err}"))
@@ -198,7 +198,11 @@ fn forwarded_ip(entry: &str) -> Option<std::net::IpAddr> {
         .or_else(|| entry.strip_prefix('[')?.strip_suffix(']')?.parse().ok())
 }
 
-fn client_address(peer: std::net::IpAddr, headers: &HeaderMap, trusted: &[crate::config::Cidr]) -> std::net::IpAddr {
+fn client_address(
+    peer: std::net::IpAddr,
+    headers: &HeaderMap,
+    trusted: &[crate::auth::config::Cidr],
+) -> std::net::IpAddr {
     let is_trusted = |ip: std::net::IpAddr| trusted.iter().any(|c| c.contains(ip));
     if !is_trusted(peer) {
         return peer;
@@ -242,7 +246,7 @@ pub(crate) async fn login(
     request: axum::extract::Request,
 ) -> Response {
     let addr = request.extensions().get::<ConnectInfo<SocketAddr>>().cloned();
-    let body = axum::body::to_bytes(request.into_body(), crate::app::BODY_LIMIT).await;
+    let body = axum::body::to_bytes(request.into_body(), crate::http::BODY_LIMIT).await;
     let body = match body {
         Ok(b) => Ok(b),
         Err(err) => return body_error(&err).into_response(),
@@ -255,9 +259,12 @@ pub(crate) async fn login(
         return ApiError::bad_request("send {\"username\": ..., \"password\": ...}").into_response();
     };
     // Bounded before anything is kept: a long name never becomes a limiter key.
-    if form.username.is_empty() || form.username.len() > crate::limiter::MAX_USERNAME {
-        return ApiError::bad_request(format!("the username must be 1 to {} bytes", crate::limiter::MAX_USERNAME))
-            .into_response();
+    if form.username.is_empty() || form.username.len() > crate::auth::limiter::MAX_USERNAME {
+        return ApiError::bad_request(format!(
+            "the username must be 1 to {} bytes",
+            crate::auth::limiter::MAX_USERNAME
+        ))
+        .into_response();
     }
     if form.password.len() > MAX_PASSWORD {
         return ApiError::bad_request(format!("the password is longer than {MAX_PASSWORD} bytes")).into_response();
@@ -274,7 +281,7 @@ pub(crate) async fn login(
         return too_many(wait);
     }
     let user_key = format!("user:{}", form.username);
-    let pause = crate::limiter::slow_down(state.limiter.count(&user_key).await, PER_USERNAME);
+    let pause = crate::auth::limiter::slow_down(state.limiter.count(&user_key).await, PER_USERNAME);
     if !pause.is_zero() {
         tokio::time::sleep(pause).await;
     }
@@ -325,7 +332,7 @@ pub(crate) async fn token(
         return ApiError::not_found("Kubernetes token login is not enabled").into_response();
     }
     let addr = request.extensions().get::<ConnectInfo<SocketAddr>>().cloned();
-    let body = match axum::body::to_bytes(request.into_body(), crate::app::BODY_LIMIT).await {
+    let body = match axum::body::to_bytes(request.into_body(), crate::http::BODY_LIMIT).await {
         Ok(body) => body,
         Err(err) => return body_error(&err).into_response(),
     };
@@ -343,7 +350,7 @@ pub(crate) async fn token(
     let Some(cluster) = state.clusters.first() else {
         return ApiError::unavailable("no cluster to review the token").into_response();
     };
-    let review = match crate::cluster::review_token(cluster, form.token.trim()).await {
+    let review = match crate::fleet::cluster::review_token(cluster, form.token.trim()).await {
         Ok(review) => review,
         Err(err) => {
             // The details stay in the log: they describe the cluster, not the caller's token.
@@ -399,7 +406,7 @@ mod tests {
     #[test]
     fn the_client_behind_trusted_proxies_is_the_right_most_untrusted_forwarded_address() {
         let trusted: Vec<_> =
-            ["10.0.0.0/8", "fd00::/8"].iter().map(|c| crate::config::Cidr::parse(c).unwrap()).collect();
+            ["10.0.0.0/8", "fd00::/8"].iter().map(|c| crate::auth::config::Cidr::parse(c).unwrap()).collect();
         let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
         let with = |xff: &[&str]| {
             let mut headers = HeaderMap::new();

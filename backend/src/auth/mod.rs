@@ -1,4 +1,6 @@
-//! Who is asking: the identity on every request, and what it may see.
+//! Who is asking: login (`login`: local users and Kubernetes tokens; `oidc`: single sign-on),
+//! sessions (`sessions`), login limits (`limiter`), the configuration file (`config`), and here
+//! the identity on every request and what it may see.
 //!
 //! The identity comes from the session (local users, Kubernetes tokens; see login.rs), or is the
 //! anonymous viewer when anonymous access is on, or is fixed for every request when the server
@@ -13,10 +15,19 @@ use axum::response::{IntoResponse, Response};
 pub use fluxboard_model::auth::{Grant, Identity, Role, glob};
 use tower_sessions::Session;
 
-use crate::app::AppState;
-use crate::error::ApiError;
-use crate::login::{SESSION_SEEN, SESSION_USER, SessionUser};
-use crate::store::Visibility;
+pub mod config;
+pub mod limiter;
+pub mod login;
+pub mod oidc;
+pub mod sessions;
+
+use crate::state::AppState;
+
+/// The name of the session cookie.
+pub const SESSION_COOKIE: &str = "fluxboard_session";
+use crate::auth::login::{SESSION_SEEN, SESSION_USER, SessionUser};
+use crate::fleet::store::Visibility;
+use crate::http::error::ApiError;
 
 /// What `identity` may see: objects in namespaces it holds any role for; the states of clusters
 /// it holds any role in.
@@ -99,7 +110,7 @@ async fn session_identity(state: &AppState, session: Option<&Session>) -> Result
 }
 
 /// The identity a session's user has now, or None past the session's absolute lifetime or
-/// when the user's record changed (see [`crate::config::Config::current_identity`]).
+/// when the user's record changed (see [`crate::auth::config::Config::current_identity`]).
 fn identity_of(state: &AppState, user: &SessionUser) -> Option<Identity> {
     let absolute = state.config.sessions.absolute_hours as i64 * 3600;
     if jiff::Timestamp::now().as_second() - user.login_at > absolute {

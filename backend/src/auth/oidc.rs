@@ -20,9 +20,9 @@ use serde_json::Value;
 use sha2::Digest as _;
 use tower_sessions::Session;
 
-use crate::app::AppState;
-use crate::config::OidcConfig;
-use crate::login::{SessionUser, start_session};
+use crate::auth::config::OidcConfig;
+use crate::auth::login::{SessionUser, start_session};
+use crate::state::AppState;
 
 /// The session key of a login in progress.
 const SESSION_FLOW: &str = "oidc_flow";
@@ -150,9 +150,9 @@ pub(crate) async fn login(
     headers: axum::http::HeaderMap,
 ) -> Response {
     let Some(oidc) = &state.oidc else {
-        return crate::error::ApiError::not_found("SSO is not configured").into_response();
+        return crate::http::error::ApiError::not_found("SSO is not configured").into_response();
     };
-    let address = crate::login::client(&state, addr.as_ref().map(|a| &a.0), &headers);
+    let address = crate::auth::login::client(&state, addr.as_ref().map(|a| &a.0), &headers);
     if state.limiter.hit(&format!("sso:{address}"), STARTS_PER_ADDRESS).await.is_err() {
         return failure(
             &state,
@@ -212,7 +212,7 @@ pub(crate) async fn callback(
     Query(params): Query<Callback>,
 ) -> Response {
     let Some(oidc) = &state.oidc else {
-        return crate::error::ApiError::not_found("SSO is not configured").into_response();
+        return crate::http::error::ApiError::not_found("SSO is not configured").into_response();
     };
     let flow: Option<Flow> = session.remove(SESSION_FLOW).await.ok().flatten();
     if let Some(error) = &params.error {

@@ -30,8 +30,8 @@ impl std::fmt::Debug for RedisStore {
 
 impl RedisStore {
     /// The connection, for the other state the replicas share (limits, audit).
-    pub fn connection(&self) -> crate::limiter::RedisConn {
-        crate::limiter::RedisConn(self.conn.clone())
+    pub fn connection(&self) -> crate::auth::limiter::RedisConn {
+        crate::auth::limiter::RedisConn(self.conn.clone())
     }
 
     /// Connects (and keeps reconnecting) to the Redis server at `url`.

@@ -19,7 +19,7 @@ use kube::discovery::{Discovery, verbs};
 use kube::runtime::watcher;
 use tokio::task::JoinSet;
 
-use crate::store::FleetStore;
+use crate::fleet::store::FleetStore;
 
 /// An API resource and whether it is namespaced.
 type Resource = (ApiResource, bool);

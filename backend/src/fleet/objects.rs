@@ -15,8 +15,8 @@ use futures::StreamExt as _;
 use kube::api::{Api, ApiResource, DynamicObject, ListParams};
 use serde_json::Value;
 
-use crate::app::AppState;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::state::AppState;
 
 /// How many inventory objects are read at once.
 const INVENTORY_CONCURRENCY: usize = 16;
@@ -31,7 +31,7 @@ pub(crate) async fn get_object(
     State(state): State<Arc<AppState>>,
     axum::Extension(identity): axum::Extension<Arc<crate::auth::Identity>>,
     logged_in: Option<axum::Extension<crate::auth::LoggedIn>>,
-    crate::error::ApiPath((cluster, group, kind, namespace, name)): crate::error::ApiPath<(
+    crate::http::error::ApiPath((cluster, group, kind, namespace, name)): crate::http::error::ApiPath<(
         String,
         String,
         String,
@@ -62,7 +62,7 @@ pub(crate) async fn get_object(
     // dashboard within the scope fluxboard enforces above.
     let anonymous = logged_in.is_none() && state.fixed_identity.is_none();
     let reader = match (anonymous, state.act_as) {
-        (false, crate::actions::ActAs::User) => client
+        (false, crate::api::actions::ActAs::User) => client
             .impersonating(&identity.user, &identity.groups)
             .map_err(|e| ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("{e:#}")))?,
         _ => client.client.clone(),
@@ -101,7 +101,7 @@ async fn events(
     let list = match api.list(&params).await {
         Ok(list) => list,
         Err(err) => {
-            tracing::debug!(err = crate::cluster::kube_error(&err), "events not readable");
+            tracing::debug!(err = crate::fleet::cluster::kube_error(&err), "events not readable");
             return Vec::new();
         }
     };
@@ -113,7 +113,7 @@ async fn events(
 }
 
 async fn inventory(
-    cluster: &crate::cluster::Cluster,
+    cluster: &crate::fleet::cluster::Cluster,
     reader: &kube::Client,
     entries: Option<Vec<InventoryEntry>>,
 ) -> Option<Vec<InventoryItem>> {
@@ -141,7 +141,7 @@ async fn inventory(
 }
 
 async fn live_item(
-    cluster: &crate::cluster::Cluster,
+    cluster: &crate::fleet::cluster::Cluster,
     reader: &kube::Client,
     id: InventoryId,
     version: String,
@@ -165,7 +165,7 @@ async fn live_item(
         Err(kube::Error::Api(status)) if status.code == 403 => {
             item(id, version, ItemHealth::Unknown, "you may not read this object (cluster RBAC)".into())
         }
-        Err(err) => item(id, version, ItemHealth::Unknown, crate::cluster::kube_error(&err)),
+        Err(err) => item(id, version, ItemHealth::Unknown, crate::fleet::cluster::kube_error(&err)),
     }
 }
 

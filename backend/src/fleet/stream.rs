@@ -31,10 +31,10 @@ use fluxboard_model::api::{EventId, event};
 use futures::StreamExt as _;
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::app::AppState;
 use crate::auth::Identity;
-use crate::error::ApiError;
-use crate::store::{Delta, FleetStore, Start, Visibility};
+use crate::fleet::store::{Delta, FleetStore, Start, Visibility};
+use crate::http::error::ApiError;
+use crate::state::AppState;
 
 /// How often an idle stream sends a keep-alive comment.
 pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -69,7 +69,7 @@ pub(crate) async fn stream(
     };
     let client = match session_id {
         Some(_) => format!("user:{}", identity.user),
-        None => format!("addr:{}", crate::login::client(&state, addr.as_ref().map(|a| &a.0), &headers)),
+        None => format!("addr:{}", crate::auth::login::client(&state, addr.as_ref().map(|a| &a.0), &headers)),
     };
     let Some(slot) = StreamSlot::take(&state, client) else {
         return ApiError::new(

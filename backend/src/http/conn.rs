@@ -108,7 +108,7 @@ pub struct Limits {
     /// Counts connections closed because the client stopped reading.
     pub stalled: Arc<AtomicU64>,
     /// Addresses whose connections are not counted (trusted proxies).
-    pub exempt: Vec<crate::config::Cidr>,
+    pub exempt: Vec<crate::auth::config::Cidr>,
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then stops accepting and waits for

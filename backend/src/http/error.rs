@@ -43,7 +43,7 @@ impl ApiError {
 
     /// Maps an error from the API server: its 403 and 404 keep their meaning, the rest is a 502.
     pub fn from_kube(what: &str, err: &kube::Error) -> ApiError {
-        let text = crate::cluster::kube_error(err);
+        let text = crate::fleet::cluster::kube_error(err);
         match err {
             kube::Error::Api(status) if status.code == 404 => ApiError::not_found(format!("{what} not found")),
             kube::Error::Api(status) if status.code == 403 => {

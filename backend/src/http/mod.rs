@@ -1,4 +1,5 @@
-//! Request plumbing shared by every route: which Host values the server answers (DNS-rebinding
+//! Request plumbing shared by every route: the connections (`conn`), the error body (`error`),
+//! which Host values the server answers (DNS-rebinding
 //! protection), the same-origin rule for state-changing requests, the JSON content type, and the
 //! headers every response carries (`Cache-Control: no-store` and `Vary: Cookie` on API and auth
 //! answers, HSTS when cookies are secure).
@@ -10,8 +11,14 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::app::AppState;
-use crate::error::ApiError;
+pub mod conn;
+pub mod error;
+
+use crate::http::error::ApiError;
+use crate::state::AppState;
+
+/// The largest request body any route accepts.
+pub const BODY_LIMIT: usize = 64 * 1024;
 
 /// The Host values this server answers and the origins it trusts, from `externalUrl` and
 /// `allowedHosts`. Empty: any Host is answered and an Origin must name the request's own Host.
