@@ -409,15 +409,7 @@ impl Cluster {
     /// Serves the fleet's Git repository and chart repository, applies the Flux objects and waits
     /// until the fleet settles: the Ready ones Ready, the failing ones Ready=False.
     fn bootstrap(&mut self) -> anyhow::Result<()> {
-        let git_root = self.dir.join("git");
-        let files_root = self.dir.join("www");
-        let charts = files_root.join("charts");
-        std::fs::create_dir_all(&charts)?;
-        let server = SourceServer::start(&git_root, &files_root)?;
-        let url = server.url();
-        fleet::commit(&self.dir.join("fleet-work"), &git_root.join("fleet.git"), &fleet::repo_files(), "fleet")?;
-        fleet::chart_repo(&self.dir.join("chart-src"), &charts, &format!("{url}/charts"))?;
-        self.sources = Some(server);
+        let url = self.serve_sources()?;
         self.apply_yaml(&fleet::objects(&url, &format!("{url}/charts")))?;
         self.say("fleet applied");
         for (ns, kind, name) in fleet::READY {
@@ -429,6 +421,25 @@ impl Cluster {
             self.say(&format!("{kind}/{name} failing, as intended"));
         }
         Ok(())
+    }
+
+    /// Starts the Git and chart server (once) with the fleet repository at `/git/fleet.git` and
+    /// the `frontend` chart at `/charts/`; returns its base URL. The fleet's bootstrap does this;
+    /// without the fleet, a caller that applies its own Flux objects does.
+    pub fn serve_sources(&mut self) -> anyhow::Result<String> {
+        if let Some(server) = &self.sources {
+            return Ok(server.url());
+        }
+        let git_root = self.dir.join("git");
+        let files_root = self.dir.join("www");
+        let charts = files_root.join("charts");
+        std::fs::create_dir_all(&charts)?;
+        let server = SourceServer::start(&git_root, &files_root)?;
+        let url = server.url();
+        fleet::commit(&self.dir.join("fleet-work"), &git_root.join("fleet.git"), &fleet::repo_files(), "fleet")?;
+        fleet::chart_repo(&self.dir.join("chart-src"), &charts, &format!("{url}/charts"))?;
+        self.sources = Some(server);
+        Ok(url)
     }
 
     /// Commits `files` to the fleet repository (its `main` branch).
