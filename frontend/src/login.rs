@@ -1,16 +1,9 @@
 //! The login page: exactly the methods the server offers (`/auth/methods`). After a login the
 //! page reloads, so the stream and every view start fresh with the new session.
 
+use fluxboard_model::auth::Methods;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use serde::Deserialize;
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-struct Methods {
-    local: bool,
-    token: bool,
-    oidc: Option<String>,
-}
 
 async fn post_json(url: &str, body: serde_json::Value) -> Result<(), String> {
     crate::http::post_json::<serde_json::Value>(url, &body).await.map(|_| ())

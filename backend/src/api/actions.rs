@@ -212,7 +212,7 @@ async fn attempt(
         .cluster(&t.cluster)
         .ok_or_else(|| refused(StatusCode::NOT_FOUND, format!("no cluster named {:?}", t.cluster)))?;
     let what = format!("{} {}/{}", t.kind, t.namespace, t.name);
-    let needed = if action == Action::Restart { Role::Admin } else { Role::Operator };
+    let needed = action.role();
     if action == Action::Restart {
         if t.kind != "Deployment" || t.group.as_deref().is_some_and(|g| g != "apps") {
             return Err(refused(StatusCode::BAD_REQUEST, "restart applies to the Flux controller Deployments only"));

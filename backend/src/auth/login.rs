@@ -61,15 +61,7 @@ pub fn fingerprint(password_hash: &str) -> String {
     digest.iter().take(12).map(|b| format!("{b:02x}")).collect()
 }
 
-/// The login methods the server offers (`GET /auth/methods`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Methods {
-    pub local: bool,
-    pub token: bool,
-    pub anonymous: bool,
-    /// The SSO button's name, when OIDC is configured.
-    pub oidc: Option<String>,
-}
+pub use fluxboard_model::auth::Methods;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

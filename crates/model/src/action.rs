@@ -71,6 +71,15 @@ impl Action {
         }
     }
 
+    /// The role an action needs where it acts: admins restart controllers, operators do the
+    /// rest.
+    pub fn role(self) -> crate::auth::Role {
+        match self {
+            Action::Restart => crate::auth::Role::Admin,
+            _ => crate::auth::Role::Operator,
+        }
+    }
+
     /// Whether the browser asks for confirmation first.
     pub fn needs_confirmation(self) -> bool {
         matches!(self, Action::Force | Action::Reset | Action::Suspend | Action::Restart)

@@ -42,6 +42,16 @@ impl ObjectRef {
             name: summary.name.clone(),
         }
     }
+
+    /// The key everyone uses for an object: `cluster/group/kind/namespace/name`.
+    pub fn key(&self) -> String {
+        key(&self.cluster, &self.group, &self.kind, &self.namespace, &self.name)
+    }
+}
+
+/// `cluster/group/kind/namespace/name`: the one way an object is keyed (stores, lists, links).
+pub fn key(cluster: &str, group: &str, kind: &str, namespace: &str, name: &str) -> String {
+    format!("{cluster}/{group}/{kind}/{namespace}/{name}")
 }
 
 /// Everything the user may see and every cluster's state: `GET /api/v1/snapshot`, and the first

@@ -95,6 +95,17 @@ pub fn glob(pattern: &str, text: &str) -> bool {
     p[pi..].iter().all(|c| *c == '*')
 }
 
+/// The login methods a server offers (`GET /auth/methods`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Methods {
+    pub local: bool,
+    pub token: bool,
+    /// Read-only access without login is on (the login page offers to go back to it).
+    pub anonymous: bool,
+    /// The SSO button's name, when OIDC is configured.
+    pub oidc: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -269,7 +269,7 @@ pub fn age(now: i64, since: i64) -> String {
 
 /// The stable identity of an object in the web app: `cluster/group/kind/namespace/name`.
 pub fn key(s: &Summary) -> String {
-    format!("{}/{}/{}/{}/{}", s.cluster, s.group, s.kind, s.namespace, s.name)
+    crate::api::key(&s.cluster, &s.group, &s.kind, &s.namespace, &s.name)
 }
 
 /// Percent-encodes a query value (everything but unreserved characters).
