@@ -320,8 +320,15 @@ async fn a_person_logs_in_sees_their_scope_and_logs_out() -> anyhow::Result<()> 
     let c = &browser.client;
     c.goto(&format!("{}/", served.url)).await?;
 
-    // The login page offers exactly the configured methods.
+    // The login page offers exactly the configured methods, and passes axe-core.
     browser.wait_element("#username").await?;
+    let violations = browser.axe().await?;
+    assert!(violations.is_empty(), "axe-core on the login page: {violations:?}");
+    assert_eq!(browser.eval::<String>("return document.title;").await?, "Log in · fluxboard");
+    assert!(
+        browser.eval::<bool>("return document.activeElement.id === 'username';").await?,
+        "the username has the focus"
+    );
     assert!(c.find(Locator::Css("#token")).await.is_ok(), "token login is configured");
     browser.wait_element("#username").await?.send_keys("operator").await?;
     browser.wait_element("#password").await?.send_keys("wrong").await?;

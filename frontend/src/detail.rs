@@ -188,7 +188,13 @@ pub(crate) fn Detail(target: ObjectRef) -> impl IntoView {
                                         format!("{} (observed {})", s.generation, s.observed_generation)
                                     }}
                                 </dd>
-                                <dt>"Last change"</dt>
+                                <dt>
+                                    {if matches!(s.health, fluxboard_model::Health::Failing | fluxboard_model::Health::Stalled) {
+                                        "Failing since"
+                                    } else {
+                                        "Last change"
+                                    }}
+                                </dt>
                                 <dd><Time at=s.last_transition_time.clone() /></dd>
                             </dl>
                         }
