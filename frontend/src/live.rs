@@ -153,6 +153,18 @@ struct Feed {
     pending: Rc<RefCell<Vec<Message>>>,
     scheduled: Rc<RefCell<bool>>,
     current: Rc<RefCell<Option<Stream>>>,
+    /// Resyncs and failures since the stream last opened: each waits longer (with jitter), so
+    /// replicas that cannot continue each other's snapshots do not make a reload loop.
+    retries: Rc<std::cell::Cell<u32>>,
+}
+
+impl Feed {
+    /// The next pause before starting over.
+    fn pause(&self) -> Duration {
+        let attempt = self.retries.get();
+        self.retries.set(attempt.saturating_add(1));
+        Duration::from_millis(fluxboard_model::view::backoff_ms(attempt, js_sys::Math::random()))
+    }
 }
 
 /// An EventSource and the listeners attached to it. Replacing it (a new stream after the old
@@ -221,7 +233,8 @@ fn retry(live: Live, feed: Feed) {
             let _ = window().location().reload();
         }
     });
-    set_timeout(move || start(live, feed), Duration::from_secs(3));
+    let pause = feed.pause().max(Duration::from_secs(1));
+    set_timeout(move || start(live, feed), pause);
 }
 
 fn open(live: Live, feed: Feed, url: &str) {
@@ -261,10 +274,16 @@ fn open(live: Live, feed: Feed, url: &str) {
     let on_resync = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
         resync_source.close();
         live.conn.set(Conn::Connecting);
-        start(live, resync_feed.clone());
+        let feed = resync_feed.clone();
+        let pause = feed.pause();
+        set_timeout(move || start(live, feed), pause);
     });
     let _ = source.add_event_listener_with_callback(event::RESYNC, on_resync.as_ref().unchecked_ref());
-    let on_open = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| live.conn.set(Conn::Live));
+    let open_feed = feed.clone();
+    let on_open = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
+        open_feed.retries.set(0);
+        live.conn.set(Conn::Live);
+    });
     let _ = source.add_event_listener_with_callback("open", on_open.as_ref().unchecked_ref());
     let retry_source = source.clone();
     let retry_feed = feed.clone();

@@ -272,6 +272,17 @@ pub fn key(s: &Summary) -> String {
     crate::api::key(&s.cluster, &s.group, &s.kind, &s.namespace, &s.name)
 }
 
+/// The pause before the browser's `attempt`-th consecutive new start (0 first): none for the
+/// first resync, then doubling from 500 ms up to 30 s, each scaled by a jitter factor from
+/// `random` in [0, 1) to between 0.5 and 1.5 of it.
+pub fn backoff_ms(attempt: u32, random: f64) -> u64 {
+    if attempt == 0 {
+        return 0;
+    }
+    let base = 500u64.saturating_mul(1 << (attempt - 1).min(6)).min(30_000) as f64;
+    (base * (0.5 + random.clamp(0.0, 1.0))) as u64
+}
+
 /// Percent-encodes a query value (everything but unreserved characters).
 pub fn encode(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -666,6 +677,15 @@ mod tests {
         assert_eq!(attention(&p, t0), Some("failing, retrying"));
         assert_eq!(attention(&s("K", "a", "x", Health::Suspended), t0), Some("suspended"));
         assert_eq!(attention(&s("K", "a", "x", Health::Ready), t0), None);
+    }
+
+    #[test]
+    fn new_starts_back_off_with_jitter() {
+        assert_eq!(backoff_ms(0, 0.3), 0, "the first resync is at once");
+        assert_eq!(backoff_ms(1, 0.5), 500);
+        assert_eq!(backoff_ms(2, 0.5), 1000);
+        assert_eq!(backoff_ms(20, 0.5), 30_000, "capped");
+        assert!((250..=750).contains(&backoff_ms(1, 0.0)) && (250..=750).contains(&backoff_ms(1, 0.999)));
     }
 
     #[test]
