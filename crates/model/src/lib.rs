@@ -7,6 +7,7 @@ pub mod action;
 pub mod api;
 pub mod auth;
 pub mod detail;
+pub mod graph;
 pub mod kinds;
 pub mod summary;
 pub mod view;

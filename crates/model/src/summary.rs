@@ -65,6 +65,29 @@ pub struct Summary {
     /// token to wait for.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub static_object: bool,
+    /// `Kind/namespace/name` of each Flux object in the inventory (Kustomization, HelmRelease):
+    /// the objects this one applies. Other kinds of the inventory are left out (the stream stays
+    /// small); the detail page reads the whole inventory.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub applies: Vec<String>,
+    /// Since when the object has its revision: a source's `status.artifact.lastUpdateTime`, the
+    /// first reconciliation of a Kustomization's latest history record, a HelmRelease's latest
+    /// release (`lastDeployed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision_since: Option<String>,
+    /// What `status.history` (Kustomization, HelmRelease) adds to `revision`, newest first, at
+    /// most five: earlier revisions, and a HelmRelease's chart version with its OCI digest
+    /// (`6.5.4@sha256:...`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub revisions: Vec<SeenRevision>,
+}
+
+/// A revision an object had, and since when (`revisions` of a [`Summary`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeenRevision {
+    pub revision: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
 }
 
 fn condition<'a>(obj: &'a Value, type_: &str) -> Option<&'a Value> {
@@ -116,8 +139,76 @@ pub fn summarize(cluster: &str, info: &KindInfo, obj: &Value) -> Summary {
         generation,
         observed_generation: observed_generation.unwrap_or(-1),
         static_object: static_message.is_some() || !info.reconcilable,
+        applies: applies(info, obj),
+        revision_since: revision_since(info, obj),
+        revisions: seen_revisions(info, obj),
         namespace,
     }
+}
+
+/// The Flux objects in an inventory, as `Kind/namespace/name`.
+fn applies(info: &KindInfo, obj: &Value) -> Vec<String> {
+    if !matches!(info.kind, "Kustomization" | "HelmRelease") {
+        return Vec::new();
+    }
+    let Some(entries) = obj["status"]["inventory"]["entries"].as_array() else { return Vec::new() };
+    entries
+        .iter()
+        .filter_map(|e| crate::detail::InventoryId::parse(e["id"].as_str()?))
+        .filter(|id| crate::kinds::kind_info(&id.group, &id.kind).is_some())
+        .map(|id| format!("{}/{}/{}", id.kind, id.namespace, id.name))
+        .collect()
+}
+
+fn revision_since(info: &KindInfo, obj: &Value) -> Option<String> {
+    let status = &obj["status"];
+    let found = match info.revision {
+        RevisionRule::Artifact => status["artifact"]["lastUpdateTime"].as_str(),
+        RevisionRule::LastApplied => {
+            let latest = &status["history"][0];
+            (latest["metadata"]["revision"] == status["lastAppliedRevision"])
+                .then(|| latest["firstReconciled"].as_str())
+                .flatten()
+        }
+        RevisionRule::HelmHistory => {
+            let latest = &status["history"][0];
+            latest["lastDeployed"].as_str().or(latest["firstDeployed"].as_str())
+        }
+        _ => None,
+    };
+    found.map(str::to_owned)
+}
+
+fn seen_revisions(info: &KindInfo, obj: &Value) -> Vec<SeenRevision> {
+    let Some(history) = obj["status"]["history"].as_array() else { return Vec::new() };
+    let current = revision(info, obj);
+    let since = revision_since(info, obj);
+    let mut out: Vec<SeenRevision> = Vec::new();
+    for h in history.iter().take(5) {
+        let seen = match info.revision {
+            RevisionRule::LastApplied => SeenRevision {
+                revision: text(&h["metadata"]["revision"]),
+                since: h["firstReconciled"].as_str().map(str::to_owned),
+            },
+            RevisionRule::HelmHistory => {
+                let version = text(&h["chartVersion"]);
+                SeenRevision {
+                    revision: match h["ociDigest"].as_str() {
+                        Some(digest) if !version.is_empty() => format!("{version}@{digest}"),
+                        _ => version,
+                    },
+                    since: h["lastDeployed"].as_str().or(h["firstDeployed"].as_str()).map(str::to_owned),
+                }
+            }
+            _ => return Vec::new(),
+        };
+        let known =
+            (seen.revision == current && seen.since == since) || out.iter().any(|o| o.revision == seen.revision);
+        if !seen.revision.is_empty() && !known {
+            out.push(seen);
+        }
+    }
+    out
 }
 
 /// Whether the object is being deleted.
@@ -439,6 +530,51 @@ mod tests {
             (s.revision.as_str(), s.source_ref.as_deref()),
             ("2026-01-02T00:00:00Z", Some("GitRepository/n/repo"))
         );
+    }
+
+    #[test]
+    fn inventories_keep_flux_objects_and_histories_their_revisions() {
+        let mut obj = ks(json!({"observedGeneration": 2, "lastAppliedRevision": "main@sha1:bbb",
+            "inventory": {"entries": [
+                {"id": "flux-system_apps_kustomize.toolkit.fluxcd.io_Kustomization", "v": "v1"},
+                {"id": "team-a_podinfo_source.toolkit.fluxcd.io_GitRepository", "v": "v1"},
+                {"id": "default_web_apps_Deployment", "v": "v1"},
+                {"id": "_team-a__Namespace", "v": "v1"},
+                {"id": "garbage", "v": "v1"}]},
+            "history": [
+                {"firstReconciled": "2026-11-30T10:00:00Z", "metadata": {"revision": "main@sha1:bbb"}},
+                {"firstReconciled": "2026-11-29T10:00:00Z", "metadata": {"revision": "main@sha1:aaa"}}],
+            "conditions": [ready("True", "ReconciliationSucceeded", "x")]}));
+        let s = summary(&obj);
+        assert_eq!(s.applies, ["Kustomization/flux-system/apps", "GitRepository/team-a/podinfo"]);
+        assert_eq!(s.revision_since.as_deref(), Some("2026-11-30T10:00:00Z"));
+        assert_eq!(
+            s.revisions,
+            [SeenRevision { revision: "main@sha1:aaa".into(), since: Some("2026-11-29T10:00:00Z".into()) }]
+        );
+        // A history that has not recorded the applied revision says nothing of when it came.
+        obj["status"]["lastAppliedRevision"] = json!("main@sha1:ccc");
+        assert_eq!(summary(&obj).revision_since, None);
+        let hr = json!({"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
+            "metadata": {"name": "redis", "namespace": "team-b", "generation": 1},
+            "spec": {"chartRef": {"kind": "OCIRepository", "name": "redis-chart"}},
+            "status": {"history": [
+                {"chartVersion": "20.6.1", "ociDigest": "sha256:abc", "firstDeployed": "t0", "lastDeployed": "t2"},
+                {"chartVersion": "20.6.0", "firstDeployed": "t0", "lastDeployed": "t1"}]}});
+        let s = summary(&hr);
+        assert_eq!((s.revision.as_str(), s.revision_since.as_deref()), ("20.6.1", Some("t2")));
+        let seen: Vec<&str> = s.revisions.iter().map(|r| r.revision.as_str()).collect();
+        assert_eq!(seen, ["20.6.1@sha256:abc", "20.6.0"]);
+        let git = json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+            "metadata": {"name": "r", "namespace": "n", "generation": 1},
+            "status": {"artifact": {"revision": "main@sha1:bbb", "lastUpdateTime": "2026-11-30T09:00:00Z"}}});
+        let s = summary(&git);
+        assert_eq!(
+            (s.revision_since.as_deref(), s.revisions.len(), s.applies.len()),
+            (Some("2026-11-30T09:00:00Z"), 0, 0)
+        );
+        let json = serde_json::to_value(&s).unwrap();
+        assert!(json.get("applies").is_none() && json.get("revisions").is_none(), "empty lists are not sent");
     }
 
     #[test]
