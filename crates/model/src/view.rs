@@ -612,6 +612,9 @@ mod tests {
             generation: 1,
             observed_generation: 1,
             static_object: false,
+            applies: Vec::new(),
+            revision_since: None,
+            revisions: Vec::new(),
         }
     }
 
