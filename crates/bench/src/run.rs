@@ -110,6 +110,7 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<Results> {
     let changes = Changes { kube: kube.clone(), teams: args.objects.div_ceil(20).max(1), next: 0 };
     let mut changes = changes;
     snapshot(&http, &url, &mut changes, &mut results).await?;
+    graph(&http, &url, &mut results).await?;
     kubectl_reference(&args, &kubeconfig, &mut changes, &mut results).await?;
 
     for &n in &args.clients {
@@ -269,6 +270,28 @@ impl Changes {
         self.make(&end_marker(stage)).await?;
         Ok(achieved)
     }
+}
+
+/// The fleet graph of the snapshot's objects, built in this process as the backend and the
+/// browser build it: the median of 10 builds, and of every object's root-cause walk.
+async fn graph(http: &reqwest::Client, url: &str, results: &mut Results) -> anyhow::Result<()> {
+    use fluxboard_model::graph::{Graph, NoneStopped};
+    say("measuring the fleet graph");
+    let snapshot: fluxboard_model::api::Snapshot =
+        serde_json::from_slice(&http.get(format!("{url}/api/v1/snapshot")).send().await?.bytes().await?)?;
+    let (mut build_ms, mut why_ms) = (Vec::new(), Vec::new());
+    for _ in 0..10 {
+        let started = Instant::now();
+        let graph = Graph::build(&snapshot.objects);
+        build_ms.push(started.elapsed().as_secs_f64() * 1000.0);
+        let started = Instant::now();
+        std::hint::black_box(graph.why_all(&NoneStopped));
+        why_ms.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    results.insert("graph_objects".into(), json!(snapshot.objects.len()));
+    results.insert("graph_build_ms_10k".into(), json!(round(Percentiles::of(build_ms).p50_ms)));
+    results.insert("graph_why_all_ms_10k".into(), json!(round(Percentiles::of(why_ms).p50_ms)));
+    Ok(())
 }
 
 /// The snapshot of the whole fleet: server time (Server-Timing) and bytes, compressed and not.
@@ -597,6 +620,7 @@ async fn browser(url: &str, objects: usize, results: &mut Results) -> anyhow::Re
 pub(crate) const BUDGETS: &[(&str, f64, &str)] = &[
     ("p99_ms_10k_1k", 250.0, "change-to-client p99 at 10k objects, 1k clients (ms)"),
     ("snapshot_ms_10k", 300.0, "snapshot of 10k objects, server time (ms)"),
+    ("graph_build_ms_10k", 50.0, "fleet graph of 10k objects, built natively (ms)"),
     ("snapshot_gzip_bytes_10k", 1_500_000.0, "snapshot of 10k objects, compressed (bytes)"),
     ("rss_mb_10k_1k", 200.0, "backend peak RSS at 10k objects, 1k clients (MB)"),
     ("wasm_gzip_bytes", 400_000.0, "web app bundle, gzip (bytes)"),
