@@ -91,8 +91,21 @@ pub enum Screen {
 /// Headless Chromium under ChromeDriver; both stop when this is dropped.
 pub struct Browser {
     pub client: Client,
-    _driver: Child,
+    _driver: Driver,
     _profile: tempfile::TempDir,
+}
+
+/// ChromeDriver in a process group of its own, with the Chromium it starts: dropping it kills
+/// the whole group, so no Chromium outlives its test (killing ChromeDriver alone would leave its
+/// browser running).
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0.id() {
+            let _ = std::process::Command::new("kill").args(["-KILL", "--", &format!("-{pid}")]).status();
+        }
+    }
 }
 
 impl Browser {
@@ -116,9 +129,11 @@ impl Browser {
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            .process_group(0)
             .kill_on_drop(true)
             .spawn()
             .with_context(|| format!("Failed to start {driver_path}"))?;
+        let driver = Driver(driver);
         let profile = tempfile::tempdir()?;
         let (width, height) = match screen {
             Screen::Desktop => (1400, 1000),
