@@ -13,7 +13,7 @@ use std::collections::{BTreeSet, HashSet};
 use fluxboard_model::action::Action;
 use fluxboard_model::api::ObjectRef;
 use fluxboard_model::view::{
-    HEALTHS, ListQuery, SortKey, changes_between, health_label, key, plain, short_revision, sort_by_summary,
+    HEALTHS, ListQuery, SortKey, changes_between, health_label, plain, short_revision, sort_by_summary,
 };
 use leptos::html;
 use leptos::prelude::*;
@@ -65,9 +65,10 @@ pub(crate) fn ResourceList() -> impl IntoView {
         let q = query.get();
         let now = clock.0.get_untracked();
         live.fleet.with(|f| {
-            let mut list: Vec<&Row> = f.objects.values().filter(|r| q.filter.matches(&r.summary, now)).collect();
-            sort_by_summary(&mut list, |r| &r.summary, q.sort, q.descending);
-            list.into_iter().map(|r| key(&r.summary)).collect::<Vec<String>>()
+            let mut list: Vec<(&String, &Row)> =
+                f.objects.iter().filter(|(_, r)| q.filter.matches(&r.summary, now)).collect();
+            sort_by_summary(&mut list, |(_, r)| &r.summary, q.sort, q.descending);
+            list.into_iter().map(|(k, _)| k.clone()).collect::<Vec<String>>()
         })
     });
     // The order shown: it follows `fresh` except while the person points at or works in the rows.
