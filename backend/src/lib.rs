@@ -10,6 +10,7 @@
 pub mod api;
 pub mod app;
 pub mod auth;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod fleet;
 pub mod http;

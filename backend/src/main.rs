@@ -7,7 +7,6 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use fluxboard::actions::ActAs;
 use fluxboard::auth::{Identity, Role};
-use fluxboard::demo::{Demo, DemoOptions};
 use fluxboard::{App, Options};
 
 /// A live web dashboard for Flux CD.
@@ -19,6 +18,7 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // reason: parsed once at start; boxing buys nothing
 enum Command {
     /// Watch real clusters (kubeconfig contexts, or the cluster fluxboard runs in).
     Serve {
@@ -57,6 +57,7 @@ enum Command {
         act_as: Option<String>,
     },
     /// Run the dashboard on emulated clusters (production and staging) with a demo fleet.
+    #[cfg(feature = "demo")]
     Demo {
         /// Port on 127.0.0.1.
         #[arg(long, env = "FLUXBOARD_PORT", default_value_t = 8080)]
@@ -140,37 +141,44 @@ async fn main() -> anyhow::Result<()> {
             app.serve(listener, shutdown_signal()).await?;
             let _ = metrics.await;
         }
-        Command::Demo { port, base_path, objects } => {
-            let demo = Demo::start(&DemoOptions { objects, ..DemoOptions::default() }).await?;
-            let password =
-                std::env::var("FLUXBOARD_DEMO_PASSWORD").ok().filter(|p| !p.is_empty()).unwrap_or_else(random_password);
-            let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.with_context(|| {
-                format!("Failed to listen on 127.0.0.1:{port} (is another demo running? try --port)")
-            })?;
-            let port = listener.local_addr()?.port();
-            let mut config = fluxboard::demo::demo_config(&password)?;
-            // Only its own address is answered (no DNS rebinding from a web page).
-            config.allowed_hosts = vec![format!("127.0.0.1:{port}"), format!("localhost:{port}")];
-            let options = Options { base_path, identity: None, config, ..Options::default() };
-            let app = App::start(demo.clusters().await?, &options).await?;
-            let base = app.state.base_path.clone();
-            println!();
-            println!("  fluxboard demo is running: open http://{}{base}/", listener.local_addr()?);
-            println!("  emulated clusters: {}", demo.contexts.join(", "));
-            println!(
-                "  change them with: kubectl --kubeconfig {} --context production get kustomizations -A",
-                demo.kubeconfig.display()
-            );
-            if !fluxboard::assets::frontend_built() {
-                println!("  note: the web app was not built into this binary; run `cargo xtask demo` instead");
-            }
-            println!("  log in as admin, operator (team-a only) or viewer, password: {password}");
-            println!("  or with the emulated clusters' admin token (random per run): {}", demo.admin_token);
-            println!("  press Ctrl-C to stop");
-            println!();
-            app.serve(listener, shutdown_signal()).await?;
-        }
+        #[cfg(feature = "demo")]
+        Command::Demo { port, base_path, objects } => demo(port, base_path, objects).await?,
     }
+    Ok(())
+}
+
+/// `fluxboard demo`: emulated clusters with the demo fleet, and the dashboard on 127.0.0.1.
+#[cfg(feature = "demo")]
+async fn demo(port: u16, base_path: String, objects: Option<usize>) -> anyhow::Result<()> {
+    use fluxboard::demo::{Demo, DemoOptions};
+    let demo = Demo::start(&DemoOptions { objects, ..DemoOptions::default() }).await?;
+    let password =
+        std::env::var("FLUXBOARD_DEMO_PASSWORD").ok().filter(|p| !p.is_empty()).unwrap_or_else(random_password);
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .with_context(|| format!("Failed to listen on 127.0.0.1:{port} (is another demo running? try --port)"))?;
+    let port = listener.local_addr()?.port();
+    let mut config = fluxboard::demo::demo_config(&password)?;
+    // Only its own address is answered (no DNS rebinding from a web page).
+    config.allowed_hosts = vec![format!("127.0.0.1:{port}"), format!("localhost:{port}")];
+    let options = Options { base_path, identity: None, config, ..Options::default() };
+    let app = App::start(demo.clusters().await?, &options).await?;
+    let base = app.state.base_path.clone();
+    println!();
+    println!("  fluxboard demo is running: open http://{}{base}/", listener.local_addr()?);
+    println!("  emulated clusters: {}", demo.contexts.join(", "));
+    println!(
+        "  change them with: kubectl --kubeconfig {} --context production get kustomizations -A",
+        demo.kubeconfig.display()
+    );
+    if !fluxboard::assets::frontend_built() {
+        println!("  note: the web app was not built into this binary; run `cargo xtask demo` instead");
+    }
+    println!("  log in as admin, operator (team-a only) or viewer, password: {password}");
+    println!("  or with the emulated clusters' admin token (random per run): {}", demo.admin_token);
+    println!("  press Ctrl-C to stop");
+    println!();
+    app.serve(listener, shutdown_signal()).await?;
     Ok(())
 }
 
@@ -192,6 +200,7 @@ fn read_password() -> anyhow::Result<String> {
 }
 
 /// 16 random letters and digits.
+#[cfg(feature = "demo")]
 fn random_password() -> String {
     use rand::Rng as _;
     const CHARS: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";

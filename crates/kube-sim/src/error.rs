@@ -130,6 +130,36 @@ impl ApiError {
         )
     }
 
+    /// 406 for a document asked for in a format kube-sim does not write (OpenAPI as protobuf).
+    pub fn not_acceptable(accept: &str) -> Self {
+        Self::new(
+            406,
+            "NotAcceptable",
+            format!("only the following media types are accepted: application/json (asked for {accept})"),
+        )
+    }
+
+    /// 400 for a write with fields its schema lacks, under `fieldValidation=Strict`:
+    /// `Kustomization in version "v1" cannot be handled as a Kustomization: strict decoding
+    /// error: unknown field "spec.x"`.
+    pub fn strict_decoding(kind: &str, version: &str, fields: &[String]) -> Self {
+        let unknown: Vec<String> = fields.iter().map(|f| format!("unknown field \"{f}\"")).collect();
+        Self::new(
+            400,
+            "BadRequest",
+            format!(
+                "{kind} in version \"{version}\" cannot be handled as a {kind}: strict decoding error: {}",
+                unknown.join(", ")
+            ),
+        )
+    }
+
+    /// 500 without a reason, as the API server answers a server-side apply it cannot type
+    /// against the schema.
+    pub fn typed_patch(message: impl Into<String>) -> Self {
+        Self::new(500, "", message)
+    }
+
     /// 500 for what should not happen.
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(500, "InternalError", message)

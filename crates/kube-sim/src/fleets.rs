@@ -24,6 +24,25 @@ pub(crate) struct Manifests {
 /// The Flux release whose controllers [`CONTROLLERS`] lists.
 const FLUX_VERSION: &str = "v2.7.3";
 
+/// Labels a Flux CRD as `flux install` does (`flux check` lists the CRDs by
+/// `app.kubernetes.io/part-of=flux` and reads the Flux version from them).
+pub(crate) fn label_crd(crd: &mut Value) {
+    let name = crd["metadata"]["name"].as_str().unwrap_or_default();
+    let component = match name.split_once('.').map_or("", |(_, group)| group) {
+        "source.toolkit.fluxcd.io" => "source-controller",
+        "kustomize.toolkit.fluxcd.io" => "kustomize-controller",
+        "helm.toolkit.fluxcd.io" => "helm-controller",
+        "notification.toolkit.fluxcd.io" => "notification-controller",
+        "source.extensions.fluxcd.io" => "source-watcher",
+        "image.toolkit.fluxcd.io" if name.starts_with("imageupdateautomations.") => "image-automation-controller",
+        "image.toolkit.fluxcd.io" => "image-reflector-controller",
+        _ => return,
+    };
+    let labels = json!({"app.kubernetes.io/component": component, "app.kubernetes.io/instance": "flux-system",
+                        "app.kubernetes.io/part-of": "flux", "app.kubernetes.io/version": FLUX_VERSION});
+    crate::object::meta_mut(crd).insert("labels".into(), labels);
+}
+
 const CONTROLLERS: [(&str, &str); 7] = [
     ("source-controller", "v1.7.2"),
     ("kustomize-controller", "v1.7.1"),

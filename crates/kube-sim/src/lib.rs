@@ -20,6 +20,7 @@ mod controllers;
 pub mod error;
 mod fleets;
 pub mod object;
+mod openapi;
 mod patch;
 mod proto;
 mod queue;
@@ -173,6 +174,7 @@ impl Sim {
             faults: server::FaultState { stalled: tokio::sync::watch::channel(false).0 },
             patches: std::sync::Mutex::default(),
             watches: Arc::default(),
+            openapi: std::sync::OnceLock::new(),
         });
         seed(&cluster, &content, &config).context("Failed to seed the fleet")?;
         let controllers = Controllers::new(cluster.clone(), content.clone(), config.timing.clone());
@@ -342,7 +344,11 @@ pub fn kubeconfig(cluster: &str, url: &str, ca_pem: Option<&str>, contexts: &[(S
 
 fn seed(cluster: &Cluster, content: &Content, config: &SimConfig) -> anyhow::Result<()> {
     let mut objects: Vec<Value> = vec![namespace("default"), namespace("kube-system")];
-    objects.extend(cluster.registry.crd_objects());
+    let mut crds = cluster.registry.crd_objects();
+    if config.flux {
+        crds.iter_mut().for_each(fleets::label_crd);
+    }
+    objects.extend(crds);
     if config.flux {
         objects.extend(fleets::flux_system());
     }

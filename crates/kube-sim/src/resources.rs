@@ -41,6 +41,8 @@ pub struct ResourceType {
     pub(crate) pruning: crate::schema::Pruning,
     /// The CRD's default for a missing `status` (Flux: `{observedGeneration: -1}`).
     pub(crate) status_default: Option<Value>,
+    /// The CRD's `openAPIV3Schema` (the latest version's), for the OpenAPI documents.
+    pub(crate) openapi_schema: Option<Arc<Value>>,
 }
 
 impl ResourceType {
@@ -237,6 +239,17 @@ impl Registry {
                 })
                 .collect();
             crd["spec"]["versions"] = Value::Array(versions);
+            let storage =
+                served.iter().find(|t| t.preferred).map_or_else(|| served[0].version.clone(), |t| t.version.clone());
+            // What the API server's CRD controllers write once the names are accepted.
+            crd["status"] = json!({
+                "acceptedNames": crd["spec"]["names"].clone(),
+                "conditions": [
+                    {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts", "message": "no conflicts found", "lastTransitionTime": "2026-01-01T00:00:00Z"},
+                    {"type": "Established", "status": "True", "reason": "InitialNamesAccepted", "message": "the initial names have been accepted", "lastTransitionTime": "2026-01-01T00:00:00Z"},
+                ],
+                "storedVersions": [storage],
+            });
             out.push(crd);
         }
         out
@@ -354,6 +367,7 @@ fn crd_types(crd: &Value, release: &FluxRelease) -> Vec<ResourceType> {
                 crate::schema::Pruning::Fields(crate::schema::absent_fields(kind, &version))
             },
             status_default: status_default.clone(),
+            openapi_schema: Some(schema.clone()),
             version,
         })
         .collect()
@@ -441,6 +455,7 @@ fn builtin_types() -> Vec<ResourceType> {
             preferred: true,
             pruning: crate::schema::Pruning::None,
             status_default: None,
+            openapi_schema: None,
         })
         .collect()
 }

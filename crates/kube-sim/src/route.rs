@@ -24,6 +24,12 @@ pub(crate) enum Route {
     Health,
     /// `/metrics`: the API server's Prometheus metrics (here: the open watches).
     Metrics,
+    /// `/openapi/v2`.
+    OpenApiV2,
+    /// `/openapi/v3`: the index of the group version documents.
+    OpenApiV3Index,
+    /// `/openapi/v3/<api/v1 | apis/group/version>`.
+    OpenApiV3(String),
     /// A resource collection or object.
     Resource(ResourcePath),
 }
@@ -47,6 +53,9 @@ pub(crate) fn parse(registry: &Registry, path: &str) -> Result<Route> {
         ["version"] => Ok(Route::Version),
         ["healthz" | "livez" | "readyz", ..] => Ok(Route::Health),
         ["metrics"] => Ok(Route::Metrics),
+        ["openapi", "v2"] => Ok(Route::OpenApiV2),
+        ["openapi", "v3"] => Ok(Route::OpenApiV3Index),
+        ["openapi", "v3", rest @ ..] => Ok(Route::OpenApiV3(rest.join("/"))),
         ["api"] => Ok(Route::CoreVersions),
         ["apis"] => Ok(Route::Groups),
         ["api", "v1"] => Ok(Route::ResourceList { group: String::new(), version: "v1".into() }),

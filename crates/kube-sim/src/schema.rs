@@ -53,6 +53,39 @@ impl Pruning {
     }
 }
 
+impl Pruning {
+    /// The fields pruning would drop from `obj`, as the API server's strict decoding names
+    /// them (`spec.bogus`, `spec.list[0].junk`), in document order. Only a schema knows them.
+    pub(crate) fn unknown_fields(&self, obj: &Value) -> Vec<String> {
+        let Self::Schema(_) = self else { return Vec::new() };
+        let mut pruned = obj.clone();
+        self.prune(&mut pruned);
+        let mut out = Vec::new();
+        dropped(obj, &pruned, "", &mut out);
+        out
+    }
+}
+
+fn dropped(before: &Value, after: &Value, path: &str, out: &mut Vec<String>) {
+    match (before, after) {
+        (Value::Object(b), Value::Object(a)) => {
+            for (k, v) in b {
+                let here = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                match a.get(k) {
+                    Some(kept) => dropped(v, kept, &here, out),
+                    None => out.push(here),
+                }
+            }
+        }
+        (Value::Array(b), Value::Array(a)) => {
+            for (i, (v, kept)) in b.iter().zip(a).enumerate() {
+                dropped(v, kept, &format!("{path}[{i}]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
 /// The root keeps apiVersion, kind and metadata whatever the schema says.
 fn prune_root(schema: &Value, obj: &mut Value) {
     let Some(fields) = obj.as_object_mut() else { return };
@@ -148,6 +181,18 @@ mod tests {
                 "spec": {"interval": "1m", "values": {"any": {"thing": 1}}, "labels": {"a": "b"}, "list": [{"name": "n"}]},
                 "status": {"observedGeneration": 1}})
         );
+    }
+
+    #[test]
+    fn unknown_fields_are_named_as_strict_decoding_names_them() {
+        let schema = json!({"type": "object", "properties": {"spec": {"type": "object", "properties": {
+            "interval": {"type": "string"},
+            "list": {"type": "array", "items": {"type": "object", "properties": {"name": {"type": "string"}}}}}}}});
+        let pruning = Pruning::Schema(Arc::new(schema));
+        let obj = json!({"apiVersion": "x/v1", "kind": "X", "metadata": {"name": "a"}, "extra": 1,
+            "spec": {"interval": "1m", "bogus": true, "list": [{"name": "n"}, {"name": "m", "junk": 2}]}});
+        assert_eq!(pruning.unknown_fields(&obj), vec!["extra", "spec.bogus", "spec.list[1].junk"]);
+        assert!(Pruning::None.unknown_fields(&obj).is_empty());
     }
 
     #[test]

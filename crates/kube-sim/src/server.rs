@@ -47,6 +47,8 @@ pub(crate) struct ServerState {
     pub(crate) patches: std::sync::Mutex<std::collections::VecDeque<crate::RecordedPatch>>,
     /// Open watches by (group, resource), as `apiserver_longrunning_requests` reports them.
     pub(crate) watches: Arc<crate::watch::WatchGauge>,
+    /// The OpenAPI documents, built at the first request for one.
+    pub(crate) openapi: std::sync::OnceLock<crate::openapi::OpenApi>,
 }
 
 /// How many patches the journal keeps.
@@ -152,6 +154,7 @@ async fn serve(state: &ServerState, request: Request) -> Result<Response> {
             .ok_or_else(ApiError::no_route),
         Route::Health => Ok((StatusCode::OK, "ok").into_response()),
         Route::Metrics => metrics(&call),
+        Route::OpenApiV2 | Route::OpenApiV3Index | Route::OpenApiV3(_) => openapi(state, &route, &call.headers),
         Route::Resource(path) => resource(call, path).await,
     }
 }
@@ -165,6 +168,39 @@ fn metrics(call: &Call<'_>) -> Result<Response> {
     }
     let body = call.state.watches.render();
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response())
+}
+
+/// `/openapi/v2` and `/openapi/v3[/<gv>]`, as JSON (kube-sim writes no protobuf: a client that
+/// accepts only protobuf, as kubectl's v2 download does, gets 406 and falls back).
+fn openapi(state: &ServerState, route: &Route, headers: &HeaderMap) -> Result<Response> {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let json_ok = accept.is_empty()
+        || accept.split(',').any(|a| {
+            let media = a.split(';').next().unwrap_or_default().trim();
+            media == "application/json" || media == "*/*" || media == "application/*"
+        });
+    if !json_ok {
+        return Err(ApiError::not_acceptable(accept));
+    }
+    let api = state.openapi.get_or_init(|| crate::openapi::OpenApi::build(&state.registry));
+    let (body, cache) = match route {
+        Route::OpenApiV2 => (api.v2(), "no-cache, private"),
+        Route::OpenApiV3Index => (api.index(), "no-cache, private"),
+        Route::OpenApiV3(gv) => {
+            let (body, _hash) = api.group_version(gv).ok_or_else(ApiError::no_route)?;
+            (body, "no-cache, private")
+        }
+        _ => return Err(ApiError::no_route()),
+    };
+    Ok((
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
+            (header::CACHE_CONTROL, HeaderValue::from_static(cache)),
+        ],
+        body.to_vec(),
+    )
+        .into_response())
 }
 
 /// Runs `f` over the RBAC objects in force.
@@ -230,6 +266,51 @@ fn verb(call: &Call<'_>, path: &ResourcePath) -> Result<&'static str> {
     })
 }
 
+/// `fieldValidation`: what a write with fields its schema lacks gets (the API server's default
+/// is `Warn`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FieldValidation {
+    Ignore,
+    Warn,
+    Strict,
+}
+
+impl FieldValidation {
+    fn of(call: &Call<'_>) -> Result<Self> {
+        match call.param("fieldValidation") {
+            None | Some("" | "Warn") => Ok(Self::Warn),
+            Some("Ignore") => Ok(Self::Ignore),
+            Some("Strict") => Ok(Self::Strict),
+            Some(other) => Err(ApiError::bad_request(format!(
+                "fieldValidation: Unsupported value: \"{other}\": supported values: \"Ignore\", \"Warn\", \"Strict\""
+            ))),
+        }
+    }
+
+    /// Checks `obj` (as it will be written) against the schema: the fields to warn about, or
+    /// the strict decoding error.
+    fn check(self, rt: &ResourceType, obj: &Value) -> Result<Vec<String>> {
+        if self == Self::Ignore {
+            return Ok(Vec::new());
+        }
+        let unknown = rt.pruning.unknown_fields(obj);
+        if self == Self::Strict && !unknown.is_empty() {
+            return Err(ApiError::strict_decoding(&rt.kind, &rt.version, &unknown));
+        }
+        Ok(unknown)
+    }
+}
+
+/// Adds a `Warning` header per unknown field, as the API server does under `fieldValidation=Warn`.
+fn with_warnings(mut response: Response, unknown: &[String]) -> Response {
+    for field in unknown {
+        if let Ok(value) = HeaderValue::from_str(&format!("299 - \"unknown field \\\"{field}\\\"\"")) {
+            response.headers_mut().append(header::WARNING, value);
+        }
+    }
+    response
+}
+
 /// The request's content type without parameters.
 fn self_content_type(headers: &HeaderMap) -> &str {
     let value = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
@@ -260,10 +341,13 @@ async fn resource(mut call: Call<'_>, path: ResourcePath) -> Result<Response> {
         "watch" => watch::serve(call.state, &path, &call.query, &call.headers),
         "create" => create(call, &rt, &namespace).await,
         "update" => {
+            let validation = FieldValidation::of(&call)?;
             let (body, call) = call.body_json().await?;
             let name = path.name.as_deref().unwrap_or_default();
-            let updated = call.state.store.update(&rt, &namespace, name, convert_in(body, &rt), part)?;
-            Ok(object_response(&call, &rt, &updated, StatusCode::OK))
+            let body = convert_in(body, &rt);
+            let unknown = validation.check(&rt, &body)?;
+            let updated = call.state.store.update(&rt, &namespace, name, body, part)?;
+            Ok(with_warnings(object_response(&call, &rt, &updated, StatusCode::OK), &unknown))
         }
         "patch" => patch(call, &path, part).await,
         "delete" => {
@@ -436,10 +520,12 @@ async fn create(call: Call<'_>, rt: &ResourceType, namespace: &str) -> Result<Re
     if call.param("dryRun").is_some() {
         return Err(ApiError::bad_request("kube-sim does not support dryRun"));
     }
+    let validation = FieldValidation::of(&call)?;
     let (body, call) = call.body_json().await?;
     let obj = prepare_create(rt, namespace, body, call.state.store.resource_version())?;
+    let unknown = validation.check(rt, &obj)?;
     let created = call.state.store.create(rt, obj)?;
-    Ok(object_response(&call, rt, &created, StatusCode::CREATED))
+    Ok(with_warnings(object_response(&call, rt, &created, StatusCode::CREATED), &unknown))
 }
 
 /// Checks and completes an object for creation: apiVersion/kind, name (or generateName), namespace.
@@ -562,6 +648,7 @@ async fn patch(call: Call<'_>, path: &ResourcePath, part: Part) -> Result<Respon
         return Err(ApiError::bad_request("kube-sim does not support dryRun"));
     }
     let field_manager = call.param("fieldManager").map(str::to_owned);
+    let validation = FieldValidation::of(&call)?;
     let bytes = read_body(call.body).await?;
     let body: Value = if content_type == "application/apply-patch+yaml" {
         serde_yaml::from_slice(&bytes).map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?
@@ -590,11 +677,22 @@ async fn patch(call: Call<'_>, path: &ResourcePath, part: Part) -> Result<Respon
         });
     }
     let store = &call.state.store;
+    if content_type == "application/apply-patch+yaml"
+        && let Some(field) = rt.pruning.unknown_fields(&body).first()
+    {
+        // Server-side apply builds a typed patch from the schema, whatever fieldValidation says.
+        return Err(ApiError::typed_patch(format!(
+            "failed to create typed patch object ({namespace}/{name}; {}, Kind={}): .{field}: field not declared in schema",
+            rt.api_version(),
+            rt.kind
+        )));
+    }
     if content_type == "application/apply-patch+yaml" && store.get(&rt, &namespace, &name).is_err() {
         let obj = prepare_create(&rt, &namespace, body, store.resource_version())?;
         let created = store.create(&rt, obj)?;
         return Ok(json_response(StatusCode::CREATED, &converted(&created, &rt)));
     }
+    let mut unknown = Vec::new();
     let patched = store.update_with(&rt, &namespace, &name, part, |current| {
         let before_rv = object::resource_version(current).map(str::to_owned);
         let result = match content_type.as_str() {
@@ -610,6 +708,7 @@ async fn patch(call: Call<'_>, path: &ResourcePath, part: Part) -> Result<Respon
         if !current.is_object() {
             return Err(ApiError::bad_request("the patch must leave a JSON object"));
         }
+        unknown = validation.check(&rt, current)?;
         if object::resource_version(current).map(str::to_owned) != before_rv {
             if let Some(rv) = object::resource_version(current) {
                 parse_rv(rv)?;
@@ -618,7 +717,7 @@ async fn patch(call: Call<'_>, path: &ResourcePath, part: Part) -> Result<Respon
         }
         Ok(())
     })?;
-    Ok(json_response(StatusCode::OK, &converted(&patched, &rt)))
+    Ok(with_warnings(json_response(StatusCode::OK, &converted(&patched, &rt)), &unknown))
 }
 
 fn delete_precondition(body: &[u8]) -> Result<Option<String>> {

@@ -472,6 +472,7 @@ fn delete_namespace_contents(store: &Store, inner: &mut Inner, namespace: &str) 
             preferred: true,
             pruning: crate::schema::Pruning::None,
             status_default: None,
+            openapi_schema: None,
         };
         store.commit(inner, &rt, key, ChangeKind::Deleted, (*obj).clone(), Some(obj));
     }

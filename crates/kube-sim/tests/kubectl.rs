@@ -1,5 +1,6 @@
 //! kube-sim checked with the real kubectl (not written by us): get with selectors and output
-//! formats, annotate, patch, rollout restart, get -w, auth can-i with impersonation.
+//! formats, annotate, patch, rollout restart, get -w, auth can-i with impersonation, apply
+//! (client-side and server-side, with field validation) and explain over the OpenAPI documents.
 
 mod common;
 
@@ -279,4 +280,189 @@ async fn metrics_count_the_open_watches() {
     assert_eq!(watches(&kubectl.run(&["get", "--raw", "/metrics"]).await), 1);
     watch.kill().await.unwrap();
     wait_for("the ended watch to be counted out", || async { (sim.open_watches() == 0).then_some(()) }).await;
+}
+
+/// A manifest file in a temp dir, for `kubectl apply -f`.
+fn manifest(dir: &tempfile::TempDir, name: &str, yaml: &str) -> String {
+    let path = dir.path().join(name);
+    std::fs::write(&path, yaml).unwrap();
+    path.display().to_string()
+}
+
+const APPLIED_KS: &str = "apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata:
+  name: applied
+  namespace: team-a
+spec:
+  interval: 5m
+  path: ./kustomize
+  prune: true
+  sourceRef:
+    kind: GitRepository
+    name: podinfo
+";
+
+/// `kubectl apply -f` (client-side: OpenAPI v3 for validation, `fieldValidation=Strict`, the
+/// last-applied annotation and a three-way merge patch) creates, then updates a Flux object and
+/// a ConfigMap, which the emulated controller then reconciles.
+#[tokio::test]
+async fn apply_creates_then_configures_flux_objects_and_configmaps() {
+    let sim = demo().await;
+    let kubectl = Kubectl::new(&sim);
+    let dir = tempfile::tempdir().unwrap();
+    let ks = manifest(&dir, "ks.yaml", APPLIED_KS);
+    let out = kubectl.run(&["apply", "-f", &ks]).await;
+    assert_eq!(out.trim(), "kustomization.kustomize.toolkit.fluxcd.io/applied created");
+    let out = kubectl.run(&["apply", "-f", &ks]).await;
+    assert_eq!(out.trim(), "kustomization.kustomize.toolkit.fluxcd.io/applied unchanged");
+    let ks = manifest(&dir, "ks.yaml", &APPLIED_KS.replace("interval: 5m", "interval: 7m"));
+    let out = kubectl.run(&["apply", "-f", &ks]).await;
+    assert_eq!(out.trim(), "kustomization.kustomize.toolkit.fluxcd.io/applied configured");
+    let obj = wait_ready(&sim, "kustomize.toolkit.fluxcd.io", "Kustomization", "team-a", "applied").await;
+    assert_eq!(obj["spec"]["interval"], "7m");
+    assert_eq!(obj["metadata"]["generation"], 2);
+    assert!(obj["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"].is_string());
+    let patch = sim.patches().into_iter().rev().find(|p| p.name == "applied").expect("the apply's patch");
+    assert_eq!(patch.content_type, "application/merge-patch+json", "a CRD gets a JSON merge patch");
+    assert_eq!(patch.field_manager.as_deref(), Some("kubectl-client-side-apply"));
+
+    let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: team-a\ndata:\n  a: \"1\"\n";
+    let path = manifest(&dir, "cm.yaml", cm);
+    assert_eq!(kubectl.run(&["apply", "-f", &path]).await.trim(), "configmap/settings created");
+    let path = manifest(&dir, "cm.yaml", &cm.replace("\"1\"", "\"2\""));
+    assert_eq!(kubectl.run(&["apply", "-f", &path]).await.trim(), "configmap/settings configured");
+    let patch = sim.patches().into_iter().rev().find(|p| p.name == "settings").expect("the apply's patch");
+    assert_eq!(patch.content_type, "application/strategic-merge-patch+json", "a built-in gets a strategic merge patch");
+    assert_eq!(sim.cluster().get("", "ConfigMap", "team-a", "settings").unwrap()["data"]["a"], "2");
+}
+
+/// `kubectl apply --server-side`: an apply patch under field manager `kubectl`, creating then
+/// updating.
+#[tokio::test]
+async fn server_side_apply_creates_and_updates() {
+    let sim = demo().await;
+    let kubectl = Kubectl::new(&sim);
+    let dir = tempfile::tempdir().unwrap();
+    let ks = manifest(&dir, "ks.yaml", APPLIED_KS);
+    let out = kubectl.run(&["apply", "--server-side", "-f", &ks]).await;
+    assert_eq!(out.trim(), "kustomization.kustomize.toolkit.fluxcd.io/applied serverside-applied");
+    let ks = manifest(&dir, "ks.yaml", &APPLIED_KS.replace("prune: true", "prune: false"));
+    let out = kubectl.run(&["apply", "--server-side", "-f", &ks]).await;
+    assert_eq!(out.trim(), "kustomization.kustomize.toolkit.fluxcd.io/applied serverside-applied");
+    let obj = sim.cluster().get("kustomize.toolkit.fluxcd.io", "Kustomization", "team-a", "applied").unwrap();
+    assert_eq!(obj["spec"]["prune"], false);
+    let patches: Vec<_> = sim.patches().into_iter().filter(|p| p.name == "applied").collect();
+    assert_eq!(patches.len(), 2);
+    assert!(
+        patches
+            .iter()
+            .all(|p| p.content_type == "application/apply-patch+yaml" && p.field_manager.as_deref() == Some("kubectl"))
+    );
+}
+
+/// Fields the schema lacks: refused under kubectl's `fieldValidation=Strict` with the API
+/// server's strict decoding error (and by server-side apply, which types the patch), warned
+/// about with `--validate=warn`, dropped silently with `--validate=false`.
+#[tokio::test]
+async fn unknown_fields_are_refused_warned_or_dropped_as_asked() {
+    let sim = demo().await;
+    let kubectl = Kubectl::new(&sim);
+    let dir = tempfile::tempdir().unwrap();
+    let bad = manifest(&dir, "bad.yaml", &APPLIED_KS.replace("  prune: true\n", "  prune: true\n  bogus: 1\n"));
+    let (code, _, stderr) = kubectl.fail(&["apply", "-f", &bad]).await;
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains(r#"Error from server (BadRequest): error when creating ""#)
+            && stderr.contains(r#"Kustomization in version "v1" cannot be handled as a Kustomization: strict decoding error: unknown field "spec.bogus""#),
+        "{stderr}"
+    );
+    let (_, _, stderr) = kubectl.fail(&["apply", "--server-side", "-f", &bad]).await;
+    assert!(
+        stderr.contains("failed to create typed patch object (team-a/applied; kustomize.toolkit.fluxcd.io/v1, Kind=Kustomization): .spec.bogus: field not declared in schema"),
+        "{stderr}"
+    );
+    let (_, _, stderr) = kubectl.fail(&["create", "-f", &bad]).await;
+    assert!(stderr.contains(r#"strict decoding error: unknown field "spec.bogus""#), "{stderr}");
+    assert!(sim.cluster().get("kustomize.toolkit.fluxcd.io", "Kustomization", "team-a", "applied").is_none());
+
+    let output = kubectl.command(&["apply", "--validate=warn", "-f", &bad]).output().await.unwrap();
+    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(r#"Warning: unknown field "spec.bogus""#), "{stderr}");
+    let obj = sim.cluster().get("kustomize.toolkit.fluxcd.io", "Kustomization", "team-a", "applied").unwrap();
+    assert!(obj["spec"].get("bogus").is_none(), "pruned: {}", obj["spec"]);
+    let out = kubectl
+        .run(&["patch", "-n", "team-a", "kustomization/applied", "--type", "merge", "-p", r#"{"spec":{"nope":1}}"#])
+        .await;
+    assert!(out.contains("patched"), "{out}");
+}
+
+/// `kubectl explain` reads the OpenAPI v3 documents: a Flux kind's fields from its CRD schema,
+/// a built-in's from Kubernetes' published schemas.
+#[tokio::test]
+async fn explain_describes_flux_and_built_in_fields() {
+    let sim = common::start(SimConfig { fleet: FleetChoice::Empty, ..SimConfig::default() }).await;
+    let kubectl = Kubectl::new(&sim);
+    let out = kubectl.run(&["explain", "kustomization.spec"]).await;
+    assert!(
+        out.starts_with("GROUP:      kustomize.toolkit.fluxcd.io\nKIND:       Kustomization\nVERSION:    v1\n"),
+        "{out}"
+    );
+    assert!(out.contains("FIELD: spec <Object>"), "{out}");
+    assert!(
+        out.contains("  sourceRef\t<Object> -required-\n    Reference of the source where the kustomization file is."),
+        "{out}"
+    );
+    assert!(out.contains("  interval\t<string> -required-"), "{out}");
+    let out = kubectl.run(&["explain", "helmrelease.spec.chart.spec.sourceRef.kind"]).await;
+    assert!(out.contains("ENUM:\n    HelmRepository\n    GitRepository\n    Bucket\n"), "{out}");
+    let out = kubectl.run(&["explain", "kustomization.metadata.labels"]).await;
+    assert!(out.contains("FIELD: labels <map[string]string>"), "metadata is ObjectMeta: {out}");
+    let out = kubectl.run(&["explain", "deployment.spec.template.spec.containers.image"]).await;
+    assert!(out.starts_with("GROUP:      apps\nKIND:       Deployment\nVERSION:    v1\n"), "{out}");
+    assert!(out.contains("Container image name."), "{out}");
+    let recursive = kubectl.run(&["explain", "gitrepository", "--recursive"]).await;
+    assert!(recursive.contains("lastHandledReconcileAt\t<string>"), "{recursive}");
+    let (_, _, stderr) = kubectl.fail(&["explain", "kustomization.spec.nope"]).await;
+    assert!(stderr.contains(r#"field "nope" does not exist"#), "{stderr}");
+}
+
+/// The documents themselves: the v3 index names every served group version with a hash, each
+/// document resolves; `/openapi/v2` answers JSON, and a protobuf-only request (kubectl's v2
+/// download) is refused with 406, which kubectl treats as "no v2".
+#[tokio::test]
+async fn openapi_documents_are_served_as_json() {
+    let sim = common::start(SimConfig { fleet: FleetChoice::Empty, ..SimConfig::default() }).await;
+    let kubectl = Kubectl::new(&sim);
+    let index: Value = serde_json::from_str(&kubectl.run(&["get", "--raw", "/openapi/v3"]).await).unwrap();
+    let paths = index["paths"].as_object().unwrap();
+    for gv in [
+        "api/v1",
+        "apis/apps/v1",
+        "apis/kustomize.toolkit.fluxcd.io/v1",
+        "apis/helm.toolkit.fluxcd.io/v2",
+        "apis/notification.toolkit.fluxcd.io/v1beta3",
+    ] {
+        let url = paths[gv]["serverRelativeURL"].as_str().unwrap_or_else(|| panic!("{gv} in the index"));
+        let doc: Value = serde_json::from_str(&kubectl.run(&["get", "--raw", url]).await).unwrap();
+        assert_eq!(doc["openapi"], "3.0.0", "{gv}");
+    }
+    let v2: Value = serde_json::from_str(&kubectl.run(&["get", "--raw", "/openapi/v2"]).await).unwrap();
+    assert_eq!(v2["swagger"], "2.0");
+    assert!(v2["definitions"]["io.fluxcd.toolkit.source.v1.GitRepository"]["properties"]["spec"].is_object());
+    assert!(
+        v2["paths"]["/apis/kustomize.toolkit.fluxcd.io/v1/namespaces/{namespace}/kustomizations/{name}"]["patch"]
+            .is_object()
+    );
+
+    let client = common::client(&sim, sim.admin_token()).await;
+    let request = axum::http::Request::get("/openapi/v2")
+        .header("Accept", "application/com.github.proto-openapi.spec.v2@v1.0+protobuf")
+        .body(Vec::new())
+        .unwrap();
+    match client.request_text(request).await {
+        Err(kube::Error::Api(status)) => assert_eq!((status.code, status.reason.as_str()), (406, "NotAcceptable")),
+        other => panic!("406 expected: {other:?}"),
+    }
 }
