@@ -201,6 +201,8 @@ pub fn router(state: Arc<AppState>, sessions: Store) -> Router {
         .route("/api/v1/actions", post(crate::api::actions::post_actions))
         .route("/api/v1/audit", get(crate::api::audit::get_audit))
         .route("/api/v1/controllers/{cluster}", get(crate::api::controllers::get_controllers))
+        .route("/api/v1/why/{cluster}/{group}/{kind}/{namespace}/{name}", get(crate::api::why::get_why))
+        .route("/api/v1/revisions", get(crate::api::why::get_revisions))
         .route("/api/v1/me", get(me))
         .route("/auth/methods", get(crate::auth::login::methods))
         .route("/auth/login", post(crate::auth::login::login))

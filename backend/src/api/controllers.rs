@@ -33,6 +33,11 @@ pub(crate) async fn get_controllers(
     let cluster = state
         .cluster(&cluster_name)
         .ok_or_else(|| ApiError::not_found(format!("no cluster named {cluster_name:?}")))?;
+    Ok(Json(statuses(cluster).await?))
+}
+
+/// The Flux controller Deployments of a cluster and their readiness, read as the dashboard.
+pub(crate) async fn statuses(cluster: &crate::fleet::cluster::Cluster) -> Result<Vec<ControllerStatus>, ApiError> {
     let ar = ApiResource::erase::<k8s_openapi::api::apps::v1::Deployment>(&());
     let api: Api<DynamicObject> = Api::all_with(cluster.client.clone(), &ar);
     let list = api
@@ -59,5 +64,5 @@ pub(crate) async fn get_controllers(
         })
         .collect();
     out.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(Json(out))
+    Ok(out)
 }
