@@ -314,19 +314,7 @@ async fn anonymous_read_only_access_is_off_by_default_and_scoped_when_on() {
 #[tokio::test]
 async fn an_unreachable_identity_provider_and_a_stray_callback_get_clear_pages() {
     let mut config = demo_config(PASSWORD).unwrap();
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    config.auth.oidc = Some(fluxboard::config::OidcConfig {
-        issuer: format!("http://127.0.0.1:{closed}"),
-        client_id: "fluxboard".into(),
-        client_secret: None,
-        redirect_url: "http://127.0.0.1:1/auth/oidc/callback".into(),
-        scopes: vec!["openid".into()],
-        username_claim: "preferred_username".into(),
-        groups_claim: "groups".into(),
-        name: "SSO".into(),
-        username_prefix: "oidc:".into(),
-        groups_prefix: "oidc:".into(),
-    });
+    config.auth.oidc = Some(common::unreachable_oidc());
     let app = TestApp::start_with(Options { identity: None, config, ..Options::default() }).await;
     let (_, methods) = Browser::new(&app).get("/auth/methods").await;
     assert_eq!(methods["oidc"], "SSO");

@@ -334,19 +334,7 @@ async fn sso_starts_are_rate_limited_per_client() {
     // Each SSO start keeps a flow in a session: unauthenticated clients must not create them
     // without limit.
     let mut config = demo_config("pw").unwrap();
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    config.auth.oidc = Some(fluxboard::config::OidcConfig {
-        issuer: format!("http://127.0.0.1:{closed}"),
-        client_id: "fluxboard".into(),
-        client_secret: None,
-        redirect_url: "http://127.0.0.1:1/auth/oidc/callback".into(),
-        scopes: vec!["openid".into()],
-        username_claim: "preferred_username".into(),
-        groups_claim: "groups".into(),
-        name: "SSO".into(),
-        username_prefix: "oidc:".into(),
-        groups_prefix: "oidc:".into(),
-    });
+    config.auth.oidc = Some(common::unreachable_oidc());
     let app = TestApp::start_with(Options { identity: None, config, ..Options::default() }).await;
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let mut statuses = Vec::new();

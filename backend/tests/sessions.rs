@@ -12,6 +12,13 @@ use serde_json::{Value, json};
 
 const PASSWORD: &str = "correct-horse-battery";
 
+/// One emulated cluster for the replicas to watch.
+async fn one_cluster() -> Demo {
+    Demo::start(&DemoOptions { clusters: vec!["production".into()], objects: None, realistic_timing: false })
+        .await
+        .unwrap()
+}
+
 /// One configuration file for every replica (as a Deployment mounts one): the same password
 /// hashes, so a session made on one replica is valid on the others.
 static CONFIG: std::sync::LazyLock<fluxboard::config::Config> =
@@ -49,10 +56,7 @@ async fn replica_with(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_made_on_one_replica_works_on_the_other() {
     let redis = Redis::start().await;
-    let demo =
-        Demo::start(&DemoOptions { clusters: vec!["production".into()], objects: None, realistic_timing: false })
-            .await
-            .unwrap();
+    let demo = one_cluster().await;
     let (a_app, a, stop_a) = replica(&demo, &redis).await;
     let (b_app, b, _stop_b) = replica(&demo, &redis).await;
 
@@ -95,10 +99,7 @@ async fn a_session_made_on_one_replica_works_on_the_other() {
 async fn idle_and_absolute_expiry_end_sessions() {
     use redis::AsyncCommands as _;
     let redis = Redis::start().await;
-    let demo =
-        Demo::start(&DemoOptions { clusters: vec!["production".into()], objects: None, realistic_timing: false })
-            .await
-            .unwrap();
+    let demo = one_cluster().await;
     let (_a, a, _stop) = replica(&demo, &redis).await;
     let mut conn = redis::Client::open(redis.url.as_str()).unwrap().get_multiplexed_async_connection().await.unwrap();
     let login = || async {
@@ -149,10 +150,7 @@ async fn idle_and_absolute_expiry_end_sessions() {
 async fn a_removed_or_repassworded_user_loses_access_at_once() {
     // L6: the session is checked against the current user record, on every replica.
     let redis = Redis::start().await;
-    let demo =
-        Demo::start(&DemoOptions { clusters: vec!["production".into()], objects: None, realistic_timing: false })
-            .await
-            .unwrap();
+    let demo = one_cluster().await;
     let (_a_app, a, _stop_a) = replica(&demo, &redis).await;
     let login_url = format!("{a}/auth/login");
     let login = |user: &'static str| {
@@ -176,10 +174,7 @@ async fn a_removed_or_repassworded_user_loses_access_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_browser_session_cookie_has_no_lifetime_of_its_own() {
     let redis = Redis::start().await;
-    let demo =
-        Demo::start(&DemoOptions { clusters: vec!["production".into()], objects: None, realistic_timing: false })
-            .await
-            .unwrap();
+    let demo = one_cluster().await;
     let mut config = demo_config(PASSWORD).unwrap();
     config.sessions.browser_session = true;
     let (_app, url, _stop) = replica_with(&demo, &redis, config).await;
@@ -199,10 +194,7 @@ async fn a_browser_session_cookie_has_no_lifetime_of_its_own() {
 async fn replicas_share_the_login_limits_and_the_audit_trail() {
     // N replicas must not mean N times the attempts, and every replica shows the same trail.
     let redis = Redis::start().await;
-    let demo =
-        Demo::start(&DemoOptions { clusters: vec!["production".into()], objects: None, realistic_timing: false })
-            .await
-            .unwrap();
+    let demo = one_cluster().await;
     let (_a_app, a, _stop_a) = replica(&demo, &redis).await;
     let (_b_app, b, _stop_b) = replica(&demo, &redis).await;
     let wrong = json!({"username": "viewer", "password": "wrong"});

@@ -291,3 +291,20 @@ pub async fn call(
         .map(str::to_owned);
     (status, res.json().await.unwrap_or(Value::Null), cookie)
 }
+
+/// SSO configured against an identity provider that cannot be reached (a closed port).
+pub fn unreachable_oidc() -> fluxboard::config::OidcConfig {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    fluxboard::config::OidcConfig {
+        issuer: format!("http://127.0.0.1:{closed}"),
+        client_id: "fluxboard".into(),
+        client_secret: None,
+        redirect_url: "http://127.0.0.1:1/auth/oidc/callback".into(),
+        scopes: vec!["openid".into()],
+        username_claim: "preferred_username".into(),
+        groups_claim: "groups".into(),
+        name: "SSO".into(),
+        username_prefix: "oidc:".into(),
+        groups_prefix: "oidc:".into(),
+    }
+}
