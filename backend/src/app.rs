@@ -95,6 +95,7 @@ impl App {
             oidc: options.config.auth.oidc.clone().map(crate::auth::oidc::Oidc::new).transpose()?,
             shutdown: tokio::sync::watch::channel(false).0,
             snapshots: crate::fleet::stream::SnapshotCache::default(),
+            snapshot_frames: crate::fleet::stream::SnapshotFrames::default(),
             sessions: sessions.clone(),
             hosts: options.config.hosts()?,
             stream_slots: std::sync::Mutex::default(),

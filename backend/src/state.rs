@@ -42,6 +42,8 @@ pub struct AppState {
     pub shutdown: tokio::sync::watch::Sender<bool>,
     /// Recent compressed snapshots, shared by clients that connect at about the same time.
     pub snapshots: crate::fleet::stream::SnapshotCache,
+    /// The last uncompressed snapshot frame per scope, for streams opened without `after`.
+    pub snapshot_frames: crate::fleet::stream::SnapshotFrames,
     /// The session store (streams re-read their session from it).
     pub sessions: Store,
     /// The Host values answered and the origins trusted (DNS-rebinding protection).

@@ -31,9 +31,22 @@ pub struct Delta {
     pub event: &'static str,
     /// The JSON data of the SSE event.
     pub data: Arc<str>,
+    /// The whole SSE frame (event, id, data), built once and shared by every stream.
+    pub frame: bytes::Bytes,
     pub cluster: String,
     /// "" for cluster events.
     pub namespace: String,
+}
+
+/// One server-sent event as its bytes: `event`, `id` and a single `data` line (JSON written by
+/// serde_json holds no raw line break, so one line carries it whole).
+pub fn sse_frame(event: &str, id: &str, data: &str) -> bytes::Bytes {
+    debug_assert!(!data.contains(['\n', '\r']), "SSE data must be one line");
+    let mut out = String::with_capacity(data.len() + event.len() + id.len() + 24);
+    for part in ["event: ", event, "\nid: ", id, "\ndata: ", data, "\n\n"] {
+        out.push_str(part);
+    }
+    bytes::Bytes::from(out)
 }
 
 /// What a new subscriber starts from.
@@ -268,7 +281,9 @@ impl FleetStore {
 
     fn push(&self, inner: &mut Inner, event: &'static str, data: Arc<str>, cluster: String, namespace: String) {
         inner.seq += 1;
-        let delta = Arc::new(Delta { seq: inner.seq, event, data, cluster, namespace });
+        let id = fluxboard_model::api::EventId { epoch: self.epoch, seq: inner.seq }.to_string();
+        let frame = sse_frame(event, &id, &data);
+        let delta = Arc::new(Delta { seq: inner.seq, event, data, frame, cluster, namespace });
         if inner.log.len() == self.capacity {
             inner.log.pop_front();
         }

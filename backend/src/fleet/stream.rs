@@ -25,14 +25,13 @@ use std::time::{Duration, Instant};
 
 use axum::extract::{Extension, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, header};
-use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use fluxboard_model::api::{EventId, event};
 use futures::StreamExt as _;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::auth::Identity;
-use crate::fleet::store::{Delta, FleetStore, Start, Visibility};
+use crate::fleet::store::{Delta, FleetStore, Start, Subscription, Visibility, sse_frame};
 use crate::http::error::ApiError;
 use crate::state::AppState;
 
@@ -87,36 +86,38 @@ pub(crate) async fn stream(
     let visible: Visibility = crate::auth::visibility(&identity);
     // A client that brought its own snapshot (`after`) is never sent one on the stream: a gap
     // (this process restarted, another replica, too far behind) tells it to fetch one, compressed.
+    let scope = scope_key(&identity);
     let sub = match (after, last) {
-        // Building a full snapshot is blocking work: off the async workers.
-        (None, last) => {
-            let (store, visible) = (state.store.clone(), visible.clone());
-            match tokio::task::spawn_blocking(move || store.subscribe(last, &visible)).await {
-                Ok(sub) => sub,
-                Err(_) => return ApiError::unavailable("the snapshot could not be built; try again").into_response(),
-            }
-        }
-        (Some(_), Some(last)) => state.store.resume(last, &visible),
+        (None, None) => match state.snapshot_frames.subscribe(&state.store, &scope, &visible).await {
+            Some(sub) => sub,
+            None => return ApiError::unavailable("the snapshot could not be built; try again").into_response(),
+        },
+        // A browser's own reconnect without `after` (old clients): from the log, or a fresh
+        // snapshot when the log cannot continue.
+        (None, Some(last)) => match state.store.resume(last, &visible) {
+            sub if !matches!(sub.start, Start::Gap) => FramedStart::from(sub, &visible),
+            _ => match state.snapshot_frames.subscribe(&state.store, &scope, &visible).await {
+                Some(sub) => sub,
+                None => return ApiError::unavailable("the snapshot could not be built; try again").into_response(),
+            },
+        },
+        (Some(_), Some(last)) => FramedStart::from(state.store.resume(last, &visible), &visible),
         (Some(_), None) => return resync(),
     };
-    let epoch = sub.epoch;
     // Every stream starts by telling the browser how soon to reconnect.
-    let mut initial = vec![Event::default().retry(RETRY)];
-    match sub.start {
-        Start::Snapshot { seq, json } => {
-            initial.push(Event::default().event(event::SNAPSHOT).id(EventId { epoch, seq }.to_string()).data(json));
-        }
-        Start::Resume(deltas) => {
-            initial.extend(deltas.iter().filter(|d| visible(&d.cluster, &d.namespace)).map(|d| to_event(epoch, d)));
-        }
-        Start::Gap => return resync(),
+    let mut initial = vec![bytes::Bytes::from(format!("retry: {}\n\n", RETRY.as_millis()))];
+    match sub.frames {
+        Some(frames) => initial.extend(frames),
+        None => return resync(),
     }
     state.metrics.sse_clients.fetch_add(1, Ordering::Relaxed);
     let guard = ClientGuard(state.clone());
     let shutdown = state.shutdown.subscribe();
     let mut check = tokio::time::interval(SESSION_CHECK);
     check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let watch = SessionWatch { id: session_id, identity, check, _slot: slot };
+    let mut keep_alive = tokio::time::interval_at(tokio::time::Instant::now() + KEEP_ALIVE, KEEP_ALIVE);
+    keep_alive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let watch = SessionWatch { id: session_id, identity, check, keep_alive, _slot: slot };
     let start = (sub.changes, visible, guard, shutdown, watch);
     let live =
         futures::stream::unfold(start, move |(mut changes, visible, guard, mut shutdown, mut watch)| async move {
@@ -128,6 +129,9 @@ pub(crate) async fn stream(
                 let next = tokio::select! {
                     next = changes.recv() => next,
                     _ = shutdown.changed() => return None,
+                    _ = watch.keep_alive.tick() => {
+                        return Some((bytes::Bytes::from_static(b":\n\n"), (changes, visible, guard, shutdown, watch)));
+                    }
                     _ = watch.check.tick(), if watch.id.is_some() => {
                         if watch.session_ended(&guard.0).await {
                             tracing::info!(user = watch.identity.user, "session ended: its event stream is closed");
@@ -139,7 +143,8 @@ pub(crate) async fn stream(
                 match next {
                     Ok(delta) if visible(&delta.cluster, &delta.namespace) => {
                         guard.0.metrics.events_sent.fetch_add(1, Ordering::Relaxed);
-                        return Some((to_event(epoch, &delta), (changes, visible, guard, shutdown, watch)));
+                        watch.keep_alive.reset();
+                        return Some((delta.frame.clone(), (changes, visible, guard, shutdown, watch)));
                     }
                     Ok(_) => {}
                     Err(RecvError::Lagged(missed)) => {
@@ -151,15 +156,80 @@ pub(crate) async fn stream(
                 }
             }
         });
-    let events = futures::stream::iter(initial).chain(live).map(Ok::<_, Infallible>);
-    ([("x-accel-buffering", "no")], Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE))).into_response()
+    let frames = futures::stream::iter(initial).chain(live).map(Ok::<_, Infallible>);
+    event_stream(axum::body::Body::from_stream(frames))
+}
+
+/// An event-stream response around `body` (frames written by [`sse_frame`]).
+fn event_stream(body: axum::body::Body) -> Response {
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    response
 }
 
 /// A stream of one `resync` event: the client fetches the snapshot again.
 fn resync() -> Response {
-    let event = Event::default().retry(RETRY).event(event::RESYNC).data("{}");
-    let events = futures::stream::iter([Ok::<_, Infallible>(event)]);
-    ([("x-accel-buffering", "no")], Sse::new(events)).into_response()
+    let retry = format!("retry: {}\n\n", RETRY.as_millis());
+    let frames = [bytes::Bytes::from(retry), sse_frame(event::RESYNC, "", "{}")];
+    event_stream(axum::body::Body::from_stream(futures::stream::iter(frames.map(Ok::<_, Infallible>))))
+}
+
+/// Where a stream starts: its first frames (None: the client must resync) and its changes.
+pub(crate) struct FramedStart {
+    frames: Option<Vec<bytes::Bytes>>,
+    changes: tokio::sync::broadcast::Receiver<Arc<Delta>>,
+}
+
+impl FramedStart {
+    fn from(sub: Subscription, visible: &Visibility) -> FramedStart {
+        let frames = match sub.start {
+            Start::Snapshot { seq, json } => {
+                Some(vec![sse_frame(event::SNAPSHOT, &EventId { epoch: sub.epoch, seq }.to_string(), &json)])
+            }
+            Start::Resume(deltas) => {
+                Some(deltas.iter().filter(|d| visible(&d.cluster, &d.namespace)).map(|d| d.frame.clone()).collect())
+            }
+            Start::Gap => None,
+        };
+        FramedStart { frames, changes: sub.changes }
+    }
+}
+
+/// The last snapshot frame built per scope, shared by the streams that open without `after`
+/// (old clients, scripts): the next one continues from its sequence number through the change
+/// log instead of building and holding a copy of its own.
+#[derive(Debug, Default)]
+pub struct SnapshotFrames {
+    frames: std::sync::Mutex<HashMap<String, (EventId, bytes::Bytes)>>,
+}
+
+impl SnapshotFrames {
+    async fn subscribe(&self, store: &Arc<FleetStore>, scope: &str, visible: &Visibility) -> Option<FramedStart> {
+        let cached = self.frames.lock().unwrap_or_else(|e| e.into_inner()).get(scope).cloned();
+        if let Some((id, frame)) = cached {
+            let sub = store.resume(id, visible);
+            if let Start::Resume(deltas) = sub.start {
+                let mut frames = vec![frame];
+                frames.extend(deltas.iter().filter(|d| visible(&d.cluster, &d.namespace)).map(|d| d.frame.clone()));
+                return Some(FramedStart { frames: Some(frames), changes: sub.changes });
+            }
+        }
+        // Building a full snapshot is blocking work: off the async workers.
+        let (built_store, built_visible) = (store.clone(), visible.clone());
+        let sub = tokio::task::spawn_blocking(move || built_store.subscribe(None, &built_visible)).await.ok()?;
+        let Start::Snapshot { seq, json } = sub.start else { return Some(FramedStart::from(sub, visible)) };
+        let id = EventId { epoch: sub.epoch, seq };
+        let frame = sse_frame(event::SNAPSHOT, &id.to_string(), &json);
+        let mut frames = self.frames.lock().unwrap_or_else(|e| e.into_inner());
+        if frames.len() >= SNAPSHOT_SCOPES && !frames.contains_key(scope) {
+            frames.clear();
+        }
+        frames.insert(scope.to_owned(), (id, frame.clone()));
+        Some(FramedStart { frames: Some(vec![frame]), changes: sub.changes })
+    }
 }
 
 /// The stream's query: nothing, or `after=<epoch>:<seq>`.
@@ -297,15 +367,13 @@ fn gzip(data: &[u8]) -> Vec<u8> {
     encoder.finish().unwrap_or_default()
 }
 
-fn to_event(epoch: u64, delta: &Delta) -> Event {
-    Event::default().event(delta.event).id(EventId { epoch, seq: delta.seq }.to_string()).data(&*delta.data)
-}
-
-/// What a stream of a logged-in user re-checks.
+/// The timers of one stream: the session re-check of a logged-in user, the keep-alive comment.
 struct SessionWatch {
     id: Option<tower_sessions::session::Id>,
     identity: Arc<Identity>,
     check: tokio::time::Interval,
+    /// A comment when nothing else was sent for [`KEEP_ALIVE`].
+    keep_alive: tokio::time::Interval,
     _slot: StreamSlot,
 }
 
@@ -383,6 +451,28 @@ mod tests {
         }
         let long = format!("{}=1", "a".repeat(1000));
         assert!(after_param(Some(&long)).unwrap_err().message.len() < 100);
+    }
+
+    #[tokio::test]
+    async fn streams_without_after_share_one_snapshot_frame_and_continue_from_it() {
+        let store = Arc::new(FleetStore::new(7, 64));
+        let info = fluxboard_model::kind_info("kustomize.toolkit.fluxcd.io", "Kustomization").unwrap();
+        let ks = |name: &str| {
+            let obj = serde_json::json!({"metadata": {"name": name, "namespace": "team-a", "generation": 1}});
+            fluxboard_model::summarize("production", info, &obj)
+        };
+        store.upsert(ks("a"));
+        let visible: Visibility = Arc::new(|_: &str, _: &str| true);
+        let frames = SnapshotFrames::default();
+        let first = frames.subscribe(&store, "all", &visible).await.unwrap().frames.unwrap();
+        store.upsert(ks("b"));
+        let second = frames.subscribe(&store, "all", &visible).await.unwrap().frames.unwrap();
+        // The same bytes (no copy of the snapshot per stream), then the change made since.
+        assert_eq!(first[0].as_ptr(), second[0].as_ptr());
+        assert_eq!(second.len(), 2);
+        let text = std::str::from_utf8(&second[1]).unwrap();
+        assert!(text.starts_with("event: upsert\nid: 7:2\ndata: {") && text.ends_with("}\n\n"), "{text}");
+        assert!(text.contains("\"name\":\"b\""));
     }
 
     #[test]
