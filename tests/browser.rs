@@ -771,6 +771,16 @@ async fn a_keyboard_user_skips_moves_through_rows_keeps_focus_across_live_update
             "return document.activeElement.closest('[data-index]')?.dataset.index === '0';",
         )
         .await?;
+    // The rows are one tab stop: Tab leaves the list, Shift+Tab comes back to the same row.
+    browser.press(&[&Key::Tab]).await?;
+    browser.wait_script("out of the list", "return !document.activeElement.closest('.tbody');").await?;
+    browser.press(&[&Key::Shift, &Key::Tab]).await?;
+    browser
+        .wait_script(
+            "back on the row",
+            "return document.activeElement.closest('.col-name') && document.activeElement.closest('[data-index]').dataset.index === '0';",
+        )
+        .await?;
     c.execute("document.activeElement.__mark = 'focused'; return null;", vec![]).await?;
 
     // The focused object changes on the stream (suspended): the row updates in place, the

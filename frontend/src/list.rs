@@ -165,6 +165,14 @@ pub(crate) fn ResourceList() -> impl IntoView {
         let count = (viewport.get() / h).ceil() as usize + 2 * OVERSCAN;
         (first, (first + count).min(n), n)
     };
+    // One tab stop for the rows (roving): the row last focused, or the first one in view; arrow
+    // keys move between rows, so Tab passes the list in one step.
+    let current = RwSignal::new(0usize);
+    let tab_row = Memo::new(move |_| {
+        let (first, last, _) = window_range();
+        let c = current.get();
+        if (first..last).contains(&c) { c } else { first }
+    });
     let visible = move || {
         let (first, last, _) = window_range();
         shown.with(|r| r[first..last].iter().cloned().enumerate().map(|(i, k)| (first + i, k)).collect::<Vec<_>>())
@@ -412,7 +420,17 @@ pub(crate) fn ResourceList() -> impl IntoView {
                     node_ref=body
                     on:pointerenter=move |_| pointer_in.set(true)
                     on:pointerleave=move |_| pointer_in.set(false)
-                    on:focusin=move |_| focus_in.set(true)
+                    on:focusin=move |ev: web_sys::FocusEvent| {
+                        focus_in.set(true);
+                        let index = ev
+                            .target()
+                            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+                            .and_then(|el| el.closest("[data-index]").ok().flatten())
+                            .and_then(|row| row.get_attribute("data-index")?.parse::<usize>().ok());
+                        if let Some(i) = index {
+                            current.set(i);
+                        }
+                    }
                     on:focusout=move |ev: web_sys::FocusEvent| {
                         let inside = ev
                             .related_target()
@@ -427,7 +445,7 @@ pub(crate) fn ResourceList() -> impl IntoView {
                 >
                     <div style:height=move || format!("{}px", window_range().0 as f64 * row_h.get()) aria-hidden="true"></div>
                     <For each=visible key=|row: &(usize, String)| row.clone() let:((index, k))>
-                        <ListRow index=index object=k multi_cluster=multi_cluster selected=selected selectable=can_act() />
+                        <ListRow index=index object=k multi_cluster=multi_cluster selected=selected selectable=can_act() tab_row=tab_row />
                     </For>
                     <div
                         style:height=move || {
@@ -468,8 +486,10 @@ fn ListRow(
     multi_cluster: Memo<bool>,
     selected: RwSignal<HashSet<String>>,
     selectable: bool,
+    tab_row: Memo<usize>,
 ) -> impl IntoView {
     let live = expect_context::<Live>();
+    let tab_stop = Signal::derive(move || if tab_row.get() == index { 0 } else { -1 });
     let clock = expect_context::<Clock>();
     // This row's object, live: only its own changes reach the DOM, cell by cell.
     let id = object.clone();
@@ -500,6 +520,7 @@ fn ListRow(
                             <input
                                 type="checkbox"
                                 class="select"
+                                tabindex=move || tab_stop.get()
                                 aria-label=label
                                 prop:checked=move || selected.with(|s| s.contains(&k1))
                                 on:change=move |ev| {
@@ -524,7 +545,7 @@ fn ListRow(
             }
             <div role="cell" class="col col-namespace">{s.namespace.clone()}</div>
             <div role="cell" class="col col-name">
-                <Link href=detail_href(&r) class="object-link">{s.name.clone()}</Link>
+                <Link href=detail_href(&r) class="object-link" tabindex=tab_stop>{s.name.clone()}</Link>
             </div>
             <div role="cell" class="col col-message" title=field(|s| plain(&s.message))>{field(|s| plain(&s.message))}</div>
             <div role="cell" class="col col-revision" title=field(|s| s.revision.clone())>

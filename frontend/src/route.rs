@@ -178,6 +178,9 @@ pub(crate) fn Link(
     /// A main navigation entry: `aria-current="page"` on its page, a highlight in its section.
     #[prop(optional)]
     nav: bool,
+    /// A roving tab stop (the list's rows): 0 for the one in the tab order, -1 for the others.
+    #[prop(optional, into)]
+    tabindex: Option<Signal<i32>>,
     children: Children,
 ) -> impl IntoView {
     let router = expect_context::<Router>();
@@ -194,6 +197,7 @@ pub(crate) fn Link(
             class=class
             class:active=in_section
             aria-current=move || here().then_some("page")
+            tabindex=move || tabindex.map(|t| t.get())
             on:click=move |ev: web_sys::MouseEvent| {
                 if ev.button() == 0 && !ev.ctrl_key() && !ev.meta_key() && !ev.shift_key() && !ev.alt_key() {
                     ev.prevent_default();
