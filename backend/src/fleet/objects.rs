@@ -107,9 +107,22 @@ async fn events(
     };
     let mut entries: Vec<_> =
         list.items.iter().map(|e| event_entry(&serde_json::to_value(e).unwrap_or_default())).collect();
-    entries.sort_by(|a, b| b.last_seen.cmp(&a.last_seen));
+    sort_newest_first(&mut entries, jiff::Timestamp::now().as_second());
     entries.truncate(EVENTS_LIMIT);
     entries
+}
+
+/// Newest first; a time more than a minute in the future is not believed and sorts last, so a
+/// clock-skewed or hostile Event cannot pin itself to the top of the timeline.
+fn sort_newest_first(entries: &mut [fluxboard_model::api::EventEntry], now: i64) {
+    let when = |e: &fluxboard_model::api::EventEntry| {
+        e.last_seen
+            .as_deref()
+            .and_then(fluxboard_model::view::parse_rfc3339)
+            .filter(|t| *t <= now + 60)
+            .unwrap_or(i64::MIN)
+    };
+    entries.sort_by_key(|e| std::cmp::Reverse(when(e)));
 }
 
 async fn inventory(
@@ -214,6 +227,31 @@ mod tests {
         let yaml = to_masked_yaml(secret);
         assert!(!yaml.contains("c2VjcmV0") && !yaml.contains("abc") && !yaml.contains("managedFields"), "{yaml}");
         assert_eq!(yaml.matches(MASK).count(), 3, "{yaml}");
+    }
+
+    #[test]
+    fn events_from_the_future_do_not_pin_themselves_to_the_top() {
+        let event = |reason: &str, at: &str| fluxboard_model::api::EventEntry {
+            type_: "Normal".into(),
+            reason: reason.into(),
+            message: String::new(),
+            count: 1,
+            last_seen: Some(at.into()),
+            source: String::new(),
+        };
+        let now = fluxboard_model::view::parse_rfc3339("2026-12-01T10:00:00Z").unwrap();
+        let mut entries = vec![
+            event("old", "2026-12-01T09:00:00Z"),
+            event("forged", "2099-01-01T00:00:00Z"),
+            event("new", "2026-12-01T09:59:00Z"),
+        ];
+        sort_newest_first(&mut entries, now);
+        let order: Vec<&str> = entries.iter().map(|e| e.reason.as_str()).collect();
+        assert_eq!(order, ["new", "old", "forged"], "a time from the future is not believed");
+        // Ordinary clock skew (under a minute) still counts as the time it says.
+        entries.push(event("skewed", "2026-12-01T10:00:30Z"));
+        sort_newest_first(&mut entries, now);
+        assert_eq!(entries[0].reason, "skewed");
     }
 
     #[test]
