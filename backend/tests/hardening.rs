@@ -344,3 +344,28 @@ async fn sso_starts_are_rate_limited_per_client() {
     assert_eq!(statuses[0], 502, "the provider is unreachable");
     assert_eq!(*statuses.last().unwrap(), 429, "{statuses:?}");
 }
+
+#[tokio::test]
+async fn unreadable_events_are_said_not_shown_as_none() {
+    // A user whose cluster RBAC lets them read Kustomizations but not Events: the detail says
+    // so instead of "No recent events".
+    let app = app_as(fluxboard::auth::Identity {
+        user: "lim".into(),
+        groups: vec!["limited".into()],
+        grants: vec![fluxboard::auth::Grant::everywhere(fluxboard::auth::Role::Viewer)],
+    })
+    .await;
+    for obj in [
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "limited"},
+               "rules": [{"apiGroups": ["kustomize.toolkit.fluxcd.io"], "resources": ["kustomizations"], "verbs": ["get"]}]}),
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": "limited"},
+               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "limited"},
+               "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "limited"}]}),
+    ] {
+        app.sim().cluster().apply(&obj).unwrap();
+    }
+    let (status, detail) =
+        app.get_json("/api/v1/objects/production/kustomize.toolkit.fluxcd.io/Kustomization/team-a/podinfo").await;
+    assert_eq!(status, 200, "{detail}");
+    assert!(detail["eventsError"].as_str().unwrap().contains("not readable"), "{detail}");
+}

@@ -303,7 +303,10 @@ fn sections(d: &ObjectDetail, cluster: String) -> impl IntoView + use<> {
         })
     });
     let events = if d.events.is_empty() {
-        view! { <p class="empty">"No recent events."</p> }.into_any()
+        match d.events_error.clone() {
+            Some(why) => view! { <p class="empty" data-testid="events-error">{why}</p> }.into_any(),
+            None => view! { <p class="empty">"No recent events."</p> }.into_any(),
+        }
     } else {
         let items = d
             .events

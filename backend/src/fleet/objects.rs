@@ -81,7 +81,8 @@ pub(crate) async fn get_object(
         summary: summarize(&cluster, info, &value),
         api_version: ar.api_version.clone(),
         conditions: conditions(&value),
-        events,
+        events: events.clone().unwrap_or_default(),
+        events_error: events.err(),
         history: history(&kind, &value),
         inventory,
         inventory_note,
@@ -94,22 +95,25 @@ async fn events(
     namespace: &str,
     kind: &str,
     name: &str,
-) -> Vec<fluxboard_model::api::EventEntry> {
+) -> Result<Vec<fluxboard_model::api::EventEntry>, String> {
     let api: Api<DynamicObject> =
         Api::namespaced_with(client, namespace, &ApiResource::erase::<k8s_openapi::api::core::v1::Event>(&()));
     let params = ListParams::default().fields(&format!("involvedObject.kind={kind},involvedObject.name={name}"));
     let list = match api.list(&params).await {
         Ok(list) => list,
+        Err(kube::Error::Api(status)) if status.code == 403 => {
+            return Err("the Events are not readable for you (cluster RBAC)".into());
+        }
         Err(err) => {
             tracing::debug!(err = crate::fleet::cluster::kube_error(&err), "events not readable");
-            return Vec::new();
+            return Err("the Events could not be read from the cluster; they show again on the next reload".into());
         }
     };
     let mut entries: Vec<_> =
         list.items.iter().map(|e| event_entry(&serde_json::to_value(e).unwrap_or_default())).collect();
     sort_newest_first(&mut entries, jiff::Timestamp::now().as_second());
     entries.truncate(EVENTS_LIMIT);
-    entries
+    Ok(entries)
 }
 
 /// Newest first; a time more than a minute in the future is not believed and sorts last, so a

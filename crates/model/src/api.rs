@@ -223,6 +223,9 @@ pub struct ObjectDetail {
     pub api_version: String,
     pub conditions: Vec<Condition>,
     pub events: Vec<EventEntry>,
+    /// Why no Events are listed when they could not be read (not "no recent events").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events_error: Option<String>,
     pub history: Vec<HistoryEntry>,
     /// `None` for kinds without an inventory.
     pub inventory: Option<Vec<InventoryItem>>,
