@@ -104,9 +104,7 @@ fn event_kinds(lines: Vec<String>) -> Vec<String> {
             let mut words: Vec<&str> = Vec::new();
             let mut in_count = false;
             for w in l.split_whitespace() {
-                if w.starts_with("(x") {
-                    in_count = !w.ends_with(')');
-                } else if in_count {
+                if w.starts_with("(x") || in_count {
                     in_count = !w.ends_with(')');
                 } else {
                     words.push(w);
