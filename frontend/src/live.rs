@@ -53,7 +53,7 @@ impl Fleet {
                     self.insert(s);
                 }
             }
-            Message::Upsert(s) => self.insert(s),
+            Message::Upsert(s) => self.insert(*s),
             Message::Delete(r) => {
                 self.objects.remove(&format!("{}/{}/{}/{}/{}", r.cluster, r.group, r.kind, r.namespace, r.name));
             }
@@ -130,7 +130,7 @@ impl Live {
 
 enum Message {
     Snapshot(Snapshot),
-    Upsert(Summary),
+    Upsert(Box<Summary>),
     Delete(ObjectRef),
     Cluster(ClusterStatus),
 }
