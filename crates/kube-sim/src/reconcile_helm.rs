@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use crate::reconcile::{EventType, Run};
+use crate::reconcile::{EventType, ObjRef, Run};
 
 const SOURCE: &str = "source.toolkit.fluxcd.io";
 
@@ -266,6 +266,75 @@ fn stall_out_of_retries(r: &mut Run<'_>, action: Action) {
 /// One HelmRelease reconciliation: helm-controller's `reconcileRelease` and `AtomicRelease`
 /// (helmrelease_controller.go, internal/reconcile/atomic_release.go), one action loop per run.
 pub(crate) fn helm_release(r: &mut Run<'_>) {
+    release_steps(r);
+    storage(r);
+}
+
+/// Helm's storage: one Secret `sh.helm.release.v1.<release>.v<version>` per release in the
+/// history (type `helm.sh/release.v1`, labelled with its status; `release` holds the release
+/// as base64 JSON, which Helm also reads, gzip being optional). `flux tree` reads the latest
+/// one's manifest to list what a HelmRelease manages. An uninstalled release loses its Secret.
+fn storage(r: &mut Run<'_>) {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let history = r.outcome.status["history"].as_array().cloned().unwrap_or_default();
+    let namespace = r.outcome.status["storageNamespace"].as_str().unwrap_or(r.namespace()).to_owned();
+    let secret_name =
+        |h: &Value| format!("sh.helm.release.v1.{}.v{}", h["name"].as_str().unwrap_or_default(), h["version"]);
+    let kept: Vec<String> = history.iter().filter(|h| h["status"] != "uninstalled").map(secret_name).collect();
+    for old in r.obj["status"]["history"].as_array().into_iter().flatten() {
+        let name = secret_name(old);
+        if !kept.contains(&name) && r.world.get("", "Secret", &namespace, &name).is_some() {
+            r.outcome.delete.push(ObjRef {
+                api_version: "v1".into(),
+                kind: "Secret".into(),
+                namespace: namespace.clone(),
+                name,
+            });
+        }
+    }
+    for h in history.iter().filter(|h| h["status"] != "uninstalled") {
+        let name = secret_name(h);
+        let state = h["status"].as_str().unwrap_or_default();
+        let current = r.world.get("", "Secret", &namespace, &name);
+        if current.is_some_and(|c| c["metadata"]["labels"]["status"] == state) {
+            continue;
+        }
+        let release = h["name"].as_str().unwrap_or_default();
+        let chart = h["chartName"].as_str().unwrap_or_default();
+        let version = h["chartVersion"].as_str().unwrap_or_default();
+        // Helm's install order: the Service before the Deployment.
+        let mut objects =
+            release_objects(r.obj, release, h["namespace"].as_str().unwrap_or(&namespace), chart, version);
+        objects.reverse();
+        let manifest: String = objects
+            .iter()
+            .map(|o| {
+                let file = if crate::object::kind(o) == "Service" { "service" } else { "deployment" };
+                format!(
+                    "---\n# Source: {chart}/templates/{file}.yaml\n{}",
+                    serde_yaml::to_string(o).unwrap_or_default()
+                )
+            })
+            .collect();
+        let stored = json!({
+            "name": release, "namespace": h["namespace"], "version": h["version"],
+            "info": {"first_deployed": h["firstDeployed"], "last_deployed": h["lastDeployed"], "status": state,
+                     "description": if state == "failed" { "Release failed" } else { "Install complete" }},
+            "chart": {"metadata": {"name": chart, "version": version, "appVersion": h["appVersion"]}},
+            "manifest": manifest,
+        });
+        let encoded = b64.encode(b64.encode(stored.to_string()));
+        r.outcome.apply.push(json!({
+            "apiVersion": "v1", "kind": "Secret", "type": "helm.sh/release.v1",
+            "metadata": {"name": name, "namespace": namespace,
+                         "labels": {"name": release, "owner": "helm", "status": state, "version": h["version"].to_string()}},
+            "data": {"release": encoded},
+        }));
+    }
+}
+
+fn release_steps(r: &mut Run<'_>) {
     // pkg apis/meta `HandleAnnotationRequest`: honoured only with the same token as a new
     // requestedAt, and recorded as handled whenever present.
     let annotations = &r.obj["metadata"]["annotations"];
