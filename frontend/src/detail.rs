@@ -36,6 +36,9 @@ fn object_link(cluster: &str, reference: &str) -> Option<(ObjectRef, String)> {
     ))
 }
 
+/// How long the object must stay unchanged on the stream before its detail is read again.
+const DETAIL_RELOAD_DEBOUNCE: std::time::Duration = std::time::Duration::from_millis(500);
+
 #[component]
 pub(crate) fn Detail(target: ObjectRef) -> impl IntoView {
     let live = expect_context::<Live>();
@@ -43,20 +46,36 @@ pub(crate) fn Detail(target: ObjectRef) -> impl IntoView {
     let id = format!("{}/{}/{}/{}/{}", target.cluster, target.group, target.kind, target.namespace, target.name);
     let summary = Memo::new(move |_| live.fleet.with(|f| f.objects.get(&id).map(|r| (*r.summary).clone())));
     let detail: RwSignal<Option<Result<ObjectDetail, String>>> = RwSignal::new(None);
+    // Each load has a number: only the newest one's answer is shown (answers can arrive out of
+    // order), and a burst of changes on the stream makes one load after it settles, so a
+    // flapping object does not multiply the inventory reads by the number of open tabs.
+    let latest = StoredValue::new(0u64);
     let load = {
         let target = target.clone();
-        move || {
+        move |wait: std::time::Duration| {
             let target = target.clone();
-            spawn_local(async move {
-                let result = fetch_detail(&target).await;
-                detail.set(Some(result));
-            });
+            let mine = latest.get_value() + 1;
+            latest.set_value(mine);
+            set_timeout(
+                move || {
+                    if latest.get_value() != mine {
+                        return;
+                    }
+                    spawn_local(async move {
+                        let result = fetch_detail(&target).await;
+                        if latest.try_get_value() == Some(mine) {
+                            detail.set(Some(result));
+                        }
+                    });
+                },
+                wait,
+            );
         }
     };
-    // Load now, and again whenever the object changes on the stream.
-    Effect::new(move |_| {
+    // Load now, and again (debounced) whenever the object changes on the stream.
+    Effect::new(move |first: Option<()>| {
         summary.track();
-        load();
+        load(if first.is_none() { std::time::Duration::ZERO } else { DETAIL_RELOAD_DEBOUNCE });
     });
     let known_kind = kind_info(&target.group, &target.kind).is_some();
     let title = format!("{} {}/{}", target.kind, target.namespace, target.name);

@@ -21,15 +21,20 @@ pub(crate) fn logout() {
 pub(crate) fn Login() -> impl IntoView {
     document().set_title("Log in · fluxboard");
     let methods: RwSignal<Option<Methods>> = RwSignal::new(None);
+    let error = RwSignal::new(None::<String>);
     spawn_local(async move {
-        if let Ok(m) = crate::http::get_json::<Methods>("auth/methods").await {
-            methods.set(Some(m));
+        match crate::http::get_json::<Methods>("auth/methods").await {
+            Ok(m) => methods.set(Some(m)),
+            // Not "Loading…" forever: say why, and offer what every server has.
+            Err(e) => {
+                error.set(Some(format!("The login methods could not be loaded ({e}). Reload the page to try again.")));
+                methods.set(Some(Methods { local: true, ..Methods::default() }));
+            }
         }
     });
     let username = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
     let token = RwSignal::new(String::new());
-    let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
     let submit = move |url: &'static str, body: serde_json::Value| {
         if busy.get_untracked() {
