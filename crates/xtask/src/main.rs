@@ -188,8 +188,9 @@ fn setup_build_tools(root: &Path) -> anyhow::Result<()> {
 /// Chromium and ChromeDriver for the browser tests, redis-server for the shared-session tests,
 /// the npm package oidc-provider (at the versions of tests/oidc/package-lock.json) for SSO.
 fn setup_test_tools() -> anyhow::Result<()> {
-    if !Path::new("tests/oidc/node_modules/oidc-provider").exists() {
-        say("installing the test OpenID provider (npm ci in tests/oidc)");
+    let packages = ["tests/oidc/node_modules/oidc-provider", "tests/oidc/node_modules/axe-core"];
+    if !packages.iter().all(|p| Path::new(p).exists()) {
+        say("installing the browser tests' npm packages: oidc-provider, axe-core (npm ci in tests/oidc)");
         run(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir("tests/oidc"))?;
     }
     let missing: Vec<&str> = [
