@@ -142,7 +142,9 @@ pub fn sort(list: &mut [&Summary], key: SortKey, descending: bool) {
 
 /// [`sort`] for any items that hold a summary.
 pub fn sort_by_summary<T>(list: &mut [T], summary: impl Fn(&T) -> &Summary, key: SortKey, descending: bool) {
-    let identity = |s: &Summary| (s.kind.as_str(), s.namespace.as_str(), s.name.as_str(), s.cluster.as_str());
+    fn identity(s: &Summary) -> (&str, &str, &str, &str) {
+        (&s.kind, &s.namespace, &s.name, &s.cluster)
+    }
     list.sort_by(|a, b| {
         let (a, b) = (summary(a), summary(b));
         let primary = match key {
