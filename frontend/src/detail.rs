@@ -134,6 +134,11 @@ pub(crate) fn Detail(target: ObjectRef) -> impl IntoView {
                 {move || summary.get().map(|s| view! { <HealthBadge health=s.health retrying=s.retrying /> })}
             </header>
             <crate::actions::ActionBar summary=Signal::from(summary) />
+            <crate::why::WhyChain target=target.clone() />
+            <details class="panel graph-tab" data-testid="object-graph-tab">
+                <summary>"Graph: upstream and downstream"</summary>
+                <crate::graph::ObjectGraph target=target.clone() />
+            </details>
             {(!known_kind).then(|| view! { <p class="error">"This is not a Flux kind fluxboard knows."</p> })}
             {move || {
                 match (summary.get(), live.loaded.get()) {

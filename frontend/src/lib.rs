@@ -10,14 +10,17 @@
 
 mod actions;
 mod detail;
+mod graph;
 mod http;
 mod list;
 mod live;
 mod login;
 mod overview;
+mod releases;
 mod route;
 mod ui;
 mod wall;
+mod why;
 
 use fluxboard_model::auth::Identity;
 use leptos::prelude::*;
@@ -65,6 +68,7 @@ fn App(me: Identity) -> impl IntoView {
     let clock = Clock::start();
     provide_context(router);
     provide_context(live);
+    provide_context(why::Causes::new(live));
     provide_context(clock);
     let actions = actions::Actions::start(me);
     provide_context(actions);
@@ -132,6 +136,8 @@ fn App(me: Identity) -> impl IntoView {
                     <nav aria-label="Main">
                         <Link href="/" class="nav" nav=true>"Overview"</Link>
                         <Link href="/resources" class="nav" nav=true>"Resources"</Link>
+                        <Link href="/graph" class="nav" nav=true>"Graph"</Link>
+                        <Link href="/matrix" class="nav" nav=true>"Releases"</Link>
                         <Link href="/controllers" class="nav" nav=true>"Controllers"</Link>
                         {move || actions.is_admin().then(|| view! { <Link href="/audit" class="nav" nav=true>"Audit"</Link> })}
                         <Link href="/wall" class="nav" nav=true>"Wall"</Link>
@@ -171,6 +177,9 @@ fn App(me: Identity) -> impl IntoView {
                     Page::Controllers => view! { <actions::ControllersPage /> }.into_any(),
                     Page::Audit => view! { <actions::AuditPage /> }.into_any(),
                     Page::Wall => ().into_any(),
+                    Page::Graph(q) => view! { <graph::GraphPage query=q /> }.into_any(),
+                    Page::Revisions(q) => view! { <releases::RevisionsPage query=q /> }.into_any(),
+                    Page::Matrix => view! { <releases::MatrixPage /> }.into_any(),
                     Page::NotFound => {
                         view! {
                             <section class="page">

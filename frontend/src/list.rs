@@ -331,6 +331,16 @@ pub(crate) fn ResourceList() -> impl IntoView {
                         on:input=set_filter(|q, v| q.filter.q = v)
                     />
                 </label>
+                {move || {
+                    let q = query.with(|q| q.filter.q.clone());
+                    fluxboard_model::graph::is_revision_query(&q).then(|| {
+                        view! {
+                            <Link href=crate::releases::revisions_href(&q) class="btn small where-revision">
+                                "Where is this revision?"
+                            </Link>
+                        }
+                    })
+                }}
                 {select(
                     "Cluster",
                     "filter-cluster",
@@ -489,6 +499,7 @@ fn ListRow(
     tab_row: Memo<usize>,
 ) -> impl IntoView {
     let live = expect_context::<Live>();
+    let causes = expect_context::<crate::why::Causes>();
     let tab_stop = Signal::derive(move || if tab_row.get() == index { 0 } else { -1 });
     let clock = expect_context::<Clock>();
     // This row's object, live: only its own changes reach the DOM, cell by cell.
@@ -547,7 +558,10 @@ fn ListRow(
             <div role="cell" class="col col-name">
                 <Link href=detail_href(&r) class="object-link" tabindex=tab_stop>{s.name.clone()}</Link>
             </div>
-            <div role="cell" class="col col-message" title=field(|s| plain(&s.message))>{field(|s| plain(&s.message))}</div>
+            <div role="cell" class="col col-message" title=field(|s| plain(&s.message))>
+                // What blocks it, when something upstream does; else its own message.
+                {move || causes.line(&object).map(|l| plain(&l)).unwrap_or_else(field(|s| plain(&s.message)))}
+            </div>
             <div role="cell" class="col col-revision" title=field(|s| s.revision.clone())>
                 {field(|s| short_revision(&s.revision))}
             </div>

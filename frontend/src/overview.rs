@@ -42,12 +42,15 @@ pub(crate) fn Overview() -> impl IntoView {
             (f.objects.len(), by_health, by_kind)
         })
     });
+    let causes = expect_context::<crate::why::Causes>();
     let attention_list = Memo::new(move |_| {
         let now = clock.0.get();
         live.fleet.with(|f| {
             let mut list: Vec<(Summary, &'static str)> = f
                 .objects
                 .values()
+                // An object whose cause needs attention too is listed beneath that cause.
+                .filter(|r| !crate::why::is_beneath(&causes, &fluxboard_model::view::key(&r.summary)))
                 .filter_map(|r| attention(&r.summary, now).map(|why| ((*r.summary).clone(), why)))
                 .collect();
             list.sort_by(|a, b| {
@@ -179,6 +182,8 @@ pub(crate) fn Overview() -> impl IntoView {
                                                         }}
                                                     </span>
                                                     <p class="message">{plain(&s.message)}</p>
+                                                    <crate::why::BlockedLine object=fluxboard_model::view::key(s) />
+                                                    <crate::why::BlocksList object=fluxboard_model::view::key(s) />
                                                 </div>
                                             </li>
                                         }

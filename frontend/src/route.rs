@@ -15,6 +15,12 @@ pub(crate) enum Page {
     Audit,
     /// The wall screen: no chrome, big type (its options are the query).
     Wall,
+    /// The fleet graph (`/graph?cluster=&namespace=&focus=`), the query kept as it is.
+    Graph(String),
+    /// Where a revision is (`/revisions?q=`).
+    Revisions(String),
+    /// What runs where (`/matrix`).
+    Matrix,
     NotFound,
 }
 
@@ -28,6 +34,9 @@ impl Page {
             Page::Controllers => "Controllers".to_owned(),
             Page::Audit => "Audit log".to_owned(),
             Page::Wall => "Wall".to_owned(),
+            Page::Graph(_) => "Graph".to_owned(),
+            Page::Revisions(_) => "Revision".to_owned(),
+            Page::Matrix => "Release matrix".to_owned(),
             Page::NotFound => "Not found".to_owned(),
         };
         format!("{what} · fluxboard")
@@ -41,6 +50,8 @@ impl Page {
             Page::Controllers => "/controllers",
             Page::Audit => "/audit",
             Page::Wall => "/wall",
+            Page::Graph(_) => "/graph",
+            Page::Revisions(_) | Page::Matrix => "/matrix",
             Page::NotFound => "",
         }
     }
@@ -140,6 +151,9 @@ fn parse(path: &str, query: &str) -> Page {
         [r] if r == "controllers" => Page::Controllers,
         [r] if r == "audit" => Page::Audit,
         [r] if r == "wall" => Page::Wall,
+        [r] if r == "graph" => Page::Graph(query.to_owned()),
+        [r] if r == "revisions" => Page::Revisions(query.to_owned()),
+        [r] if r == "matrix" => Page::Matrix,
         [r, cluster, group, kind, namespace, name] if r == "resources" => Page::Detail(ObjectRef {
             cluster: cluster.clone(),
             group: group.clone(),

@@ -1,0 +1,406 @@
+//! The fleet graph page (`/graph?cluster=&namespace=&focus=`) and a detail page's graph tab: a
+//! layered DAG drawn as SVG from the live fleet (`fluxboard_model::graph`, laid out by
+//! `Graph::layout`), sources above their consumers, nodes coloured by health and carrying
+//! `data-ref="<cluster>/<group>/<kind>/<namespace>/<name>"`, edges by kind (source, dependsOn,
+//! parent). A click or Enter opens the object; drag pans, the wheel and the buttons zoom.
+//! No charting library: the layout is the model's, the drawing is plain SVG elements.
+
+use fluxboard_model::api::ObjectRef;
+use fluxboard_model::graph::{EdgeKind, Graph, Node};
+use fluxboard_model::view::{decode, encode, plain};
+use leptos::prelude::*;
+
+use crate::live::Live;
+use crate::route::{Link, Router, detail_href};
+use crate::ui::health_class;
+
+const NODE_W: f64 = 200.0;
+const NODE_H: f64 = 44.0;
+const GAP_X: f64 = 24.0;
+const GAP_Y: f64 = 56.0;
+
+/// The page's options.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct GraphQuery {
+    pub(crate) cluster: String,
+    pub(crate) namespace: String,
+    /// An object's key: only it and what is upstream and downstream of it.
+    pub(crate) focus: String,
+}
+
+impl GraphQuery {
+    pub(crate) fn parse(query: &str) -> GraphQuery {
+        let mut q = GraphQuery::default();
+        for pair in query.split('&') {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let v = decode(v);
+            match k {
+                "cluster" => q.cluster = v,
+                "namespace" => q.namespace = v,
+                "focus" => q.focus = v,
+                _ => {}
+            }
+        }
+        q
+    }
+
+    fn to_query(&self) -> String {
+        [("cluster", &self.cluster), ("namespace", &self.namespace), ("focus", &self.focus)]
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| format!("{k}={}", encode(v)))
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+}
+
+/// One node as drawn.
+#[derive(Debug, Clone, PartialEq)]
+struct Drawn {
+    key: String,
+    reference: ObjectRef,
+    present: bool,
+    class: String,
+    title: String,
+    x: f64,
+    y: f64,
+}
+
+/// One edge as drawn.
+#[derive(Debug, Clone, PartialEq)]
+struct Line {
+    kind: EdgeKind,
+    d: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Picture {
+    nodes: Vec<Drawn>,
+    lines: Vec<Line>,
+    width: f64,
+    height: f64,
+}
+
+fn picture(graph: &Graph<'_>, q: &GraphQuery) -> Picture {
+    let shown: Vec<usize> = if q.focus.is_empty() {
+        let wanted = |n: &Node<'_>| {
+            (q.cluster.is_empty() || n.cluster() == q.cluster)
+                && (q.namespace.is_empty() || n.namespace() == q.namespace)
+        };
+        let mut shown: Vec<usize> = (0..graph.nodes.len()).filter(|&n| wanted(&graph.nodes[n])).collect();
+        // With a namespace, its objects' sources and parents elsewhere are shown too.
+        if !q.namespace.is_empty() {
+            let mut extra: Vec<usize> = shown.iter().flat_map(|&n| graph.upstream(n).map(|e| e.from)).collect();
+            extra.retain(|n| !shown.contains(n));
+            extra.sort_unstable();
+            extra.dedup();
+            shown.extend(extra);
+        }
+        shown
+    } else {
+        match graph.nodes.iter().position(|n| n.key() == q.focus) {
+            Some(n) => {
+                let mut hood = graph.neighbourhood(n);
+                hood.sort_unstable();
+                hood
+            }
+            None => Vec::new(),
+        }
+    };
+    let layout = graph.layout(&shown);
+    let at = |layer: usize, pos: usize| (pos as f64 * (NODE_W + GAP_X), layer as f64 * (NODE_H + GAP_Y));
+    let mut place = std::collections::HashMap::new();
+    let nodes = layout
+        .places
+        .iter()
+        .map(|&(n, layer, pos)| {
+            let node = &graph.nodes[n];
+            let (x, y) = at(layer, pos);
+            place.insert(n, (x, y));
+            let (class, state) = match node.summary() {
+                Some(s) => (
+                    health_class(s.health).to_owned(),
+                    format!("{}: {}", fluxboard_model::view::health_label(s.health), plain(&s.message)),
+                ),
+                None => ("h-missing".to_owned(), "not found".to_owned()),
+            };
+            Drawn {
+                key: node.key(),
+                reference: node.reference(),
+                present: node.summary().is_some(),
+                class,
+                title: format!("{} {}/{} in {}\n{state}", node.kind(), node.namespace(), node.name(), node.cluster()),
+                x,
+                y,
+            }
+        })
+        .collect();
+    let lines = layout
+        .edges
+        .iter()
+        .filter_map(|&e| {
+            let edge = graph.edges[e];
+            let (&(x1, y1), &(x2, y2)) = (place.get(&edge.from)?, place.get(&edge.to)?);
+            let (sx, sy, ex, ey) = (x1 + NODE_W / 2.0, y1 + NODE_H, x2 + NODE_W / 2.0, y2);
+            let d = if ey > sy {
+                let mid = (sy + ey) / 2.0;
+                format!("M{sx:.0},{sy:.0} C{sx:.0},{mid:.0} {ex:.0},{mid:.0} {ex:.0},{ey:.0}")
+            } else {
+                // Against the layers (a cycle): around the side.
+                let side = x1.max(x2) + NODE_W + GAP_X / 2.0;
+                format!(
+                    "M{:.0},{:.0} C{side:.0},{:.0} {side:.0},{:.0} {:.0},{:.0}",
+                    x1 + NODE_W,
+                    y1 + NODE_H / 2.0,
+                    y1 + NODE_H / 2.0,
+                    y2 + NODE_H / 2.0,
+                    x2 + NODE_W,
+                    y2 + NODE_H / 2.0
+                )
+            };
+            Some(Line { kind: edge.kind, d })
+        })
+        .collect();
+    Picture {
+        nodes,
+        lines,
+        width: (layout.width.max(1) as f64) * (NODE_W + GAP_X) + NODE_W,
+        height: (layout.layers.max(1) as f64) * (NODE_H + GAP_Y),
+    }
+}
+
+fn edge_class(kind: EdgeKind) -> &'static str {
+    match kind {
+        EdgeKind::Source => "edge edge-source",
+        EdgeKind::DependsOn => "edge edge-depends",
+        EdgeKind::Parent => "edge edge-parent",
+    }
+}
+
+/// Cuts a label to what fits a node.
+fn fit(text: &str, chars: usize) -> String {
+    if text.chars().count() <= chars {
+        return text.to_owned();
+    }
+    let mut out: String = text.chars().take(chars.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// The `/graph` page.
+#[component]
+pub(crate) fn GraphPage(#[prop(into)] query: String) -> impl IntoView {
+    let live = expect_context::<Live>();
+    let router = expect_context::<Router>();
+    let q = GraphQuery::parse(&query);
+    let clusters =
+        Memo::new(move |_| live.fleet.with(|f| f.clusters.iter().map(|c| c.name.clone()).collect::<Vec<_>>()));
+    let set = {
+        let q = q.clone();
+        move |edit: &dyn Fn(&mut GraphQuery)| {
+            let mut next = q.clone();
+            edit(&mut next);
+            let query = next.to_query();
+            router.navigate(&if query.is_empty() { "/graph".to_owned() } else { format!("/graph?{query}") });
+        }
+    };
+    let set_cluster = set.clone();
+    let set_namespace = set.clone();
+    let focused = (!q.focus.is_empty()).then(|| q.focus.clone());
+    view! {
+        <section class="page graph-page" aria-labelledby="graph-title">
+            <h1 id="graph-title">"Graph"</h1>
+            <div class="filters graph-filters">
+                <label>
+                    "Cluster "
+                    <select
+                        data-testid="graph-cluster"
+                        on:change=move |ev| {
+                            let v = event_target_value(&ev);
+                            set_cluster(&|g: &mut GraphQuery| g.cluster = v.clone());
+                        }
+                    >
+                        <option value="" selected=q.cluster.is_empty()>"All"</option>
+                        {
+                            let current = q.cluster.clone();
+                            move || {
+                                clusters
+                                    .get()
+                                    .into_iter()
+                                    .map(|c| {
+                                        let selected = c == current;
+                                        view! { <option value=c.clone() selected=selected>{c.clone()}</option> }
+                                    })
+                                    .collect_view()
+                            }
+                        }
+                    </select>
+                </label>
+                <label>
+                    "Namespace "
+                    <input
+                        type="search"
+                        data-testid="graph-namespace"
+                        value=q.namespace.clone()
+                        placeholder="all"
+                        on:change=move |ev| {
+                            let v = event_target_value(&ev);
+                            set_namespace(&|g: &mut GraphQuery| g.namespace = v.trim().to_owned());
+                        }
+                    />
+                </label>
+                {focused.map(|_| view! { <Link href="/graph" class="btn small">"Whole fleet"</Link> })}
+                <span class="legend" aria-hidden="true">
+                    <span class="legend-source">"source"</span>
+                    <span class="legend-depends">"dependsOn"</span>
+                    <span class="legend-parent">"applies"</span>
+                </span>
+            </div>
+            <FleetGraph query=q />
+        </section>
+    }
+}
+
+/// The drawing: the live graph of what `query` selects, with pan and zoom.
+#[component]
+pub(crate) fn FleetGraph(query: GraphQuery) -> impl IntoView {
+    let live = expect_context::<Live>();
+    let router = expect_context::<Router>();
+    let q = query.clone();
+    let pic = Memo::new(move |_| {
+        live.fleet.with(|f| {
+            let graph = Graph::build(f.objects.values().map(|r| &*r.summary));
+            picture(&graph, &q)
+        })
+    });
+    // (x, y, scale) of the drawing inside the view.
+    let view_box = RwSignal::new((0.0f64, 0.0f64, 1.0f64));
+    let fitted = RwSignal::new(false);
+    Effect::new(move |_| {
+        let (w, h) = pic.with(|p| (p.width, p.height));
+        if !fitted.get_untracked() && w > 1.0 {
+            fitted.set(true);
+            let scale = (1100.0 / w).min(640.0 / h.max(1.0)).clamp(0.15, 1.0);
+            view_box.set((0.0, 0.0, scale));
+        }
+    });
+    let drag: RwSignal<Option<(f64, f64, f64, f64)>> = RwSignal::new(None);
+    let zoom = move |factor: f64| view_box.update(|(_, _, s)| *s = (*s * factor).clamp(0.05, 4.0));
+    let transform = move || {
+        let (x, y, s) = view_box.get();
+        format!("translate({x:.1},{y:.1}) scale({s:.3})")
+    };
+    let count = move || pic.with(|p| p.nodes.len());
+    let open = move |r: &ObjectRef| router.navigate(&detail_href(r));
+    view! {
+        <div class="graph-tools">
+            <button class="btn small" aria-label="Zoom in" on:click=move |_| zoom(1.25)>"+"</button>
+            <button class="btn small" aria-label="Zoom out" on:click=move |_| zoom(0.8)>"−"</button>
+            <button class="btn small" on:click=move |_| view_box.set((0.0, 0.0, 1.0))>"Actual size"</button>
+            <span class="count" data-testid="graph-count">
+                {move || match count() {
+                    1 => "1 object".to_owned(),
+                    n => format!("{n} objects"),
+                }}
+            </span>
+        </div>
+        <div class="graph-view">
+            <svg
+                class="graph"
+                data-testid="graph"
+                role="group"
+                aria-label="Fleet graph"
+                width="100%"
+                height="640"
+                on:pointerdown=move |ev: web_sys::PointerEvent| {
+                    let (x, y, _) = view_box.get_untracked();
+                    drag.set(Some((f64::from(ev.client_x()), f64::from(ev.client_y()), x, y)));
+                }
+                on:pointermove=move |ev: web_sys::PointerEvent| {
+                    if let Some((sx, sy, x0, y0)) = drag.get_untracked() {
+                        let (dx, dy) = (f64::from(ev.client_x()) - sx, f64::from(ev.client_y()) - sy);
+                        view_box.update(|(x, y, _)| {
+                            *x = x0 + dx;
+                            *y = y0 + dy;
+                        });
+                    }
+                }
+                on:pointerup=move |_| drag.set(None)
+                on:pointerleave=move |_| drag.set(None)
+                on:wheel=move |ev: web_sys::WheelEvent| {
+                    ev.prevent_default();
+                    zoom(if ev.delta_y() < 0.0 { 1.1 } else { 0.9 });
+                }
+            >
+                <defs>
+                    <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="6" markerHeight="6" orient="auto-start-reverse">
+                        <path d="M0,0 L10,5 L0,10 z" class="arrow-head"></path>
+                    </marker>
+                </defs>
+                <g transform=transform>
+                    {move || {
+                        pic.with(|p| {
+                            p.lines
+                                .iter()
+                                .map(|l| view! { <path class=edge_class(l.kind) d=l.d.clone() marker-end="url(#arrow)"></path> })
+                                .collect_view()
+                        })
+                    }}
+                    {move || {
+                        pic.with(|p| {
+                            p.nodes
+                                .iter()
+                                .map(|n| {
+                                    let r = n.reference.clone();
+                                    let r2 = r.clone();
+                                    let present = n.present;
+                                    let kind = fit(&r.kind, 24);
+                                    let name = fit(&format!("{}/{}", r.namespace, r.name), 30);
+                                    view! {
+                                        <g
+                                            class=format!("gnode {}", n.class)
+                                            data-ref=n.key.clone()
+                                            data-testid="graph-node"
+                                            transform=format!("translate({:.0},{:.0})", n.x, n.y)
+                                            tabindex=if present { "0" } else { "-1" }
+                                            role=if present { "link" } else { "img" }
+                                            aria-label=n.title.clone()
+                                            on:click=move |_| {
+                                                if present {
+                                                    open(&r)
+                                                }
+                                            }
+                                            on:keydown=move |ev: web_sys::KeyboardEvent| {
+                                                if present && ev.key() == "Enter" {
+                                                    open(&r2)
+                                                }
+                                            }
+                                        >
+                                            <title>{n.title.clone()}</title>
+                                            <rect width=NODE_W height=NODE_H rx="6"></rect>
+                                            <text x="10" y="18" class="gkind">{kind}</text>
+                                            <text x="10" y="35" class="gname">{name}</text>
+                                        </g>
+                                    }
+                                })
+                                .collect_view()
+                        })
+                    }}
+                </g>
+            </svg>
+        </div>
+    }
+}
+
+/// A detail page's graph tab: the object, what feeds it and what it feeds.
+#[component]
+pub(crate) fn ObjectGraph(target: ObjectRef) -> impl IntoView {
+    let key = format!("{}/{}/{}/{}/{}", target.cluster, target.group, target.kind, target.namespace, target.name);
+    let href = format!("/graph?focus={}", encode(&key));
+    view! {
+        <div class="object-graph">
+            <Link href=href class="more">"Open as a page"</Link>
+            <FleetGraph query=GraphQuery { focus: key, ..GraphQuery::default() } />
+        </div>
+    }
+}

@@ -1,0 +1,118 @@
+//! The fleet graph in headless Chromium: why team-b-app is not ready (its page names its
+//! GitRepository and the authentication failure; the list and the overview say what blocks it),
+//! the graph page drawing every object of the fleet, a commit found in production and not in
+//! staging from the search box, and the release matrix.
+
+use fantoccini::Locator;
+use fluxboard::Options;
+use fluxboard_e2e::{Browser, Served};
+use std::collections::BTreeSet;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn why_the_graph_where_a_commit_is_and_what_runs_where() -> anyhow::Result<()> {
+    let served = Served::start(&["production", "staging"], Options::default()).await?;
+    served.ready().await?;
+    let browser = Browser::start().await?;
+    let c = &browser.client;
+
+    // team-b-app's page: the chain to its GitRepository and the authentication failure.
+    c.goto(&format!("{}/resources/production/kustomize.toolkit.fluxcd.io/Kustomization/team-b/team-b-app", served.url))
+        .await?;
+    browser
+        .wait_text("[data-testid=why]", "the chain to the repository", |t| {
+            t.contains("GitRepository team-b/team-b-app") && t.contains("authentication required")
+        })
+        .await?;
+    let hop = c.find(Locator::Css("[data-testid=why-hop] a")).await?;
+    assert!(hop.attr("href").await?.unwrap_or_default().ends_with("/GitRepository/team-b/team-b-app"));
+    browser.screenshot("why-team-b-app").await;
+
+    // The list says what blocks it, in the message column.
+    c.goto(&format!("{}/resources?q=team-b-app&kind=Kustomization&cluster=production", served.url)).await?;
+    browser
+        .wait_text(".tbody [data-testid=row] .col-message", "the blocked-by line", |t| {
+            t.starts_with("blocked by GitRepository team-b/team-b-app:") && t.contains("authentication required")
+        })
+        .await?;
+    // The overview lists the Kustomization beneath its repository.
+    c.goto(&format!("{}/", served.url)).await?;
+    browser
+        .wait_script(
+            "team-b-app beneath its repository",
+            "return [...document.querySelectorAll('[data-testid=attention-item]')].some(i => \
+               i.querySelector('.object-link').textContent.includes('GitRepository') && \
+               (i.querySelector('[data-testid=blocks]') || {textContent: ''}).textContent.includes('Kustomization team-b/team-b-app'));",
+        )
+        .await?;
+
+    // The graph draws every object of the fleet, one node each, and a click opens one.
+    c.goto(&format!("{}/graph", served.url)).await?;
+    let want: BTreeSet<String> = served.app.state.store.summaries().iter().map(|s| fluxboard_model::view::key(s)).collect();
+    let deadline = tokio::time::Instant::now() + fluxboard_e2e::DEADLINE;
+    loop {
+        let drawn: Vec<String> = browser
+            .eval("return [...document.querySelectorAll('[data-testid=graph-node]')].map(n => n.getAttribute('data-ref'));")
+            .await?;
+        let drawn: BTreeSet<String> = drawn.into_iter().collect();
+        let want: BTreeSet<String> = served.app.state.store.summaries().iter().map(|s| fluxboard_model::view::key(s)).collect();
+        if want.is_subset(&drawn) && !want.is_empty() {
+            break;
+        }
+        anyhow::ensure!(tokio::time::Instant::now() < deadline, "the graph lacks {:?}", want.difference(&drawn).collect::<Vec<_>>());
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(want.len() > 60, "two clusters of the demo fleet");
+    let edges: usize = browser.eval("return document.querySelectorAll('svg.graph path.edge').length;").await?;
+    assert!(edges > 40, "{edges} edges");
+    browser.screenshot("graph").await;
+    // One namespace (and what feeds it from elsewhere) fits the view; a click opens a node.
+    c.goto(&format!("{}/graph?cluster=production&namespace=team-b", served.url)).await?;
+    browser.wait_text("[data-testid=graph-count]", "team-b's objects", |t| t == "6 objects").await?;
+    browser.screenshot("graph-team-b").await;
+    c.find(Locator::Css(
+        "[data-ref='production/source.toolkit.fluxcd.io/GitRepository/team-b/team-b-app']",
+    ))
+    .await?
+    .click()
+    .await?;
+    browser.wait_text("h1", "the repository's page", |t| t.contains("GitRepository") && t.contains("team-b-app")).await?;
+
+    // A commit of production's fleet repository, typed into the search box.
+    let revision = served
+        .app
+        .state
+        .store
+        .summaries()
+        .iter()
+        .find(|s| s.cluster == "production" && s.kind == "GitRepository" && s.name == "flux-system")
+        .map(|s| s.revision.clone())
+        .unwrap_or_default();
+    let sha = revision.split("sha1:").nth(1).unwrap_or_default().to_owned();
+    anyhow::ensure!(sha.len() >= 7, "production's revision {revision:?}");
+    c.goto(&format!("{}/resources", served.url)).await?;
+    browser.wait_element("#search").await?.send_keys(&sha[..10]).await?;
+    browser.wait_element(".where-revision").await?.click().await?;
+    browser
+        .wait_script(
+            "production's objects with the commit",
+            "const m = [...document.querySelectorAll('[data-testid=revision-match]')]; \
+             return m.length >= 2 && m.every(e => e.getAttribute('data-cluster') === 'production');",
+        )
+        .await?;
+    let text = browser.wait_text(".revisions", "the matches", |t| t.contains("Kustomization flux-system/apps")).await?;
+    assert!(!text.contains("in staging"), "{text}");
+    browser.screenshot("revisions").await;
+
+    // What runs where: the fleet repository differs between the clusters.
+    c.goto(&format!("{}/matrix", served.url)).await?;
+    browser
+        .wait_script(
+            "the fleet repository's row",
+            "return [...document.querySelectorAll('[data-testid=matrix-row]')].some(r => \
+               r.textContent.includes('GitRepository flux-system/flux-system') && r.classList.contains('differs') && \
+               r.querySelectorAll('td[data-cluster]').length === 2);",
+        )
+        .await?;
+    browser.screenshot("matrix").await;
+    Ok(())
+}
