@@ -14,10 +14,11 @@ use crate::live::Live;
 use crate::route::{Link, Router, detail_href};
 use crate::ui::health_class;
 
-const NODE_W: f64 = 200.0;
-const NODE_H: f64 = 44.0;
-const GAP_X: f64 = 24.0;
-const GAP_Y: f64 = 56.0;
+// Whole pixels: the drawing formats integers only.
+const NODE_W: i64 = 200;
+const NODE_H: i64 = 44;
+const GAP_X: i64 = 24;
+const GAP_Y: i64 = 56;
 
 /// The page's options.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -62,8 +63,8 @@ struct Drawn {
     present: bool,
     class: String,
     title: String,
-    x: f64,
-    y: f64,
+    x: i64,
+    y: i64,
 }
 
 /// One edge as drawn.
@@ -77,8 +78,8 @@ struct Line {
 struct Picture {
     nodes: Vec<Drawn>,
     lines: Vec<Line>,
-    width: f64,
-    height: f64,
+    width: i64,
+    height: i64,
 }
 
 fn picture(graph: &Graph<'_>, q: &GraphQuery) -> Picture {
@@ -108,7 +109,7 @@ fn picture(graph: &Graph<'_>, q: &GraphQuery) -> Picture {
         }
     };
     let layout = graph.layout(&shown);
-    let at = |layer: usize, pos: usize| (pos as f64 * (NODE_W + GAP_X), layer as f64 * (NODE_H + GAP_Y));
+    let at = |layer: usize, pos: usize| (pos as i64 * (NODE_W + GAP_X), layer as i64 * (NODE_H + GAP_Y));
     let mut place = std::collections::HashMap::new();
     let nodes = layout
         .places
@@ -141,22 +142,15 @@ fn picture(graph: &Graph<'_>, q: &GraphQuery) -> Picture {
         .filter_map(|&e| {
             let edge = graph.edges[e];
             let (&(x1, y1), &(x2, y2)) = (place.get(&edge.from)?, place.get(&edge.to)?);
-            let (sx, sy, ex, ey) = (x1 + NODE_W / 2.0, y1 + NODE_H, x2 + NODE_W / 2.0, y2);
+            let (sx, sy, ex, ey) = (x1 + NODE_W / 2, y1 + NODE_H, x2 + NODE_W / 2, y2);
             let d = if ey > sy {
-                let mid = (sy + ey) / 2.0;
-                format!("M{sx:.0},{sy:.0} C{sx:.0},{mid:.0} {ex:.0},{mid:.0} {ex:.0},{ey:.0}")
+                let mid = (sy + ey) / 2;
+                format!("M{sx},{sy} C{sx},{mid} {ex},{mid} {ex},{ey}")
             } else {
                 // Against the layers (a cycle): around the side.
-                let side = x1.max(x2) + NODE_W + GAP_X / 2.0;
-                format!(
-                    "M{:.0},{:.0} C{side:.0},{:.0} {side:.0},{:.0} {:.0},{:.0}",
-                    x1 + NODE_W,
-                    y1 + NODE_H / 2.0,
-                    y1 + NODE_H / 2.0,
-                    y2 + NODE_H / 2.0,
-                    x2 + NODE_W,
-                    y2 + NODE_H / 2.0
-                )
+                let side = x1.max(x2) + NODE_W + GAP_X / 2;
+                let (y1, y2) = (y1 + NODE_H / 2, y2 + NODE_H / 2);
+                format!("M{},{y1} C{side},{y1} {side},{y2} {},{y2}", x1 + NODE_W, x2 + NODE_W)
             };
             Some(Line { kind: edge.kind, d })
         })
@@ -164,8 +158,8 @@ fn picture(graph: &Graph<'_>, q: &GraphQuery) -> Picture {
     Picture {
         nodes,
         lines,
-        width: (layout.width.max(1) as f64) * (NODE_W + GAP_X) + NODE_W,
-        height: (layout.layers.max(1) as f64) * (NODE_H + GAP_Y),
+        width: (layout.width.max(1) as i64) * (NODE_W + GAP_X) + NODE_W,
+        height: (layout.layers.max(1) as i64) * (NODE_H + GAP_Y),
     }
 }
 
@@ -273,30 +267,30 @@ pub(crate) fn FleetGraph(query: GraphQuery) -> impl IntoView {
             picture(&graph, &q)
         })
     });
-    // (x, y, scale) of the drawing inside the view.
-    let view_box = RwSignal::new((0.0f64, 0.0f64, 1.0f64));
+    // (x, y, scale in thousandths) of the drawing inside the view.
+    let view_box = RwSignal::new((0i64, 0i64, 1000i64));
     let fitted = RwSignal::new(false);
     Effect::new(move |_| {
         let (w, h) = pic.with(|p| (p.width, p.height));
-        if !fitted.get_untracked() && w > 1.0 {
+        if !fitted.get_untracked() && w > 1 {
             fitted.set(true);
-            let scale = (1100.0 / w).min(640.0 / h.max(1.0)).clamp(0.15, 1.0);
-            view_box.set((0.0, 0.0, scale));
+            let scale = (1_100_000 / w).min(640_000 / h.max(1)).clamp(150, 1000);
+            view_box.set((0, 0, scale));
         }
     });
-    let drag: RwSignal<Option<(f64, f64, f64, f64)>> = RwSignal::new(None);
-    let zoom = move |factor: f64| view_box.update(|(_, _, s)| *s = (*s * factor).clamp(0.05, 4.0));
+    let drag: RwSignal<Option<(i64, i64, i64, i64)>> = RwSignal::new(None);
+    let zoom = move |percent: i64| view_box.update(|(_, _, s)| *s = (*s * percent / 100).clamp(50, 4000));
     let transform = move || {
         let (x, y, s) = view_box.get();
-        format!("translate({x:.1},{y:.1}) scale({s:.3})")
+        format!("translate({x},{y}) scale({}.{:03})", s / 1000, s % 1000)
     };
     let count = move || pic.with(|p| p.nodes.len());
     let open = move |r: &ObjectRef| router.navigate(&detail_href(r));
     view! {
         <div class="graph-tools">
-            <button class="btn small" aria-label="Zoom in" on:click=move |_| zoom(1.25)>"+"</button>
-            <button class="btn small" aria-label="Zoom out" on:click=move |_| zoom(0.8)>"−"</button>
-            <button class="btn small" on:click=move |_| view_box.set((0.0, 0.0, 1.0))>"Actual size"</button>
+            <button class="btn small" aria-label="Zoom in" on:click=move |_| zoom(125)>"+"</button>
+            <button class="btn small" aria-label="Zoom out" on:click=move |_| zoom(80)>"−"</button>
+            <button class="btn small" on:click=move |_| view_box.set((0, 0, 1000))>"Actual size"</button>
             <span class="count" data-testid="graph-count">
                 {move || match count() {
                     1 => "1 object".to_owned(),
@@ -314,11 +308,11 @@ pub(crate) fn FleetGraph(query: GraphQuery) -> impl IntoView {
                 height="640"
                 on:pointerdown=move |ev: web_sys::PointerEvent| {
                     let (x, y, _) = view_box.get_untracked();
-                    drag.set(Some((f64::from(ev.client_x()), f64::from(ev.client_y()), x, y)));
+                    drag.set(Some((i64::from(ev.client_x()), i64::from(ev.client_y()), x, y)));
                 }
                 on:pointermove=move |ev: web_sys::PointerEvent| {
                     if let Some((sx, sy, x0, y0)) = drag.get_untracked() {
-                        let (dx, dy) = (f64::from(ev.client_x()) - sx, f64::from(ev.client_y()) - sy);
+                        let (dx, dy) = (i64::from(ev.client_x()) - sx, i64::from(ev.client_y()) - sy);
                         view_box.update(|(x, y, _)| {
                             *x = x0 + dx;
                             *y = y0 + dy;
@@ -329,7 +323,7 @@ pub(crate) fn FleetGraph(query: GraphQuery) -> impl IntoView {
                 on:pointerleave=move |_| drag.set(None)
                 on:wheel=move |ev: web_sys::WheelEvent| {
                     ev.prevent_default();
-                    zoom(if ev.delta_y() < 0.0 { 1.1 } else { 0.9 });
+                    zoom(if ev.delta_y() < 0.0 { 110 } else { 90 });
                 }
             >
                 <defs>
@@ -361,7 +355,7 @@ pub(crate) fn FleetGraph(query: GraphQuery) -> impl IntoView {
                                             class=format!("gnode {}", n.class)
                                             data-ref=n.key.clone()
                                             data-testid="graph-node"
-                                            transform=format!("translate({:.0},{:.0})", n.x, n.y)
+                                            transform=format!("translate({},{})", n.x, n.y)
                                             tabindex=if present { "0" } else { "-1" }
                                             role=if present { "link" } else { "img" }
                                             aria-label=n.title.clone()
