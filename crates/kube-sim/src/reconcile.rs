@@ -939,7 +939,18 @@ impl<'a> Run<'a> {
         };
         self.outcome.status["lastAttemptedRevision"] = json!(revision);
         let objects: Vec<Value> = manifests.into_iter().map(|m| self.label_for_kustomization(m)).collect();
+        let mut changes = self.change_set(&objects);
+        let pruned_before = self.outcome.delete.len();
         self.apply_inventory(objects);
+        for gone in &self.outcome.delete[pruned_before..] {
+            let id =
+                if gone.namespace.is_empty() { gone.name.clone() } else { format!("{}/{}", gone.namespace, gone.name) };
+            changes.push(format!("{}/{id} deleted", gone.kind));
+        }
+        if !changes.is_empty() {
+            // kustomize-controller's change set event: what the apply created, configured, pruned.
+            self.event(EventType::Normal, "Progressing", &changes.join("\n"), Some(&revision));
+        }
         let entries = self.outcome.status["inventory"]["entries"].clone();
         if !self.health_check(&revision, &entries) {
             return;
@@ -1020,6 +1031,57 @@ impl<'a> Run<'a> {
                 false
             }
         }
+    }
+
+    /// The server-side apply change set (fluxcd/pkg/ssa): `Kind/namespace/name created` or
+    /// `configured` for each object that is new or differs, in apply order (kinds as ssa sorts
+    /// them: namespaces and cluster-wide kinds first, workloads after their configuration).
+    fn change_set(&self, objects: &[Value]) -> Vec<String> {
+        const ORDER: [&str; 16] = [
+            "Namespace",
+            "ResourceQuota",
+            "LimitRange",
+            "ServiceAccount",
+            "Secret",
+            "ConfigMap",
+            "CustomResourceDefinition",
+            "ClusterRole",
+            "ClusterRoleBinding",
+            "Role",
+            "RoleBinding",
+            "Service",
+            "DaemonSet",
+            "Pod",
+            "Deployment",
+            "StatefulSet",
+        ];
+        let rank = |o: &Value| ORDER.iter().position(|k| *k == crate::object::kind(o)).unwrap_or(ORDER.len());
+        let mut sorted: Vec<&Value> = objects.iter().collect();
+        sorted.sort_by_key(|o| rank(o));
+        let mut out = Vec::new();
+        for o in sorted {
+            let (group, _) = crate::resources::split_api_version(o["apiVersion"].as_str().unwrap_or_default());
+            let (kind, namespace, name) = (crate::object::kind(o), crate::object::namespace(o), crate::object::name(o));
+            let action = match self.world.get(group, kind, namespace, name) {
+                None => "created",
+                Some(current) => {
+                    let differs = o.as_object().into_iter().flatten().any(|(k, v)| match k.as_str() {
+                        "metadata" => ["labels", "annotations"].iter().any(|f| {
+                            v[f].as_object().into_iter().flatten().any(|(key, val)| current["metadata"][f][key] != *val)
+                        }),
+                        "status" | "apiVersion" | "kind" => false,
+                        _ => current[k] != *v,
+                    });
+                    if !differs {
+                        continue;
+                    }
+                    "configured"
+                }
+            };
+            let id = if namespace.is_empty() { name.to_owned() } else { format!("{namespace}/{name}") };
+            out.push(format!("{kind}/{id} {action}"));
+        }
+        out
     }
 
     fn label_for_kustomization(&self, mut manifest: Value) -> Value {
@@ -1591,7 +1653,8 @@ pub(crate) mod tests {
         assert_eq!(out.status["observedGeneration"], -1);
         assert!(out.status.get("lastAppliedRevision").is_none(), "applied only once healthy");
         assert_eq!(out.status["history"][0]["lastReconciledStatus"], "HealthCheckFailed");
-        assert_eq!(out.events[0].message, format!("health check failed after 1m0s: {failure}"));
+        assert_eq!(out.events[0].message, "Deployment/apps/web created", "the apply's change set first");
+        assert_eq!(out.events[1].message, format!("health check failed after 1m0s: {failure}"));
         let (progress, lasts) = out.progress.clone().expect("the health check is shown running");
         assert_eq!(lasts, Some(Duration::from_secs(60)));
         assert_eq!(cond(&progress, "Healthy").unwrap()["status"], "Unknown");

@@ -329,6 +329,22 @@ async fn events_list_a_namespace_and_one_object_with_its_source() {
         "{out}"
     );
 
+    // kustomize-controller's change set: one event, one line per object in apply order.
+    let lines: Vec<Vec<&str>> = out.lines().map(cells).collect();
+    let at = lines
+        .iter()
+        .position(|c| c.get(3) == Some(&"Kustomization/podinfo") && c.get(4).is_some_and(|m| m.ends_with(" created")))
+        .unwrap_or_else(|| panic!("the change set event in:\n{out}"));
+    assert_eq!(
+        [lines[at][4], lines[at + 1][0], lines[at + 2][0]],
+        [
+            "ConfigMap/team-a/podinfo-config created",
+            "Service/team-a/podinfo created",
+            "Deployment/team-a/podinfo created"
+        ],
+        "{out}"
+    );
+
     let out = flux.ok(&["events", "--for", "Kustomization/podinfo", "-n", "team-a"]).await.stdout;
     let objects: Vec<&str> = out.lines().skip(1).filter_map(|l| cells(l).get(3).copied()).collect();
     assert!(objects.contains(&"Kustomization/podinfo") && objects.contains(&"GitRepository/podinfo"), "{out}");
