@@ -301,6 +301,17 @@ impl FieldValidation {
     }
 }
 
+/// `dryRun`: `All` runs every check and returns the result without storing it.
+fn dry_run(call: &Call<'_>) -> Result<bool> {
+    match call.param("dryRun") {
+        None | Some("") => Ok(false),
+        Some("All") => Ok(true),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "Invalid dry run value: dryRun: Unsupported value: \"{other}\": supported values: \"All\""
+        ))),
+    }
+}
+
 /// Adds a `Warning` header per unknown field, as the API server does under `fieldValidation=Warn`.
 fn with_warnings(mut response: Response, unknown: &[String]) -> Response {
     for field in unknown {
@@ -342,22 +353,30 @@ async fn resource(mut call: Call<'_>, path: ResourcePath) -> Result<Response> {
         "create" => create(call, &rt, &namespace).await,
         "update" => {
             let validation = FieldValidation::of(&call)?;
+            let dry = dry_run(&call)?;
             let (body, call) = call.body_json().await?;
             let name = path.name.as_deref().unwrap_or_default();
             let body = convert_in(body, &rt);
             let unknown = validation.check(&rt, &body)?;
-            let updated = call.state.store.update(&rt, &namespace, name, body, part)?;
+            let updated = call.state.store.update_as(&rt, &namespace, name, body, part, dry)?;
             Ok(with_warnings(object_response(&call, &rt, &updated, StatusCode::OK), &unknown))
         }
         "patch" => patch(call, &path, part).await,
         "delete" => {
+            let dry = dry_run(&call)?;
             let body = read_body(call.body).await?;
             let precondition = delete_precondition(&body)?;
+            // kubectl sends DeleteOptions.dryRun in the body.
+            let dry = dry || delete_dry_run(&body)?;
             let name = path.name.as_deref().unwrap_or_default();
-            let deleted = call.state.store.delete(&rt, &namespace, name, precondition.as_deref())?;
+            let deleted = if dry {
+                call.state.store.get(&rt, &namespace, name)?
+            } else {
+                call.state.store.delete(&rt, &namespace, name, precondition.as_deref())?
+            };
             Ok(json_response(StatusCode::OK, &converted(&deleted, &rt)))
         }
-        _ => delete_collection(&call, &path),
+        _ => delete_collection(call, &path).await,
     }
 }
 
@@ -517,14 +536,12 @@ fn list(call: &Call<'_>, path: &ResourcePath) -> Result<Response> {
 }
 
 async fn create(call: Call<'_>, rt: &ResourceType, namespace: &str) -> Result<Response> {
-    if call.param("dryRun").is_some() {
-        return Err(ApiError::bad_request("kube-sim does not support dryRun"));
-    }
+    let dry = dry_run(&call)?;
     let validation = FieldValidation::of(&call)?;
     let (body, call) = call.body_json().await?;
     let obj = prepare_create(rt, namespace, body, call.state.store.resource_version())?;
     let unknown = validation.check(rt, &obj)?;
-    let created = call.state.store.create(rt, obj)?;
+    let created = call.state.store.create_as(rt, obj, dry)?;
     Ok(with_warnings(object_response(&call, rt, &created, StatusCode::CREATED), &unknown))
 }
 
@@ -644,9 +661,7 @@ async fn patch(call: Call<'_>, path: &ResourcePath, part: Part) -> Result<Respon
         }
         other => return Err(ApiError::unsupported_media_type(other)),
     }
-    if call.param("dryRun").is_some() {
-        return Err(ApiError::bad_request("kube-sim does not support dryRun"));
-    }
+    let dry = dry_run(&call)?;
     let field_manager = call.param("fieldManager").map(str::to_owned);
     let validation = FieldValidation::of(&call)?;
     let bytes = read_body(call.body).await?;
@@ -689,11 +704,11 @@ async fn patch(call: Call<'_>, path: &ResourcePath, part: Part) -> Result<Respon
     }
     if content_type == "application/apply-patch+yaml" && store.get(&rt, &namespace, &name).is_err() {
         let obj = prepare_create(&rt, &namespace, body, store.resource_version())?;
-        let created = store.create(&rt, obj)?;
+        let created = store.create_as(&rt, obj, dry)?;
         return Ok(json_response(StatusCode::CREATED, &converted(&created, &rt)));
     }
     let mut unknown = Vec::new();
-    let patched = store.update_with(&rt, &namespace, &name, part, |current| {
+    let patched = store.update_with_as(&rt, &namespace, &name, part, dry, |current| {
         let before_rv = object::resource_version(current).map(str::to_owned);
         let result = match content_type.as_str() {
             "application/json-patch+json" => patch::json_patch(current, &body),
@@ -729,14 +744,35 @@ fn delete_precondition(body: &[u8]) -> Result<Option<String>> {
     Ok(options["preconditions"]["resourceVersion"].as_str().map(str::to_owned))
 }
 
-fn delete_collection(call: &Call<'_>, path: &ResourcePath) -> Result<Response> {
+/// `DeleteOptions.dryRun` (`["All"]`).
+fn delete_dry_run(body: &[u8]) -> Result<bool> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(false);
+    }
+    let options: Value =
+        serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid DeleteOptions: {e}")))?;
+    match options["dryRun"].as_array() {
+        None => Ok(false),
+        Some(values) if values.iter().all(|v| v == "All") => Ok(!values.is_empty()),
+        Some(_) => {
+            Err(ApiError::bad_request("Invalid dry run value: dryRun: Unsupported value: supported values: \"All\""))
+        }
+    }
+}
+
+async fn delete_collection(mut call: Call<'_>, path: &ResourcePath) -> Result<Response> {
+    let body = read_body(std::mem::take(&mut call.body)).await?;
+    let dry = dry_run(&call)? || delete_dry_run(&body)?;
+    let call = &call;
     let rt = &path.rt;
     let (labels, fields) = selectors(&call.query, rt)?;
     let filter = |obj: &Value| labels.matches_object(obj) && fields.matches_object(obj);
     let page = call.state.store.list(rt, path.namespace.as_deref(), &filter, None, None)?;
     let mut deleted = Vec::new();
     for obj in page.items {
-        if let Ok(gone) = call.state.store.delete(rt, object::namespace(&obj), object::name(&obj), None) {
+        if dry {
+            deleted.push(converted(&obj, rt).into_owned());
+        } else if let Ok(gone) = call.state.store.delete(rt, object::namespace(&obj), object::name(&obj), None) {
             deleted.push(converted(&gone, rt).into_owned());
         }
     }

@@ -233,7 +233,13 @@ impl Store {
     }
 
     /// Creates an object. `obj` has its namespace and name set (generateName already resolved).
-    pub fn create(&self, rt: &ResourceType, mut obj: Value) -> Result<Arc<Value>> {
+    pub fn create(&self, rt: &ResourceType, obj: Value) -> Result<Arc<Value>> {
+        self.create_as(rt, obj, false)
+    }
+
+    /// [`Store::create`], or with `dry_run` (`dryRun=All`) every check and default applied and
+    /// the object returned, nothing stored.
+    pub(crate) fn create_as(&self, rt: &ResourceType, mut obj: Value, dry_run: bool) -> Result<Arc<Value>> {
         let namespace = object::namespace(&obj).to_owned();
         let name = object::name(&obj).to_owned();
         let mut inner = self.lock();
@@ -266,6 +272,9 @@ impl Store {
             "Pod" => obj["status"] = json!({"phase": "Pending"}),
             _ => {}
         }
+        if dry_run {
+            return Ok(Arc::new(obj));
+        }
         Ok(self.commit(&mut inner, rt, key, ChangeKind::Added, obj, None))
     }
 
@@ -278,6 +287,19 @@ impl Store {
         namespace: &str,
         name: &str,
         part: Part,
+        mutate: impl FnOnce(&mut Value) -> Result<()>,
+    ) -> Result<Arc<Value>> {
+        self.update_with_as(rt, namespace, name, part, false, mutate)
+    }
+
+    /// [`Store::update_with`], or with `dry_run` the updated object returned, nothing stored.
+    pub(crate) fn update_with_as(
+        &self,
+        rt: &ResourceType,
+        namespace: &str,
+        name: &str,
+        part: Part,
+        dry_run: bool,
         mutate: impl FnOnce(&mut Value) -> Result<()>,
     ) -> Result<Arc<Value>> {
         let mut inner = self.lock();
@@ -296,6 +318,9 @@ impl Store {
         if next == *current {
             return Ok(current);
         }
+        if dry_run {
+            return Ok(Arc::new(next));
+        }
         let deleting = next["metadata"].get("deletionTimestamp").is_some();
         if deleting && object::finalizers(&next).is_empty() {
             return Ok(self.commit(&mut inner, rt, key, ChangeKind::Deleted, next, Some(current)));
@@ -305,8 +330,21 @@ impl Store {
 
     /// Replaces an object (PUT). A resourceVersion in `obj` must match the stored one.
     pub fn update(&self, rt: &ResourceType, namespace: &str, name: &str, obj: Value, part: Part) -> Result<Arc<Value>> {
+        self.update_as(rt, namespace, name, obj, part, false)
+    }
+
+    /// [`Store::update`], or with `dry_run` the replaced object returned, nothing stored.
+    pub(crate) fn update_as(
+        &self,
+        rt: &ResourceType,
+        namespace: &str,
+        name: &str,
+        obj: Value,
+        part: Part,
+        dry_run: bool,
+    ) -> Result<Arc<Value>> {
         let wanted_rv = object::resource_version(&obj).map(str::to_owned);
-        self.update_with(rt, namespace, name, part, |current| {
+        self.update_with_as(rt, namespace, name, part, dry_run, |current| {
             if let Some(rv) = wanted_rv {
                 parse_rv(&rv)?;
                 if Some(rv.as_str()) != object::resource_version(current) {

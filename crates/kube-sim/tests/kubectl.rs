@@ -466,3 +466,36 @@ async fn openapi_documents_are_served_as_json() {
         other => panic!("406 expected: {other:?}"),
     }
 }
+
+/// Server-side dry runs (`dryRun=All`, in the query or in DeleteOptions): `kubectl diff` shows
+/// what an apply would change, `apply`/`delete --dry-run=server` answer as if done, and nothing
+/// is stored or deleted.
+#[tokio::test]
+async fn dry_runs_and_diff_change_nothing() {
+    let sim = demo().await;
+    let kubectl = Kubectl::new(&sim);
+    let dir = tempfile::tempdir().unwrap();
+    let ks = manifest(&dir, "ks.yaml", APPLIED_KS);
+    let get = || sim.cluster().get("kustomize.toolkit.fluxcd.io", "Kustomization", "team-a", "applied");
+    let (code, diff, _) = kubectl.fail(&["diff", "-f", &ks]).await;
+    assert_eq!(code, Some(1), "kubectl diff exits 1 when there are differences");
+    assert!(diff.contains("+  interval: 5m") && diff.contains("+  name: applied"), "{diff}");
+    let out = kubectl.run(&["apply", "--dry-run=server", "-f", &ks]).await;
+    assert_eq!(out.trim(), "kustomization.kustomize.toolkit.fluxcd.io/applied created (server dry run)");
+    assert!(get().is_none(), "a dry run stores nothing");
+
+    kubectl.run(&["apply", "-f", &ks]).await;
+    // Settled, so the controller's status writes do not show in the diffs.
+    wait_ready(&sim, "kustomize.toolkit.fluxcd.io", "Kustomization", "team-a", "applied").await;
+    let before = get().unwrap();
+    let changed = manifest(&dir, "changed.yaml", &APPLIED_KS.replace("interval: 5m", "interval: 9m"));
+    let (_, diff, _) = kubectl.fail(&["diff", "-f", &changed]).await;
+    assert!(diff.contains("-  interval: 5m") && diff.contains("+  interval: 9m"), "{diff}");
+    assert!(diff.contains("-  generation: 1") && diff.contains("+  generation: 2"), "{diff}");
+    let out = kubectl.run(&["delete", "-n", "team-a", "kustomization/applied", "--dry-run=server"]).await;
+    assert_eq!(out.trim(), r#"kustomization.kustomize.toolkit.fluxcd.io "applied" deleted (server dry run)"#);
+    let after = get().expect("still there");
+    assert_eq!(after["metadata"]["resourceVersion"], before["metadata"]["resourceVersion"], "nothing written");
+    assert_eq!(after["spec"]["interval"], "5m");
+    kubectl.run(&["diff", "-f", &ks]).await;
+}
