@@ -255,7 +255,9 @@ impl Store {
         let meta = object::meta_mut(&mut obj);
         meta.insert("uid".into(), json!(uid));
         meta.insert("creationTimestamp".into(), json!(object::now_rfc3339()));
-        meta.insert("generation".into(), json!(1));
+        if tracks_generation(rt) {
+            meta.insert("generation".into(), json!(1));
+        }
         meta.remove("deletionTimestamp");
         if rt.has_status {
             // As on a real server, create ignores status when it is a subresource.
@@ -566,7 +568,7 @@ fn finish_update(rt: &ResourceType, current: &Value, mut next: Value, part: Part
             None => meta.remove(field),
         };
     }
-    if spec_of(current) != spec_of(&next) {
+    if tracks_generation(rt) && spec_of(current) != spec_of(&next) {
         let generation = current["metadata"]["generation"].as_i64().unwrap_or(1);
         object::meta_mut(&mut next).insert("generation".into(), json!(generation + 1));
     }
@@ -580,6 +582,16 @@ fn set_or_remove(obj: &mut Value, key: &str, value: Option<Value>) {
             None => map.remove(key),
         };
     }
+}
+
+/// Whether the kind's registry strategy keeps `metadata.generation`: custom resources and the
+/// workloads do; ConfigMaps, Secrets, Services, ServiceAccounts, Events, Namespaces and the
+/// RBAC kinds have none on a real API server.
+fn tracks_generation(rt: &ResourceType) -> bool {
+    let without =
+        matches!(rt.kind.as_str(), "ConfigMap" | "Secret" | "Service" | "ServiceAccount" | "Event" | "Namespace")
+            || rt.group == "rbac.authorization.k8s.io";
+    !without
 }
 
 /// Everything but metadata and status: what a generation tracks.

@@ -158,7 +158,11 @@ async fn a_release_out_of_retries_stays_stalled_until_reset() {
 
     request(&releases, "podinfo", json!({"reconcile.fluxcd.io/requestedAt": "r", "reconcile.fluxcd.io/resetAt": "r"}))
         .await;
-    let healed = wait_object(&releases, "podinfo", "the reset", |o| o["status"]["lastHandledResetAt"] == "r").await;
+    // The token is recorded before the install runs (Ready=Unknown "Running 'install' action"): wait past it.
+    let healed = wait_object(&releases, "podinfo", "the reset", |o| {
+        o["status"]["lastHandledResetAt"] == "r" && condition(o, "Ready").0 != "Unknown"
+    })
+    .await;
     assert_eq!(condition(&healed, "Ready").0, "True", "{healed}");
     assert_eq!(condition(&healed, "Stalled").0, "");
 }

@@ -457,3 +457,34 @@ async fn check_passes_on_an_installed_flux() {
         assert!(all.contains(want), "{want:?} in:\n{all}");
     }
 }
+
+/// `flux diff kustomization --path`: a local build diffed against the cluster by server-side
+/// dry-run apply: a drifted value shown field by field (a ConfigMap has no generation to
+/// drift), objects the build lacks as to be deleted, exit 1 for a difference.
+#[tokio::test]
+async fn diff_shows_drift_through_server_side_dry_runs() {
+    let sim = settled().await;
+    let flux = Flux::new(&sim);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: podinfo-config\n  namespace: team-a\ndata:\n  LOG_LEVEL: debug\n",
+    )
+    .unwrap();
+    let before = sim.cluster().get("", "ConfigMap", "team-a", "podinfo-config").unwrap();
+    let path = dir.path().display().to_string();
+    let run = flux.fails(&["diff", "kustomization", "podinfo", "-n", "team-a", "--path", &path]).await;
+    let out = run.stdout;
+    assert!(
+        out.contains("► ConfigMap/team-a/podinfo-config drifted\n\ndata.LOG_LEVEL\n± value change\n- info\n+ debug\n"),
+        "{out}"
+    );
+    assert!(!out.contains("metadata.generation"), "{out}");
+    assert!(
+        out.contains("► Deployment/team-a/podinfo deleted") && out.contains("► Service/team-a/podinfo deleted"),
+        "{out}"
+    );
+    assert!(run.stderr.contains("identified at least one change"), "{}", run.stderr);
+    let after = sim.cluster().get("", "ConfigMap", "team-a", "podinfo-config").unwrap();
+    assert_eq!(after, before, "a dry run changes nothing");
+}
