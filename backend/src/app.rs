@@ -98,6 +98,7 @@ impl App {
             snapshot_frames: crate::fleet::stream::SnapshotFrames::default(),
             sessions: sessions.clone(),
             hosts: options.config.hosts()?,
+            body_timeout: options.body_timeout,
             stream_slots: std::sync::Mutex::default(),
         });
         Ok(App {
@@ -222,7 +223,7 @@ pub fn router(state: Arc<AppState>, sessions: Store) -> Router {
         .fallback(crate::api::assets::fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(crate::http::conn::BODY_TIMEOUT))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::http::body_deadline))
         // Server-sent events are not compressed (the default predicate leaves them alone).
         .layer(CompressionLayer::new())
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::identity_layer))

@@ -48,6 +48,8 @@ pub struct AppState {
     pub sessions: Store,
     /// The Host values answered and the origins trusted (DNS-rebinding protection).
     pub hosts: crate::http::Hosts,
+    /// How long a request's body may take to arrive, in all.
+    pub body_timeout: Duration,
     /// Open event streams per user (or, without login, per client address).
     pub stream_slots: std::sync::Mutex<std::collections::HashMap<String, usize>>,
 }
@@ -77,8 +79,10 @@ pub struct Options {
     pub write_timeout: Duration,
     /// How long a client may take to send a request's headers (default 10 s).
     pub header_read_timeout: Duration,
-    /// How long a connection may move no byte before it is closed (default 60 s).
+    /// How long a connection may move no byte before it is closed (default 120 s).
     pub idle_timeout: Duration,
+    /// How long a request's body may take to arrive, in all (default 30 s).
+    pub body_timeout: Duration,
 }
 
 impl Default for Options {
@@ -93,6 +97,7 @@ impl Default for Options {
             write_timeout: crate::http::conn::DEFAULT_WRITE_TIMEOUT,
             header_read_timeout: crate::http::conn::HEADER_READ_TIMEOUT,
             idle_timeout: crate::http::conn::IDLE_TIMEOUT,
+            body_timeout: crate::http::conn::BODY_TIMEOUT,
         }
     }
 }

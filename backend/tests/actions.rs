@@ -534,3 +534,23 @@ async fn reconcile_with_source_checks_the_scope_of_every_source() {
         );
     }
 }
+
+#[tokio::test]
+async fn bulk_reconcile_with_source_reconciles_a_shared_source_once() {
+    // The four flux-system Kustomizations share GitRepository flux-system/flux-system: it is
+    // asked once and every target goes on when it is handled (each target writing its own token
+    // once made all but the last wait out their deadline).
+    let app = app_as(demo_identity()).await;
+    let before = app.sim().patches().iter().filter(|p| p.kind == "GitRepository" && p.name == "flux-system").count();
+    let targets: Vec<Value> = ["flux-system", "infra-controllers", "infra-configs", "apps"]
+        .iter()
+        .map(|n| target("Kustomization", "flux-system", n))
+        .collect();
+    let (status, res) = app.act(json!({"action": "reconcileWithSource", "targets": targets})).await;
+    assert_eq!(status, 202, "{res}");
+    for r in res["results"].as_array().unwrap() {
+        assert_eq!(r["status"], "accepted", "{r}");
+    }
+    let after = app.sim().patches().iter().filter(|p| p.kind == "GitRepository" && p.name == "flux-system").count();
+    assert_eq!(after - before, 1, "the shared source was asked once");
+}

@@ -369,3 +369,49 @@ async fn unreadable_events_are_said_not_shown_as_none() {
     assert_eq!(status, 200, "{detail}");
     assert!(detail["eventsError"].as_str().unwrap().contains("not readable"), "{detail}");
 }
+
+#[tokio::test]
+async fn a_body_trickled_a_byte_at_a_time_gets_one_deadline_in_all() {
+    // Each byte arrives well within any per-frame or idle timer; the body as a whole may not
+    // take longer than the body timeout.
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let app =
+        TestApp::start_with(Options { body_timeout: std::time::Duration::from_secs(1), ..Options::default() }).await;
+    let addr = app.url.trim_start_matches("http://").to_owned();
+    let mut conn = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let body = json!({"username": "admin", "password": "x".repeat(200)}).to_string();
+    let head = format!(
+        "POST /auth/login HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    conn.write_all(head.as_bytes()).await.unwrap();
+    let (mut read, mut write) = conn.into_split();
+    let trickle = tokio::spawn(async move {
+        for byte in body.as_bytes() {
+            if write.write_all(&[*byte]).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    });
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 1024];
+    let read_all = async {
+        loop {
+            match read.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    answer.extend_from_slice(&buf[..n]);
+                    if answer.windows(4).any(|w| w == b"\r\n\r\n") {
+                        break;
+                    }
+                }
+            }
+        }
+    };
+    // The trickle would take 20 s; the answer comes long before.
+    tokio::time::timeout(std::time::Duration::from_secs(10), read_all).await.expect("answered within the deadline");
+    trickle.abort();
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 400"), "{text}");
+}

@@ -123,6 +123,8 @@ impl Actions {
     }
 
     pub(crate) fn toast(&self, kind: &'static str, text: String) {
+        // Toasts carry cluster text (messages, names): bidirectional controls shown, not obeyed.
+        let text = fluxboard_model::view::plain(&text);
         let id = self.next_toast.get_untracked() + 1;
         self.next_toast.set(id);
         self.toasts.update(|t| {
@@ -279,9 +281,13 @@ pub(crate) fn describe(action: Action, outcome: &Outcome) -> (&'static str, Stri
         Outcome::Pending => ("info", format!("{} requested, waiting for the controller…", action.label())),
         Outcome::Progressing => ("info", "handled, reconciling…".to_owned()),
         Outcome::Succeeded(_) if action == Action::Suspend => ("ok", "suspended".to_owned()),
-        Outcome::Succeeded(m) => ("ok", format!("handled: Ready. {}", short_digests(m))),
-        Outcome::FailingRetrying(m) => ("error", format!("handled: failing, retrying. {}", short_digests(m))),
-        Outcome::Failed(m) => ("error", format!("handled: failed. {}", short_digests(m))),
+        Outcome::Succeeded(m) => ("ok", format!("handled: Ready. {}", fluxboard_model::view::plain(&short_digests(m)))),
+        Outcome::FailingRetrying(m) => {
+            ("error", format!("handled: failing, retrying. {}", fluxboard_model::view::plain(&short_digests(m))))
+        }
+        Outcome::Failed(m) => {
+            ("error", format!("handled: failed. {}", fluxboard_model::view::plain(&short_digests(m))))
+        }
         Outcome::NotHandled => {
             ("error", format!("not handled after {} s: is the controller running?", HANDLE_DEADLINE_SECS as u64))
         }
@@ -705,7 +711,7 @@ pub(crate) fn ControllersPage() -> impl IntoView {
                                                 </td>
                                                 <td>{c.name.clone()}</td>
                                                 <td>{format!("{}/{}", c.ready_replicas, c.replicas)}</td>
-                                                <td class="message">{c.message.clone()}</td>
+                                                <td class="message">{fluxboard_model::view::plain(&c.message)}</td>
                                                 <td class="mono">{c.image.clone()}</td>
                                                 <td><crate::ui::Time at=c.restarted_at.clone() /></td>
                                                 <td>

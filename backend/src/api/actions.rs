@@ -7,7 +7,7 @@
 //! structured log line, an entry in the in-memory audit list, and (when accepted) a core/v1 Event
 //! on the target.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Json;
@@ -49,6 +49,27 @@ pub enum ActAs {
     User,
     /// The dashboard's own ServiceAccount (for clusters without per-user RBAC).
     ServiceAccount,
+}
+
+/// One request's work: its deadline, and the source steps its targets share.
+struct Work {
+    deadline: tokio::time::Instant,
+    steps: Mutex<std::collections::HashMap<String, Arc<tokio::sync::OnceCell<Result<(), Attempt>>>>>,
+}
+
+impl Work {
+    fn step(&self, key: &str) -> Arc<tokio::sync::OnceCell<Result<(), Attempt>>> {
+        self.steps.lock().unwrap_or_else(|e| e.into_inner()).entry(key.to_owned()).or_default().clone()
+    }
+}
+
+/// Whether a recorded `handled` token answers our request `token`: the same, or a later one
+/// (the controller reconciled after our request was written: another request or person asked
+/// too, and the later token is the one recorded).
+fn answers(handled: Option<&str>, token: &str) -> bool {
+    let Some(handled) = handled else { return false };
+    handled == token
+        || matches!((handled.parse::<jiff::Timestamp>(), token.parse::<jiff::Timestamp>()), (Ok(h), Ok(t)) if h >= t)
 }
 
 /// A refusal or failure of one target: the HTTP status and a sentence.
@@ -108,11 +129,11 @@ pub(crate) async fn post_actions(
         let message = format!("too many action requests; try again in {} s", wait.as_secs().max(1));
         return refuse(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message).await;
     }
-    let deadline = tokio::time::Instant::now() + state.source_wait * 2;
+    let work = Work { deadline: tokio::time::Instant::now() + state.source_wait * 2, steps: Mutex::default() };
     let single = targets.len() == 1;
     let reason = request.reason.clone();
     let results: Vec<ActionResult> = futures::stream::iter(targets)
-        .map(|target| run(&state, &identity, request.action, reason.as_deref(), target, deadline))
+        .map(|target| run(&state, &identity, request.action, reason.as_deref(), target, &work))
         .buffered(BULK_CONCURRENCY)
         .collect()
         .await;
@@ -157,9 +178,9 @@ async fn run(
     action: Action,
     reason: Option<&str>,
     target: Target,
-    deadline: tokio::time::Instant,
+    work: &Work,
 ) -> ActionResult {
-    let outcome = attempt(state, identity, action, reason, &target, deadline).await;
+    let outcome = attempt(state, identity, action, reason, &target, work).await;
     let (status, code, token, message) = match outcome {
         Ok((token, message)) => (ResultStatus::Accepted, 202, Some(token), message),
         Err(Attempt::Refused((code, message))) => (ResultStatus::Refused, code.as_u16(), None, message),
@@ -177,6 +198,7 @@ async fn run(
     ActionResult { target, status, code, token, message }
 }
 
+#[derive(Clone)]
 enum Attempt {
     /// Nothing was sent.
     Refused(Refusal),
@@ -206,7 +228,7 @@ async fn attempt(
     action: Action,
     reason: Option<&str>,
     t: &Target,
-    deadline: tokio::time::Instant,
+    work: &Work,
 ) -> Result<(String, String), Attempt> {
     let cluster = state
         .cluster(&t.cluster)
@@ -287,8 +309,23 @@ async fn attempt(
                     ),
                 ));
             }
-            reconcile_and_wait(state, cluster, &client, &kind, &namespace, &name, &token, &identity.user, deadline)
-                .await?;
+            // Targets of one request that share a source reconcile it once and wait together.
+            let step = work.step(&format!("{}/{kind}/{namespace}/{name}", t.cluster));
+            step.get_or_init(|| {
+                reconcile_and_wait(
+                    state,
+                    cluster,
+                    &client,
+                    &kind,
+                    &namespace,
+                    &name,
+                    &token,
+                    &identity.user,
+                    work.deadline,
+                )
+            })
+            .await
+            .clone()?;
         }
     }
     send(&api, &t.name, &patch(action, info.kind, &token, &identity.user, reason), &what).await.map_err(|r| {
@@ -397,7 +434,7 @@ async fn reconcile_and_wait(
     };
     loop {
         if let Some(summary) = state.store.get(&key)
-            && summary.last_handled_reconcile_at.as_deref() == Some(token)
+            && answers(summary.last_handled_reconcile_at.as_deref(), token)
         {
             // Handled: go on only if the source ended Ready, as the CLI requires.
             match summary.health {
@@ -526,6 +563,16 @@ async fn record_event(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_later_token_answers_an_earlier_request() {
+        let ours = "2026-12-01T10:00:00.123456Z";
+        assert!(answers(Some(ours), ours));
+        assert!(answers(Some("2026-12-01T10:00:01Z"), ours), "handled after ours");
+        assert!(answers(Some("2026-12-01T11:00:00.5+01:00"), ours), "the CLI writes a local offset");
+        assert!(!answers(Some("2026-12-01T09:59:59Z"), ours));
+        assert!(!answers(Some("not-a-time"), ours) && !answers(None, ours));
+    }
 
     #[test]
     fn sources_come_before_the_object() {

@@ -1,9 +1,9 @@
 //! Client connections: the accept loop and what bounds each connection.
 //!
-//! - Headers must arrive within [`HEADER_READ_TIMEOUT`] (hyper's header read timer), request
-//!   bodies within [`BODY_TIMEOUT`] (a layer in the router), and a connection that moves no byte
-//!   either way for [`IDLE_TIMEOUT`] is closed (idle keep-alives; streams send keep-alives
-//!   more often than that).
+//! - Headers must arrive within [`HEADER_READ_TIMEOUT`] (hyper's header read timer, which also
+//!   closes a keep-alive connection idle between requests), request bodies within
+//!   [`BODY_TIMEOUT`] in all (`http::body_deadline`), and a connection that moves no byte either
+//!   way for [`IDLE_TIMEOUT`] is closed (streams send keep-alives more often than that).
 //! - One client address holds at most [`MAX_CONNECTIONS_PER_ADDRESS`] connections (trusted
 //!   proxies are not counted: every client behind them shares their address).
 //! - Writes fail once the client has accepted nothing for the write timeout.
@@ -50,10 +50,12 @@ pub fn raise_open_files_limit() -> Option<u64> {
 pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a client may take to send a request's headers.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long a client may take to send a request's body.
+/// How long a client may take to send a request's body, in all.
 pub const BODY_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long a connection may move no byte at all before it is closed.
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a connection may move no byte at all before it is closed. Longer than the longest
+/// request's work (reconcile with source waits up to a minute), so it cuts no answer short;
+/// idle keep-alive connections go much sooner, by the header read timer.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
 /// The most connections one client address holds at once.
 pub const MAX_CONNECTIONS_PER_ADDRESS: usize = 256;
 

@@ -120,6 +120,29 @@ pub fn is_json(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json")))
 }
 
+/// Gives a request's body one total deadline (`Options::body_timeout`, 30 s by default, from
+/// the request's start): a client trickling a byte now and then cannot hold a handler (a timer
+/// between frames, as tower-http's body timeout has, would let it).
+pub async fn body_deadline(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let (parts, body) = req.into_parts();
+    let deadline = tokio::time::Instant::now() + state.body_timeout;
+    let frames = futures::stream::unfold((body.into_data_stream(), false), move |(mut data, done)| async move {
+        if done {
+            return None;
+        }
+        match tokio::time::timeout_at(deadline, futures::StreamExt::next(&mut data)).await {
+            Ok(Some(Ok(bytes))) => Some((Ok(bytes), (data, false))),
+            Ok(Some(Err(err))) => Some((Err(std::io::Error::other(err.to_string())), (data, true))),
+            Ok(None) => None,
+            Err(_) => Some((
+                Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "the request body took too long")),
+                (data, true),
+            )),
+        }
+    });
+    next.run(Request::from_parts(parts, axum::body::Body::from_stream(frames))).await
+}
+
 /// The outer guard of every request: a Host this server does not answer gets 421 before any
 /// handler (probes excepted); answers from `/api/` and `/auth/` are never cached and vary by
 /// cookie; HSTS goes out when cookies are marked secure (the server is meant to be reached
