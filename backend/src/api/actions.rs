@@ -54,11 +54,14 @@ pub enum ActAs {
 /// One request's work: its deadline, and the source steps its targets share.
 struct Work {
     deadline: tokio::time::Instant,
-    steps: Mutex<std::collections::HashMap<String, Arc<tokio::sync::OnceCell<Result<(), Attempt>>>>>,
+    steps: Mutex<std::collections::HashMap<String, Step>>,
 }
 
+/// One source step of a request, done once for every target that shares it.
+type Step = Arc<tokio::sync::OnceCell<Result<(), Attempt>>>;
+
 impl Work {
-    fn step(&self, key: &str) -> Arc<tokio::sync::OnceCell<Result<(), Attempt>>> {
+    fn step(&self, key: &str) -> Step {
         self.steps.lock().unwrap_or_else(|e| e.into_inner()).entry(key.to_owned()).or_default().clone()
     }
 }
