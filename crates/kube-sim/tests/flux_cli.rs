@@ -488,3 +488,31 @@ async fn diff_shows_drift_through_server_side_dry_runs() {
     let after = sim.cluster().get("", "ConfigMap", "team-a", "podinfo-config").unwrap();
     assert_eq!(after, before, "a dry run changes nothing");
 }
+
+/// `flux create source git` and `flux create kustomization` write the objects and wait for the
+/// emulated controllers to make them Ready (a source kube-sim knows nothing of holds an empty
+/// directory at its root); `flux delete -s` removes them.
+#[tokio::test]
+async fn create_then_delete_a_source_and_a_kustomization() {
+    let sim = settled().await;
+    let flux = Flux::new(&sim);
+    let run = flux
+        .ok(&["create", "source", "git", "demo", "--url=https://github.com/acme/demo", "--branch=main", "-n", "team-a"])
+        .await;
+    assert!(run.stderr.contains("✔ GitRepository source reconciliation completed"), "{}", run.all());
+    assert!(run.stderr.contains("✔ fetched revision: main@sha1:"), "{}", run.all());
+    let run = flux
+        .ok(&["create", "kustomization", "demo", "--source=GitRepository/demo", "--path=./", "--prune", "-n", "team-a"])
+        .await;
+    assert!(run.stderr.contains("✔ Kustomization demo is ready"), "{}", run.all());
+    let ks = sim.cluster().get(KS, "Kustomization", "team-a", "demo").unwrap();
+    assert_eq!(ks["spec"]["sourceRef"], json!({"kind": "GitRepository", "name": "demo"}));
+    flux.ok(&["delete", "kustomization", "demo", "-n", "team-a", "--silent"]).await;
+    flux.ok(&["delete", "source", "git", "demo", "-n", "team-a", "--silent"]).await;
+    wait_for("both gone", || async {
+        (sim.cluster().get(KS, "Kustomization", "team-a", "demo").is_none()
+            && sim.cluster().get(SOURCE, "GitRepository", "team-a", "demo").is_none())
+        .then_some(())
+    })
+    .await;
+}
