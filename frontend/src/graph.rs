@@ -93,7 +93,7 @@ fn picture(graph: &Graph<'_>, q: &GraphQuery) -> Picture {
         if !q.namespace.is_empty() {
             let mut extra: Vec<usize> = shown.iter().flat_map(|&n| graph.upstream(n).map(|e| e.from)).collect();
             extra.retain(|n| !shown.contains(n));
-            extra.sort_unstable();
+            fluxboard_model::graph::sort_indices(&mut extra, &|a, b| a.cmp(&b));
             extra.dedup();
             shown.extend(extra);
         }
@@ -102,7 +102,7 @@ fn picture(graph: &Graph<'_>, q: &GraphQuery) -> Picture {
         match graph.nodes.iter().position(|n| n.key() == q.focus) {
             Some(n) => {
                 let mut hood = graph.neighbourhood(n);
-                hood.sort_unstable();
+                fluxboard_model::graph::sort_indices(&mut hood, &|a, b| a.cmp(&b));
                 hood
             }
             None => Vec::new(),
@@ -110,14 +110,14 @@ fn picture(graph: &Graph<'_>, q: &GraphQuery) -> Picture {
     };
     let layout = graph.layout(&shown);
     let at = |layer: usize, pos: usize| (pos as i64 * (NODE_W + GAP_X), layer as i64 * (NODE_H + GAP_Y));
-    let mut place = std::collections::HashMap::new();
+    let mut place: Vec<Option<(i64, i64)>> = vec![None; graph.nodes.len()];
     let nodes = layout
         .places
         .iter()
         .map(|&(n, layer, pos)| {
             let node = &graph.nodes[n];
             let (x, y) = at(layer, pos);
-            place.insert(n, (x, y));
+            place[n] = Some((x, y));
             let (class, state) = match node.summary() {
                 Some(s) => (
                     health_class(s.health).to_owned(),
@@ -141,7 +141,7 @@ fn picture(graph: &Graph<'_>, q: &GraphQuery) -> Picture {
         .iter()
         .filter_map(|&e| {
             let edge = graph.edges[e];
-            let (&(x1, y1), &(x2, y2)) = (place.get(&edge.from)?, place.get(&edge.to)?);
+            let ((x1, y1), (x2, y2)) = (place[edge.from]?, place[edge.to]?);
             let (sx, sy, ex, ey) = (x1 + NODE_W / 2, y1 + NODE_H, x2 + NODE_W / 2, y2);
             let d = if ey > sy {
                 let mid = (sy + ey) / 2;
@@ -198,38 +198,31 @@ pub(crate) fn GraphPage(#[prop(into)] query: String) -> impl IntoView {
             router.navigate(&if query.is_empty() { "/graph".to_owned() } else { format!("/graph?{query}") });
         }
     };
-    let set_cluster = set.clone();
     let set_namespace = set.clone();
     let focused = (!q.focus.is_empty()).then(|| q.focus.clone());
     view! {
         <section class="page graph-page" aria-labelledby="graph-title">
             <h1 id="graph-title">"Graph"</h1>
             <div class="filters graph-filters">
-                <label>
-                    "Cluster "
-                    <select
-                        data-testid="graph-cluster"
-                        on:change=move |ev| {
-                            let v = event_target_value(&ev);
-                            set_cluster(&|g: &mut GraphQuery| g.cluster = v.clone());
+                <span class="graph-clusters">
+                    "Cluster: "
+                    {
+                        let q = q.clone();
+                        move || {
+                            let mut all = vec![String::new()];
+                            all.extend(clusters.get());
+                            all.into_iter()
+                                .map(|c| {
+                                    let next = GraphQuery { cluster: c.clone(), ..q.clone() }.to_query();
+                                    let href = if next.is_empty() { "/graph".to_owned() } else { format!("/graph?{next}") };
+                                    let current = c == q.cluster;
+                                    let label = if c.is_empty() { "all".to_owned() } else { c };
+                                    view! { <Link href=href class=if current { "chip current" } else { "chip" }>{label}</Link> " " }
+                                })
+                                .collect_view()
                         }
-                    >
-                        <option value="" selected=q.cluster.is_empty()>"All"</option>
-                        {
-                            let current = q.cluster.clone();
-                            move || {
-                                clusters
-                                    .get()
-                                    .into_iter()
-                                    .map(|c| {
-                                        let selected = c == current;
-                                        view! { <option value=c.clone() selected=selected>{c.clone()}</option> }
-                                    })
-                                    .collect_view()
-                            }
-                        }
-                    </select>
-                </label>
+                    }
+                </span>
                 <label>
                     "Namespace "
                     <input

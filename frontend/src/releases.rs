@@ -127,31 +127,20 @@ pub(crate) fn RevisionsPage(#[prop(into)] query: String) -> impl IntoView {
 pub(crate) fn MatrixPage() -> impl IntoView {
     let live = expect_context::<Live>();
     let matrix = Memo::new(move |_| live.fleet.with(|f| release_matrix(f.objects.values().map(|r| &*r.summary))));
-    let only_differences = RwSignal::new(true);
     view! {
         <section class="page matrix" aria-labelledby="matrix-title">
             <h1 id="matrix-title">"What runs where"</h1>
-            <label class="toggle">
-                <input
-                    type="checkbox"
-                    data-testid="matrix-differences"
-                    prop:checked=move || only_differences.get()
-                    on:change=move |ev| only_differences.set(event_target_checked(&ev))
-                />
-                " Only what differs"
-            </label>
+            <p class="empty">"Objects present in several clusters; the rows that differ are marked."</p>
             {move || {
                 matrix
                     .with(|m| {
                         if m.rows.is_empty() {
                             return view! { <p class="empty">"No object is in more than one cluster."</p> }.into_any();
                         }
-                        let only = only_differences.get();
                         let heads = m.clusters.iter().map(|c| view! { <th scope="col">{c.clone()}</th> }).collect_view();
                         let rows = m
                             .rows
                             .iter()
-                            .filter(|r| !only || r.differs || r.health_differs)
                             .map(|row| {
                                 let cells = m
                                     .clusters

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use fluxboard_model::api::ObjectRef;
-use fluxboard_model::graph::{Graph, Hop, NoneStopped, Step, Via, Why, blocked_line};
+use fluxboard_model::graph::{Graph, Hop, NoneStopped, Step, Via, blocked_line};
 use fluxboard_model::{Health, view::plain};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -30,13 +30,19 @@ pub(crate) struct Blocked {
     pub(crate) under: Option<String>,
 }
 
-/// Every blocked object's cause, by key, and what each cause blocks.
+/// One object's place among the causes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct CauseMap {
-    pub(crate) blocked: HashMap<String, Blocked>,
-    /// Per root-cause key, the objects beneath it: (key, reference), in key order.
-    pub(crate) blocks: HashMap<String, Vec<(String, ObjectRef)>>,
+pub(crate) struct Entry {
+    /// Why it is blocked, if it is.
+    pub(crate) blocked: Option<Blocked>,
+    /// As a root cause, the objects beneath it: (key, reference), in key order.
+    pub(crate) blocks: Vec<(String, ObjectRef)>,
 }
+
+/// Every blocked object's cause and what each cause blocks, by key (one map: each map type is
+/// more code in the bundle).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct CauseMap(pub(crate) HashMap<String, Entry>);
 
 /// The causes of the live fleet, recomputed when it changes.
 #[derive(Debug, Clone, Copy)]
@@ -49,7 +55,7 @@ impl Causes {
 
     /// The "blocked by" line of an object, if something upstream blocks it.
     pub(crate) fn line(&self, key: &str) -> Option<String> {
-        self.0.with(|m| m.blocked.get(key).map(|b| b.line.clone()))
+        self.0.with(|m| m.0.get(key).and_then(|e| e.blocked.as_ref()).map(|b| b.line.clone()))
     }
 }
 
@@ -72,12 +78,15 @@ fn compute<'a>(summaries: impl Iterator<Item = &'a fluxboard_model::Summary>) ->
         };
         let key = fluxboard_model::view::key(s);
         if let Some(root) = &under {
-            out.blocks.entry(root.clone()).or_default().push((key.clone(), ObjectRef::of(s)));
+            out.0.entry(root.clone()).or_default().blocks.push((key.clone(), ObjectRef::of(s)));
         }
-        out.blocked.insert(key, Blocked { line: blocked_line(hops.last().expect("a chain has a root")), under });
+        out.0.entry(key).or_default().blocked =
+            Some(Blocked { line: blocked_line(hops.last().expect("a chain has a root")), under });
     }
-    for list in out.blocks.values_mut() {
-        list.sort();
+    for list in out.0.values_mut().map(|e| &mut e.blocks) {
+        let mut order: Vec<usize> = (0..list.len()).collect();
+        fluxboard_model::graph::sort_indices(&mut order, &|a, b| list[a].0.cmp(&list[b].0));
+        *list = order.into_iter().map(|i| list[i].clone()).collect();
     }
     out
 }
@@ -94,7 +103,7 @@ pub(crate) fn BlockedLine(#[prop(into)] object: String) -> impl IntoView {
 pub(crate) fn BlocksList(#[prop(into)] object: String) -> impl IntoView {
     let causes = expect_context::<Causes>();
     move || {
-        let list = causes.0.with(|m| m.blocks.get(&object).cloned()).unwrap_or_default();
+        let list = causes.0.with(|m| m.0.get(&object).map(|e| e.blocks.clone())).unwrap_or_default();
         (!list.is_empty()).then(|| {
             let n = list.len();
             let items = list
@@ -116,7 +125,7 @@ pub(crate) fn BlocksList(#[prop(into)] object: String) -> impl IntoView {
 
 /// Whether an object is listed beneath its cause rather than on its own line.
 pub(crate) fn is_beneath(causes: &Causes, key: &str) -> bool {
-    causes.0.with(|m| m.blocked.get(key).is_some_and(|b| b.under.is_some()))
+    causes.0.with(|m| m.0.get(key).and_then(|e| e.blocked.as_ref()).is_some_and(|b| b.under.is_some()))
 }
 
 fn via_text(via: Option<Via>) -> &'static str {
@@ -129,20 +138,29 @@ fn via_text(via: Option<Via>) -> &'static str {
     }
 }
 
+/// What the detail page reads of `GET /api/v1/why/...` (`graph::Why` without the object, which
+/// the page has from the stream: a second copy of the summary's decoder would cost bundle size).
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+struct WhyChainBody {
+    chain: Vec<Hop>,
+    #[serde(rename = "rootCause")]
+    root_cause: Option<Hop>,
+}
+
 /// The detail page's "why is it not ready": the chain from the object to its root cause, each
 /// hop a link with its health. Read from the API (which knows the controllers and the scope),
 /// again whenever the fleet changes.
 #[component]
 pub(crate) fn WhyChain(target: ObjectRef) -> impl IntoView {
     let live = expect_context::<Live>();
-    let why: RwSignal<Option<Result<Why, String>>> = RwSignal::new(None);
+    let why: RwSignal<Option<Result<WhyChainBody, String>>> = RwSignal::new(None);
     let path = format!("api/v1/why/{}", crate::route::ref_path(&target));
     let version = Memo::new(move |_| live.fleet.with(|f| f.objects.values().map(|r| r.version).max().unwrap_or(0)));
     Effect::new(move |_| {
         version.track();
         let path = path.clone();
         spawn_local(async move {
-            why.set(Some(crate::http::get_json::<Why>(&path).await));
+            why.set(Some(crate::http::get_json::<WhyChainBody>(&path).await));
         });
     });
     move || {

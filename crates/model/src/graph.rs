@@ -110,6 +110,12 @@ impl<'a> Node<'a> {
     }
 }
 
+/// Sorts indices by `cmp`: every sort of this module goes through this one instantiation (each
+/// `sort_by` with its own closure is another copy of the sort in the browser's bundle).
+pub fn sort_indices(v: &mut [usize], cmp: &dyn Fn(usize, usize) -> std::cmp::Ordering) {
+    v.sort_unstable_by(|&a, &b| cmp(a, b));
+}
+
 /// FNV-1a: the index is probed a few times per object, and SipHash's resistance to chosen keys
 /// is not needed for names the clusters already accepted.
 #[derive(Debug, Clone, Copy)]
@@ -167,6 +173,11 @@ impl<'a> Graph<'a> {
     where
         I: IntoIterator<Item = &'a Summary>,
     {
+        // One copy of the work, whatever the iterator (the browser's bundle stays small).
+        Graph::build_from(summaries.into_iter().collect())
+    }
+
+    fn build_from(summaries: Vec<&'a Summary>) -> Graph<'a> {
         let mut g = Graph::default();
         for s in summaries {
             let key = Key { cluster: &s.cluster, kind: &s.kind, namespace: &s.namespace, name: &s.name };
@@ -811,18 +822,27 @@ pub struct Matrix {
 
 /// Builds the release matrix of some summaries.
 pub fn release_matrix<'a>(summaries: impl IntoIterator<Item = &'a Summary>) -> Matrix {
-    let list: Vec<&Summary> = summaries.into_iter().collect();
+    matrix_of(summaries.into_iter().collect())
+}
+
+fn matrix_of(mut list: Vec<&Summary>) -> Matrix {
     let mut clusters: Vec<String> = list.iter().map(|s| s.cluster.clone()).collect();
     clusters.sort();
     clusters.dedup();
-    let mut by_object: HashMap<(&str, &str, &str, &str), Vec<&Summary>> = HashMap::new();
-    for s in &list {
-        by_object.entry((&s.group, &s.kind, &s.namespace, &s.name)).or_default().push(s);
+    fn identity(s: &Summary) -> (&str, &str, &str, &str) {
+        (&s.kind, &s.namespace, &s.name, &s.group)
     }
-    let mut rows: Vec<MatrixRow> = by_object
+    let mut order: Vec<usize> = (0..list.len()).collect();
+    sort_indices(&mut order, &|a, b| {
+        identity(list[a]).cmp(&identity(list[b])).then(list[a].cluster.cmp(&list[b].cluster))
+    });
+    list = order.into_iter().map(|i| list[i]).collect();
+    let groups: Vec<&[&Summary]> = list.chunk_by(|a, b| identity(a) == identity(b)).collect();
+    let rows: Vec<MatrixRow> = groups
         .into_iter()
-        .filter(|(_, v)| v.iter().map(|s| &s.cluster).collect::<HashSet<_>>().len() >= 2)
-        .map(|((group, kind, namespace, name), v)| {
+        .filter(|v| v.iter().any(|s| s.cluster != v[0].cluster))
+        .map(|v| {
+            let (group, kind, namespace, name) = (&v[0].group, &v[0].kind, &v[0].namespace, &v[0].name);
             let cells: Vec<Option<MatrixCell>> = clusters
                 .iter()
                 .map(|c| {
@@ -864,10 +884,10 @@ pub fn release_matrix<'a>(summaries: impl IntoIterator<Item = &'a Summary>) -> M
                 _ => None,
             };
             MatrixRow {
-                group: group.to_owned(),
-                kind: kind.to_owned(),
-                namespace: namespace.to_owned(),
-                name: name.to_owned(),
+                group: group.clone(),
+                kind: kind.clone(),
+                namespace: namespace.clone(),
+                name: name.clone(),
                 cells,
                 differs,
                 health_differs,
@@ -875,7 +895,6 @@ pub fn release_matrix<'a>(summaries: impl IntoIterator<Item = &'a Summary>) -> M
             }
         })
         .collect();
-    rows.sort_by(|a, b| (&a.kind, &a.namespace, &a.name, &a.group).cmp(&(&b.kind, &b.namespace, &b.name, &b.group)));
     Matrix { clusters, rows }
 }
 
@@ -900,20 +919,25 @@ impl Graph<'_> {
     /// shown nodes (edges closing a cycle are ignored for layering, still drawn), then two
     /// barycentre sweeps to order each layer. Clusters are laid out side by side as one graph.
     pub fn layout(&self, shown: &[usize]) -> Layout {
-        let mut pos: HashMap<usize, usize> = HashMap::with_capacity(shown.len());
+        // Per node, its index in `shown` (the first, when given twice); usize::MAX when not shown.
+        let mut pos = vec![usize::MAX; self.nodes.len()];
         for (i, &n) in shown.iter().enumerate() {
-            pos.entry(n).or_insert(i);
+            if pos[n] == usize::MAX {
+                pos[n] = i;
+            }
         }
         let edges: Vec<usize> = shown
             .iter()
-            .flat_map(|&n| self.down[n].iter().copied())
-            .filter(|&e| pos.contains_key(&self.edges[e].to))
+            .enumerate()
+            .filter(|&(i, &n)| pos[n] == i)
+            .flat_map(|(_, &n)| self.down[n].iter().copied())
+            .filter(|&e| pos[self.edges[e].to] != usize::MAX)
             .collect();
         let count = shown.len();
         let mut preds: Vec<Vec<usize>> = vec![Vec::new(); count];
         let mut succs: Vec<Vec<usize>> = vec![Vec::new(); count];
         for &e in &edges {
-            let (a, b) = (pos[&self.edges[e].from], pos[&self.edges[e].to]);
+            let (a, b) = (pos[self.edges[e].from], pos[self.edges[e].to]);
             succs[a].push(b);
             preds[b].push(a);
         }
@@ -962,7 +986,9 @@ impl Graph<'_> {
         // (down) and below (up).
         let mut at = vec![0f64; count];
         for row in &mut rows {
-            row.sort_by_key(|&n| (self.nodes[shown[n]].cluster(), n));
+            sort_indices(row, &|a, b| {
+                self.nodes[shown[a]].cluster().cmp(self.nodes[shown[b]].cluster()).then(a.cmp(&b))
+            });
             for (i, &n) in row.iter().enumerate() {
                 at[n] = i as f64;
             }
@@ -971,20 +997,22 @@ impl Graph<'_> {
             let range: Vec<usize> =
                 if down { (1..layers).collect() } else { (0..layers.saturating_sub(1)).rev().collect() };
             for l in range {
-                let mut keyed: Vec<(f64, usize)> = rows[l]
-                    .iter()
-                    .map(|&n| {
-                        let near = if down { &preds[n] } else { &succs[n] };
-                        let near: Vec<f64> = near.iter().map(|&m| at[m]).collect();
-                        let bary = if near.is_empty() { at[n] } else { near.iter().sum::<f64>() / near.len() as f64 };
-                        (bary, n)
-                    })
-                    .collect();
-                keyed.sort_by(|a, b| {
-                    let (ca, cb) = (self.nodes[shown[a.1]].cluster(), self.nodes[shown[b.1]].cluster());
-                    ca.cmp(cb).then(a.0.total_cmp(&b.0)).then(a.1.cmp(&b.1))
+                let mut bary = vec![0f64; 0];
+                bary.resize(count, 0.0);
+                for &n in &rows[l] {
+                    let near = if down { &preds[n] } else { &succs[n] };
+                    bary[n] = if near.is_empty() {
+                        at[n]
+                    } else {
+                        near.iter().map(|&m| at[m]).sum::<f64>() / near.len() as f64
+                    };
+                }
+                let mut row = std::mem::take(&mut rows[l]);
+                sort_indices(&mut row, &|a, b| {
+                    let (ca, cb) = (self.nodes[shown[a]].cluster(), self.nodes[shown[b]].cluster());
+                    ca.cmp(cb).then(bary[a].total_cmp(&bary[b])).then(a.cmp(&b))
                 });
-                rows[l] = keyed.into_iter().map(|(_, n)| n).collect();
+                rows[l] = row;
                 for (i, &n) in rows[l].iter().enumerate() {
                     at[n] = i as f64;
                 }
@@ -992,7 +1020,7 @@ impl Graph<'_> {
         }
         let mut places: Vec<(usize, usize, usize)> = Vec::with_capacity(count);
         for (n, &node) in shown.iter().enumerate() {
-            if pos[&node] == n {
+            if pos[node] == n {
                 places.push((node, layer[n], at[n] as usize));
             }
         }
