@@ -189,16 +189,7 @@ pub(crate) fn GraphPage(#[prop(into)] query: String) -> impl IntoView {
     let q = GraphQuery::parse(&query);
     let clusters =
         Memo::new(move |_| live.fleet.with(|f| f.clusters.iter().map(|c| c.name.clone()).collect::<Vec<_>>()));
-    let set = {
-        let q = q.clone();
-        move |edit: &dyn Fn(&mut GraphQuery)| {
-            let mut next = q.clone();
-            edit(&mut next);
-            let query = next.to_query();
-            router.navigate(&if query.is_empty() { "/graph".to_owned() } else { format!("/graph?{query}") });
-        }
-    };
-    let set_namespace = set.clone();
+    let here = q.clone();
     let focused = (!q.focus.is_empty()).then(|| q.focus.clone());
     view! {
         <section class="page graph-page" aria-labelledby="graph-title">
@@ -232,7 +223,8 @@ pub(crate) fn GraphPage(#[prop(into)] query: String) -> impl IntoView {
                         placeholder="all"
                         on:change=move |ev| {
                             let v = event_target_value(&ev);
-                            set_namespace(&|g: &mut GraphQuery| g.namespace = v.trim().to_owned());
+                            let next = GraphQuery { namespace: v.trim().to_owned(), ..here.clone() }.to_query();
+                            router.navigate(&if next.is_empty() { "/graph".to_owned() } else { format!("/graph?{next}") });
                         }
                     />
                 </label>
@@ -283,7 +275,6 @@ pub(crate) fn FleetGraph(query: GraphQuery) -> impl IntoView {
         <div class="graph-tools">
             <button class="btn small" aria-label="Zoom in" on:click=move |_| zoom(125)>"+"</button>
             <button class="btn small" aria-label="Zoom out" on:click=move |_| zoom(80)>"−"</button>
-            <button class="btn small" on:click=move |_| view_box.set((0, 0, 1000))>"Actual size"</button>
             <span class="count" data-testid="graph-count">
                 {move || match count() {
                     1 => "1 object".to_owned(),
@@ -304,7 +295,9 @@ pub(crate) fn FleetGraph(query: GraphQuery) -> impl IntoView {
                     drag.set(Some((i64::from(ev.client_x()), i64::from(ev.client_y()), x, y)));
                 }
                 on:pointermove=move |ev: web_sys::PointerEvent| {
-                    if let Some((sx, sy, x0, y0)) = drag.get_untracked() {
+                    if ev.buttons() == 0 {
+                        drag.set(None);
+                    } else if let Some((sx, sy, x0, y0)) = drag.get_untracked() {
                         let (dx, dy) = (i64::from(ev.client_x()) - sx, i64::from(ev.client_y()) - sy);
                         view_box.update(|(x, y, _)| {
                             *x = x0 + dx;
@@ -313,7 +306,6 @@ pub(crate) fn FleetGraph(query: GraphQuery) -> impl IntoView {
                     }
                 }
                 on:pointerup=move |_| drag.set(None)
-                on:pointerleave=move |_| drag.set(None)
                 on:wheel=move |ev: web_sys::WheelEvent| {
                     ev.prevent_default();
                     zoom(if ev.delta_y() < 0.0 { 110 } else { 90 });
