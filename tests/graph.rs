@@ -47,18 +47,24 @@ async fn why_the_graph_where_a_commit_is_and_what_runs_where() -> anyhow::Result
 
     // The graph draws every object of the fleet, one node each, and a click opens one.
     c.goto(&format!("{}/graph", served.url)).await?;
-    let want: BTreeSet<String> = served.app.state.store.summaries().iter().map(|s| fluxboard_model::view::key(s)).collect();
+    let want: BTreeSet<String> =
+        served.app.state.store.summaries().iter().map(|s| fluxboard_model::view::key(s)).collect();
     let deadline = tokio::time::Instant::now() + fluxboard_e2e::DEADLINE;
     loop {
         let drawn: Vec<String> = browser
             .eval("return [...document.querySelectorAll('[data-testid=graph-node]')].map(n => n.getAttribute('data-ref'));")
             .await?;
         let drawn: BTreeSet<String> = drawn.into_iter().collect();
-        let want: BTreeSet<String> = served.app.state.store.summaries().iter().map(|s| fluxboard_model::view::key(s)).collect();
+        let want: BTreeSet<String> =
+            served.app.state.store.summaries().iter().map(|s| fluxboard_model::view::key(s)).collect();
         if want.is_subset(&drawn) && !want.is_empty() {
             break;
         }
-        anyhow::ensure!(tokio::time::Instant::now() < deadline, "the graph lacks {:?}", want.difference(&drawn).collect::<Vec<_>>());
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "the graph lacks {:?}",
+            want.difference(&drawn).collect::<Vec<_>>()
+        );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert!(want.len() > 60, "two clusters of the demo fleet");
@@ -69,13 +75,13 @@ async fn why_the_graph_where_a_commit_is_and_what_runs_where() -> anyhow::Result
     c.goto(&format!("{}/graph?cluster=production&namespace=team-b", served.url)).await?;
     browser.wait_text("[data-testid=graph-count]", "team-b's objects", |t| t == "6 objects").await?;
     browser.screenshot("graph-team-b").await;
-    c.find(Locator::Css(
-        "[data-ref='production/source.toolkit.fluxcd.io/GitRepository/team-b/team-b-app']",
-    ))
-    .await?
-    .click()
-    .await?;
-    browser.wait_text("h1", "the repository's page", |t| t.contains("GitRepository") && t.contains("team-b-app")).await?;
+    c.find(Locator::Css("[data-ref='production/source.toolkit.fluxcd.io/GitRepository/team-b/team-b-app']"))
+        .await?
+        .click()
+        .await?;
+    browser
+        .wait_text("h1", "the repository's page", |t| t.contains("GitRepository") && t.contains("team-b-app"))
+        .await?;
 
     // A commit of production's fleet repository, typed into the search box.
     let revision = served
