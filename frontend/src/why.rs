@@ -155,7 +155,11 @@ pub(crate) fn WhyChain(target: ObjectRef) -> impl IntoView {
     let live = expect_context::<Live>();
     let why: RwSignal<Option<Result<WhyChainBody, String>>> = RwSignal::new(None);
     let path = format!("api/v1/why/{}", crate::route::ref_path(&target));
-    let version = Memo::new(move |_| live.fleet.with(|f| f.objects.values().map(|r| r.version).max().unwrap_or(0)));
+    // Read again when the object changes or what blocks it does (not on every change of the
+    // fleet: each read lists the cluster's controllers).
+    let causes = expect_context::<Causes>();
+    let key = format!("{}/{}/{}/{}/{}", target.cluster, target.group, target.kind, target.namespace, target.name);
+    let version = Memo::new(move |_| (live.fleet.with(|f| f.objects.get(&key).map(|r| r.version)), causes.line(&key)));
     Effect::new(move |_| {
         version.track();
         let path = path.clone();
