@@ -9,9 +9,11 @@
 #![allow(unreachable_pub)]
 
 mod actions;
+mod api;
+mod audit;
+mod controllers;
 mod detail;
 mod graph;
-mod http;
 mod list;
 mod live;
 mod login;
@@ -36,29 +38,18 @@ use crate::ui::{Clock, ThemeToggle};
 pub fn start() {
     console_error_panic_hook::set_once();
     wasm_bindgen_futures::spawn_local(async {
-        match who_am_i().await {
+        match api::me().await {
             Ok(Some(me)) => leptos::mount::mount_to_body(move || view! { <App me=me /> }),
             Ok(None) => leptos::mount::mount_to_body(login::Login),
             Err(message) => leptos::mount::mount_to_body(move || {
                 view! {
                     <main class="login-page">
-                        <p class="error" role="alert">{message.clone()}</p>
+                        <ui::ErrorView error=message.clone() />
                     </main>
                 }
             }),
         }
     });
-}
-
-/// The logged-in identity, None when login is needed.
-async fn who_am_i() -> Result<Option<Identity>, String> {
-    let res =
-        gloo_net::http::Request::get("api/v1/me").send().await.map_err(|e| format!("cannot reach fluxboard: {e}"))?;
-    match res.status() {
-        200 => res.json::<Identity>().await.map(Some).map_err(|e| e.to_string()),
-        401 => Ok(None),
-        other => Err(format!("fluxboard answered {other}")),
-    }
 }
 
 #[component]
@@ -174,8 +165,8 @@ fn App(me: Identity) -> impl IntoView {
                     Page::Overview => view! { <overview::Overview /> }.into_any(),
                     Page::List(_) => view! { <list::ResourceList /> }.into_any(),
                     Page::Detail(r) => view! { <detail::Detail target=r /> }.into_any(),
-                    Page::Controllers => view! { <actions::ControllersPage /> }.into_any(),
-                    Page::Audit => view! { <actions::AuditPage /> }.into_any(),
+                    Page::Controllers => view! { <controllers::ControllersPage /> }.into_any(),
+                    Page::Audit => view! { <audit::AuditPage /> }.into_any(),
                     Page::Wall => ().into_any(),
                     Page::Graph(q) => view! { <graph::GraphPage query=q /> }.into_any(),
                     Page::Revisions(q) => view! { <releases::RevisionsPage query=q /> }.into_any(),
@@ -191,7 +182,8 @@ fn App(me: Identity) -> impl IntoView {
                     }
                 }}
             </main>
-            <actions::Overlays />
+            <actions::ConfirmDialog />
+            <actions::Toasts />
         }
     };
 

@@ -101,6 +101,17 @@ pub(crate) struct Badge {
 }
 
 impl Live {
+    /// Reads the object `key` (tracked: the caller reruns when the fleet changes), if the fleet
+    /// has it.
+    pub(crate) fn with_object<R>(&self, key: &str, f: impl FnOnce(&Summary) -> R) -> Option<R> {
+        self.fleet.with(|fleet| fleet.objects.get(key).map(|r| f(&r.summary)))
+    }
+
+    /// The names of the clusters, in order (tracked).
+    pub(crate) fn cluster_names(&self) -> Vec<String> {
+        self.fleet.with(|f| f.clusters.iter().map(|c| c.name.clone()).collect())
+    }
+
     /// The API version a cluster serves a Flux kind at, when known.
     pub(crate) fn served_version(&self, cluster: &str, group: &str, kind: &str) -> Option<String> {
         self.fleet
@@ -209,9 +220,9 @@ impl Feed {
 /// the login page when the session ended, or tries again shortly.
 fn start(live: Live, feed: Feed) {
     leptos::task::spawn_local(async move {
-        match crate::http::get_json::<Snapshot>("api/v1/snapshot").await {
+        match crate::api::snapshot().await {
             Ok(snapshot) => {
-                let url = format!("api/v1/stream?after={}", snapshot.id);
+                let url = crate::api::stream_url(&snapshot.id);
                 feed.push(live, Message::Snapshot(snapshot));
                 open(live, feed, &url);
             }
@@ -227,9 +238,7 @@ fn start(live: Live, feed: Feed) {
 /// After a failure: the login page when the session ended, otherwise a new start after a pause.
 fn retry(live: Live, feed: Feed) {
     leptos::task::spawn_local(async {
-        if let Ok(res) = gloo_net::http::Request::get("api/v1/me").send().await
-            && res.status() == 401
-        {
+        if let Ok(None) = crate::api::me().await {
             let _ = window().location().reload();
         }
     });

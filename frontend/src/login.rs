@@ -5,14 +5,12 @@ use fluxboard_model::auth::Methods;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-async fn post_json(url: &str, body: serde_json::Value) -> Result<(), String> {
-    crate::http::post_json::<serde_json::Value>(url, &body).await.map(|_| ())
-}
+use crate::api::Credentials;
 
 /// Ends the session and shows the login page.
 pub(crate) fn logout() {
     spawn_local(async move {
-        let _ = post_json("auth/logout", serde_json::json!({})).await;
+        let _ = crate::api::logout().await;
         let _ = window().location().reload();
     });
 }
@@ -23,7 +21,7 @@ pub(crate) fn Login() -> impl IntoView {
     let methods: RwSignal<Option<Methods>> = RwSignal::new(None);
     let error = RwSignal::new(None::<String>);
     spawn_local(async move {
-        match crate::http::get_json::<Methods>("auth/methods").await {
+        match crate::api::login_methods().await {
             Ok(m) => methods.set(Some(m)),
             // Not "Loading…" forever: say why, and offer what every server has.
             Err(e) => {
@@ -36,19 +34,19 @@ pub(crate) fn Login() -> impl IntoView {
     let password = RwSignal::new(String::new());
     let token = RwSignal::new(String::new());
     let busy = RwSignal::new(false);
-    let submit = move |url: &'static str, body: serde_json::Value| {
+    let submit = move |credentials: Credentials| {
         if busy.get_untracked() {
             return;
         }
         busy.set(true);
         error.set(None);
         spawn_local(async move {
-            match post_json(url, body).await {
+            match crate::api::log_in(&credentials).await {
                 Ok(()) => {
                     let _ = window().location().reload();
                 }
                 Err(e) => {
-                    error.set(Some(e));
+                    error.set(Some(e.to_string()));
                     busy.set(false);
                 }
             }
@@ -68,7 +66,7 @@ pub(crate) fn Login() -> impl IntoView {
                     Some(m) => {
                         let sso = m.oidc.clone().map(|name| {
                             view! {
-                                <a class="btn primary sso" href="auth/oidc/login" data-testid="sso">
+                                <a class="btn primary sso" href=crate::api::OIDC_LOGIN data-testid="sso">
                                     {format!("Log in with {name}")}
                                 </a>
                             }
@@ -83,10 +81,10 @@ pub(crate) fn Login() -> impl IntoView {
                                             class="login-form"
                                             on:submit=move |ev| {
                                                 ev.prevent_default();
-                                                submit(
-                                                    "auth/login",
-                                                    serde_json::json!({"username": username.get_untracked(), "password": password.get_untracked()}),
-                                                );
+                                                submit(Credentials::Password {
+                                                    username: username.get_untracked(),
+                                                    password: password.get_untracked(),
+                                                });
                                             }
                                         >
                                             <label class="filter" for="username">
@@ -115,7 +113,7 @@ pub(crate) fn Login() -> impl IntoView {
                                                 class="login-form"
                                                 on:submit=move |ev| {
                                                     ev.prevent_default();
-                                                    submit("auth/token", serde_json::json!({"token": token.get_untracked()}));
+                                                    submit(Credentials::Token(token.get_untracked()));
                                                 }
                                             >
                                                 <label class="filter" for="token">

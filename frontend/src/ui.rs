@@ -1,4 +1,4 @@
-//! Small shared pieces: health badges, the clock for ages, the theme switch.
+//! Small shared pieces: health badges, the clock for ages, the error view, the theme switch.
 
 use fluxboard_model::Health;
 use fluxboard_model::api::ItemHealth;
@@ -23,6 +23,15 @@ impl Clock {
             None => String::new(),
         }
     }
+}
+
+/// Resolves after `duration` (a browser timer).
+pub(crate) async fn sleep(duration: std::time::Duration) {
+    let ms = i32::try_from(duration.as_millis()).unwrap_or(i32::MAX);
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
 
 pub(crate) fn now() -> i64 {
@@ -65,6 +74,12 @@ pub(crate) fn Time(#[prop(into)] at: Option<String>) -> impl IntoView {
     let title = at.clone();
     let text = move || format!("{} ago", clock.age_of(Some(&at)));
     view! { <time datetime=title.clone() title=title>{text}</time> }.into_any()
+}
+
+/// How a failed read is shown: the error's sentence, announced.
+#[component]
+pub(crate) fn ErrorView(error: crate::api::ApiError) -> impl IntoView {
+    view! { <p class="error" role="alert">{error.to_string()}</p> }
 }
 
 /// A pill for the live health of an inventory item.

@@ -153,8 +153,7 @@ struct WhyChainBody {
 #[component]
 pub(crate) fn WhyChain(target: ObjectRef) -> impl IntoView {
     let live = expect_context::<Live>();
-    let why: RwSignal<Option<Result<WhyChainBody, String>>> = RwSignal::new(None);
-    let path = format!("api/v1/why/{}", crate::route::ref_path(&target));
+    let why: RwSignal<Option<Result<WhyChainBody, crate::api::ApiError>>> = RwSignal::new(None);
     // Read again when the object changes or what blocks it does (not on every change of the
     // fleet: each read lists the cluster's controllers).
     let causes = expect_context::<Causes>();
@@ -162,9 +161,9 @@ pub(crate) fn WhyChain(target: ObjectRef) -> impl IntoView {
     let version = Memo::new(move |_| (live.fleet.with(|f| f.objects.get(&key).map(|r| r.version)), causes.line(&key)));
     Effect::new(move |_| {
         version.track();
-        let path = path.clone();
+        let target = target.clone();
         spawn_local(async move {
-            why.set(Some(crate::http::get_json::<WhyChainBody>(&path).await));
+            why.set(Some(crate::api::why::<WhyChainBody>(&target).await));
         });
     });
     move || {
