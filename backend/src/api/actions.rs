@@ -29,7 +29,7 @@ use serde_json::{Value, json};
 use crate::api::audit::entry;
 use crate::auth::{Identity, Role};
 use crate::fleet::cluster::Cluster;
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, Reason};
 use crate::state::AppState;
 
 /// The field manager of every patch.
@@ -75,8 +75,173 @@ fn answers(handled: Option<&str>, token: &str) -> bool {
         || matches!((handled.parse::<jiff::Timestamp>(), token.parse::<jiff::Timestamp>()), (Ok(h), Ok(t)) if h >= t)
 }
 
-/// A refusal or failure of one target: the HTTP status and a sentence.
-type Refusal = (StatusCode, String);
+/// Why an action request, or one of its targets, was refused or failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ActionError {
+    /// The request failed the origin, content type or body checks.
+    #[error(transparent)]
+    Request(#[from] crate::http::RequestError),
+    /// The body is not an action request.
+    #[error("malformed action request: {0}")]
+    Malformed(String),
+    /// The request's targets are missing, too many or malformed (the model's rule says which).
+    #[error("{0}")]
+    BadTargets(String),
+    /// The caller made too many action requests in the last minute.
+    #[error("too many action requests; try again in {} s", .0.retry_after_secs())]
+    RateLimited(crate::auth::limiter::Limited),
+    /// The target names a cluster this server does not watch.
+    #[error("no cluster named {0:?}")]
+    NoCluster(String),
+    /// A restart names something other than a Deployment.
+    #[error("restart applies to the Flux controller Deployments only")]
+    RestartNotDeployment,
+    /// The Deployment to restart is not part of Flux.
+    #[error("{0} is not a Flux controller")]
+    NotAController(String),
+    /// The target's kind is not a Flux kind.
+    #[error("{0} is not a Flux kind")]
+    NotFluxKind(String),
+    /// The cluster does not serve the target's kind.
+    #[error("cluster {cluster} does not serve {kind}")]
+    NotServed {
+        /// The target's cluster.
+        cluster: String,
+        /// The kind it does not serve.
+        kind: String,
+    },
+    /// The action does not apply to this kind or object (the model's rule, with its status).
+    #[error("{}", .0.message)]
+    NotApplicable(NotApplicable),
+    /// The caller lacks the role the action needs where the target is.
+    #[error("forbidden: {user} may not {action} {what} in {cluster}; it needs the {role} role there")]
+    Forbidden {
+        /// The caller.
+        user: String,
+        /// The action's label.
+        action: &'static str,
+        /// The target, `Kind namespace/name`.
+        what: String,
+        /// The target's cluster.
+        cluster: String,
+        /// The role needed.
+        role: &'static str,
+    },
+    /// A client impersonating the caller could not be built.
+    #[error(transparent)]
+    Impersonation(Arc<crate::fleet::cluster::ClusterError>),
+    /// Reading the target or a source failed (as any API read maps it).
+    #[error("{}", .0.message)]
+    Read(ApiError),
+    /// The merge patch was refused or failed.
+    #[error("{}", patch_message(what, source))]
+    Patch {
+        /// The object patched, `Kind namespace/name`.
+        what: String,
+        /// The API server's answer.
+        #[source]
+        source: Arc<kube::Error>,
+    },
+    /// A source reference names an invalid namespace or name.
+    #[error("the source {kind}: {why}")]
+    BadSource {
+        /// The source's kind.
+        kind: String,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// The caller lacks the operator role where a source to reconcile first is.
+    #[error(
+        "forbidden: {user} may not reconcile the source {kind} {namespace}/{name} in {cluster}; it needs the operator role in {namespace}"
+    )]
+    SourceForbidden {
+        /// The caller.
+        user: String,
+        /// The source's kind.
+        kind: String,
+        /// The source's namespace.
+        namespace: String,
+        /// The source's name.
+        name: String,
+        /// The cluster.
+        cluster: String,
+    },
+    /// A source reference names a kind that is not a Flux kind.
+    #[error("{0}: not a Flux kind")]
+    SourceNotFluxKind(String),
+    /// The cluster does not serve a source's kind.
+    #[error("{0}: kind not served")]
+    SourceNotServed(String),
+    /// A source is suspended: it would not refresh its artifact.
+    #[error("{0} is suspended; the object itself was not reconciled")]
+    SourceSuspended(String),
+    /// A source handled the request and did not end Ready.
+    #[error("{what} reconciliation failed: {message}; the object itself was not reconciled")]
+    SourceFailed {
+        /// The source, `source Kind namespace/name`.
+        what: String,
+        /// Its Ready message.
+        message: String,
+    },
+    /// A source did not handle the request in time.
+    #[error(
+        "{what} did not handle the request within {secs} s: is {controller} running? The object itself was not reconciled."
+    )]
+    SourceTimeout {
+        /// The source, `source Kind namespace/name`.
+        what: String,
+        /// How long it was waited for.
+        secs: u64,
+        /// The controller that should have handled it.
+        controller: &'static str,
+    },
+}
+
+impl Reason for ActionError {
+    fn status(&self) -> StatusCode {
+        match self {
+            ActionError::Request(err) => err.status(),
+            ActionError::Malformed(_)
+            | ActionError::BadTargets(_)
+            | ActionError::RestartNotDeployment
+            | ActionError::NotAController(_)
+            | ActionError::BadSource { .. }
+            | ActionError::SourceNotFluxKind(_) => StatusCode::BAD_REQUEST,
+            ActionError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            ActionError::NoCluster(_)
+            | ActionError::NotFluxKind(_)
+            | ActionError::NotServed { .. }
+            | ActionError::SourceNotServed(_) => StatusCode::NOT_FOUND,
+            ActionError::NotApplicable(n) => StatusCode::from_u16(n.code).unwrap_or(StatusCode::BAD_REQUEST),
+            ActionError::Forbidden { .. } | ActionError::SourceForbidden { .. } => StatusCode::FORBIDDEN,
+            ActionError::Impersonation(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ActionError::Read(err) => err.status,
+            ActionError::Patch { source, .. } => patch_status(source),
+            ActionError::SourceSuspended(_) | ActionError::SourceFailed { .. } => StatusCode::CONFLICT,
+            ActionError::SourceTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            ActionError::Request(err) => err.code(),
+            ActionError::RateLimited(_) => "rate_limited",
+            other => status_code_name(other.status()),
+        }
+    }
+}
+
+/// The `error.code` of a target's refusal or failure, by its status.
+fn status_code_name(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "bad_request",
+        403 => "forbidden",
+        404 => "not_found",
+        409 => "conflict",
+        504 => "not_handled",
+        _ => "cluster_error",
+    }
+}
 
 pub(crate) async fn post_actions(
     State(state): State<Arc<AppState>>,
@@ -84,53 +249,29 @@ pub(crate) async fn post_actions(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let refuse = |status: StatusCode, code: &'static str, message: String| {
+    let refuse = |err: ActionError, action: Option<Action>| {
         let (state, identity) = (&state, &identity);
         async move {
-            state.audit.record(entry(identity, None, None, None, ResultStatus::Refused, &message)).await;
-            ApiError::new(status, code, message).into_response()
+            let err = ApiError::from(err);
+            state.audit.record(entry(identity, action, None, None, ResultStatus::Refused, &err.message)).await;
+            err.into_response()
         }
     };
-    if let Err(why) = crate::http::same_origin(&headers, &state.hosts) {
-        return refuse(StatusCode::FORBIDDEN, "cross_site", why).await;
-    }
-    if !crate::http::is_json(&headers) {
-        return refuse(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "send the request as application/json".into(),
-        )
-        .await;
-    }
-    let body = match body {
+    let body = match crate::http::json_body(&state.hosts, &headers, body) {
         Ok(body) => body,
-        Err(rejection) => {
-            let status = rejection.status();
-            let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
-                format!("the request body is larger than {} bytes", crate::http::BODY_LIMIT)
-            } else {
-                format!("cannot read the request body: {rejection}")
-            };
-            return refuse(status, "bad_body", message).await;
-        }
+        Err(err) => return refuse(err.into(), None).await,
     };
     let request: ActionRequest = match serde_json::from_slice(&body) {
         Ok(request) => request,
-        Err(err) => {
-            return refuse(StatusCode::BAD_REQUEST, "bad_request", format!("malformed action request: {err}")).await;
-        }
+        Err(err) => return refuse(ActionError::Malformed(err.to_string()), None).await,
     };
     let targets = match request.targets() {
         Ok(targets) => targets,
-        Err(why) => {
-            state.audit.record(entry(&identity, Some(request.action), None, None, ResultStatus::Refused, &why)).await;
-            return ApiError::bad_request(why).into_response();
-        }
+        Err(why) => return refuse(ActionError::BadTargets(why), Some(request.action)).await,
     };
     // Each user's action requests are limited; the total wait of one request is bounded.
-    if let Err(wait) = state.action_limiter.hit(&format!("actions:{}", identity.user), ACTIONS_PER_USER).await {
-        let message = format!("too many action requests; try again in {} s", wait.as_secs().max(1));
-        return refuse(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message).await;
+    if let Err(limited) = state.action_limiter.hit(&format!("actions:{}", identity.user), ACTIONS_PER_USER).await {
+        return refuse(ActionError::RateLimited(limited), None).await;
     }
     let work = Work { deadline: tokio::time::Instant::now() + state.source_wait * 2, steps: Mutex::default() };
     let single = targets.len() == 1;
@@ -162,15 +303,7 @@ pub(crate) async fn post_actions(
     if single && results[0].status != ResultStatus::Accepted {
         let r = &results[0];
         let status = StatusCode::from_u16(r.code).unwrap_or(StatusCode::BAD_GATEWAY);
-        let code = match r.code {
-            400 => "bad_request",
-            403 => "forbidden",
-            404 => "not_found",
-            409 => "conflict",
-            504 => "not_handled",
-            _ => "cluster_error",
-        };
-        return ApiError::new(status, code, r.message.clone()).into_response();
+        return ApiError::new(status, status_code_name(status), r.message.clone()).into_response();
     }
     (StatusCode::ACCEPTED, Json(ActionResponse { action: request.action, results })).into_response()
 }
@@ -186,8 +319,8 @@ async fn run(
     let outcome = attempt(state, identity, action, reason, &target, work).await;
     let (status, code, token, message) = match outcome {
         Ok((token, message)) => (ResultStatus::Accepted, 202, Some(token), message),
-        Err(Attempt::Refused((code, message))) => (ResultStatus::Refused, code.as_u16(), None, message),
-        Err(Attempt::Failed((code, message), token)) => (ResultStatus::Failed, code.as_u16(), token, message),
+        Err(Attempt::Refused(err)) => (ResultStatus::Refused, err.status().as_u16(), None, err.to_string()),
+        Err(Attempt::Failed(err, token)) => (ResultStatus::Failed, err.status().as_u16(), token, err.to_string()),
     };
     if status != ResultStatus::Refused {
         state.audit.record(entry(identity, Some(action), Some(target.clone()), token.clone(), status, &message)).await;
@@ -201,20 +334,19 @@ async fn run(
     ActionResult { target, status, code, token, message }
 }
 
-#[derive(Clone)]
+/// How one target's attempt went wrong.
+#[derive(Debug, Clone)]
 enum Attempt {
     /// Nothing was sent.
-    Refused(Refusal),
+    Refused(ActionError),
     /// Something was sent and then a step failed (with the token, when one was sent).
-    Failed(Refusal, Option<String>),
+    Failed(ActionError, Option<String>),
 }
 
-fn refused(status: StatusCode, message: impl Into<String>) -> Attempt {
-    Attempt::Refused((status, message.into()))
-}
-
-fn not_applicable(n: NotApplicable) -> Attempt {
-    refused(StatusCode::from_u16(n.code).unwrap_or(StatusCode::BAD_REQUEST), n.message)
+impl From<ActionError> for Attempt {
+    fn from(err: ActionError) -> Attempt {
+        Attempt::Refused(err)
+    }
 }
 
 /// A Flux kind by name (and group, when given).
@@ -233,62 +365,55 @@ async fn attempt(
     t: &Target,
     work: &Work,
 ) -> Result<(String, String), Attempt> {
-    let cluster = state
-        .cluster(&t.cluster)
-        .ok_or_else(|| refused(StatusCode::NOT_FOUND, format!("no cluster named {:?}", t.cluster)))?;
+    let cluster = state.cluster(&t.cluster).ok_or_else(|| ActionError::NoCluster(t.cluster.clone()))?;
     let what = format!("{} {}/{}", t.kind, t.namespace, t.name);
     let needed = action.role();
     if action == Action::Restart {
         if t.kind != "Deployment" || t.group.as_deref().is_some_and(|g| g != "apps") {
-            return Err(refused(StatusCode::BAD_REQUEST, "restart applies to the Flux controller Deployments only"));
+            return Err(ActionError::RestartNotDeployment.into());
         }
     } else {
-        let info =
-            flux_kind(t).ok_or_else(|| refused(StatusCode::NOT_FOUND, format!("{} is not a Flux kind", t.kind)))?;
-        applies_to_kind(action, info).map_err(not_applicable)?;
+        let info = flux_kind(t).ok_or_else(|| ActionError::NotFluxKind(t.kind.clone()))?;
+        applies_to_kind(action, info).map_err(ActionError::NotApplicable)?;
     }
     if !identity.may(needed, &t.cluster, &t.namespace) {
-        let role = if needed == Role::Admin { "admin" } else { "operator" };
-        return Err(refused(
-            StatusCode::FORBIDDEN,
-            format!(
-                "forbidden: {} may not {} {what} in {}; it needs the {role} role there",
-                identity.user,
-                action.label(),
-                t.cluster
-            ),
-        ));
+        return Err(ActionError::Forbidden {
+            user: identity.user.clone(),
+            action: action.label(),
+            what,
+            cluster: t.cluster.clone(),
+            role: if needed == Role::Admin { "admin" } else { "operator" },
+        }
+        .into());
     }
     let client = match state.act_as {
         ActAs::User => cluster
             .impersonating(&identity.user, &identity.groups)
-            .map_err(|e| Attempt::Refused((StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}"))))?,
+            .map_err(|e| ActionError::Impersonation(Arc::new(e)))?,
         ActAs::ServiceAccount => cluster.client.clone(),
     };
     let token = jiff::Timestamp::now().to_string();
     if action == Action::Restart {
         let ar = ApiResource::erase::<k8s_openapi::api::apps::v1::Deployment>(&());
         let api: Api<DynamicObject> = Api::namespaced_with(client, &t.namespace, &ar);
-        let obj = api.get(&t.name).await.map_err(|e| read_refusal(&what, &e))?;
+        let obj = api.get(&t.name).await.map_err(|e| read_error(&what, &e))?;
         let labels = &obj.metadata.labels;
         if labels.as_ref().and_then(|l| l.get("app.kubernetes.io/part-of")).map(String::as_str) != Some("flux") {
-            return Err(refused(StatusCode::BAD_REQUEST, format!("{what} is not a Flux controller")));
+            return Err(ActionError::NotAController(what).into());
         }
-        send(&api, &t.name, &patch(action, "Deployment", &token, &identity.user, reason), &what)
-            .await
-            .map_err(Attempt::Refused)?;
+        send(&api, &t.name, &patch(action, "Deployment", &token, &identity.user, reason), &what).await?;
         record_event(cluster, &ar, &obj, action, &token, &identity.user, reason).await;
         return Ok((token, format!("rolling restart of {what} requested")));
     }
     let info = flux_kind(t).expect("checked above");
     let ar = cluster
         .flux_kind(info.group, info.kind)
-        .ok_or_else(|| refused(StatusCode::NOT_FOUND, format!("cluster {} does not serve {}", t.cluster, info.kind)))?;
+        .ok_or_else(|| ActionError::NotServed { cluster: t.cluster.clone(), kind: info.kind.to_owned() })?;
     let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &t.namespace, &ar);
-    let obj = api.get(&t.name).await.map_err(|e| read_refusal(&what, &e))?;
+    let obj = api.get(&t.name).await.map_err(|e| read_error(&what, &e))?;
     let value = serde_json::to_value(&obj).unwrap_or_default();
-    applies(action, &summarize(&t.cluster, info, &value)).map_err(not_applicable)?;
-    supported_by(action, info.kind, &ar.version).map_err(not_applicable)?;
+    applies(action, &summarize(&t.cluster, info, &value)).map_err(ActionError::NotApplicable)?;
+    supported_by(action, info.kind, &ar.version).map_err(ActionError::NotApplicable)?;
     if action == Action::ReconcileWithSource {
         let mut chain = source_chain(info.kind, &t.namespace, &value);
         if info.kind == "HelmRelease"
@@ -301,16 +426,17 @@ async fn attempt(
         for (kind, namespace, name) in chain {
             fluxboard_model::action::check_namespace(&namespace)
                 .and_then(|()| fluxboard_model::action::check_name(&name))
-                .map_err(|why| refused(StatusCode::BAD_REQUEST, format!("the source {kind}: {why}")))?;
+                .map_err(|why| ActionError::BadSource { kind: kind.clone(), why })?;
             // Scope is checked on every object the action touches, not only the target.
             if !identity.may(Role::Operator, &t.cluster, &namespace) {
-                return Err(refused(
-                    StatusCode::FORBIDDEN,
-                    format!(
-                        "forbidden: {} may not reconcile the source {kind} {namespace}/{name} in {}; it needs the operator role in {namespace}",
-                        identity.user, t.cluster
-                    ),
-                ));
+                return Err(ActionError::SourceForbidden {
+                    user: identity.user.clone(),
+                    kind,
+                    namespace,
+                    name,
+                    cluster: t.cluster.clone(),
+                }
+                .into());
             }
             // Targets of one request that share a source reconcile it once and wait together.
             let step = work.step(&format!("{}/{kind}/{namespace}/{name}", t.cluster));
@@ -401,13 +527,14 @@ async fn reconcile_and_wait(
     let started = tokio::time::Instant::now();
     let what = format!("source {kind} {namespace}/{name}");
     let Some(info) = KINDS.iter().find(|k| k.kind == kind) else {
-        return Err(Attempt::Failed((StatusCode::BAD_REQUEST, format!("{what}: not a Flux kind")), None));
+        return Err(Attempt::Failed(ActionError::SourceNotFluxKind(what), None));
     };
     let Some(ar) = cluster.flux_kind(info.group, info.kind) else {
-        return Err(Attempt::Failed((StatusCode::NOT_FOUND, format!("{what}: kind not served")), None));
+        return Err(Attempt::Failed(ActionError::SourceNotServed(what), None));
     };
     let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &ar);
-    let obj = api.get(name).await.map_err(|e| Attempt::Failed(step_refusal(&what, &e), None))?;
+    let obj =
+        api.get(name).await.map_err(|e| Attempt::Failed(ActionError::Read(ApiError::from_kube(&what, &e)), None))?;
     let value = serde_json::to_value(&obj).unwrap_or_default();
     // A static source (an OCI HelmRepository, an ExternalArtifact) has nothing to reconcile.
     if !info.reconcilable || info.is_static_object(&value) {
@@ -416,14 +543,11 @@ async fn reconcile_and_wait(
     // A suspended source would ack the token and leave its artifact as it is (source-controller
     // records the request before its suspend check), so the object would reconcile stale input.
     if info.is_suspended(&value) {
-        return Err(Attempt::Failed(
-            (StatusCode::CONFLICT, format!("{what} is suspended; the object itself was not reconciled")),
-            None,
-        ));
+        return Err(Attempt::Failed(ActionError::SourceSuspended(what), None));
     }
     send(&api, name, &patch(Action::Reconcile, kind, token, user, None), &what)
         .await
-        .map_err(|r| Attempt::Failed(r, None))?;
+        .map_err(|err| Attempt::Failed(err, None))?;
     record_event(cluster, &ar, &obj, Action::Reconcile, token, user, None).await;
     // Waited on the watch cache (the store), not by polling the API server; bounded by the step's
     // wait and by what is left of the whole request's.
@@ -444,13 +568,7 @@ async fn reconcile_and_wait(
                 Health::Ready => return Ok(()),
                 Health::Failing | Health::Stalled | Health::Suspended | Health::Unknown => {
                     return Err(Attempt::Failed(
-                        (
-                            StatusCode::CONFLICT,
-                            format!(
-                                "{what} reconciliation failed: {}; the object itself was not reconciled",
-                                summary.message
-                            ),
-                        ),
+                        ActionError::SourceFailed { what, message: summary.message.clone() },
                         Some(token.to_owned()),
                     ));
                 }
@@ -464,55 +582,50 @@ async fn reconcile_and_wait(
             } else {
                 "its controller"
             };
-            return Err(Attempt::Failed(
-                (
-                    StatusCode::GATEWAY_TIMEOUT,
-                    format!(
-                        "{what} did not handle the request within {} s: is {controller} running? The object itself was not reconciled.",
-                        waited.as_secs()
-                    ),
-                ),
-                Some(token.to_owned()),
-            ));
+            let timeout = ActionError::SourceTimeout { what, secs: waited.as_secs(), controller };
+            return Err(Attempt::Failed(timeout, Some(token.to_owned())));
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
 /// Sends a merge patch under the `fluxboard` field manager, retrying conflicts.
-async fn send(api: &Api<DynamicObject>, name: &str, body: &Value, what: &str) -> Result<(), Refusal> {
+async fn send(api: &Api<DynamicObject>, name: &str, body: &Value, what: &str) -> Result<(), ActionError> {
     let params = PatchParams { field_manager: Some(FIELD_MANAGER.to_owned()), ..PatchParams::default() };
     let mut tries = 0;
     loop {
         match api.patch(name, &params, &Patch::Merge(body)).await {
             Ok(_) => return Ok(()),
             Err(kube::Error::Api(status)) if status.code == 409 && tries < CONFLICT_RETRIES => tries += 1,
-            Err(err) => return Err(write_refusal(what, &err)),
+            Err(err) => return Err(ActionError::Patch { what: what.to_owned(), source: Arc::new(err) }),
         }
     }
 }
 
-fn read_refusal(what: &str, err: &kube::Error) -> Attempt {
-    Attempt::Refused(step_refusal(what, err))
+/// A failed read of `what`, as any API read maps it.
+fn read_error(what: &str, err: &kube::Error) -> ActionError {
+    ActionError::Read(ApiError::from_kube(what, err))
 }
 
-fn step_refusal(what: &str, err: &kube::Error) -> Refusal {
-    let api = ApiError::from_kube(what, err);
-    (api.status, api.message)
-}
-
-fn write_refusal(what: &str, err: &kube::Error) -> Refusal {
+/// The status of a failed patch: the API server's 403, 404 and 409 keep their meaning.
+fn patch_status(err: &kube::Error) -> StatusCode {
     match err {
-        kube::Error::Api(status) if status.code == 403 => {
-            (StatusCode::FORBIDDEN, format!("forbidden by cluster RBAC: {}", status.message))
+        kube::Error::Api(status) if matches!(status.code, 403 | 404 | 409) => {
+            StatusCode::from_u16(status.code).unwrap_or(StatusCode::BAD_GATEWAY)
         }
-        kube::Error::Api(status) if status.code == 404 => (StatusCode::NOT_FOUND, format!("{what} not found")),
+        _ => StatusCode::BAD_GATEWAY,
+    }
+}
+
+/// The sentence of a failed patch of `what`.
+fn patch_message(what: &str, err: &kube::Error) -> String {
+    match err {
+        kube::Error::Api(status) if status.code == 403 => format!("forbidden by cluster RBAC: {}", status.message),
+        kube::Error::Api(status) if status.code == 404 => format!("{what} not found"),
         kube::Error::Api(status) if status.code == 409 => {
-            (StatusCode::CONFLICT, format!("{what} kept changing; try again ({})", status.message))
+            format!("{what} kept changing; try again ({})", status.message)
         }
-        other => {
-            (StatusCode::BAD_GATEWAY, format!("patching {what} failed: {}", crate::fleet::cluster::kube_error(other)))
-        }
+        other => format!("patching {what} failed: {}", crate::fleet::cluster::kube_error(other)),
     }
 }
 

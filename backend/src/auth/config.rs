@@ -29,7 +29,6 @@
 
 use std::path::Path;
 
-use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{Grant, Identity, Role, glob};
@@ -279,75 +278,166 @@ pub enum SessionStoreKind {
     Redis,
 }
 
+/// Why a configuration file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("Failed to read {}", .path.display())]
+    Read {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not YAML of this shape.
+    #[error("Failed to parse {}", .path.display())]
+    Parse {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Where and why.
+        #[source]
+        source: serde_yaml::Error,
+    },
+    /// A `trustedProxies` entry is neither an address nor a CIDR range.
+    #[error("trustedProxies: {0:?} is not an address or CIDR range (10.0.0.0/8, fd00::/8)")]
+    TrustedProxy(String),
+    /// `externalUrl` or `allowedHosts` is unusable.
+    #[error(transparent)]
+    Hosts(#[from] crate::http::HostsError),
+    /// A local user has no name.
+    #[error("a local user has an empty username")]
+    EmptyUsername,
+    /// Two local users have the same name.
+    #[error("local user {0:?} is listed twice")]
+    DuplicateUser(String),
+    /// A local user's password hash is not a PHC string.
+    #[error("the password hash of {user:?} is not a PHC string: {why}")]
+    NotPhc {
+        /// The user.
+        user: String,
+        /// What the parser said.
+        why: String,
+    },
+    /// A local user's password hash is not argon2id.
+    #[error("the password hash of {0:?} is not argon2id (use fluxboard hash-password)")]
+    NotArgon2id(String),
+    /// An OIDC URL field is not an http(s) URL.
+    #[error("auth.oidc.{field} must be an http(s) URL: {value:?}")]
+    OidcUrl {
+        /// `issuer` or `redirectUrl`.
+        field: &'static str,
+        /// Its value.
+        value: String,
+    },
+    /// `auth.oidc.clientId` is empty.
+    #[error("auth.oidc.clientId is empty")]
+    OidcClientId,
+    /// `auth.oidc.scopes` lacks `openid`.
+    #[error("auth.oidc.scopes must include openid")]
+    OidcScopes,
+    /// The Redis session store has no URL.
+    #[error("sessions.store is redis but sessions.redisUrl is missing")]
+    RedisUrl,
+    /// A session lifetime is zero.
+    #[error("session lifetimes must be positive")]
+    Lifetimes,
+}
+
+/// A login refused because its identity would impersonate a `system:` user or group.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SystemIdentity {
+    /// The user name is a system identity.
+    #[error("the user {0:?} is a system identity; fluxboard does not impersonate it")]
+    User(String),
+    /// One of the groups is a system group.
+    #[error("the group {0:?} is a system group; fluxboard does not impersonate it (auth.allowedSystemNames)")]
+    Group(String),
+}
+
+impl crate::http::error::Reason for SystemIdentity {
+    fn status(&self) -> axum::http::StatusCode {
+        axum::http::StatusCode::FORBIDDEN
+    }
+
+    fn code(&self) -> &'static str {
+        "system_identity"
+    }
+}
+
 impl Config {
     /// Reads and checks a configuration file.
-    pub fn load(path: &Path) -> anyhow::Result<Config> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("Failed to read {}", path.display()))?;
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
         let config: Config =
-            serde_yaml::from_str(&text).with_context(|| format!("Failed to parse {}", path.display()))?;
+            serde_yaml::from_str(&text).map_err(|source| ConfigError::Parse { path: path.to_owned(), source })?;
         config.check()?;
         Ok(config)
     }
 
-    /// Checks what serde cannot: hashes parse, names are unique, Redis has a URL.
     /// The trusted proxies, parsed.
-    pub fn trusted_proxies(&self) -> anyhow::Result<Vec<Cidr>> {
+    pub fn trusted_proxies(&self) -> Result<Vec<Cidr>, ConfigError> {
         self.trusted_proxies
             .iter()
-            .map(|text| {
-                Cidr::parse(text).with_context(|| {
-                    format!("trustedProxies: {text:?} is not an address or CIDR range (10.0.0.0/8, fd00::/8)")
-                })
-            })
+            .map(|text| Cidr::parse(text).ok_or_else(|| ConfigError::TrustedProxy(text.clone())))
             .collect()
     }
 
     /// The Host values answered and the origins trusted.
-    pub fn hosts(&self) -> anyhow::Result<crate::http::Hosts> {
-        crate::http::Hosts::new(self.external_url.as_deref(), &self.allowed_hosts)
+    pub fn hosts(&self) -> Result<crate::http::Hosts, ConfigError> {
+        Ok(crate::http::Hosts::new(self.external_url.as_deref(), &self.allowed_hosts)?)
     }
 
-    pub fn check(&self) -> anyhow::Result<()> {
+    /// Checks what serde cannot: hashes parse, names are unique, Redis has a URL.
+    pub fn check(&self) -> Result<(), ConfigError> {
         self.trusted_proxies()?;
         self.hosts()?;
-        let mut seen = std::collections::HashSet::new();
-        for user in &self.auth.local.users {
-            anyhow::ensure!(!user.username.is_empty(), "a local user has an empty username");
-            anyhow::ensure!(seen.insert(&user.username), "local user {:?} is listed twice", user.username);
-            argon2::password_hash::PasswordHash::new(&user.password_hash)
-                .map_err(|e| anyhow::anyhow!("the password hash of {:?} is not a PHC string: {e}", user.username))?;
-            anyhow::ensure!(
-                user.password_hash.starts_with("$argon2id$"),
-                "the password hash of {:?} is not argon2id (use fluxboard hash-password)",
-                user.username
-            );
-        }
+        self.check_users()?;
         if let Some(oidc) = &self.auth.oidc {
             for (field, value) in [("issuer", &oidc.issuer), ("redirectUrl", &oidc.redirect_url)] {
-                anyhow::ensure!(
-                    value.starts_with("https://") || value.starts_with("http://"),
-                    "auth.oidc.{field} must be an http(s) URL: {value:?}"
-                );
+                if !(value.starts_with("https://") || value.starts_with("http://")) {
+                    return Err(ConfigError::OidcUrl { field, value: value.clone() });
+                }
             }
-            anyhow::ensure!(!oidc.client_id.is_empty(), "auth.oidc.clientId is empty");
-            anyhow::ensure!(oidc.scopes.iter().any(|s| s == "openid"), "auth.oidc.scopes must include openid");
+            if oidc.client_id.is_empty() {
+                return Err(ConfigError::OidcClientId);
+            }
+            if !oidc.scopes.iter().any(|s| s == "openid") {
+                return Err(ConfigError::OidcScopes);
+            }
         }
-        if self.sessions.store == SessionStoreKind::Redis {
-            anyhow::ensure!(
-                self.sessions.redis_url.is_some(),
-                "sessions.store is redis but sessions.redisUrl is missing"
-            );
+        if self.sessions.store == SessionStoreKind::Redis && self.sessions.redis_url.is_none() {
+            return Err(ConfigError::RedisUrl);
         }
-        anyhow::ensure!(
-            self.sessions.idle_minutes > 0 && self.sessions.absolute_hours > 0,
-            "session lifetimes must be positive"
-        );
+        if self.sessions.idle_minutes == 0 || self.sessions.absolute_hours == 0 {
+            return Err(ConfigError::Lifetimes);
+        }
+        Ok(())
+    }
+
+    /// Local users have unique names and argon2id PHC hashes.
+    fn check_users(&self) -> Result<(), ConfigError> {
+        let mut seen = std::collections::HashSet::new();
+        for user in &self.auth.local.users {
+            if user.username.is_empty() {
+                return Err(ConfigError::EmptyUsername);
+            }
+            if !seen.insert(&user.username) {
+                return Err(ConfigError::DuplicateUser(user.username.clone()));
+            }
+            argon2::password_hash::PasswordHash::new(&user.password_hash)
+                .map_err(|e| ConfigError::NotPhc { user: user.username.clone(), why: e.to_string() })?;
+            if !user.password_hash.starts_with("$argon2id$") {
+                return Err(ConfigError::NotArgon2id(user.username.clone()));
+            }
+        }
         Ok(())
     }
 
     /// Refuses a login whose user or groups start with `system:` unless allowed (see
     /// [`AuthConfig::allowed_system_names`]); `method` is `local`, `token` or `oidc`.
-    pub fn check_system_names(&self, user: &str, groups: &[String], method: &str) -> Result<(), String> {
+    pub fn check_system_names(&self, user: &str, groups: &[String], method: &str) -> Result<(), SystemIdentity> {
         const REVIEWED: [&str; 4] =
             ["system:serviceaccount:*", "system:serviceaccounts", "system:serviceaccounts:*", "system:authenticated"];
         let allowed = |name: &str| {
@@ -356,12 +446,10 @@ impl Config {
                 || (method == "token" && REVIEWED.iter().any(|g| glob(g, name)))
         };
         if !allowed(user) {
-            return Err(format!("the user {user:?} is a system identity; fluxboard does not impersonate it"));
+            return Err(SystemIdentity::User(user.to_owned()));
         }
         match groups.iter().find(|g| !allowed(g)) {
-            Some(group) => Err(format!(
-                "the group {group:?} is a system group; fluxboard does not impersonate it (auth.allowedSystemNames)"
-            )),
+            Some(group) => Err(SystemIdentity::Group(group.clone())),
             None => Ok(()),
         }
     }
@@ -511,7 +599,7 @@ trustedProxies: [10.0.0.0/8, "fd00::/8"]
             "unknown: 1",
         ] {
             let parsed: Result<Config, _> = serde_yaml::from_str(bad);
-            assert!(parsed.map_err(anyhow::Error::from).and_then(|c| c.check()).is_err(), "{bad}");
+            assert!(parsed.is_err() || parsed.is_ok_and(|c| c.check().is_err()), "{bad}");
         }
     }
 }

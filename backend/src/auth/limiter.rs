@@ -18,6 +18,21 @@ pub const MAX_KEYS: usize = 10_000;
 /// The longest username a login may name (bytes).
 pub const MAX_USERNAME: usize = 256;
 
+/// A refusal of a rate limit: `max` attempts under a key are in the window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("rate limited; try again in {} s", self.retry_after_secs())]
+pub struct Limited {
+    /// How long until the oldest attempt in the window leaves it.
+    pub wait: Duration,
+}
+
+impl Limited {
+    /// The wait in whole seconds, at least 1 (what `Retry-After` and messages say).
+    pub fn retry_after_secs(&self) -> u64 {
+        self.wait.as_secs().max(1)
+    }
+}
+
 /// Sliding-window counters.
 #[derive(Debug)]
 pub struct RateLimiter {
@@ -48,19 +63,21 @@ impl RateLimiter {
 
     /// Refuses (with the wait until a slot frees) when `max` attempts under `key` are in the
     /// window; does not count anything.
-    pub fn check(&self, key: &str, max: usize) -> Result<(), Duration> {
+    pub fn check(&self, key: &str, max: usize) -> Result<(), Limited> {
         let now = Instant::now();
         let keys = self.lock();
         let Some(list) = keys.get(key) else { return Ok(()) };
         let recent: Vec<&Instant> = list.iter().filter(|t| now.duration_since(**t) < WINDOW).collect();
         match recent.first() {
-            Some(oldest) if recent.len() >= max => Err(WINDOW.saturating_sub(now.duration_since(**oldest))),
+            Some(oldest) if recent.len() >= max => {
+                Err(Limited { wait: WINDOW.saturating_sub(now.duration_since(**oldest)) })
+            }
             _ => Ok(()),
         }
     }
 
     /// Counts an attempt under `key`, refusing (with the wait) when `max` were made in the window.
-    pub fn hit(&self, key: &str, max: usize) -> Result<(), Duration> {
+    pub fn hit(&self, key: &str, max: usize) -> Result<(), Limited> {
         self.check(key, max)?;
         self.record(key, max);
         Ok(())
@@ -121,7 +138,7 @@ mod tests {
         for _ in 0..3 {
             assert!(limiter.hit("a", 3).is_ok());
         }
-        let wait = limiter.hit("a", 3).unwrap_err();
+        let wait = limiter.hit("a", 3).unwrap_err().wait;
         assert!(wait > Duration::from_secs(50) && wait <= WINDOW, "{wait:?}");
         assert!(limiter.hit("b", 3).is_ok(), "other keys are not affected");
         limiter.forget("a");
@@ -231,13 +248,13 @@ impl Limits {
     }
 
     /// Refuses when `max` attempts under `key` are in the window; counts nothing.
-    pub async fn check(&self, key: &str, max: usize) -> Result<(), Duration> {
+    pub async fn check(&self, key: &str, max: usize) -> Result<(), Limited> {
         match self {
             Limits::Memory(l) => l.check(key, max),
             Limits::Redis { conn, local } => match Self::window(conn, key).await {
                 Ok((count, oldest)) if count >= max => {
                     let age = millis(std::time::SystemTime::now()) - oldest.unwrap_or(0);
-                    Err(WINDOW.saturating_sub(Duration::from_millis(age.max(0) as u64)))
+                    Err(Limited { wait: WINDOW.saturating_sub(Duration::from_millis(age.max(0) as u64)) })
                 }
                 Ok(_) => Ok(()),
                 Err(err) => {
@@ -282,7 +299,7 @@ impl Limits {
     }
 
     /// Counts an attempt under `key`, refusing (with the wait) when `max` were made.
-    pub async fn hit(&self, key: &str, max: usize) -> Result<(), Duration> {
+    pub async fn hit(&self, key: &str, max: usize) -> Result<(), Limited> {
         self.check(key, max).await?;
         self.record(key, max).await;
         Ok(())

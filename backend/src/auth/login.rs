@@ -7,7 +7,6 @@
 
 use std::net::SocketAddr;
 use std::sync::{Arc, LazyLock};
-use std::time::Duration;
 
 use sha2::Digest as _;
 
@@ -15,7 +14,6 @@ use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -105,13 +103,13 @@ pub(crate) async fn methods(State(state): State<Arc<AppState>>) -> Json<Methods>
 }
 
 /// A login whose identity would impersonate a `system:` user or group it may not.
-pub(crate) fn system_refusal(address: &str, why: String) -> Response {
-    tracing::warn!(target: "audit", address, why, "login refused (system identity)");
-    ApiError::new(StatusCode::FORBIDDEN, "system_identity", why).into_response()
+pub(crate) fn system_refusal(address: &str, why: crate::auth::config::SystemIdentity) -> Response {
+    tracing::warn!(target: "audit", address, %why, "login refused (system identity)");
+    ApiError::from(why).into_response()
 }
 
-fn too_many(wait: Duration) -> Response {
-    let secs = wait.as_secs().max(1);
+fn too_many(limited: crate::auth::limiter::Limited) -> Response {
+    let secs = limited.retry_after_secs();
     let mut response = ApiError::new(
         StatusCode::TOO_MANY_REQUESTS,
         "rate_limited",
@@ -124,38 +122,14 @@ fn too_many(wait: Duration) -> Response {
     response
 }
 
-/// A body that could not be read: too large (413), or cut off, too slow or broken (400).
-fn body_error(err: &axum::Error) -> ApiError {
-    // axum wraps http-body-util's LengthLimitError, whose only public face is its message.
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    let mut too_large = false;
-    while let Some(e) = source {
-        too_large |= e.to_string().contains("length limit exceeded");
-        source = e.source();
-    }
-    if too_large {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "bad_body",
-            format!("the request body is larger than {} bytes", crate::http::BODY_LIMIT),
-        )
-    } else {
-        ApiError::bad_request(format!("cannot read the request body: {err}"))
-    }
-}
-
-/// The checks every login request passes first: same origin, JSON, readable body.
-fn login_body(state: &AppState, headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
-    crate::http::same_origin(headers, &state.hosts)
-        .map_err(|why| ApiError::new(StatusCode::FORBIDDEN, "cross_site", why))?;
-    if !crate::http::is_json(headers) {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "send the request as application/json",
-        ));
-    }
-    body.map_err(|r| ApiError::new(r.status(), "bad_body", format!("cannot read the request body: {r}")))
+/// The checks every login request passes first: a readable body, then same origin and JSON.
+async fn login_body(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: axum::body::Body,
+) -> Result<Bytes, crate::http::RequestError> {
+    let body = crate::http::read_body(body).await?;
+    crate::http::json_body(&state.hosts, headers, Ok(body))
 }
 
 /// The client's address for rate limiting: the socket's peer, or, when the peer is a trusted
@@ -238,14 +212,9 @@ pub(crate) async fn login(
     request: axum::extract::Request,
 ) -> Response {
     let addr = request.extensions().get::<ConnectInfo<SocketAddr>>().cloned();
-    let body = axum::body::to_bytes(request.into_body(), crate::http::BODY_LIMIT).await;
-    let body = match body {
-        Ok(b) => Ok(b),
-        Err(err) => return body_error(&err).into_response(),
-    };
-    let body = match login_body(&state, &headers, body) {
+    let body = match login_body(&state, &headers, request.into_body()).await {
         Ok(b) => b,
-        Err(r) => return r.into_response(),
+        Err(r) => return ApiError::from(r).into_response(),
     };
     let Ok(form) = serde_json::from_slice::<LocalLogin>(&body) else {
         return ApiError::bad_request("send {\"username\": ..., \"password\": ...}").into_response();
@@ -324,13 +293,9 @@ pub(crate) async fn token(
         return ApiError::not_found("Kubernetes token login is not enabled").into_response();
     }
     let addr = request.extensions().get::<ConnectInfo<SocketAddr>>().cloned();
-    let body = match axum::body::to_bytes(request.into_body(), crate::http::BODY_LIMIT).await {
-        Ok(body) => body,
-        Err(err) => return body_error(&err).into_response(),
-    };
-    let body = match login_body(&state, &headers, Ok(body)) {
+    let body = match login_body(&state, &headers, request.into_body()).await {
         Ok(b) => b,
-        Err(r) => return r.into_response(),
+        Err(r) => return ApiError::from(r).into_response(),
     };
     let Ok(form) = serde_json::from_slice::<TokenLogin>(&body) else {
         return ApiError::bad_request("send {\"token\": ...}").into_response();
@@ -346,7 +311,7 @@ pub(crate) async fn token(
         Ok(review) => review,
         Err(err) => {
             // The details stay in the log: they describe the cluster, not the caller's token.
-            tracing::warn!(err = format!("{err:#}"), cluster = cluster.name, "TokenReview failed");
+            tracing::warn!(%err, cluster = cluster.name, "TokenReview failed");
             return ApiError::new(
                 StatusCode::BAD_GATEWAY,
                 "token_review_failed",
@@ -382,7 +347,7 @@ pub(crate) async fn token(
 
 pub(crate) async fn logout(State(state): State<Arc<AppState>>, session: Session, headers: HeaderMap) -> Response {
     if let Err(why) = crate::http::same_origin(&headers, &state.hosts) {
-        return ApiError::new(StatusCode::FORBIDDEN, "cross_site", why).into_response();
+        return ApiError::from(why).into_response();
     }
     if let Err(e) = session.flush().await {
         tracing::error!(%e, "session store failed");

@@ -72,6 +72,45 @@ pub enum TokenError {
     Invalid(String),
 }
 
+/// Why the provider's discovery document or keys could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    /// The request did not get an answer.
+    #[error("cannot reach {url}: {source}")]
+    Unreachable {
+        /// The URL asked.
+        url: String,
+        /// What the HTTP client said.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The provider answered with a status other than success.
+    #[error("{url} answered {status}")]
+    Status {
+        /// The URL asked.
+        url: String,
+        /// Its answer's status.
+        status: reqwest::StatusCode,
+    },
+    /// The answer is not the JSON expected.
+    #[error("{url} sent something unreadable: {source}")]
+    Unreadable {
+        /// The URL asked.
+        url: String,
+        /// Why it could not be read.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The discovery document names another issuer than the one configured.
+    #[error("the provider says its issuer is {said}, not {configured}")]
+    WrongIssuer {
+        /// The issuer the document names.
+        said: String,
+        /// The configured issuer.
+        configured: String,
+    },
+}
+
 impl Oidc {
     pub fn new(config: OidcConfig) -> anyhow::Result<Oidc> {
         let secret = config.client_secret.clone().or_else(|| std::env::var("FLUXBOARD_OIDC_CLIENT_SECRET").ok());
@@ -83,7 +122,7 @@ impl Oidc {
     }
 
     /// Discovery and keys, from the cache or fetched (again, with `refresh`).
-    async fn provider(&self, refresh: bool) -> Result<(Discovery, JwkSet), String> {
+    async fn provider(&self, refresh: bool) -> Result<(Discovery, JwkSet), ProviderError> {
         if let Some((d, k, at)) = self.cache.lock().unwrap_or_else(|e| e.into_inner()).as_ref()
             && !refresh
             && at.elapsed() < CACHE_FOR
@@ -94,19 +133,24 @@ impl Oidc {
         let url = format!("{issuer}/.well-known/openid-configuration");
         let discovery: Discovery = self.get_json(&url).await?;
         if discovery.issuer.trim_end_matches('/') != issuer {
-            return Err(format!("the provider says its issuer is {}, not {issuer}", discovery.issuer));
+            return Err(ProviderError::WrongIssuer { said: discovery.issuer, configured: issuer.to_owned() });
         }
         let keys: JwkSet = self.get_json(&discovery.jwks_uri).await?;
         *self.cache.lock().unwrap_or_else(|e| e.into_inner()) = Some((discovery.clone(), keys.clone(), Instant::now()));
         Ok((discovery, keys))
     }
 
-    async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, String> {
-        let res = self.http.get(url).send().await.map_err(|e| format!("cannot reach {url}: {e}"))?;
+    async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, ProviderError> {
+        let res = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .map_err(|source| ProviderError::Unreachable { url: url.to_owned(), source })?;
         if !res.status().is_success() {
-            return Err(format!("{url} answered {}", res.status()));
+            return Err(ProviderError::Status { url: url.to_owned(), status: res.status() });
         }
-        res.json().await.map_err(|e| format!("{url} sent something unreadable: {e}"))
+        res.json().await.map_err(|source| ProviderError::Unreadable { url: url.to_owned(), source })
     }
 }
 
@@ -163,7 +207,9 @@ pub(crate) async fn login(
     }
     let discovery = match oidc.provider(false).await {
         Ok((d, _)) => d,
-        Err(e) => return failure(&state, StatusCode::BAD_GATEWAY, "The identity provider is unreachable.", &e),
+        Err(e) => {
+            return failure(&state, StatusCode::BAD_GATEWAY, "The identity provider is unreachable.", &e.to_string());
+        }
     };
     let flow = Flow {
         state: random_token(),
@@ -245,7 +291,9 @@ pub(crate) async fn callback(
     };
     let (discovery, keys) = match oidc.provider(false).await {
         Ok(p) => p,
-        Err(e) => return failure(&state, StatusCode::BAD_GATEWAY, "The identity provider is unreachable.", &e),
+        Err(e) => {
+            return failure(&state, StatusCode::BAD_GATEWAY, "The identity provider is unreachable.", &e.to_string());
+        }
     };
     let form = [
         ("grant_type", "authorization_code".to_owned()),
@@ -309,7 +357,7 @@ pub(crate) async fn callback(
     let user = format!("{}{user}", oidc.config.username_prefix);
     let groups: Vec<String> = groups.iter().map(|g| format!("{}{g}", oidc.config.groups_prefix)).collect();
     if let Err(why) = state.config.check_system_names(&user, &groups, "oidc") {
-        return failure(&state, StatusCode::FORBIDDEN, "This identity may not log in.", &why);
+        return failure(&state, StatusCode::FORBIDDEN, "This identity may not log in.", &why.to_string());
     }
     let who = SessionUser { user, groups, method: "oidc".into(), login_at: now, fingerprint: None, reviewed_by: None };
     if start_session(&session, who.clone()).await.is_err() {

@@ -26,6 +26,33 @@ type Resource = (ApiResource, bool);
 /// Resources by (group, version, kind); `None` when not served.
 type ResourceCache = HashMap<(String, String, String), Option<Resource>>;
 
+/// What went wrong talking to a cluster on a request's behalf.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    /// A client impersonating the caller could not be built from the cluster's configuration.
+    #[error("Failed to build an impersonating client: {}", kube_error(.0))]
+    Impersonating(#[source] kube::Error),
+    /// The TokenReview was not answered (this is not a refusal of the token).
+    #[error("TokenReview failed: {}", kube_error(.0))]
+    TokenReview(#[source] kube::Error),
+}
+
+impl crate::http::error::Reason for ClusterError {
+    fn status(&self) -> axum::http::StatusCode {
+        match self {
+            ClusterError::Impersonating(_) => axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            ClusterError::TokenReview(_) => axum::http::StatusCode::BAD_GATEWAY,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            ClusterError::Impersonating(_) => "internal",
+            ClusterError::TokenReview(_) => "token_review_failed",
+        }
+    }
+}
+
 /// One cluster fluxboard watches.
 #[derive(Clone)]
 pub struct Cluster {
@@ -75,7 +102,7 @@ impl Cluster {
 
     /// A client that impersonates `user` and `groups` (Impersonate-User, Impersonate-Group), so
     /// the cluster's RBAC decides what they may do.
-    pub fn impersonating(&self, user: &str, groups: &[String]) -> anyhow::Result<kube::Client> {
+    pub fn impersonating(&self, user: &str, groups: &[String]) -> Result<kube::Client, ClusterError> {
         let key = (user.to_owned(), groups.to_vec());
         if let Some(client) = self.impersonating.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
             return Ok(client.clone());
@@ -83,7 +110,7 @@ impl Cluster {
         let mut config = self.config.clone();
         config.auth_info.impersonate = Some(user.to_owned());
         config.auth_info.impersonate_groups = (!groups.is_empty()).then(|| groups.to_vec());
-        let client = kube::Client::try_from(config).context("Failed to build an impersonating client")?;
+        let client = kube::Client::try_from(config).map_err(ClusterError::Impersonating)?;
         let mut cache = self.impersonating.lock().unwrap_or_else(|e| e.into_inner());
         if cache.len() >= IMPERSONATING_CLIENTS {
             cache.clear();
@@ -490,7 +517,7 @@ impl Backoff {
 
 /// Asks the cluster who a bearer token belongs to (TokenReview, as the dashboard): the user and
 /// groups, or None when the token is not accepted.
-pub async fn review_token(cluster: &Cluster, token: &str) -> anyhow::Result<Option<(String, Vec<String>)>> {
+pub async fn review_token(cluster: &Cluster, token: &str) -> Result<Option<(String, Vec<String>)>, ClusterError> {
     use k8s_openapi::api::authentication::v1::{TokenReview, TokenReviewSpec};
     if token.is_empty() || token.len() > 16 * 1024 {
         return Ok(None);
@@ -500,8 +527,7 @@ pub async fn review_token(cluster: &Cluster, token: &str) -> anyhow::Result<Opti
         ..TokenReview::default()
     };
     let api: Api<TokenReview> = Api::all(cluster.client.clone());
-    let answer =
-        api.create(&kube::api::PostParams::default(), &review).await.map_err(|e| anyhow::anyhow!(kube_error(&e)))?;
+    let answer = api.create(&kube::api::PostParams::default(), &review).await.map_err(ClusterError::TokenReview)?;
     let Some(status) = answer.status.filter(|s| s.authenticated == Some(true)) else { return Ok(None) };
     let Some(user) = status.user.and_then(|u| u.username.map(|name| (name, u.groups.unwrap_or_default()))) else {
         return Ok(None);

@@ -62,9 +62,9 @@ pub(crate) async fn get_object(
     // dashboard within the scope fluxboard enforces above.
     let anonymous = logged_in.is_none() && state.fixed_identity.is_none();
     let reader = match (anonymous, state.act_as) {
-        (false, crate::api::actions::ActAs::User) => client
-            .impersonating(&identity.user, &identity.groups)
-            .map_err(|e| ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("{e:#}")))?,
+        (false, crate::api::actions::ActAs::User) => {
+            client.impersonating(&identity.user, &identity.groups).map_err(ApiError::from)?
+        }
         _ => client.client.clone(),
     };
     let api: Api<DynamicObject> = Api::namespaced_with(reader.clone(), &namespace, &ar);
@@ -82,7 +82,7 @@ pub(crate) async fn get_object(
         api_version: ar.api_version.clone(),
         conditions: conditions(&value),
         events: events.clone().unwrap_or_default(),
-        events_error: events.err(),
+        events_error: events.err().map(|err| err.to_string()),
         history: history(&kind, &value),
         inventory,
         inventory_note,
@@ -90,23 +90,34 @@ pub(crate) async fn get_object(
     }))
 }
 
+/// Why an object's Events are not shown (the rest of the detail still is).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+enum EventsError {
+    /// Cluster RBAC does not let the reader list Events there.
+    #[error("the Events are not readable for you (cluster RBAC)")]
+    Forbidden,
+    /// The list failed otherwise (logged); the next reload tries again.
+    #[error("the Events could not be read from the cluster; they show again on the next reload")]
+    Unreadable,
+}
+
 async fn events(
     client: kube::Client,
     namespace: &str,
     kind: &str,
     name: &str,
-) -> Result<Vec<fluxboard_model::api::EventEntry>, String> {
+) -> Result<Vec<fluxboard_model::api::EventEntry>, EventsError> {
     let api: Api<DynamicObject> =
         Api::namespaced_with(client, namespace, &ApiResource::erase::<k8s_openapi::api::core::v1::Event>(&()));
     let params = ListParams::default().fields(&format!("involvedObject.kind={kind},involvedObject.name={name}"));
     let list = match api.list(&params).await {
         Ok(list) => list,
         Err(kube::Error::Api(status)) if status.code == 403 => {
-            return Err("the Events are not readable for you (cluster RBAC)".into());
+            return Err(EventsError::Forbidden);
         }
         Err(err) => {
             tracing::debug!(err = crate::fleet::cluster::kube_error(&err), "events not readable");
-            return Err("the Events could not be read from the cluster; they show again on the next reload".into());
+            return Err(EventsError::Unreadable);
         }
     };
     let mut entries: Vec<_> =

@@ -1,5 +1,9 @@
 //! API errors: a status code, a machine-readable code and a sentence, sent as
 //! `{"error": {"code", "message"}}`.
+//!
+//! This is the one place that makes the error body. Each module keeps its own error enum
+//! (thiserror, a doc line per variant) and implements [`Reason`] for it: its status and code,
+//! with its `Display` as the message; `ApiError::from` turns any of them into the body.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -51,6 +55,21 @@ impl ApiError {
             }
             _ => ApiError::new(StatusCode::BAD_GATEWAY, "cluster_error", format!("reading {what} failed: {text}")),
         }
+    }
+}
+
+/// An error a module answers a request with: the status and the machine-readable code; the
+/// message is its `Display`.
+pub trait Reason: std::error::Error {
+    /// The HTTP status of the answer.
+    fn status(&self) -> StatusCode;
+    /// The machine-readable `error.code` of the answer.
+    fn code(&self) -> &'static str;
+}
+
+impl<E: Reason> From<E> for ApiError {
+    fn from(err: E) -> ApiError {
+        ApiError::new(err.status(), err.code(), err.to_string())
     }
 }
 

@@ -6,6 +6,8 @@
 
 use std::sync::Arc;
 
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
@@ -14,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 pub mod conn;
 pub mod error;
 
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, Reason};
 use crate::state::AppState;
 
 /// The largest request body any route accepts.
@@ -30,22 +32,31 @@ pub struct Hosts {
     origins: Vec<String>,
 }
 
+/// Why `externalUrl` or `allowedHosts` cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HostsError {
+    /// `externalUrl` is not an http(s) URL.
+    #[error("externalUrl must be an http(s) URL: {0:?}")]
+    ExternalUrl(String),
+    /// An `allowedHosts` entry is empty or more than `host[:port]`.
+    #[error("allowedHosts entries are host[:port]: {0:?}")]
+    AllowedHosts(Vec<String>),
+}
+
 impl Hosts {
     /// From the configured external URL (`https://fluxboard.example.com/flux`) and extra hosts.
-    pub fn new(external_url: Option<&str>, allowed: &[String]) -> anyhow::Result<Hosts> {
+    pub fn new(external_url: Option<&str>, allowed: &[String]) -> Result<Hosts, HostsError> {
         let mut hosts: Vec<String> = allowed.iter().map(|h| h.trim().to_ascii_lowercase()).collect();
         let mut origins = Vec::new();
         if let Some(url) = external_url {
             let origin = url.splitn(4, '/').take(3).collect::<Vec<_>>().join("/");
-            let (scheme, authority) =
-                parse_origin(&origin).ok_or_else(|| anyhow::anyhow!("externalUrl must be an http(s) URL: {url:?}"))?;
+            let (scheme, authority) = parse_origin(&origin).ok_or_else(|| HostsError::ExternalUrl(url.to_owned()))?;
             origins.push(format!("{scheme}://{authority}"));
             hosts.push(authority);
         }
-        anyhow::ensure!(
-            hosts.iter().all(|h| !h.is_empty() && !h.contains(['/', ' ', '@'])),
-            "allowedHosts entries are host[:port]: {allowed:?}"
-        );
+        if !hosts.iter().all(|h| !h.is_empty() && !h.contains(['/', ' ', '@'])) {
+            return Err(HostsError::AllowedHosts(allowed.to_vec()));
+        }
         Ok(Hosts { hosts, origins })
     }
 
@@ -79,36 +90,77 @@ fn parse_origin(text: &str) -> Option<(String, String)> {
     valid.then_some((scheme, authority))
 }
 
+/// Why a request was refused before its handler looked at what it asks: the origin, content
+/// type and body checks every state-changing route makes first.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    /// A browser sent it from another site; the text names the header that says so.
+    #[error("cross-site request refused ({0})")]
+    CrossSite(String),
+    /// The body is not declared as `application/json`.
+    #[error("send the request as application/json")]
+    NotJson,
+    /// The body is larger than [`BODY_LIMIT`].
+    #[error("the request body is larger than {BODY_LIMIT} bytes")]
+    TooLarge,
+    /// The body could not be read (cut off, too slow, broken), with the status to answer.
+    #[error("cannot read the request body: {why}")]
+    Unreadable {
+        /// The status to answer (400 unless the body layer said otherwise).
+        status: StatusCode,
+        /// What went wrong.
+        why: String,
+    },
+}
+
+impl Reason for RequestError {
+    fn status(&self) -> StatusCode {
+        match self {
+            RequestError::CrossSite(_) => StatusCode::FORBIDDEN,
+            RequestError::NotJson => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            RequestError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            RequestError::Unreadable { status, .. } => *status,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            RequestError::CrossSite(_) => "cross_site",
+            RequestError::NotJson => "unsupported_media_type",
+            RequestError::TooLarge | RequestError::Unreadable { .. } => "bad_body",
+        }
+    }
+}
+
 /// Refuses a state-changing request that a browser sent from another site: `Sec-Fetch-Site`
 /// other than `same-origin`/`none`, or an `Origin` that is not this server (scheme included).
 /// Headers that cannot be read, or several `Origin` headers, are refused too. Clients that are
 /// not browsers send neither header and pass.
-pub fn same_origin(headers: &HeaderMap, hosts: &Hosts) -> Result<(), String> {
+pub fn same_origin(headers: &HeaderMap, hosts: &Hosts) -> Result<(), RequestError> {
+    let refused = |why: &str| Err(RequestError::CrossSite(why.to_owned()));
     let mut sites = headers.get_all("sec-fetch-site").iter();
     match (sites.next(), sites.next()) {
         (None, _) => {}
         (Some(site), None) => match site.to_str() {
             Ok("same-origin" | "none") => {}
-            Ok(site) => return Err(format!("cross-site request refused (Sec-Fetch-Site: {site})")),
-            Err(_) => return Err("cross-site request refused (unreadable Sec-Fetch-Site)".into()),
+            Ok(site) => return refused(&format!("Sec-Fetch-Site: {site}")),
+            Err(_) => return refused("unreadable Sec-Fetch-Site"),
         },
-        _ => return Err("cross-site request refused (several Sec-Fetch-Site headers)".into()),
+        _ => return refused("several Sec-Fetch-Site headers"),
     }
     let mut origins = headers.get_all(header::ORIGIN).iter();
     let origin = match (origins.next(), origins.next()) {
         (None, _) => return Ok(()),
-        (Some(origin), None) => {
-            origin.to_str().map_err(|_| "cross-site request refused (unreadable Origin)".to_owned())?
-        }
-        _ => return Err("cross-site request refused (several Origin headers)".into()),
+        (Some(origin), None) => match origin.to_str() {
+            Ok(origin) => origin,
+            Err(_) => return refused("unreadable Origin"),
+        },
+        _ => return refused("several Origin headers"),
     };
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
     match parse_origin(origin) {
         Some((scheme, authority)) if hosts.allows_origin(&scheme, &authority, host) => Ok(()),
-        _ => Err(format!(
-            "cross-site request refused (Origin {} is not this server)",
-            origin.chars().take(100).collect::<String>()
-        )),
+        _ => refused(&format!("Origin {} is not this server", origin.chars().take(100).collect::<String>())),
     }
 }
 
@@ -118,6 +170,42 @@ pub fn is_json(headers: &HeaderMap) -> bool {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json")))
+}
+
+/// The checks every JSON route makes first, in order: same origin, a JSON content type, a body
+/// that could be read whole (within [`BODY_LIMIT`]).
+pub(crate) fn json_body(
+    hosts: &Hosts,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Bytes, RequestError> {
+    same_origin(headers, hosts)?;
+    if !is_json(headers) {
+        return Err(RequestError::NotJson);
+    }
+    body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => RequestError::TooLarge,
+        status => RequestError::Unreadable { status, why: rejection.to_string() },
+    })
+}
+
+/// Reads a whole request body within [`BODY_LIMIT`]: too large is [`RequestError::TooLarge`],
+/// cut off, too slow or broken is a 400.
+pub(crate) async fn read_body(body: axum::body::Body) -> Result<Bytes, RequestError> {
+    axum::body::to_bytes(body, BODY_LIMIT).await.map_err(|err| body_error(&err))
+}
+
+/// A body that could not be read: too large, or cut off, too slow or broken.
+fn body_error(err: &axum::Error) -> RequestError {
+    // axum wraps http-body-util's LengthLimitError, whose only public face is its message.
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = source {
+        if e.to_string().contains("length limit exceeded") {
+            return RequestError::TooLarge;
+        }
+        source = e.source();
+    }
+    RequestError::Unreadable { status: StatusCode::BAD_REQUEST, why: err.to_string() }
 }
 
 /// Gives a request's body one total deadline (`Options::body_timeout`, 30 s by default, from
