@@ -2,10 +2,15 @@
 //! does (fetch the compressed snapshot, open the stream after it), recording when each
 //! benchmark change arrives.
 //!
-//! It prints `ready` once every reader is streaming, then, after the stage's end marker (or
-//! the deadline), one JSON line: a [`ClientsReport`].
+//! It prints `ready` once every reader is streaming, then, after the stage's end markers (one
+//! per cluster; or the deadline), one JSON line: a [`ClientsReport`].
+//!
+//! Readers are spread over loopback addresses (127.1.x.y, [`address`]), a few per address, as
+//! browsers on many machines are: fluxboard allows one client address
+//! [`fluxboard::stream::MAX_STREAMS_PER_CLIENT`] streams, and the benchmark keeps that default.
 
 use std::io::{Read as _, Write as _};
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -14,7 +19,7 @@ use anyhow::{Context as _, bail};
 use futures::StreamExt as _;
 use tokio::sync::{Notify, Semaphore};
 
-use crate::stats::{ClientsReport, Percentiles, find, now_nanos};
+use crate::stats::{ClientsReport, Histogram, find, now_nanos};
 
 /// How many readers connect at once.
 const CONNECTING: usize = 50;
@@ -33,15 +38,32 @@ pub(crate) struct ClientsArgs {
     /// How many changes the stage makes.
     #[arg(long)]
     pub(crate) expect: usize,
+    /// How many end markers end the stage (one per cluster the changes go to).
+    #[arg(long, default_value_t = 1)]
+    pub(crate) ends: usize,
+    /// The first reader's number among every process's readers (for its address).
+    #[arg(long, default_value_t = 0)]
+    pub(crate) first: usize,
+    /// How many readers share one client address.
+    #[arg(long, default_value_t = 8)]
+    pub(crate) per_address: usize,
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 600)]
     pub(crate) deadline: u64,
 }
 
+/// The loopback address of reader `n` (counted over every process): 127.1.0.1 for the first
+/// `per_address` readers, then 127.1.0.2, and so on (the whole of 127.0.0.0/8 reaches the
+/// loopback interface on Linux).
+pub(crate) fn address(n: usize, per_address: usize) -> IpAddr {
+    let i = n / per_address.max(1) + 1;
+    IpAddr::V4(Ipv4Addr::new(127, 1 + (i >> 16) as u8, (i >> 8) as u8, i as u8))
+}
+
 /// What one reader saw.
 #[derive(Debug, Default)]
 struct Seen {
-    latencies: Vec<f64>,
+    latencies: Histogram,
     received: Vec<bool>,
     ended_early: bool,
     snapshot_bytes: usize,
@@ -50,15 +72,25 @@ struct Seen {
 pub(crate) async fn run(args: ClientsArgs) -> anyhow::Result<()> {
     // A thousand sockets need more than the common soft limit of 1024 open files.
     fluxboard::conn::raise_open_files_limit();
-    let client = reqwest::Client::builder().connect_timeout(Duration::from_secs(30)).build()?;
+    let mut clients = std::collections::HashMap::new();
     let connected = Arc::new(AtomicUsize::new(0));
     let all_connected = Arc::new(Notify::new());
     let gate = Arc::new(Semaphore::new(CONNECTING));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(args.deadline);
     let mut readers = tokio::task::JoinSet::new();
-    for _ in 0..args.n {
-        let (client, args, connected, all_connected, gate) =
-            (client.clone(), args.clone(), connected.clone(), all_connected.clone(), gate.clone());
+    for i in 0..args.n {
+        let local = address(args.first + i, args.per_address);
+        let client = match clients.get(&local) {
+            Some(client) => reqwest::Client::clone(client),
+            None => {
+                let client =
+                    reqwest::Client::builder().connect_timeout(Duration::from_secs(30)).local_address(local).build()?;
+                clients.insert(local, client.clone());
+                client
+            }
+        };
+        let (args, connected, all_connected, gate) =
+            (args.clone(), connected.clone(), all_connected.clone(), gate.clone());
         readers.spawn(async move {
             let permit = gate.acquire_owned().await.context("connect gate")?;
             let (snapshot_bytes, stream) = connect(&client, &args.url).await?;
@@ -90,17 +122,15 @@ pub(crate) async fn run(args: ClientsArgs) -> anyhow::Result<()> {
     println!("ready");
     std::io::stdout().flush()?;
     let mut report = ClientsReport { clients: args.n, ..ClientsReport::default() };
-    let mut latencies = Vec::new();
     while let Some(reader) = readers.join_next().await {
         finished.push(reader.context("a reader panicked")??);
     }
     for seen in finished {
-        latencies.extend(seen.latencies);
+        report.latency.merge(&seen.latencies);
         report.missing += seen.received.iter().filter(|r| !**r).count();
         report.ended_early += usize::from(seen.ended_early);
         report.snapshot_bytes = seen.snapshot_bytes;
     }
-    report.latency = Percentiles::of(latencies);
     println!("{}", serde_json::to_string(&report)?);
     Ok(())
 }
@@ -136,10 +166,11 @@ async fn connect(client: &reqwest::Client, url: &str) -> anyhow::Result<(usize, 
     Ok((compressed.len(), Box::pin(res.bytes_stream())))
 }
 
-/// Reads events until the stage's end marker, the end of the stream, or the deadline.
+/// Reads events until the stage's end markers, the end of the stream, or the deadline.
 async fn read(mut body: Body, args: &ClientsArgs, deadline: tokio::time::Instant) -> Seen {
     let mut seen = Seen { received: vec![false; args.expect], ..Seen::default() };
-    let mut buffer = String::new();
+    let mut ends = 0;
+    let mut buffer: Vec<u8> = Vec::new();
     loop {
         let chunk = tokio::select! {
             chunk = body.next() => chunk,
@@ -149,24 +180,48 @@ async fn read(mut body: Body, args: &ClientsArgs, deadline: tokio::time::Instant
             seen.ended_early = true;
             return seen;
         };
-        buffer.push_str(&String::from_utf8_lossy(&chunk));
-        while let Some(end) = buffer.find('\n') {
-            let line: String = buffer.drain(..=end).collect();
-            if !line.starts_with("data:") {
+        buffer.extend_from_slice(&chunk);
+        let mut start = 0;
+        while let Some(len) = buffer[start..].iter().position(|b| *b == b'\n') {
+            let line = &buffer[start..start + len];
+            start += len + 1;
+            if !line.starts_with(b"data:") {
                 continue;
             }
-            let Some(found) = find(&line) else { continue };
+            let Some(found) = std::str::from_utf8(line).ok().and_then(find) else { continue };
             if found.stage != args.stage {
                 continue;
             }
             match found.n {
-                None => return seen,
+                None => {
+                    ends += 1;
+                    if ends >= args.ends {
+                        return seen;
+                    }
+                }
                 Some(n) if n < seen.received.len() && !seen.received[n] => {
                     seen.received[n] = true;
-                    seen.latencies.push(now_nanos().saturating_sub(found.sent_nanos) as f64 / 1e6);
+                    seen.latencies.record(now_nanos().saturating_sub(found.sent_nanos) as f64 / 1e6);
                 }
                 Some(_) => {}
             }
         }
+        buffer.drain(..start);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readers_get_a_few_per_loopback_address() {
+        assert_eq!(address(0, 8), IpAddr::V4(Ipv4Addr::new(127, 1, 0, 1)));
+        assert_eq!(address(7, 8), address(0, 8));
+        assert_eq!(address(8, 8), IpAddr::V4(Ipv4Addr::new(127, 1, 0, 2)));
+        assert_eq!(address(8 * 255, 8), IpAddr::V4(Ipv4Addr::new(127, 1, 1, 0)));
+        let many: std::collections::HashSet<IpAddr> = (0..5000).map(|n| address(n, 8)).collect();
+        assert_eq!(many.len(), 625);
+        assert!(many.iter().all(IpAddr::is_loopback));
     }
 }

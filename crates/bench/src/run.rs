@@ -1,54 +1,74 @@
-//! `fluxboard-bench run`: one benchmark run against the budgets of shared/DESIGN.md.
+//! `fluxboard-bench run`: one benchmark run against the budgets of shared/DESIGN.md and of the
+//! scale goals (issue 17).
 //!
-//! kube-sim (the emulated API server with a fleet of `--objects` Flux objects) and
-//! `fluxboard serve` run as their own processes; SSE readers run in a third
-//! (`fluxboard-bench clients`), kubectl in a fourth, Chromium in a fifth. Changes are status
-//! patches whose Ready message carries a marker with the send time (see [`crate::stats`]).
+//! Two fleets, each measured against its own `fluxboard serve`: one emulated cluster of
+//! `--objects` Flux objects (the `*_10k` figures: snapshot, graph, kubectl as the reference, SSE
+//! stages, actions, the web app), then `--clusters` of them (the `*_50k` figures: snapshot, SSE
+//! stages of `--fleet-stages`, memory per stream, the web app while changes arrive). kube-sim
+//! (one process per cluster), fluxboard, the SSE readers (`fluxboard-bench clients`, at most
+//! `--readers-per-process` each), kubectl and Chromium run as their own processes. Changes are
+//! status patches whose Ready message carries a marker with the send time (see
+//! [`crate::stats`], [`crate::changes`]).
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use kube::api::{ApiResource, DynamicObject, Patch, PatchParams};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt as _, BufReader};
-use tokio::process::{Child, Command};
+use tokio::io::{AsyncBufReadExt as _, BufReader, Lines};
+use tokio::process::{ChildStdout, Command};
 
-use crate::stats::{ClientsReport, Percentiles, end_marker, find, marker, now_nanos};
+use crate::changes::{Changes, KUSTOMIZATIONS};
+use crate::procs::{CpuMeter, Fluxboard, Sim, rss};
+use crate::stats::{ClientsReport, Percentiles, find, marker, now_nanos};
 
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct RunArgs {
     /// The `fluxboard` binary (built with the web app embedded).
     #[arg(long)]
-    pub(crate) fluxboard: PathBuf,
+    pub(crate) fluxboard: std::path::PathBuf,
     /// The `kube-sim` binary.
     #[arg(long)]
-    pub(crate) kube_sim: PathBuf,
+    pub(crate) kube_sim: std::path::PathBuf,
     /// kubectl, for the reference latency.
     #[arg(long, default_value = "kubectl")]
-    pub(crate) kubectl: PathBuf,
-    /// About how many Flux objects the emulated cluster holds.
+    pub(crate) kubectl: std::path::PathBuf,
+    /// About how many Flux objects each emulated cluster holds.
     #[arg(long, default_value_t = 10_000)]
     pub(crate) objects: usize,
-    /// The numbers of concurrent SSE readers, one stage each.
+    /// How many emulated clusters the large fleet has (1: measure only the single cluster).
+    #[arg(long, default_value_t = 5)]
+    pub(crate) clusters: usize,
+    /// The numbers of concurrent SSE readers on the single cluster, one stage each.
     #[arg(long, value_delimiter = ',', default_value = "1,100,1000")]
     pub(crate) clients: Vec<usize>,
+    /// The large fleet's SSE stages: readers@changes per second.
+    #[arg(long, value_delimiter = ',', default_value = "1000@100,5000@20")]
+    pub(crate) fleet_stages: Vec<FleetStage>,
+    /// The most SSE readers one `fluxboard-bench clients` process holds.
+    #[arg(long, default_value_t = 1000)]
+    pub(crate) readers_per_process: usize,
     /// Changes per latency stage.
     #[arg(long, default_value_t = 200)]
     pub(crate) changes: usize,
-    /// Changes per second.
+    /// Changes per second on the single cluster.
     #[arg(long, default_value_t = 20.0)]
     pub(crate) rate: f64,
-    /// Reconcile requests for the action throughput.
-    #[arg(long, default_value_t = 400)]
+    /// Changes while Chromium shows the large fleet, and how many per second.
+    #[arg(long, default_value_t = 1000)]
+    pub(crate) browser_changes: usize,
+    #[arg(long, default_value_t = 100.0)]
+    pub(crate) browser_rate: f64,
+    /// Reconcile requests for the action throughput (one user may send 120 a minute).
+    #[arg(long, default_value_t = 100)]
     pub(crate) actions: usize,
     /// The built web app's assets (for the bundle size); skipped when absent.
     #[arg(long)]
-    pub(crate) assets: Option<PathBuf>,
+    pub(crate) assets: Option<std::path::PathBuf>,
     /// Skip the Chromium measurement.
     #[arg(long)]
     pub(crate) no_browser: bool,
@@ -57,103 +77,144 @@ pub(crate) struct RunArgs {
     pub(crate) no_budgets: bool,
     /// Where to write the results.
     #[arg(long, default_value = "target/bench/results.json")]
-    pub(crate) out: PathBuf,
+    pub(crate) out: std::path::PathBuf,
+}
+
+/// One SSE stage of the large fleet: how many readers, how many changes per second.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct FleetStage {
+    pub(crate) clients: usize,
+    pub(crate) rate: f64,
+}
+
+impl std::str::FromStr for FleetStage {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<FleetStage, String> {
+        let (clients, rate) = text.split_once('@').ok_or_else(|| format!("{text:?}: expected readers@rate"))?;
+        let clients = clients.trim().parse().map_err(|e| format!("{text:?}: {e}"))?;
+        let rate: f64 = rate.trim().parse().map_err(|e| format!("{text:?}: {e}"))?;
+        if rate <= 0.0 || !rate.is_finite() {
+            return Err(format!("{text:?}: the rate must be positive"));
+        }
+        Ok(FleetStage { clients, rate })
+    }
 }
 
 /// The flat results object.
-type Results = BTreeMap<String, Value>;
+pub(crate) type Results = BTreeMap<String, Value>;
 
 /// A deadline for anything the run waits on.
-const WAIT: Duration = Duration::from_secs(600);
-
-const KUSTOMIZATIONS: (&str, &str, &str) = ("kustomize.toolkit.fluxcd.io", "v1", "Kustomization");
+pub(crate) const WAIT: Duration = Duration::from_secs(600);
 
 pub(crate) async fn run(args: RunArgs) -> anyhow::Result<Results> {
     let dir = tempfile::Builder::new().prefix("fluxboard-bench-").tempdir()?;
     let mut results = Results::new();
     results.insert("objects".into(), json!(args.objects));
+    results.insert("clusters".into(), json!(args.clusters));
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(120)).build()?;
 
     say(&format!("starting kube-sim with about {} Flux objects", args.objects));
-    let kubeconfig = dir.path().join("kubeconfig");
-    let sim = start_sim(&args, &kubeconfig).await?;
-    let kube = kube_client(&kubeconfig).await?;
+    let mut sims = crate::procs::start_sims(&args, dir.path(), 1, 1).await?;
+    single(&args, &sims[0], dir.path(), &http, &mut results).await?;
+    if args.clusters > 1 {
+        say(&format!("starting {} more kube-sims of about {} Flux objects", args.clusters - 1, args.objects));
+        sims.extend(crate::procs::start_sims(&args, dir.path(), 2, args.clusters).await?);
+        fleet(&args, &sims, dir.path(), &http, &mut results).await?;
+    }
+    drop(sims);
+    Ok(results)
+}
 
-    let port = fluxboard_e2e::free_port()?;
-    let url = format!("http://127.0.0.1:{port}");
-    let metrics_port = fluxboard_e2e::free_port()?;
-    let metrics_url = format!("http://127.0.0.1:{metrics_port}");
-    say(&format!("starting fluxboard on {url}"));
-    let log = std::fs::File::create(dir.path().join("fluxboard.log"))?;
-    let fluxboard = Command::new(&args.fluxboard)
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--open-role", "admin"])
-        .args(["--metrics-listen", &format!("127.0.0.1:{metrics_port}")])
-        .args(["--act-as", "service-account", "--kubeconfig"])
-        .arg(&kubeconfig)
-        .env("RUST_LOG", "warn")
-        .stdout(log.try_clone()?)
-        .stderr(log)
-        .kill_on_drop(true)
-        .spawn()
-        .with_context(|| format!("Failed to start {}", args.fluxboard.display()))?;
-    let pid = fluxboard.id().context("fluxboard's pid")?;
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(120)).build()?;
-    let started = Instant::now();
-    wait("fluxboard to be ready", || async {
-        let res = http.get(format!("{url}/readyz")).send().await.ok()?;
-        res.status().is_success().then_some(())
-    })
-    .await?;
-    say(&format!("fluxboard is ready after {:.1} s; waiting for the fleet to settle", started.elapsed().as_secs_f64()));
-    let objects = settle(&http, &url).await?;
+/// The figures of one emulated cluster (`*_10k`).
+async fn single(
+    args: &RunArgs,
+    sim: &Sim,
+    dir: &Path,
+    http: &reqwest::Client,
+    results: &mut Results,
+) -> anyhow::Result<()> {
+    let fluxboard = Fluxboard::start(args, &sim.kubeconfig, &[&sim.name], &dir.join("fluxboard-10k.log"), http).await?;
+    let url = fluxboard.url.clone();
+    let objects = settle(http, &url).await?;
     results.insert("objects_in_store".into(), json!(objects));
-
-    let changes = Changes { kube: kube.clone(), teams: args.objects.div_ceil(20).max(1), next: 0 };
-    let mut changes = changes;
-    snapshot(&http, &url, &mut changes, &mut results).await?;
-    graph(&http, &url, &mut results).await?;
-    kubectl_reference(&args, &kubeconfig, &mut changes, &mut results).await?;
-
+    let mut changes = Changes::new(vec![sim.client.clone()], args.objects);
+    snapshot(http, &url, &mut changes, "10k", results).await?;
+    graph(http, &url, results).await?;
+    kubectl_reference(args, &sim.kubeconfig, &mut changes, results).await?;
+    let most = args.clients.iter().copied().max().unwrap_or(0);
     for &n in &args.clients {
-        let report = sse_stage(&args, (&url, &metrics_url), n, &kube, &http, &mut changes, &mut results).await?;
-        let key = if n == 1_000 { "10k_1k".to_owned() } else { format!("10k_{n}") };
-        results.insert(format!("p50_ms_{key}"), json!(round(report.latency.p50_ms)));
-        results.insert(format!("p95_ms_{key}"), json!(round(report.latency.p95_ms)));
-        results.insert(format!("p99_ms_{key}"), json!(round(report.latency.p99_ms)));
-        results.insert(format!("missing_{key}"), json!(report.missing));
-        if n == args.clients.iter().copied().max().unwrap_or(n) {
+        let stage = Stage { clients: n, rate: args.rate, key: format!("10k_{}", clients_label(n)) };
+        let report = sse_stage(args, &fluxboard, &stage, &[sim], http, &mut changes, results).await?;
+        if n == most {
             results.insert("snapshot_gzip_bytes_per_client".into(), json!(report.snapshot_bytes));
         }
     }
-    let (peak, now) = rss(pid)?;
+    let (peak, now) = rss(fluxboard.pid)?;
     results.insert("rss_mb_10k_1k".into(), json!(round(peak)));
     results.insert("rss_mb_now".into(), json!(round(now)));
     if let (Some(p99), Some(kubectl)) = (results.get("p99_ms_10k_1k"), results.get("kubectl_p99_ms")) {
         let ratio = p99.as_f64().unwrap_or(0.0) / kubectl.as_f64().unwrap_or(1.0).max(0.001);
         results.insert("p99_ratio_to_kubectl".into(), json!(round(ratio)));
     }
-
-    actions(&args, &http, &url, &mut results).await?;
+    actions(args, http, (&url, &sim.name), results).await?;
     if let Some(assets) = &args.assets {
-        bundle(assets, &mut results)?;
+        bundle(assets, results)?;
     }
     if !args.no_browser {
-        browser(&url, objects, &mut results).await?;
+        crate::browser::quiet(&url, objects, results).await?;
     }
-    drop(fluxboard);
-    drop(sim);
-    Ok(results)
+    Ok(())
 }
 
-fn say(what: &str) {
+/// The figures of every emulated cluster together (`*_50k`).
+async fn fleet(
+    args: &RunArgs,
+    sims: &[Sim],
+    dir: &Path,
+    http: &reqwest::Client,
+    results: &mut Results,
+) -> anyhow::Result<()> {
+    let kubeconfig = dir.join("fleet.kubeconfig");
+    crate::procs::merged_kubeconfig(sims, &kubeconfig)?;
+    let names: Vec<&str> = sims.iter().map(|s| s.name.as_str()).collect();
+    let fluxboard = Fluxboard::start(args, &kubeconfig, &names, &dir.join("fluxboard-50k.log"), http).await?;
+    let url = fluxboard.url.clone();
+    let objects = settle(http, &url).await?;
+    results.insert("objects_in_store_50k".into(), json!(objects));
+    let mut changes = Changes::new(sims.iter().map(|s| s.client.clone()).collect(), args.objects);
+    snapshot(http, &url, &mut changes, "50k", results).await?;
+    results.insert("rss_mb_50k_idle".into(), json!(round(rss(fluxboard.pid)?.1)));
+    let all: Vec<&Sim> = sims.iter().collect();
+    for stage in &args.fleet_stages {
+        let key = format!("50k_{}", clients_label(stage.clients));
+        let stage = Stage { clients: stage.clients, rate: stage.rate, key };
+        sse_stage(args, &fluxboard, &stage, &all, http, &mut changes, results).await?;
+        results.insert(format!("rss_mb_{}", stage.key), json!(round(rss(fluxboard.pid)?.0)));
+    }
+    if !args.no_browser {
+        let browsing = (args.browser_changes, args.browser_rate);
+        crate::browser::under_changes(&url, objects, &mut changes, browsing, results).await?;
+    }
+    results.insert("rss_mb_50k_peak".into(), json!(round(rss(fluxboard.pid)?.0)));
+    Ok(())
+}
+
+/// `1k` for 1000 readers, `5k` for 5000, `100` for 100.
+fn clients_label(n: usize) -> String {
+    if n >= 1000 && n.is_multiple_of(1000) { format!("{}k", n / 1000) } else { n.to_string() }
+}
+
+pub(crate) fn say(what: &str) {
     eprintln!("bench: {what}");
 }
 
-fn round(x: f64) -> f64 {
+pub(crate) fn round(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
 }
 
 /// Polls `check` until it returns Some, for up to [`WAIT`].
-async fn wait<T, F, Fut>(what: &str, mut check: F) -> anyhow::Result<T>
+pub(crate) async fn wait<T, F, Fut>(what: &str, mut check: F) -> anyhow::Result<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
@@ -170,41 +231,10 @@ where
     }
 }
 
-async fn start_sim(args: &RunArgs, kubeconfig: &Path) -> anyhow::Result<Child> {
-    let mut sim = Command::new(&args.kube_sim)
-        .args(["--objects", &args.objects.to_string(), "--timing", "instant", "--kubeconfig"])
-        .arg(kubeconfig)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .with_context(|| format!("Failed to start {}", args.kube_sim.display()))?;
-    let mut lines = BufReader::new(sim.stdout.take().context("kube-sim's stdout")?).lines();
-    tokio::time::timeout(WAIT, async {
-        while let Some(line) = lines.next_line().await? {
-            if line.starts_with("kubeconfig:") {
-                return anyhow::Ok(());
-            }
-        }
-        bail!("kube-sim exited before it was serving")
-    })
-    .await
-    .context("kube-sim did not start")??;
-    // Keep reading (and dropping) its output so it never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    Ok(sim)
-}
-
-async fn kube_client(kubeconfig: &Path) -> anyhow::Result<kube::Client> {
-    let config = kube::config::Kubeconfig::read_from(kubeconfig)?;
-    let config = kube::Config::from_custom_kubeconfig(config, &kube::config::KubeConfigOptions::default()).await?;
-    Ok(kube::Client::try_from(config)?)
-}
-
 /// Waits until the store stops changing (the emulated controllers' first reconciliation of
 /// every object is done); returns how many objects it holds.
 async fn settle(http: &reqwest::Client, url: &str) -> anyhow::Result<usize> {
+    say("waiting for the fleet to settle");
     let mut last = String::new();
     let mut quiet = 0;
     let deadline = Instant::now() + WAIT;
@@ -220,55 +250,6 @@ async fn settle(http: &reqwest::Client, url: &str) -> anyhow::Result<usize> {
         }
         last = id;
         tokio::time::sleep(Duration::from_millis(1500)).await;
-    }
-}
-
-/// Makes marked changes: status patches of the Kustomizations `team-XXXX/app-K`, round robin.
-struct Changes {
-    kube: kube::Client,
-    teams: usize,
-    next: usize,
-}
-
-impl Changes {
-    /// Sets the next Kustomization's Ready message to `message`.
-    async fn make(&mut self, message: &str) -> anyhow::Result<()> {
-        let i = self.next;
-        self.next += 1;
-        let (namespace, name) = (format!("team-{:04}", i % self.teams), format!("app-{}", (i / self.teams) % 10));
-        let (group, version, kind) = KUSTOMIZATIONS;
-        let resource = ApiResource {
-            group: group.into(),
-            version: version.into(),
-            api_version: format!("{group}/{version}"),
-            kind: kind.into(),
-            plural: "kustomizations".into(),
-        };
-        let api = kube::Api::<DynamicObject>::namespaced_with(self.kube.clone(), &namespace, &resource);
-        let patch = json!({"status": {"conditions": [{
-            "type": "Ready", "status": "True", "reason": "ReconciliationSucceeded", "message": message,
-            "lastTransitionTime": "2026-11-25T00:00:00Z",
-        }]}});
-        api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await
-            .with_context(|| format!("patching {namespace}/{name}"))?;
-        Ok(())
-    }
-
-    /// `count` changes of `stage` at `rate` per second, then its end marker; returns the rate
-    /// achieved (lower than asked when the API server or this process cannot keep up).
-    async fn stage(&mut self, stage: &str, count: usize, rate: f64) -> anyhow::Result<f64> {
-        let mut ticks = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let started = Instant::now();
-        for n in 0..count {
-            ticks.tick().await;
-            self.make(&marker(stage, n)).await?;
-        }
-        let achieved = count as f64 / started.elapsed().as_secs_f64().max(1e-9);
-        ticks.tick().await;
-        self.make(&end_marker(stage)).await?;
-        Ok(achieved)
     }
 }
 
@@ -299,9 +280,10 @@ async fn snapshot(
     http: &reqwest::Client,
     url: &str,
     changes: &mut Changes,
+    label: &str,
     results: &mut Results,
 ) -> anyhow::Result<()> {
-    say("measuring the snapshot");
+    say(&format!("measuring the snapshot ({label})"));
     let (mut gzip_ms, mut plain_ms, mut client_ms) = (Vec::new(), Vec::new(), Vec::new());
     let (mut gzip_bytes, mut plain_bytes) = (0, 0);
     for round in 0..5 {
@@ -330,11 +312,11 @@ async fn snapshot(
         plain_ms.push(server_timing(&res));
         plain_bytes = res.bytes().await?.len();
     }
-    results.insert("snapshot_ms_10k".into(), json!(round(Percentiles::of(gzip_ms).p50_ms)));
-    results.insert("snapshot_uncompressed_ms_10k".into(), json!(round(Percentiles::of(plain_ms).p50_ms)));
-    results.insert("snapshot_client_ms_10k".into(), json!(round(Percentiles::of(client_ms).p50_ms)));
-    results.insert("snapshot_gzip_bytes_10k".into(), json!(gzip_bytes));
-    results.insert("snapshot_bytes_10k".into(), json!(plain_bytes));
+    results.insert(format!("snapshot_ms_{label}"), json!(round(Percentiles::of(gzip_ms).p50_ms)));
+    results.insert(format!("snapshot_uncompressed_ms_{label}"), json!(round(Percentiles::of(plain_ms).p50_ms)));
+    results.insert(format!("snapshot_client_ms_{label}"), json!(round(Percentiles::of(client_ms).p50_ms)));
+    results.insert(format!("snapshot_gzip_bytes_{label}"), json!(gzip_bytes));
+    results.insert(format!("snapshot_bytes_{label}"), json!(plain_bytes));
     Ok(())
 }
 
@@ -423,55 +405,136 @@ async fn kubectl_reference(
     Ok(())
 }
 
-/// One latency stage with `n` SSE readers in their own process.
+/// One SSE stage: how many readers, the change rate, and the key of its figures.
+struct Stage {
+    clients: usize,
+    rate: f64,
+    key: String,
+}
+
+/// One latency stage: `stage.clients` SSE readers spread over reader processes, the stage's
+/// changes, and what the readers saw; also fluxboard's memory per stream and CPU use.
 async fn sse_stage(
     args: &RunArgs,
-    (url, metrics_url): (&str, &str),
-    n: usize,
-    kube: &kube::Client,
+    fluxboard: &Fluxboard,
+    stage: &Stage,
+    sims: &[&Sim],
     http: &reqwest::Client,
     changes: &mut Changes,
     results: &mut Results,
 ) -> anyhow::Result<ClientsReport> {
+    let (n, key) = (stage.clients, &stage.key);
     say(&format!("connecting {n} SSE readers"));
-    let stage = format!("sse{n}");
-    let mut clients = Command::new(std::env::current_exe()?)
-        .args(["clients", "--url", url, "--n", &n.to_string(), "--stage", &stage])
-        .args(["--expect", &args.changes.to_string()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()?;
-    let mut lines = BufReader::new(clients.stdout.take().context("the readers' stdout")?).lines();
-    let ready = tokio::time::timeout(WAIT, lines.next_line()).await.context("the readers did not connect")??;
-    if ready.as_deref() != Some("ready") {
-        bail!("the readers failed to connect: {ready:?}");
+    let before = rss(fluxboard.pid)?.1;
+    let name = format!("sse{key}");
+    let mut readers = Vec::new();
+    let processes = n.div_ceil(args.readers_per_process.max(1)).max(1);
+    let mut first = 0;
+    for i in 0..processes {
+        let share = n / processes + usize::from(i < n % processes);
+        readers.push(start_readers(args, &fluxboard.url, (first, share), &name, changes.clusters())?);
+        first += share;
     }
-    let watches = open_watches(kube).await?;
-    results.insert(format!("watches_{n}_client{}", if n == 1 { "" } else { "s" }), json!(watches));
-    let metrics = http.get(format!("{metrics_url}/metrics")).send().await?.text().await?;
-    let connected = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("fluxboard_sse_clients "))
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .unwrap_or(0);
-    say(&format!("{connected} streams connected, {watches} watches on the API server; {} changes", args.changes));
-    let achieved = changes.stage(&stage, args.changes, args.rate).await?;
-    let key = if n == 1_000 { "10k_1k".to_owned() } else { format!("10k_{n}") };
-    results.insert(format!("changes_per_s_{key}"), json!(round(achieved)));
-    let line = tokio::time::timeout(WAIT, lines.next_line()).await.context("the readers did not report")??;
-    let report: ClientsReport = serde_json::from_str(line.as_deref().unwrap_or_default())
-        .with_context(|| format!("the readers' report: {line:?}"))?;
-    let _ = clients.wait().await;
+    for (_, lines) in &mut readers {
+        let ready = tokio::time::timeout(WAIT, lines.next_line()).await.context("the readers did not connect")??;
+        if ready.as_deref() != Some("ready") {
+            bail!("the readers failed to connect: {ready:?}");
+        }
+    }
+    let connected_rss = rss(fluxboard.pid)?.1;
+    if n > 0 {
+        results.insert(
+            format!("kb_per_stream_{key}"),
+            json!(round((connected_rss - before).max(0.0) * 1024.0 / n as f64)),
+        );
+    }
+    let watches = open_watches(sims).await?;
+    let watches_key = if key.starts_with("10k_") {
+        format!("watches_{n}_client{}", if n == 1 { "" } else { "s" })
+    } else {
+        format!("watches_{key}")
+    };
+    results.insert(watches_key, json!(watches));
+    let streams = connected_streams(http, &fluxboard.metrics_url).await?;
     say(&format!(
-        "{n} readers: p50 {:.1} ms, p99 {:.1} ms, {} missing",
-        report.latency.p50_ms, report.latency.p99_ms, report.missing
+        "{streams} streams connected, {watches} watches on the API servers; {} changes at {} per second",
+        args.changes, stage.rate
+    ));
+    let cpu = CpuMeter::start(vec![fluxboard.pid]);
+    let sims_cpu = CpuMeter::start(sims.iter().filter_map(|s| s.pid()).collect());
+    let achieved = changes.stage(&name, args.changes, stage.rate).await?;
+    results.insert(format!("changes_per_s_{key}"), json!(round(achieved)));
+    let mut reports = Vec::new();
+    for (mut child, mut lines) in readers {
+        let line = tokio::time::timeout(WAIT, lines.next_line()).await.context("the readers did not report")??;
+        reports.push(
+            serde_json::from_str::<ClientsReport>(line.as_deref().unwrap_or_default())
+                .with_context(|| format!("the readers' report: {line:?}"))?,
+        );
+        let _ = child.wait().await;
+    }
+    results.insert(format!("cpu_percent_{key}"), json!(round(cpu.percent())));
+    results.insert(format!("sim_cpu_percent_{key}"), json!(round(sims_cpu.percent())));
+    let report = ClientsReport::merge(&reports);
+    let latency = report.latency.percentiles();
+    results.insert(format!("p50_ms_{key}"), json!(round(latency.p50_ms)));
+    results.insert(format!("p95_ms_{key}"), json!(round(latency.p95_ms)));
+    results.insert(format!("p99_ms_{key}"), json!(round(latency.p99_ms)));
+    results.insert(format!("missing_{key}"), json!(report.missing));
+    results.insert(format!("ended_early_{key}"), json!(report.ended_early));
+    say(&format!(
+        "{n} readers: p50 {:.1} ms, p99 {:.1} ms, {} missing, fluxboard at {:.0}% of a core",
+        latency.p50_ms,
+        latency.p99_ms,
+        report.missing,
+        cpu.percent()
     ));
     Ok(report)
 }
 
+/// A reader process and its output lines.
+type Readers = (tokio::process::Child, Lines<BufReader<ChildStdout>>);
+
+/// Starts one `fluxboard-bench clients` process of `count` readers, numbered from `first`.
+fn start_readers(
+    args: &RunArgs,
+    url: &str,
+    (first, count): (usize, usize),
+    stage: &str,
+    ends: usize,
+) -> anyhow::Result<Readers> {
+    let mut child = Command::new(std::env::current_exe()?)
+        .args(["clients", "--url", url, "--n", &count.to_string(), "--stage", stage])
+        .args(["--expect", &args.changes.to_string(), "--ends", &ends.to_string(), "--first", &first.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()?;
+    let lines = BufReader::new(child.stdout.take().context("the readers' stdout")?).lines();
+    Ok((child, lines))
+}
+
+/// How many event streams fluxboard serves now (its `fluxboard_sse_clients`).
+async fn connected_streams(http: &reqwest::Client, metrics_url: &str) -> anyhow::Result<u64> {
+    let metrics = http.get(format!("{metrics_url}/metrics")).send().await?.text().await?;
+    Ok(metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("fluxboard_sse_clients "))
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(0))
+}
+
 /// The watches open on the API server (its `apiserver_longrunning_requests`).
-async fn open_watches(kube: &kube::Client) -> anyhow::Result<u64> {
+async fn open_watches(sims: &[&Sim]) -> anyhow::Result<u64> {
+    let mut total = 0;
+    for sim in sims {
+        total += sim_watches(&sim.client).await?;
+    }
+    Ok(total)
+}
+
+/// The watches open on one API server.
+async fn sim_watches(kube: &kube::Client) -> anyhow::Result<u64> {
     let request = http::Request::get("/metrics").body(Vec::new())?;
     let text = kube.request_text(request).await?;
     Ok(text
@@ -481,21 +544,13 @@ async fn open_watches(kube: &kube::Client) -> anyhow::Result<u64> {
         .sum())
 }
 
-/// Peak and current resident memory of a process, in MB.
-fn rss(pid: u32) -> anyhow::Result<(f64, f64)> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let kb = |key: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(key))
-            .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    Ok((kb("VmHWM:") / 1024.0, kb("VmRSS:") / 1024.0))
-}
-
 /// Reconcile requests through the API, 16 at a time: requests per second and latency.
-async fn actions(args: &RunArgs, http: &reqwest::Client, url: &str, results: &mut Results) -> anyhow::Result<()> {
+async fn actions(
+    args: &RunArgs,
+    http: &reqwest::Client,
+    (url, cluster): (&str, &str),
+    results: &mut Results,
+) -> anyhow::Result<()> {
     say(&format!("sending {} reconcile requests", args.actions));
     let teams = args.objects.div_ceil(20).max(1);
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -503,6 +558,7 @@ async fn actions(args: &RunArgs, http: &reqwest::Client, url: &str, results: &mu
     let mut workers = Vec::new();
     for _ in 0..16 {
         let (http, url, next, total) = (http.clone(), url.to_owned(), next.clone(), args.actions);
+        let cluster = cluster.to_owned();
         workers.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut refused = 0;
@@ -511,7 +567,7 @@ async fn actions(args: &RunArgs, http: &reqwest::Client, url: &str, results: &mu
                 if i >= total {
                     break;
                 }
-                let body = json!({"action": "reconcile", "cluster": "kube-sim", "group": KUSTOMIZATIONS.0,
+                let body = json!({"action": "reconcile", "cluster": cluster, "group": KUSTOMIZATIONS.0,
                     "kind": KUSTOMIZATIONS.2, "namespace": format!("team-{:04}", i % teams), "name": format!("app-{}", (i / teams) % 10)});
                 let sent = Instant::now();
                 let res = http
@@ -567,58 +623,18 @@ fn bundle(assets: &Path, results: &mut Results) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Time until the list of every object is shown in headless Chromium and answers a search.
-async fn browser(url: &str, objects: usize, results: &mut Results) -> anyhow::Result<()> {
-    say("opening the list of every object in Chromium");
-    let browser = fluxboard_e2e::Browser::start().await?;
-    let c = &browser.client;
-    c.goto(&format!("{url}/resources")).await?;
-    // From the start of navigation until the count says every object is listed and rows show.
-    let shown = c
-        .execute_async(
-            r#"const [want, done] = arguments;
-               function check() {
-                 const count = document.querySelector('[data-testid=result-count]');
-                 const m = count && count.textContent.match(/^(\d+) of (\d+)$/);
-                 if (m && +m[1] >= want && document.querySelector('[data-testid=row]')) { done(performance.now()); return; }
-                 requestAnimationFrame(check);
-               }
-               check();"#,
-            vec![json!(objects)],
-        )
-        .await?
-        .as_f64()
-        .context("no time from the page")?;
-    // Then the first interaction: a search, until the filtered list shows.
-    let search = c
-        .execute_async(
-            r#"const [done] = arguments;
-               const count = document.querySelector('[data-testid=result-count]');
-               const before = count.textContent;
-               const input = document.querySelector('#search');
-               const t0 = performance.now();
-               input.value = 'app-3';
-               input.dispatchEvent(new Event('input', { bubbles: true }));
-               function check() {
-                 if (count.textContent !== before) { done(performance.now() - t0); return; }
-                 requestAnimationFrame(check);
-               }
-               check();"#,
-            vec![],
-        )
-        .await?
-        .as_f64()
-        .context("no time from the page")?;
-    results.insert("rows_10k_shown_ms".into(), json!(round(shown)));
-    results.insert("rows_10k_first_search_ms".into(), json!(round(search)));
-    results.insert("rows_10k_interactive_ms".into(), json!(round(shown + search)));
-    let _ = browser.client.clone().close().await;
-    Ok(())
-}
-
-/// The budgets of shared/DESIGN.md: (key, limit, what).
+/// The budgets of shared/DESIGN.md and of the scale goals (issue 17): (key, limit, what).
 pub(crate) const BUDGETS: &[(&str, f64, &str)] = &[
-    ("p99_ms_10k_1k", 250.0, "change-to-client p99 at 10k objects, 1k clients (ms)"),
+    ("p99_ms_10k_1k", 100.0, "change-to-client p99 at 10k objects, 1k clients (ms)"),
+    ("p99_ratio_to_kubectl", 2.0, "that p99 over kubectl get -w's on the same API server"),
+    ("p99_ms_50k_1k", 250.0, "change-to-client p99 at 50k objects (5 clusters), 1k clients, 100 changes/s (ms)"),
+    ("p99_ms_50k_5k", 250.0, "change-to-client p99 at 50k objects, 5k clients, 20 changes/s (ms)"),
+    ("snapshot_ms_50k", 300.0, "snapshot of 50k objects, server time (ms)"),
+    ("snapshot_gzip_bytes_50k", 2_000_000.0, "snapshot of 50k objects, compressed (bytes)"),
+    ("rss_mb_50k_5k", 300.0, "backend peak RSS at 50k objects, 5k clients (MB)"),
+    ("browser_longtask_ms_per_s_50k", 50.0, "web app at 50k objects, 100 changes/s: long tasks (ms per s)"),
+    ("browser_list_shown_ms_50k", 2_000.0, "web app at 50k objects: list shown after navigation (ms)"),
+    ("browser_search_ms_50k", 300.0, "web app at 50k objects: a search typed during the changes (ms)"),
     ("snapshot_ms_10k", 300.0, "snapshot of 10k objects, server time (ms)"),
     ("graph_build_ms_10k", 50.0, "fleet graph of 10k objects, built natively (ms)"),
     ("snapshot_gzip_bytes_10k", 1_500_000.0, "snapshot of 10k objects, compressed (bytes)"),
@@ -627,10 +643,31 @@ pub(crate) const BUDGETS: &[(&str, f64, &str)] = &[
     ("rows_10k_interactive_ms", 1_500.0, "10k-row list interactive in Chromium (ms)"),
 ];
 
+/// The budgets a run's flags turn off: the web app's without Chromium, the large fleet's with
+/// one cluster (a key, or a suffix such as `50k` of the keys).
+pub(crate) fn skipped(args: &RunArgs) -> Vec<&'static str> {
+    let mut skipped = Vec::new();
+    if args.no_browser {
+        skipped.extend(["rows_10k_interactive_ms", "browser_longtask_ms_per_s_50k"]);
+        skipped.extend(["browser_list_shown_ms_50k", "browser_search_ms_50k"]);
+    }
+    if args.clusters < 2 {
+        skipped.push("50k");
+    }
+    if !args.fleet_stages.iter().any(|s| s.clients == 1000) {
+        skipped.push("50k_1k");
+    }
+    if !args.fleet_stages.iter().any(|s| s.clients == 5000) {
+        skipped.push("50k_5k");
+    }
+    skipped
+}
+
 /// Prints the results and the budgets; returns whether every budget was measured and met, and
-/// no change was lost. Budgets in `skipped` (measurements turned off by a flag) are listed as
-/// skipped.
+/// no change was lost. Budgets in `skipped` (measurements turned off by flags, see
+/// [`skipped`]) are listed as skipped.
 pub(crate) fn report(results: &Results, skipped: &[&str]) -> bool {
+    let skipped = |key: &str| skipped.iter().any(|s| key == *s || key.ends_with(&format!("_{s}")));
     println!();
     println!("{:<34} {:>14}", "measure", "value");
     for (key, value) in results {
@@ -640,7 +677,7 @@ pub(crate) fn report(results: &Results, skipped: &[&str]) -> bool {
     let mut met = true;
     for (key, limit, what) in BUDGETS {
         let Some(value) = results.get(*key).and_then(Value::as_f64) else {
-            if skipped.contains(key) {
+            if skipped(key) {
                 println!("  skipped  {what}");
             } else {
                 met = false;

@@ -1,6 +1,6 @@
 //! The benchmark itself keeps working: one small run of every measurement (debug binaries, a
-//! few hundred objects, a handful of readers), and the results hold every key the budgets and
-//! the README name, with nothing lost.
+//! few hundred objects per cluster, two clusters, a handful of readers in more than one reader
+//! process), and the results hold every key the budgets and the README name, with nothing lost.
 
 use std::path::Path;
 use std::time::Duration;
@@ -25,6 +25,7 @@ async fn a_small_run_measures_everything_and_loses_nothing() {
     let assets = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../frontend/dist/assets");
     let mut cmd = Command::new(bench);
     cmd.args(["run", "--objects", "200", "--clients", "1,4", "--changes", "10", "--rate", "50", "--actions", "20"])
+        .args(["--clusters", "2", "--fleet-stages", "3@50,7@50", "--readers-per-process", "3"])
         .arg("--fluxboard")
         .arg(&fluxboard)
         .arg("--kube-sim")
@@ -58,6 +59,13 @@ async fn a_small_run_measures_everything_and_loses_nothing() {
         "p99_ms_10k_4",
         "actions_per_s",
         "graph_objects",
+        "snapshot_ms_50k",
+        "snapshot_gzip_bytes_50k",
+        "p99_ms_50k_3",
+        "p99_ms_50k_7",
+        "rss_mb_50k_7",
+        "kb_per_stream_50k_7",
+        "cpu_percent_50k_7",
     ] {
         assert!(results[key].as_f64().is_some_and(|v| v > 0.0), "{key} in {results}");
     }
@@ -65,6 +73,11 @@ async fn a_small_run_measures_everything_and_loses_nothing() {
     assert!(results["graph_build_ms_10k"].as_f64().is_some_and(|v| v >= 0.0), "{results}");
     assert_eq!(results["missing_10k_1"], 0, "{results}");
     assert_eq!(results["missing_10k_4"], 0, "{results}");
+    // Seven readers in three processes, changes on two clusters: none lost, none cut off.
+    assert_eq!(results["missing_50k_3"], 0, "{results}");
+    assert_eq!(results["missing_50k_7"], 0, "{results}");
+    assert_eq!(results["ended_early_50k_7"], 0, "{results}");
+    assert!(results["objects_in_store_50k"].as_f64() > results["objects_in_store"].as_f64(), "{results}");
     assert_eq!(results["kubectl_missing"], 0, "{results}");
     assert_eq!(results["actions_not_accepted"], 0, "{results}");
     assert_eq!(results["watches_1_client"], results["watches_4_clients"], "watches do not depend on clients");

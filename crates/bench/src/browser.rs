@@ -1,0 +1,199 @@
+//! The web app in headless Chromium: how soon the list of every object shows after navigation,
+//! how soon a search shows its result, and, while changes arrive, how long the main thread is
+//! blocked (PerformanceObserver `longtask` entries: tasks over 50 ms) and whether every change
+//! reached the page.
+//!
+//! The page is read as a person reads it: the result count (`N of M`), the rows, the search box.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use fantoccini::Client;
+use serde_json::{Value, json};
+
+use crate::changes::Changes;
+use crate::run::{Results, round, say};
+
+/// How long a script in the page may wait for what it waits on.
+const SCRIPT_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Opens the list of every object and returns its browser (ready for the next measurement).
+async fn open_list(url: &str, objects: usize) -> anyhow::Result<(fluxboard_e2e::Browser, f64)> {
+    let browser = fluxboard_e2e::Browser::start().await?;
+    let c = &browser.client;
+    c.update_timeouts(fantoccini::wd::TimeoutConfiguration::new(Some(SCRIPT_TIMEOUT), None, None)).await?;
+    c.goto(&format!("{url}/resources")).await?;
+    let shown = list_shown(c, objects).await?;
+    Ok((browser, shown))
+}
+
+/// Milliseconds from the start of navigation until the count says at least `objects` are
+/// listed and rows show.
+async fn list_shown(c: &Client, objects: usize) -> anyhow::Result<f64> {
+    c.execute_async(
+        r#"const [want, done] = arguments;
+           function check() {
+             const count = document.querySelector('[data-testid=result-count]');
+             const m = count && count.textContent.match(/^(\d+) of (\d+)$/);
+             if (m && +m[1] >= want && document.querySelector('[data-testid=row]')) { done(performance.now()); return; }
+             requestAnimationFrame(check);
+           }
+           check();"#,
+        vec![json!(objects)],
+    )
+    .await?
+    .as_f64()
+    .context("no time from the page")
+}
+
+/// Types `query` into the search box; milliseconds until the result count shows another
+/// number of rows than before.
+async fn search(c: &Client, query: &str) -> anyhow::Result<f64> {
+    c.execute_async(
+        r#"const [query, done] = arguments;
+           const count = document.querySelector('[data-testid=result-count]');
+           const shown = () => count.textContent.split(' ')[0];
+           const before = shown();
+           const input = document.querySelector('#search');
+           const t0 = performance.now();
+           input.value = query;
+           input.dispatchEvent(new Event('input', { bubbles: true }));
+           function check() {
+             if (shown() !== before) { done(performance.now() - t0); return; }
+             requestAnimationFrame(check);
+           }
+           check();"#,
+        vec![json!(query)],
+    )
+    .await?
+    .as_f64()
+    .context("no time from the page")
+}
+
+/// The 10k measurement: the list shown after navigation, then the first search.
+pub(crate) async fn quiet(url: &str, objects: usize, results: &mut Results) -> anyhow::Result<()> {
+    say("opening the list of every object in Chromium");
+    let (browser, shown) = open_list(url, objects).await?;
+    let search = search(&browser.client, "app-3").await?;
+    results.insert("rows_10k_shown_ms".into(), json!(round(shown)));
+    results.insert("rows_10k_first_search_ms".into(), json!(round(search)));
+    results.insert("rows_10k_interactive_ms".into(), json!(round(shown + search)));
+    let _ = browser.client.clone().close().await;
+    Ok(())
+}
+
+/// The large fleet's measurement: the list shown after navigation; then `count` changes at
+/// `rate` per second, with long tasks recorded meanwhile and a search typed once a third of
+/// them were sent; then a search for the stage's markers, which must find every changed object.
+pub(crate) async fn under_changes(
+    url: &str,
+    objects: usize,
+    changes: &mut Changes,
+    (count, rate): (usize, f64),
+    results: &mut Results,
+) -> anyhow::Result<()> {
+    say(&format!("opening the list of {objects} objects in Chromium"));
+    let (browser, shown) = open_list(url, objects).await?;
+    let c = &browser.client;
+    results.insert("browser_list_shown_ms_50k".into(), json!(round(shown)));
+    c.execute(
+        r"window.benchLongTasks = [];
+          window.benchObserver = new PerformanceObserver(list => {
+            for (const e of list.getEntries()) window.benchLongTasks.push(e.duration);
+          });
+          window.benchObserver.observe({ type: 'longtask' });
+          window.benchStart = performance.now();",
+        vec![],
+    )
+    .await?;
+    say(&format!("{count} changes at {rate} per second while Chromium shows the list"));
+    let sent = Arc::new(AtomicUsize::new(0));
+    let typed = async {
+        wait_for_count(&sent, count / 3).await?;
+        search(c, "app-3").await
+    };
+    let (achieved, search_ms) = tokio::join!(changes.stage_counted("browser", count, rate, &sent), typed);
+    let (achieved, search_ms) = (achieved?, search_ms?);
+    let window = c
+        .execute(
+            r"window.benchObserver.disconnect();
+              return [performance.now() - window.benchStart, window.benchLongTasks];",
+            vec![],
+        )
+        .await?;
+    let (ms_per_s, tasks) = long_tasks(&window)?;
+    results.insert("browser_changes_per_s_50k".into(), json!(round(achieved)));
+    results.insert("browser_search_ms_50k".into(), json!(round(search_ms)));
+    results.insert("browser_longtask_ms_per_s_50k".into(), json!(round(ms_per_s)));
+    results.insert("browser_longtasks_50k".into(), json!(tasks));
+    // Every change of the stage, and the end markers, are in the messages the page holds.
+    let expected = count + changes.clusters();
+    let found = marked_rows(c, "bench:browser-", expected).await?;
+    results.insert("missing_browser_50k".into(), json!(expected.saturating_sub(found)));
+    say(&format!(
+        "Chromium: list shown after {shown:.0} ms, search {search_ms:.0} ms, long tasks {ms_per_s:.0} ms/s, {found} of {expected} changes shown"
+    ));
+    let _ = browser.client.clone().close().await;
+    Ok(())
+}
+
+/// Waits until `sent` reaches `want` (checked every 20 ms, for at most ten minutes).
+async fn wait_for_count(sent: &AtomicUsize, want: usize) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(600);
+    while sent.load(Ordering::SeqCst) < want {
+        if tokio::time::Instant::now() > deadline {
+            bail!("the changes did not start");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(())
+}
+
+/// Milliseconds of long tasks per second of the window, and how many there were, from the
+/// page's `[window ms, [durations]]`.
+fn long_tasks(window: &Value) -> anyhow::Result<(f64, usize)> {
+    let span = window[0].as_f64().context("no window from the page")?;
+    let durations: Vec<f64> =
+        window[1].as_array().context("no long tasks from the page")?.iter().filter_map(Value::as_f64).collect();
+    let blocked: f64 = durations.iter().sum();
+    Ok((blocked / (span / 1000.0).max(1e-9), durations.len()))
+}
+
+/// Searches for `marker` and waits (up to a minute) until `expected` rows match; returns how
+/// many matched at the end.
+async fn marked_rows(c: &Client, marker: &str, expected: usize) -> anyhow::Result<usize> {
+    let found = c
+        .execute_async(
+            r#"const [marker, expected, done] = arguments;
+               const count = document.querySelector('[data-testid=result-count]');
+               const shown = () => +count.textContent.split(' ')[0];
+               const input = document.querySelector('#search');
+               input.value = marker;
+               input.dispatchEvent(new Event('input', { bubbles: true }));
+               const t0 = performance.now();
+               function check() {
+                 if (shown() >= expected || performance.now() - t0 > 60000) { done(shown()); return; }
+                 requestAnimationFrame(check);
+               }
+               check();"#,
+            vec![json!(marker), json!(expected)],
+        )
+        .await?;
+    found.as_u64().map(|n| n as usize).context("no count from the page")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_tasks_are_counted_per_second_of_the_window() {
+        let (ms_per_s, n) = long_tasks(&json!([2000.0, [60.0, 140.0]])).unwrap();
+        assert_eq!(n, 2);
+        assert!((ms_per_s - 100.0).abs() < 1e-9);
+        assert_eq!(long_tasks(&json!([1000.0, []])).unwrap(), (0.0, 0));
+        assert!(long_tasks(&json!(null)).is_err());
+    }
+}
