@@ -24,7 +24,9 @@ impl ApiError {
         Self { code, reason, message: message.into(), details: None }
     }
 
-    fn with_details(mut self, name: &str, group: &str, kind: &str) -> Self {
+    /// With `details` naming the object in question (`kind` is the resource's plural, as the
+    /// API server writes it).
+    pub(crate) fn with_details(mut self, name: &str, group: &str, kind: &str) -> Self {
         let mut details = serde_json::Map::new();
         if !name.is_empty() {
             details.insert("name".into(), name.into());
@@ -75,6 +77,14 @@ impl ApiError {
             .with_details(name, group, kind)
     }
 
+    /// 422 for a JSON patch that cannot be applied, as the API server answers it (a generic
+    /// message; what failed is the one cause).
+    pub fn patch_failed(cause: &str) -> Self {
+        let mut err = Self::new(422, "Invalid", "the server rejected our request due to an error in our request");
+        err.details = Some(json!({"causes": [{"reason": "UnexpectedServerResponse", "message": cause}]}));
+        err
+    }
+
     /// 400 for a malformed request.
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(400, "BadRequest", message)
@@ -105,15 +115,21 @@ impl ApiError {
         Self::new(413, "RequestEntityTooLarge", "Request entity too large: limit is 3145728")
     }
 
-    /// 415 for a patch with an unknown content type.
-    pub fn unsupported_media_type(content_type: &str) -> Self {
+    /// 415 for a patch with an unknown content type, worded as the API server's content
+    /// negotiation words it (the status code and its text).
+    pub fn unsupported_media_type() -> Self {
+        Self::new(415, "UnsupportedMediaType", "415: Unsupported Media Type")
+    }
+
+    /// 415 for a patch type the resource does not take (strategic merge on a custom resource),
+    /// listing the ones it does.
+    pub fn unsupported_patch_type(accepted: &[&str]) -> Self {
         Self::new(
             415,
             "UnsupportedMediaType",
             format!(
-                "the body of the request was in an unknown format ({content_type}) - accepted media types include: \
-                 application/json-patch+json, application/merge-patch+json, \
-                 application/strategic-merge-patch+json, application/apply-patch+yaml"
+                "the body of the request was in an unknown format - accepted media types include: {}",
+                accepted.join(", ")
             ),
         )
     }

@@ -247,9 +247,16 @@ impl Sim {
         self.state.store.close_watches();
     }
 
-    /// Forgets the change history: a watch from an older resourceVersion gets `410 Expired`.
+    /// Forgets the change history: a watch from an older resourceVersion gets `410 Expired`
+    /// (an etcd compaction the watch cache has seen, as after an API server restart).
     pub fn compact(&self) {
         self.state.store.compact();
+    }
+
+    /// Compacts the storage only, as etcd's compaction under a running API server: watches are
+    /// still served from the history; an exact list or a continue token below it gets `410`.
+    pub fn compact_storage(&self) {
+        self.state.store.compact_storage();
     }
 
     /// How many watch requests are open now (all clients, all resources).

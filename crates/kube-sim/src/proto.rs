@@ -11,7 +11,7 @@ pub(crate) const CONTENT_TYPE: &str = "application/vnd.kubernetes.protobuf";
 
 /// Decodes a (Self/Local)SubjectAccessReview or SelfSubjectReview body to its JSON form.
 pub(crate) fn decode_review(kind: &str, body: &[u8]) -> Result<Value> {
-    let unsupported = || ApiError::unsupported_media_type(CONTENT_TYPE);
+    let unsupported = || ApiError::unsupported_body(CONTENT_TYPE);
     let envelope = body.strip_prefix(b"k8s\0").ok_or_else(unsupported)?;
     let unknown = fields(envelope).ok_or_else(unsupported)?;
     let raw = bytes_of(&unknown, 2).unwrap_or_default();

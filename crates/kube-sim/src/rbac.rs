@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use crate::error::ApiError;
+
 /// Who is asking (after authentication and impersonation).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct UserInfo {
@@ -147,6 +149,13 @@ fn resource_matches(rule: &str, resource: &str, subresource: &str) -> bool {
     }
     let combined = format!("{resource}/{subresource}");
     rule == combined || rule == format!("*/{subresource}") || rule == format!("{resource}/*")
+}
+
+/// The API server's refusal of a request: 403 with [`forbidden_message`] and, for a resource,
+/// `details` naming it (its group, its plural as the kind, the object's name).
+pub(crate) fn refusal(user: &UserInfo, attrs: &Attributes) -> ApiError {
+    let refused = ApiError::forbidden(forbidden_message(user, attrs));
+    if attrs.path.is_some() { refused } else { refused.with_details(&attrs.name, &attrs.api_group, &attrs.resource) }
 }
 
 /// The API server's message for a refused request.

@@ -63,7 +63,7 @@ fn check_create(state: &ServerState, user: &UserInfo, rt: &ResourceType, namespa
         ..Attributes::default()
     };
     let allowed = server::with_rbac(state, |r| rbac::authorize(r, user, &attrs)).allowed;
-    if allowed { Ok(()) } else { Err(ApiError::forbidden(rbac::forbidden_message(user, &attrs))) }
+    if allowed { Ok(()) } else { Err(rbac::refusal(user, &attrs)) }
 }
 
 fn user_json(user: &UserInfo) -> Value {
@@ -76,7 +76,8 @@ fn token_review(state: &ServerState, spec: &Value) -> Value {
         Some(user) => {
             json!({"authenticated": true, "user": user_json(&user), "audiences": spec["audiences"].as_array().cloned().unwrap_or_default()})
         }
-        None => json!({"authenticated": false, "error": "invalid bearer token", "user": {}}),
+        // `authenticated: false` is the zero value the real server leaves out.
+        None => json!({"error": "invalid bearer token", "user": {}}),
     }
 }
 

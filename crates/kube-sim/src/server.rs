@@ -98,10 +98,6 @@ impl Call<'_> {
         self.query.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 
-    fn flag(&self, key: &str) -> bool {
-        matches!(self.param(key), Some("true" | "1"))
-    }
-
     async fn body_json(self) -> Result<(Value, Self)> {
         let mut call = self;
         let body = std::mem::take(&mut call.body);
@@ -129,10 +125,11 @@ async fn serve(state: &ServerState, request: Request) -> Result<Response> {
         return Ok((StatusCode::OK, "ok").into_response());
     }
     let caller = state.authn.authenticate(&parts.headers)?;
-    let user = with_rbac(state, |rbac| auth::impersonate(rbac, caller, &parts.headers))?;
     let query = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
         .map_err(|e| ApiError::bad_request(format!("invalid query: {e}")))?
         .0;
+    let asked = request_attributes(&route, &parts.method, &query, parts.uri.path());
+    let user = with_rbac(state, |rbac| auth::impersonate(rbac, caller, &parts.headers, &asked))?;
     let call = Call { state, user, method: parts.method, headers: parts.headers, query, body };
     match route {
         Route::Version => Ok(json_response(StatusCode::OK, &version())),
@@ -164,7 +161,7 @@ fn metrics(call: &Call<'_>) -> Result<Response> {
     let attrs = Attributes { verb: "get".to_owned(), path: Some("/metrics".to_owned()), ..Attributes::default() };
     let decision = with_rbac(call.state, |rbac| rbac::authorize(rbac, &call.user, &attrs));
     if !decision.allowed {
-        return Err(ApiError::forbidden(rbac::forbidden_message(&call.user, &attrs)));
+        return Err(rbac::refusal(&call.user, &attrs));
     }
     let body = call.state.watches.render();
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response())
@@ -246,10 +243,9 @@ fn group_list(registry: &Registry) -> Value {
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }
 
-/// The verb a request is, as RBAC names it.
-fn verb(call: &Call<'_>, path: &ResourcePath) -> Result<&'static str> {
-    let watching = path.legacy_watch || call.flag("watch");
-    Ok(match (&call.method, path.name.is_some()) {
+/// The verb a resource request is, as RBAC names it.
+fn verb(method: &Method, watching: bool, named: bool) -> Result<&'static str> {
+    Ok(match (method, named) {
         (&Method::GET, _) if watching => "watch",
         (&Method::GET, true) => "get",
         (&Method::GET, false) => "list",
@@ -264,6 +260,41 @@ fn verb(call: &Call<'_>, path: &ResourcePath) -> Result<&'static str> {
             )));
         }
     })
+}
+
+/// Whether the query asks for a watch (`watch=true` or `watch=1`).
+fn watch_param(query: &[(String, String)]) -> bool {
+    query.iter().any(|(k, v)| k == "watch" && matches!(v.as_str(), "true" | "1"))
+}
+
+/// The authorizer attributes of a resource request.
+fn resource_attributes(path: &ResourcePath, verb: &str) -> Attributes {
+    Attributes {
+        verb: verb.to_owned(),
+        api_group: path.rt.group.clone(),
+        resource: path.rt.plural.clone(),
+        subresource: path.subresource.clone().unwrap_or_default(),
+        namespace: path.namespace.clone().unwrap_or_default(),
+        name: path.name.clone().unwrap_or_default(),
+        path: None,
+    }
+}
+
+/// The authorizer attributes of any request, as the API server's request info builds them
+/// (a non-resource request's verb is its lower-cased method); impersonation is checked on them.
+fn request_attributes(route: &Route, method: &Method, query: &[(String, String)], uri_path: &str) -> Attributes {
+    match route {
+        Route::Resource(path) => {
+            let watching = path.legacy_watch || watch_param(query);
+            let verb = verb(method, watching, path.name.is_some()).unwrap_or("unknown");
+            resource_attributes(path, verb)
+        }
+        _ => Attributes {
+            verb: method.as_str().to_ascii_lowercase(),
+            path: Some(uri_path.to_owned()),
+            ..Attributes::default()
+        },
+    }
 }
 
 /// `fieldValidation`: what a write with fields its schema lacks gets (the API server's default
@@ -329,7 +360,7 @@ fn self_content_type(headers: &HeaderMap) -> &str {
 }
 
 async fn resource(mut call: Call<'_>, path: ResourcePath) -> Result<Response> {
-    let verb = verb(&call, &path)?;
+    let verb = verb(&call.method, path.legacy_watch || watch_param(&call.query), path.name.is_some())?;
     let rt = path.rt.clone();
     if rt.storage == Storage::Review {
         if verb != "create" {
@@ -381,17 +412,9 @@ async fn resource(mut call: Call<'_>, path: ResourcePath) -> Result<Response> {
 }
 
 fn authorize(call: &Call<'_>, path: &ResourcePath, verb: &str) -> Result<()> {
-    let attrs = Attributes {
-        verb: verb.to_owned(),
-        api_group: path.rt.group.clone(),
-        resource: path.rt.plural.clone(),
-        subresource: path.subresource.clone().unwrap_or_default(),
-        namespace: path.namespace.clone().unwrap_or_default(),
-        name: path.name.clone().unwrap_or_default(),
-        path: None,
-    };
+    let attrs = resource_attributes(path, verb);
     let decision = with_rbac(call.state, |rbac| rbac::authorize(rbac, &call.user, &attrs));
-    if decision.allowed { Ok(()) } else { Err(ApiError::forbidden(rbac::forbidden_message(&call.user, &attrs))) }
+    if decision.allowed { Ok(()) } else { Err(rbac::refusal(&call.user, &attrs)) }
 }
 
 /// How the client wants objects rendered (`Accept`).
@@ -488,7 +511,10 @@ fn list(call: &Call<'_>, path: &ResourcePath) -> Result<Response> {
     let rt = &path.rt;
     let (labels, fields) = selectors(&call.query, rt)?;
     if let Some(rv) = call.param("resourceVersion") {
-        parse_rv(rv)?;
+        let rv = parse_rv(rv)?;
+        if call.param("resourceVersionMatch") == Some("Exact") {
+            call.state.store.check_exact(rv)?;
+        }
     }
     let limit = match call.param("limit") {
         None | Some("0") => None,
@@ -499,7 +525,11 @@ fn list(call: &Call<'_>, path: &ResourcePath) -> Result<Response> {
     let mut metadata = json!({"resourceVersion": page.resource_version.to_string()});
     if let Some(token) = &page.continue_token {
         metadata["continue"] = json!(token);
-        metadata["remainingItemCount"] = json!(page.remaining);
+        // Counted only when nothing is filtered, as etcd's store counts what is left by key range.
+        let selected = ["labelSelector", "fieldSelector"].iter().any(|k| call.param(k).is_some_and(|v| !v.is_empty()));
+        if !selected {
+            metadata["remainingItemCount"] = json!(page.remaining);
+        }
     }
     let items: Vec<&Value> = page.items.iter().map(|o| o.as_ref()).collect();
     match rendering(&call.headers) {
@@ -631,13 +661,15 @@ fn name_problem(rt: &ResourceType, name: &str) -> Option<&'static str> {
     if name.len() <= max && ok_chars && ok_ends {
         None
     } else if is_label {
-        Some(
+        Some(concat!(
             "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character",
-        )
+            " (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')",
+        ))
     } else {
-        Some(
+        Some(concat!(
             "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character",
-        )
+            " (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
+        ))
     }
 }
 
@@ -649,6 +681,13 @@ async fn patch(call: Call<'_>, path: &ResourcePath, part: Part) -> Result<Respon
     match content_type.as_str() {
         "application/merge-patch+json" | "application/json-patch+json" => {}
         "application/strategic-merge-patch+json" if is_builtin => {}
+        "application/strategic-merge-patch+json" => {
+            return Err(ApiError::unsupported_patch_type(&[
+                "application/json-patch+json",
+                "application/merge-patch+json",
+                "application/apply-patch+yaml",
+            ]));
+        }
         "application/apply-patch+yaml" => {
             if call.param("fieldManager").is_none_or(str::is_empty) {
                 return Err(ApiError::invalid(
@@ -659,7 +698,7 @@ async fn patch(call: Call<'_>, path: &ResourcePath, part: Part) -> Result<Respon
                 ));
             }
         }
-        other => return Err(ApiError::unsupported_media_type(other)),
+        _ => return Err(ApiError::unsupported_media_type()),
     }
     let dry = dry_run(&call)?;
     let field_manager = call.param("fieldManager").map(str::to_owned);
@@ -719,7 +758,10 @@ async fn patch(call: Call<'_>, path: &ResourcePath, part: Part) -> Result<Respon
                 Ok(())
             }
         };
-        result.map_err(|e| ApiError::bad_request(e.to_string()))?;
+        result.map_err(|e| match e {
+            patch::PatchError::Failed(cause) => ApiError::patch_failed(&cause),
+            other => ApiError::bad_request(other.to_string()),
+        })?;
         if !current.is_object() {
             return Err(ApiError::bad_request("the patch must leave a JSON object"));
         }

@@ -119,8 +119,10 @@ struct Inner {
     uid_counter: u64,
     objects: HashMap<Arc<str>, BTreeMap<ObjectKey, Arc<Value>>>,
     history: VecDeque<Arc<Change>>,
-    /// Changes at or below this version are no longer in the history.
+    /// Changes at or below this version are no longer in the history (the watch cache's window).
     compacted_rv: u64,
+    /// The storage's compaction (etcd's): versions below it can no longer be listed exactly.
+    storage_compacted_rv: u64,
     channels: HashMap<Arc<str>, broadcast::Sender<Arc<Change>>>,
 }
 
@@ -191,7 +193,7 @@ impl Store {
         };
         let inner = self.lock();
         if let Some(rv) = token_rv
-            && rv < inner.compacted_rv
+            && rv < inner.compacted_rv.max(inner.storage_compacted_rv)
         {
             return Err(ApiError::expired(
                 "The provided continue parameter is too old to display a consistent list result. \
@@ -346,6 +348,13 @@ impl Store {
         dry_run: bool,
     ) -> Result<Arc<Value>> {
         let wanted_rv = object::resource_version(&obj).map(str::to_owned);
+        let given_name = object::name(&obj);
+        if !given_name.is_empty() && given_name != name {
+            // Checked before the object is read, as the update handler does.
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({given_name}) does not match the name on the URL ({name})"
+            )));
+        }
         self.update_with_as(rt, namespace, name, part, dry_run, |current| {
             if let Some(rv) = wanted_rv {
                 parse_rv(&rv)?;
@@ -428,11 +437,35 @@ impl Store {
         channel(&mut inner, storage_key, capacity).subscribe()
     }
 
-    /// Forgets the whole history: every watch from an earlier version gets `410 Expired`.
+    /// Forgets the whole history: every watch from an earlier version gets `410 Expired` (an
+    /// etcd compaction the watch cache has seen, as after an API server restart).
     pub fn compact(&self) {
         let mut inner = self.lock();
         inner.compacted_rv = inner.rv;
+        inner.storage_compacted_rv = inner.rv;
         inner.history.clear();
+    }
+
+    /// Compacts the storage only, as an etcd compaction does under a running API server: the
+    /// watch history still serves its window, while an exact list or a continue token below
+    /// the compaction gets `410 Expired`.
+    pub fn compact_storage(&self) {
+        let mut inner = self.lock();
+        inner.storage_compacted_rv = inner.rv;
+    }
+
+    /// Checks that `rv` can be listed exactly (`resourceVersionMatch=Exact`): `410 Expired`
+    /// below the storage's compaction. kube-sim keeps no older states: an exact list above it
+    /// reads the current state.
+    pub fn check_exact(&self, rv: u64) -> Result<()> {
+        let inner = self.lock();
+        if rv < inner.storage_compacted_rv.max(inner.compacted_rv) {
+            return Err(ApiError::expired(format!(
+                "The resourceVersion for the provided list is too old: {rv} ({})",
+                inner.storage_compacted_rv.max(inner.compacted_rv)
+            )));
+        }
+        Ok(())
     }
 
     /// Ends every live watch feed (their receivers see the channel closed).

@@ -2,7 +2,7 @@
 //!
 //! Each watch is one task feeding a bounded channel into the chunked response. A watch that
 //! falls behind the broadcast channel ends (the client re-watches from its last version and
-//! the history replays what it missed, or answers `410 Expired`), so a slow client never makes
+//! the history replays what it missed, or answers an `ERROR` event with `410 Expired`), so a slow client never makes
 //! the server buffer without bound.
 
 use std::{convert::Infallible, sync::Arc, time::Duration};
@@ -18,7 +18,7 @@ use tokio::sync::{broadcast::error::RecvError, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 
 use crate::{
-    error::Result,
+    error::{ApiError, Result},
     object,
     resources::ResourceType,
     route::ResourcePath,
@@ -46,7 +46,11 @@ pub(crate) fn serve(
     };
     let storage_key = path.rt.storage_key();
     let (initial, start) = match from_rv {
-        Some(rv) => (Vec::new(), state.store.watch(&storage_key, rv)?),
+        Some(rv) => match state.store.watch(&storage_key, rv) {
+            Ok(start) => (Vec::new(), start),
+            Err(too_old) if too_old.code == 410 => return Ok(expired_watch(&too_old)),
+            Err(other) => return Err(other),
+        },
         None => state.store.watch_with_initial(&storage_key),
     };
     let timeout =
@@ -60,7 +64,9 @@ pub(crate) fn serve(
         rendering: server::rendering(headers),
         include_object: server::include_object(query),
         bookmarks: matches!(param("allowWatchBookmarks"), Some("true" | "1")),
-        initial_events_end: matches!(param("sendInitialEvents"), Some("true" | "1")),
+        // The bookmark that ends the initial events is a bookmark: sent only when allowed.
+        initial_events_end: matches!(param("sendInitialEvents"), Some("true" | "1"))
+            && matches!(param("allowWatchBookmarks"), Some("true" | "1")),
     };
     let (tx, rx) = mpsc::channel::<Bytes>(64);
     let stalled = state.faults.stalled.subscribe();
@@ -73,6 +79,14 @@ pub(crate) fn serve(
     });
     let body = Body::from_stream(ReceiverStream::new(rx).map(Ok::<_, Infallible>));
     Ok((StatusCode::OK, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response())
+}
+
+/// A watch from a version the history no longer holds: `200` and one `ERROR` event carrying
+/// the `410 Expired` Status, then the end, as the watch cache answers it.
+fn expired_watch(too_old: &ApiError) -> Response {
+    let mut line = json!({"type": "ERROR", "object": too_old.to_status()}).to_string().into_bytes();
+    line.push(b'\n');
+    (StatusCode::OK, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], line).into_response()
 }
 
 /// How many watches are open, by (group, resource).

@@ -54,7 +54,7 @@ fn assert_status(answer: &(u16, Value), code: u16, reason: &str) {
 }
 
 #[tokio::test]
-async fn malformed_json_bodies_are_bad_requests() {
+async fn malformed_json_bodies_are_bad_requests_and_failing_json_patches_invalid() {
     let sim = sim_with_app().await;
     assert_status(&raw(&sim, "POST", KS, "application/json", b"{not json").await, 400, "BadRequest");
     assert_status(&raw(&sim, "POST", KS, "application/json", b"[1,2]").await, 400, "BadRequest");
@@ -65,16 +65,22 @@ async fn malformed_json_bodies_are_bad_requests() {
         "BadRequest",
     );
     assert_status(
-        &raw(&sim, "PATCH", &format!("{KS}/app"), "application/json-patch+json", br#"[{"op":"explode"}]"#).await,
+        &raw(&sim, "PATCH", &format!("{KS}/app"), "application/json-patch+json", br#"{"op":"add"}"#).await,
         400,
         "BadRequest",
+    );
+    // An operation that cannot be applied is 422 Invalid, as on a real API server.
+    assert_status(
+        &raw(&sim, "PATCH", &format!("{KS}/app"), "application/json-patch+json", br#"[{"op":"explode"}]"#).await,
+        422,
+        "Invalid",
     );
     let failing_test =
         br#"[{"op":"replace","path":"/spec/path","value":"./x"},{"op":"test","path":"/spec/prune","value":false}]"#;
     assert_status(
         &raw(&sim, "PATCH", &format!("{KS}/app"), "application/json-patch+json", failing_test).await,
-        400,
-        "BadRequest",
+        422,
+        "Invalid",
     );
     assert_eq!(
         sim.cluster().get("kustomize.toolkit.fluxcd.io", "Kustomization", "apps", "app").unwrap()["spec"]["path"],
