@@ -26,6 +26,37 @@ use crate::fleet::store::{DEFAULT_CAPACITY, FleetStore};
 use crate::http::BODY_LIMIT;
 pub use crate::state::{AppState, Options};
 
+/// Why the application could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The base path is not usable.
+    #[error(transparent)]
+    BasePath(#[from] BasePathError),
+    /// The configuration does not pass its checks.
+    #[error(transparent)]
+    Config(#[from] crate::auth::config::ConfigError),
+    /// Neither a login method nor anonymous access is configured, and no fixed identity given.
+    #[error("no way in: configure a login method (auth.local.users, auth.kubernetesToken) or anonymous access")]
+    NoWayIn,
+    /// The Redis session store is unusable.
+    #[error(transparent)]
+    Sessions(#[from] crate::auth::sessions::SessionStoreError),
+    /// The OIDC client could not be built.
+    #[error("Failed to build the OIDC client")]
+    Oidc(#[source] reqwest::Error),
+}
+
+/// Why a base path is not usable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BasePathError {
+    /// It does not start with a slash.
+    #[error("the base path must start with '/': {0:?}")]
+    NoLeadingSlash(String),
+    /// A segment is empty, `.`, `..`, or holds other characters than letters, digits and `-._~`.
+    #[error("the base path may hold only letters, digits and -._~ between slashes: {0:?}")]
+    BadSegment(String),
+}
+
 /// A running application: its state and the watch tasks, stopped when dropped.
 #[derive(Debug)]
 pub struct App {
@@ -47,13 +78,12 @@ impl Drop for App {
 
 impl App {
     /// Connects the session store and starts watching `clusters`.
-    pub async fn start(clusters: Vec<Cluster>, options: &Options) -> anyhow::Result<App> {
+    pub async fn start(clusters: Vec<Cluster>, options: &Options) -> Result<App, StartError> {
         let base_path = normalize_base_path(&options.base_path)?;
         options.config.check()?;
-        anyhow::ensure!(
-            options.identity.is_some() || options.config.has_login() || options.config.auth.anonymous.enabled,
-            "no way in: configure a login method (auth.local.users, auth.kubernetesToken) or anonymous access"
-        );
+        if !(options.identity.is_some() || options.config.has_login() || options.config.auth.anonymous.enabled) {
+            return Err(StartError::NoWayIn);
+        }
         let sessions = match (&options.config.sessions.store, &options.config.sessions.redis_url) {
             (SessionStoreKind::Redis, Some(url)) => Store::Redis(RedisStore::connect(url).await?),
             _ => Store::Memory(Arc::new(crate::auth::sessions::MemoryStore::default())),
@@ -92,7 +122,14 @@ impl App {
             config: options.config.clone(),
             limiter: limits.clone(),
             action_limiter: limits,
-            oidc: options.config.auth.oidc.clone().map(crate::auth::oidc::Oidc::new).transpose()?,
+            oidc: options
+                .config
+                .auth
+                .oidc
+                .clone()
+                .map(crate::auth::oidc::Oidc::new)
+                .transpose()
+                .map_err(StartError::Oidc)?,
             shutdown: tokio::sync::watch::channel(false).0,
             snapshots: crate::fleet::stream::SnapshotCache::default(),
             snapshot_frames: crate::fleet::stream::SnapshotFrames::default(),
@@ -162,19 +199,23 @@ impl App {
 }
 
 /// Checks and normalizes a base path: "" for the root, else `/a/b` (no trailing slash).
-pub fn normalize_base_path(path: &str) -> anyhow::Result<String> {
+pub fn normalize_base_path(path: &str) -> Result<String, BasePathError> {
     let trimmed = path.trim().trim_end_matches('/');
     if trimmed.is_empty() {
         return Ok(String::new());
     }
-    anyhow::ensure!(trimmed.starts_with('/'), "the base path must start with '/': {path:?}");
+    if !trimmed.starts_with('/') {
+        return Err(BasePathError::NoLeadingSlash(path.to_owned()));
+    }
     let ok = trimmed[1..].split('/').all(|seg| {
         !seg.is_empty()
             && seg != "."
             && seg != ".."
             && seg.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
     });
-    anyhow::ensure!(ok, "the base path may hold only letters, digits and -._~ between slashes: {path:?}");
+    if !ok {
+        return Err(BasePathError::BadSegment(path.to_owned()));
+    }
     Ok(trimmed.to_owned())
 }
 

@@ -187,6 +187,6 @@ impl Demo {
 
     /// Connects to the demo clusters through the kubeconfig, as `fluxboard serve` would.
     pub async fn clusters(&self) -> anyhow::Result<Vec<crate::fleet::cluster::Cluster>> {
-        crate::fleet::cluster::from_kubeconfig(Some(&self.kubeconfig), &self.contexts).await
+        Ok(crate::fleet::cluster::from_kubeconfig(Some(&self.kubeconfig), &self.contexts).await?)
     }
 }

@@ -75,12 +75,17 @@ struct TokenLogin {
 }
 
 /// Hashes a password with argon2id and a random salt, as a PHC string.
-pub fn hash_password(password: &str) -> anyhow::Result<String> {
+pub fn hash_password(password: &str) -> Result<String, HashError> {
     let mut bytes = [0u8; 16];
     rand::fill(&mut bytes);
-    let salt = SaltString::encode_b64(&bytes).map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(Argon2::default().hash_password(password.as_bytes(), &salt).map_err(|e| anyhow::anyhow!("{e}"))?.to_string())
+    let salt = SaltString::encode_b64(&bytes).map_err(HashError)?;
+    Ok(Argon2::default().hash_password(password.as_bytes(), &salt).map_err(HashError)?.to_string())
 }
+
+/// Why a password could not be hashed (argon2's own error; it is not `std::error::Error`).
+#[derive(Debug, thiserror::Error)]
+#[error("Failed to hash the password: {0}")]
+pub struct HashError(argon2::password_hash::Error);
 
 /// Checks a password against a PHC hash (constant time in the password).
 pub fn verify_password(password: &str, hash: &str) -> bool {

@@ -112,7 +112,7 @@ pub enum ProviderError {
 }
 
 impl Oidc {
-    pub fn new(config: OidcConfig) -> anyhow::Result<Oidc> {
+    pub fn new(config: OidcConfig) -> Result<Oidc, reqwest::Error> {
         let secret = config.client_secret.clone().or_else(|| std::env::var("FLUXBOARD_OIDC_CLIENT_SECRET").ok());
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))

@@ -28,6 +28,29 @@ impl std::fmt::Debug for RedisStore {
     }
 }
 
+/// Why the Redis session store cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionStoreError {
+    /// `sessions.redisUrl` is not a Redis URL.
+    #[error("bad Redis URL {url:?}: {source}")]
+    BadUrl {
+        /// The URL configured.
+        url: String,
+        /// What the client said.
+        #[source]
+        source: redis::RedisError,
+    },
+    /// The first connection failed.
+    #[error("cannot reach Redis at {url}: {source}")]
+    Unreachable {
+        /// The URL configured.
+        url: String,
+        /// What the client said.
+        #[source]
+        source: redis::RedisError,
+    },
+}
+
 impl RedisStore {
     /// The connection, for the other state the replicas share (limits, audit).
     pub fn connection(&self) -> crate::auth::limiter::RedisConn {
@@ -35,11 +58,12 @@ impl RedisStore {
     }
 
     /// Connects (and keeps reconnecting) to the Redis server at `url`.
-    pub async fn connect(url: &str) -> anyhow::Result<RedisStore> {
-        let client = redis::Client::open(url).map_err(|e| anyhow::anyhow!("bad Redis URL {url:?}: {e}"))?;
+    pub async fn connect(url: &str) -> std::result::Result<RedisStore, SessionStoreError> {
+        let client =
+            redis::Client::open(url).map_err(|source| SessionStoreError::BadUrl { url: url.to_owned(), source })?;
         let conn = redis::aio::ConnectionManager::new(client)
             .await
-            .map_err(|e| anyhow::anyhow!("cannot reach Redis at {url}: {e}"))?;
+            .map_err(|source| SessionStoreError::Unreachable { url: url.to_owned(), source })?;
         Ok(RedisStore { conn })
     }
 }

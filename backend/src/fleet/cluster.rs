@@ -9,7 +9,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::Context as _;
 use fluxboard_model::api::{ClusterStatus, ConnectionState, ServedKind};
 use fluxboard_model::{KINDS, KindInfo, kind_info, summarize};
 use futures::{StreamExt as _, TryStreamExt as _};
@@ -26,9 +25,42 @@ type Resource = (ApiResource, bool);
 /// Resources by (group, version, kind); `None` when not served.
 type ResourceCache = HashMap<(String, String, String), Option<Resource>>;
 
-/// What went wrong talking to a cluster on a request's behalf.
+/// What went wrong connecting to a cluster, or talking to it on a request's behalf.
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
+    /// The kubeconfig file could not be read (`None`: `KUBECONFIG` or `~/.kube/config`).
+    #[error("Failed to read {}", .path.as_ref().map_or("the kubeconfig (KUBECONFIG or ~/.kube/config)".to_owned(), |p| p.display().to_string()))]
+    Kubeconfig {
+        /// The file named on the command line, if one was.
+        path: Option<std::path::PathBuf>,
+        /// Why.
+        #[source]
+        source: kube::config::KubeconfigError,
+    },
+    /// A kubeconfig context could not be loaded.
+    #[error("Failed to load context {name:?}")]
+    Context {
+        /// The context.
+        name: String,
+        /// Why.
+        #[source]
+        source: kube::config::KubeconfigError,
+    },
+    /// The kubeconfig has no contexts.
+    #[error("the kubeconfig has no contexts")]
+    NoContexts,
+    /// The in-cluster configuration (ServiceAccount token, environment) could not be read.
+    #[error("Failed to read the in-cluster configuration")]
+    InCluster(#[source] kube::config::InClusterError),
+    /// A client could not be built from a cluster's configuration.
+    #[error("Failed to build a client for {cluster:?}")]
+    Client {
+        /// The cluster.
+        cluster: String,
+        /// Why.
+        #[source]
+        source: kube::Error,
+    },
     /// A client impersonating the caller could not be built from the cluster's configuration.
     #[error("Failed to build an impersonating client: {}", kube_error(.0))]
     Impersonating(#[source] kube::Error),
@@ -40,15 +72,15 @@ pub enum ClusterError {
 impl crate::http::error::Reason for ClusterError {
     fn status(&self) -> axum::http::StatusCode {
         match self {
-            ClusterError::Impersonating(_) => axum::http::StatusCode::INTERNAL_SERVER_ERROR,
             ClusterError::TokenReview(_) => axum::http::StatusCode::BAD_GATEWAY,
+            _ => axum::http::StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn code(&self) -> &'static str {
         match self {
-            ClusterError::Impersonating(_) => "internal",
             ClusterError::TokenReview(_) => "token_review_failed",
+            _ => "internal",
         }
     }
 }
@@ -85,10 +117,10 @@ impl std::fmt::Debug for Cluster {
 
 impl Cluster {
     /// A cluster reached with `config` (the dashboard's own identity).
-    pub fn from_config(name: impl Into<String>, config: kube::Config) -> anyhow::Result<Cluster> {
+    pub fn from_config(name: impl Into<String>, config: kube::Config) -> Result<Cluster, ClusterError> {
         let name = name.into();
-        let client =
-            kube::Client::try_from(config.clone()).with_context(|| format!("Failed to build a client for {name:?}"))?;
+        let client = kube::Client::try_from(config.clone())
+            .map_err(|source| ClusterError::Client { cluster: name.clone(), source })?;
         Ok(Cluster {
             name,
             client,
@@ -152,11 +184,15 @@ impl Cluster {
 
 /// Connects to the contexts of a kubeconfig file (all of them when `contexts` is empty; the
 /// context name becomes the cluster name).
-pub async fn from_kubeconfig(path: Option<&std::path::Path>, contexts: &[String]) -> anyhow::Result<Vec<Cluster>> {
+pub async fn from_kubeconfig(
+    path: Option<&std::path::Path>,
+    contexts: &[String],
+) -> Result<Vec<Cluster>, ClusterError> {
     let kubeconfig = match path {
-        Some(path) => Kubeconfig::read_from(path).with_context(|| format!("Failed to read {}", path.display()))?,
-        None => Kubeconfig::read().context("Failed to read the kubeconfig (KUBECONFIG or ~/.kube/config)")?,
-    };
+        Some(path) => Kubeconfig::read_from(path),
+        None => Kubeconfig::read(),
+    }
+    .map_err(|source| ClusterError::Kubeconfig { path: path.map(std::path::Path::to_owned), source })?;
     let names: Vec<String> = if contexts.is_empty() {
         match &kubeconfig.current_context {
             Some(current) => vec![current.clone()],
@@ -170,16 +206,18 @@ pub async fn from_kubeconfig(path: Option<&std::path::Path>, contexts: &[String]
         let options = KubeConfigOptions { context: Some(name.clone()), ..KubeConfigOptions::default() };
         let config = kube::Config::from_custom_kubeconfig(kubeconfig.clone(), &options)
             .await
-            .with_context(|| format!("Failed to load context {name:?}"))?;
+            .map_err(|source| ClusterError::Context { name: name.clone(), source })?;
         clusters.push(Cluster::from_config(name, config)?);
     }
-    anyhow::ensure!(!clusters.is_empty(), "the kubeconfig has no contexts");
+    if clusters.is_empty() {
+        return Err(ClusterError::NoContexts);
+    }
     Ok(clusters)
 }
 
 /// Connects to the cluster fluxboard runs in, with its ServiceAccount.
-pub fn in_cluster(name: &str) -> anyhow::Result<Cluster> {
-    let config = kube::Config::incluster().context("Failed to read the in-cluster configuration")?;
+pub fn in_cluster(name: &str) -> Result<Cluster, ClusterError> {
+    let config = kube::Config::incluster().map_err(ClusterError::InCluster)?;
     Cluster::from_config(name, config)
 }
 
