@@ -1,7 +1,7 @@
 //! The HTTP API as the web app uses it: every URL and request body in one place, answers as
 //! `fluxboard-model` types, failures as one closed [`ApiError`].
 //!
-//! Reads made inside a reactive owner (a `LocalResource`'s fetcher, a component) are aborted
+//! Reads made inside a reactive owner (a [`crate::load::Load`], a component) are aborted
 //! when that owner is cleaned up: a page left before its data arrived does not keep the request
 //! running (leptos's hackernews example does the same). Writes (actions, logins) are never
 //! aborted: a request the person confirmed finishes even if the dialog or page is gone.

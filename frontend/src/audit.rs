@@ -7,12 +7,14 @@ use fluxboard_model::api::ObjectRef;
 use fluxboard_model::kind_info;
 use leptos::prelude::*;
 
+use crate::load::Load;
 use crate::route::{Link, detail_href};
 use crate::ui::{ErrorView, Table, Time};
 
 #[component]
 pub(crate) fn AuditPage() -> impl IntoView {
-    let entries = LocalResource::new(crate::api::audit);
+    let entries = Load::new();
+    entries.start(crate::api::audit);
     let show_refused = RwSignal::new(false);
     view! {
         <section class="page" aria-labelledby="audit-title">
@@ -22,7 +24,7 @@ pub(crate) fn AuditPage() -> impl IntoView {
                     <input type="checkbox" prop:checked=move || show_refused.get() on:change=move |ev| show_refused.set(event_target_checked(&ev)) />
                     " Show refused requests"
                 </label>
-                <button class="btn small" on:click=move |_| entries.refetch()>"Refresh"</button>
+                <button class="btn small" on:click=move |_| entries.start(crate::api::audit)>"Refresh"</button>
             </div>
             {move || match entries.get() {
                 None => view! { <p class="loading">"Loading…"</p> }.into_any(),

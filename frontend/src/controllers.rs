@@ -1,5 +1,5 @@
 //! The controllers page: every cluster's Flux controllers with their readiness, read from the
-//! API when the page opens and every 5 seconds, and a restart button for admins.
+//! API when the page opens and every 5 seconds (a [`Load`]), and a restart button for admins.
 
 use std::time::Duration;
 
@@ -9,6 +9,7 @@ use leptos::prelude::*;
 use crate::actions::Actions;
 use crate::api::ApiError;
 use crate::live::Live;
+use crate::load::Load;
 use crate::ui::{ErrorView, Table, Time};
 
 /// One cluster's controllers, or why they could not be read.
@@ -29,16 +30,23 @@ pub(crate) fn ControllersPage() -> impl IntoView {
     let live = expect_context::<Live>();
     // Read once the clusters are known (and again when they change), and every 5 seconds.
     let clusters = Memo::new(move |_| live.loaded.get().then(|| live.cluster_names()));
-    let data = LocalResource::new(move || {
-        let clusters = clusters.get();
-        async move {
-            match clusters {
-                Some(clusters) => Some(load(clusters).await),
-                None => None,
-            }
+    let data = Load::new();
+    let refresh = move || {
+        if let Some(clusters) = clusters.get_untracked() {
+            data.start(move || load(clusters));
         }
+    };
+    Effect::new(move |_| {
+        clusters.track();
+        refresh();
     });
-    let interval = set_interval_with_handle(move || data.refetch(), Duration::from_secs(5)).ok();
+    // Not while a read is still on the way (a new start would abort it).
+    let tick = move || {
+        if !data.busy() {
+            refresh();
+        }
+    };
+    let interval = set_interval_with_handle(tick, Duration::from_secs(5)).ok();
     on_cleanup(move || {
         if let Some(i) = interval {
             i.clear();
@@ -47,7 +55,7 @@ pub(crate) fn ControllersPage() -> impl IntoView {
     view! {
         <section class="page" aria-labelledby="controllers-title">
             <h1 id="controllers-title">"Flux controllers"</h1>
-            {move || match data.get().flatten() {
+            {move || match data.get() {
                 None => view! { <p class="loading">"Loading…"</p> }.into_any(),
                 Some(list) => {
                     list.into_iter().map(|(cluster, res)| view! { <ClusterPanel cluster res /> }).collect_view().into_any()

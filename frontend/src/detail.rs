@@ -1,8 +1,8 @@
 //! One object in full: its live summary from the stream, and what the API reads on demand:
-//! conditions, inventory with live health, events, history, YAML. The read is a
-//! `LocalResource`: ordered (one at a time, the newest answer shown), aborted when the page
-//! closes, and repeated when the object changes on the stream (after it has been quiet for a
-//! moment, so a flapping object does not multiply the inventory reads by the open tabs).
+//! conditions, inventory with live health, events, history, YAML. The read is a [`Load`]:
+//! ordered (the newest answer shown), aborted when the page closes, and repeated when the object
+//! changes on the stream (once it has been quiet for a moment, so a flapping object does not
+//! multiply the inventory reads by the open tabs).
 
 use fluxboard_model::action::{Action, SUSPEND_REASON, SUSPENDED_BY};
 use fluxboard_model::api::{Condition, EventEntry, HistoryEntry, InventoryItem, ObjectDetail, ObjectRef};
@@ -13,11 +13,12 @@ use leptos::prelude::*;
 
 use crate::api::ApiError;
 use crate::live::Live;
+use crate::load::Load;
 use crate::route::{Link, detail_href};
 use crate::ui::{ErrorView, HealthBadge, ItemBadge, Table, Time};
 
 /// The detail read, as the page holds it.
-type DetailRead = LocalResource<Result<ObjectDetail, ApiError>>;
+type DetailRead = Load<Result<ObjectDetail, ApiError>>;
 
 /// A link to another object of the same cluster, from `Kind/namespace/name`.
 fn object_link(cluster: &str, reference: &str) -> Option<(ObjectRef, String)> {
@@ -42,19 +43,20 @@ const DETAIL_RELOAD_DEBOUNCE: std::time::Duration = std::time::Duration::from_mi
 /// Reads the detail now, and again (after [`DETAIL_RELOAD_DEBOUNCE`]) whenever `summary`
 /// changes.
 fn detail_read(target: ObjectRef, summary: Memo<Option<Summary>>) -> DetailRead {
-    let first = StoredValue::new(true);
-    LocalResource::new(move || {
+    let load = Load::new();
+    Effect::new(move |first: Option<()>| {
         summary.track();
-        let wait = !first.get_value();
-        first.set_value(false);
+        let wait = first.is_some();
         let target = target.clone();
-        async move {
+        // A newer start aborts this one: the read happens after a quiet moment.
+        load.start(move || async move {
             if wait {
                 crate::ui::sleep(DETAIL_RELOAD_DEBOUNCE).await;
             }
             crate::api::object(&target).await
-        }
-    })
+        });
+    });
+    load
 }
 
 #[component]

@@ -16,6 +16,7 @@ mod detail;
 mod graph;
 mod list;
 mod live;
+mod load;
 mod login;
 mod overview;
 mod releases;
