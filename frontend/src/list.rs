@@ -13,7 +13,7 @@ use std::collections::{BTreeSet, HashSet};
 use fluxboard_model::action::Action;
 use fluxboard_model::api::ObjectRef;
 use fluxboard_model::view::{
-    HEALTHS, ListQuery, SortKey, changes_between, health_label, plain, short_revision, sort_by_summary,
+    HealthFilter, ListQuery, SortKey, changes_between, plain, short_revision, sort_by_summary,
 };
 use leptos::html;
 use leptos::prelude::*;
@@ -365,13 +365,9 @@ pub(crate) fn ResourceList() -> impl IntoView {
                 {select(
                     "Health",
                     "filter-health",
-                    Box::new(move || {
-                        let mut v: Vec<String> = HEALTHS.iter().map(|h| health_label(*h).to_owned()).collect();
-                        v.insert(0, "attention".to_owned());
-                        v
-                    }),
-                    |q| q.filter.health.clone(),
-                    |q, v| q.filter.health = v,
+                    Box::new(move || HealthFilter::CHOICES.iter().map(|h| h.as_str().to_owned()).collect()),
+                    |q| q.filter.health.as_str().to_owned(),
+                    |q, v| q.filter.health = HealthFilter::parse(&v),
                 )}
             </div>
             {move || {

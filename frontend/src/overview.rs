@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use fluxboard_model::api::{ConnectionState, ObjectRef};
-use fluxboard_model::view::{Filter, HEALTHS, ListQuery, attention, health_label, plain, severity};
+use fluxboard_model::view::{Filter, HEALTHS, HealthFilter, ListQuery, attention, health_label, plain, severity};
 use fluxboard_model::{Health, Summary};
 use leptos::prelude::*;
 
@@ -97,7 +97,7 @@ pub(crate) fn Overview() -> impl IntoView {
                         view! {
                             <li>
                                 <Link
-                                    href=list_of(Filter { health: label.to_owned(), ..Filter::default() })
+                                    href=list_of(Filter { health: HealthFilter::Is(h), ..Filter::default() })
                                     class=format!("card {}", health_class(h))
                                 >
                                     <span class="card-count" class:zero=move || count() == 0 data-testid=format!("count-{}", label.to_lowercase())>
@@ -195,7 +195,7 @@ pub(crate) fn Overview() -> impl IntoView {
                                         .then(|| {
                                             view! {
                                                 <Link
-                                                    href=list_of(Filter { health: "attention".into(), ..Filter::default() })
+                                                    href=list_of(Filter { health: HealthFilter::Attention, ..Filter::default() })
                                                     class="more"
                                                 >
                                                     {format!("and {more} more")}

@@ -12,8 +12,54 @@ pub struct Filter {
     pub cluster: String,
     pub kind: String,
     pub namespace: String,
-    /// A health name (`Failing`...) or `attention` for everything that needs attention.
-    pub health: String,
+    pub health: HealthFilter,
+}
+
+/// The health filter of the resource list: any, everything that needs attention, or one health.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum HealthFilter {
+    #[default]
+    Any,
+    /// Failing, stalled, suspended, or stuck progressing ([`attention`]).
+    Attention,
+    Is(Health),
+}
+
+impl HealthFilter {
+    /// Every choice but `Any`, in the order the list offers them.
+    pub const CHOICES: [HealthFilter; 8] = [
+        HealthFilter::Attention,
+        HealthFilter::Is(Health::Failing),
+        HealthFilter::Is(Health::Stalled),
+        HealthFilter::Is(Health::Terminating),
+        HealthFilter::Is(Health::Progressing),
+        HealthFilter::Is(Health::Suspended),
+        HealthFilter::Is(Health::Unknown),
+        HealthFilter::Is(Health::Ready),
+    ];
+
+    /// The URL and `<option>` form: `""`, `attention`, or the health's label (`Failing`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HealthFilter::Any => "",
+            HealthFilter::Attention => "attention",
+            HealthFilter::Is(h) => health_label(h),
+        }
+    }
+
+    /// Reads [`HealthFilter::as_str`]'s form; anything else is `Any`.
+    pub fn parse(text: &str) -> HealthFilter {
+        HealthFilter::CHOICES.into_iter().find(|c| c.as_str() == text).unwrap_or_default()
+    }
+
+    /// Whether `s` passes; `now` (seconds since the epoch) decides "stuck".
+    pub fn matches(self, s: &Summary, now: i64) -> bool {
+        match self {
+            HealthFilter::Any => true,
+            HealthFilter::Attention => attention(s, now).is_some(),
+            HealthFilter::Is(h) => s.health == h,
+        }
+    }
 }
 
 /// Sort orders of the resource list.
@@ -70,7 +116,7 @@ impl ListQuery {
                 "cluster" => out.filter.cluster = v,
                 "kind" => out.filter.kind = v,
                 "ns" => out.filter.namespace = v,
-                "health" => out.filter.health = v,
+                "health" => out.filter.health = HealthFilter::parse(&v),
                 "sort" => out.sort = SortKey::parse(&v).unwrap_or_default(),
                 "desc" => out.descending = v == "1",
                 _ => {}
@@ -83,8 +129,9 @@ impl ListQuery {
     pub fn to_query(&self) -> String {
         let f = &self.filter;
         let mut parts = Vec::new();
+        let health = f.health.as_str();
         for (k, v) in
-            [("q", &f.q), ("cluster", &f.cluster), ("kind", &f.kind), ("ns", &f.namespace), ("health", &f.health)]
+            [("q", f.q.as_str()), ("cluster", &f.cluster), ("kind", &f.kind), ("ns", &f.namespace), ("health", health)]
         {
             if !v.is_empty() {
                 parts.push(format!("{k}={}", encode(v)));
@@ -112,18 +159,8 @@ impl Filter {
         if !self.namespace.is_empty() && s.namespace != self.namespace {
             return false;
         }
-        match self.health.as_str() {
-            "" => {}
-            "attention" => {
-                if attention(s, now).is_none() {
-                    return false;
-                }
-            }
-            h => {
-                if health_label(s.health) != h {
-                    return false;
-                }
-            }
+        if !self.health.matches(s, now) {
+            return false;
         }
         if self.q.is_empty() {
             return true;
@@ -628,7 +665,7 @@ mod tests {
                 cluster: "prod".into(),
                 kind: "".into(),
                 namespace: "team-a".into(),
-                health: "Failing".into(),
+                health: HealthFilter::Is(Health::Failing),
             },
             sort: SortKey::Age,
             descending: true,
@@ -650,12 +687,17 @@ mod tests {
     fn filters_match_fields_and_text() {
         let failing = s("Kustomization", "team-a", "podinfo", Health::Failing);
         let now = parse_rfc3339("2026-01-01T00:01:00Z").unwrap();
-        let f = |health: &str, q: &str| Filter { health: health.into(), q: q.into(), ..Filter::default() };
+        let f =
+            |health: &str, q: &str| Filter { health: HealthFilter::parse(health), q: q.into(), ..Filter::default() };
         assert!(f("", "").matches(&failing, now));
         assert!(f("Failing", "PODINFO").matches(&failing, now));
         assert!(!f("Ready", "").matches(&failing, now));
         assert!(f("attention", "").matches(&failing, now));
         assert!(!f("", "nothing").matches(&failing, now));
+        assert_eq!(HealthFilter::parse("bogus"), HealthFilter::Any);
+        for choice in HealthFilter::CHOICES {
+            assert_eq!(HealthFilter::parse(choice.as_str()), choice);
+        }
         assert!(!Filter { namespace: "team-b".into(), ..Filter::default() }.matches(&failing, now));
     }
 
