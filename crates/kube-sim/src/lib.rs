@@ -26,7 +26,6 @@ mod proto;
 mod queue;
 mod rbac;
 mod reconcile;
-mod reconcile_helm;
 pub mod resources;
 mod review;
 mod route;

@@ -2,6 +2,13 @@
 //! cluster to the status the real controller writes, the objects it applies and prunes, the
 //! Events it records and when it runs again. The runtime around it is `controllers`.
 //!
+//! This module holds what every controller shares (the kinds, [`decide`], [`begin`],
+//! [`suspended_status`], [`Run`] with its success, failure and wait paths, dependencies and the
+//! inventory); one submodule per controller holds its reconciliation: [`source`]
+//! (source-controller), [`kustomize`] (kustomize-controller), [`helm`] (helm-controller),
+//! [`image`] (image-reflector and image-automation), [`notification`] (notification-controller)
+//! and [`source_watcher`] (source-watcher).
+//!
 //! Conditions, reasons and messages follow the real controllers (shared/FLUX.md); failures are
 //! scripted with `sim.fluxboard.dev/*` annotations (README).
 
@@ -9,6 +16,13 @@ use std::{sync::Arc, time::Duration};
 
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
+
+mod helm;
+mod image;
+mod kustomize;
+mod notification;
+mod source;
+mod source_watcher;
 
 /// The Flux kinds the emulator knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -313,7 +327,7 @@ pub(crate) fn begin(kind: FluxKind, obj: &Value, world: &dyn World) -> Option<Va
         |type_: &str, status: &str, message: &str| condition(type_, status, "Progressing", message, generation, &now);
     match kind {
         FluxKind::Kustomization => {
-            let source = kustomization_prerequisites(obj, world).ok()?;
+            let source = kustomize::kustomization_prerequisites(obj, world).ok()?;
             let revision = source["status"]["artifact"]["revision"].as_str().unwrap_or_default();
             let message =
                 format!("Fetching manifests for revision {revision} with a timeout of {}", go_duration(timeout(obj)));
@@ -355,7 +369,7 @@ pub(crate) fn begin(kind: FluxKind, obj: &Value, world: &dyn World) -> Option<Va
                 FluxKind::GitRepository | FluxKind::OciRepository | FluxKind::Bucket | FluxKind::HelmRepository
             );
             if fetches && script(obj).is_none() {
-                let revision = upstream_revision(kind, obj);
+                let revision = source::upstream_revision(kind, obj);
                 let stored = status["artifact"]["revision"].as_str();
                 if stored != Some(revision.as_str()) {
                     message = match stored {
@@ -618,25 +632,6 @@ pub(crate) fn not_found(group: &str, kind: &str, name: &str) -> String {
 /// A wait: the Ready reason and message and when to look again.
 type Wait = (&'static str, String, Duration);
 
-/// What a Kustomization waits on before it works, in kustomize-controller's order
-/// (kustomization_controller.go:213-262): the source, its artifact, the dependencies.
-fn kustomization_prerequisites(obj: &Value, world: &dyn World) -> Result<Arc<Value>, Wait> {
-    let source_ref = &obj["spec"]["sourceRef"];
-    let kind = source_ref["kind"].as_str().unwrap_or("GitRepository");
-    let namespace = ref_namespace(source_ref, obj);
-    let name = source_ref["name"].as_str().unwrap_or_default();
-    let Some(source) = world.get(SOURCE, kind, namespace, name) else {
-        return Err(("ArtifactFailed", not_found(SOURCE, kind, name), retry_interval(obj)));
-    };
-    if source["status"]["artifact"]["revision"].as_str().is_none() {
-        let message = format!("Source artifact not found, retrying in {}", go_duration(DEPENDENCY_REQUEUE));
-        return Err(("ArtifactFailed", message, DEPENDENCY_REQUEUE));
-    }
-    check_dependencies(FluxKind::Kustomization, obj, world, Some(&source))
-        .map_err(|message| ("DependencyNotReady", message, DEPENDENCY_REQUEUE))?;
-    Ok(source)
-}
-
 /// dependsOn: each dependency exists, is Ready=True at its generation and, for a Kustomization
 /// sharing the source, has applied the source's current revision
 /// (kustomization_controller.go:558-624; helmrelease_controller.go:613).
@@ -681,7 +676,7 @@ pub(crate) fn reconcile(kind: FluxKind, obj: &Value, world: &dyn World) -> Outco
         FluxKind::GitRepository | FluxKind::OciRepository | FluxKind::Bucket | FluxKind::HelmRepository => r.source(),
         FluxKind::HelmChart => r.helm_chart(),
         FluxKind::Kustomization => r.kustomization(),
-        FluxKind::HelmRelease => crate::reconcile_helm::helm_release(&mut r),
+        FluxKind::HelmRelease => helm::helm_release(&mut r),
         FluxKind::ImageRepository => r.image_repository(),
         FluxKind::ImagePolicy => r.image_policy(),
         FluxKind::ImageUpdateAutomation => r.image_update(),
@@ -848,180 +843,6 @@ impl<'a> Run<'a> {
         Ok(found)
     }
 
-    fn source(&mut self) {
-        let revision = upstream_revision(self.kind, self.obj);
-        let message = match self.kind {
-            FluxKind::GitRepository | FluxKind::OciRepository => format!("stored artifact for revision '{revision}'"),
-            _ => format!("stored artifact: revision '{revision}'"),
-        };
-        set_conditions(&mut self.outcome.status, vec![("FetchFailed", None), ("ArtifactOutdated", None)]);
-        self.store_artifact(&revision, &message);
-    }
-
-    fn store_artifact(&mut self, revision: &str, message: &str) {
-        let previous = self.outcome.status["artifact"]["revision"].as_str().map(str::to_owned);
-        let (kind, namespace, name) =
-            (self.kind.kind().to_lowercase(), self.namespace().to_owned(), self.name().to_owned());
-        let digest = hex_digest(revision);
-        let path = format!("{kind}/{namespace}/{name}/{}.tar.gz", &digest[..12]);
-        self.outcome.status["artifact"] = json!({
-            "digest": format!("sha256:{digest}"),
-            "lastUpdateTime": self.now,
-            "path": path,
-            "revision": revision,
-            "size": 20_000 + u64::from_str_radix(&digest[..4], 16).unwrap_or(0),
-            "url": format!("http://source-controller.flux-system.svc.cluster.local./{path}"),
-        });
-        // GitRepository v1 dropped `status.url`; the others keep it (their CRDs).
-        if self.kind != FluxKind::GitRepository {
-            self.outcome.status["url"] = json!(format!(
-                "http://source-controller.flux-system.svc.cluster.local./{kind}/{namespace}/{name}/latest.tar.gz"
-            ));
-        }
-        let in_storage = self.cond("ArtifactInStorage", "True", "Succeeded", message);
-        self.succeed("Succeeded", message, Some(("ArtifactInStorage", in_storage)));
-        if previous.as_deref() != Some(revision) {
-            self.event(EventType::Normal, "NewArtifact", message, Some(revision));
-        }
-    }
-
-    fn helm_chart(&mut self) {
-        let source_ref = &self.obj["spec"]["sourceRef"];
-        let kind = source_ref["kind"].as_str().unwrap_or("HelmRepository");
-        let name = source_ref["name"].as_str().unwrap_or_default();
-        if let Err(message) = self.ready_source(SOURCE, kind, self.namespace(), name) {
-            self.wait("ChartPullFailed", &message);
-            return;
-        }
-        let chart = self.obj["spec"]["chart"].as_str().unwrap_or("chart").to_owned();
-        let version = chart_version(self.obj["spec"]["version"].as_str().unwrap_or("*"), &chart);
-        self.outcome.status["observedChartName"] = json!(chart);
-        let message = format!("pulled '{chart}' chart with version '{version}'");
-        self.store_artifact(&version, &message);
-    }
-
-    fn kustomization(&mut self) {
-        let source = match kustomization_prerequisites(self.obj, self.world) {
-            Ok(source) => source,
-            Err((reason, message, after)) => {
-                self.wait_for(reason, &message, after);
-                if reason == "DependencyNotReady" {
-                    let retrying =
-                        format!("Dependencies do not meet ready condition, retrying in {}", go_duration(after));
-                    self.event(EventType::Normal, reason, &retrying, None);
-                }
-                return;
-            }
-        };
-        let revision = source["status"]["artifact"]["revision"].as_str().unwrap_or_default().to_owned();
-        if let Some(script) = script(self.obj) {
-            self.outcome.status["lastAttemptedRevision"] = json!(revision);
-            self.fail(&script);
-            return;
-        }
-        let source_ref = &self.obj["spec"]["sourceRef"];
-        let source = obj_ref(
-            SOURCE,
-            source_ref["kind"].as_str().unwrap_or_default(),
-            ref_namespace(source_ref, self.obj),
-            source_ref["name"].as_str().unwrap_or_default(),
-        );
-        let path = self.obj["spec"]["path"].as_str().unwrap_or("./").to_owned();
-        let Some(manifests) = self.world.manifests(&source, &path) else {
-            let dir = &hex_digest(self.name())[..9];
-            let message = format!(
-                "kustomization path not found: stat /tmp/kustomization-{dir}/{}: no such file or directory",
-                path.trim_start_matches("./")
-            );
-            // kustomization_controller.go: a missing path is an ArtifactFailed failure.
-            self.fail_with(false, "ArtifactFailed", &message);
-            return;
-        };
-        self.outcome.status["lastAttemptedRevision"] = json!(revision);
-        let objects: Vec<Value> = manifests.into_iter().map(|m| self.label_for_kustomization(m)).collect();
-        let mut changes = self.change_set(&objects);
-        let pruned_before = self.outcome.delete.len();
-        self.apply_inventory(objects);
-        for gone in &self.outcome.delete[pruned_before..] {
-            let id =
-                if gone.namespace.is_empty() { gone.name.clone() } else { format!("{}/{}", gone.namespace, gone.name) };
-            changes.push(format!("{}/{id} deleted", gone.kind));
-        }
-        if !changes.is_empty() {
-            // kustomize-controller's change set event: what the apply created, configured, pruned.
-            self.event(EventType::Normal, "Progressing", &changes.join("\n"), Some(&revision));
-        }
-        let entries = self.outcome.status["inventory"]["entries"].clone();
-        if !self.health_check(&revision, &entries) {
-            return;
-        }
-        crate::reconcile_helm::record_history(
-            &mut self.outcome.status,
-            &revision,
-            entries,
-            "ReconciliationSucceeded",
-            &self.now,
-        );
-        self.outcome.status["lastAppliedRevision"] = json!(revision);
-        let message = format!("Applied revision: {revision}");
-        self.succeed("ReconciliationSucceeded", &message, None);
-        let finished = format!("Reconciliation finished in 1s, next run in {}", go_duration(interval(self.obj)));
-        self.event(EventType::Normal, "ReconciliationSucceeded", &finished, Some(&revision));
-    }
-
-    /// kustomize-controller's `checkHealth` (kustomization_controller.go:997-1080): without
-    /// `wait` or `healthChecks` there is no Healthy condition; otherwise the checked objects
-    /// must become Current within `spec.timeout`. `sim.fluxboard.dev/unhealthy: Kind/ns/name`
-    /// scripts one that never does: the controller shows the health check running for the
-    /// timeout (the runtime waits it out), then fails with HealthCheckFailed and retries.
-    /// Returns whether the checks passed.
-    fn health_check(&mut self, revision: &str, entries: &Value) -> bool {
-        let spec = &self.obj["spec"];
-        if spec["wait"] != true && spec["healthChecks"].as_array().is_none_or(|h| h.is_empty()) {
-            set_conditions(&mut self.outcome.status, vec![("Healthy", None)]);
-            return true;
-        }
-        let Some(unhealthy) = self.obj["metadata"]["annotations"]["sim.fluxboard.dev/unhealthy"].as_str() else {
-            let passed = self.cond("Healthy", "True", "Succeeded", "Health check passed in 0s");
-            let was_healthy = has_true(&self.obj["status"], "Healthy");
-            set_conditions(&mut self.outcome.status, vec![("Healthy", Some(passed))]);
-            if !was_healthy {
-                self.event(EventType::Normal, "Progressing", "Health check passed in 0s", Some(revision));
-            }
-            return true;
-        };
-        let timeout = timeout(self.obj);
-        let running =
-            format!("Running health checks for revision {revision} with a timeout of {}", go_duration(timeout));
-        let mut progress = self.outcome.status.clone();
-        set_conditions(
-            &mut progress,
-            vec![
-                ("Reconciling", Some(self.cond("Reconciling", "True", "Progressing", &running))),
-                ("Healthy", Some(self.cond("Healthy", "Unknown", "Progressing", &running))),
-            ],
-        );
-        self.outcome.progress = Some((progress, Some(timeout)));
-        let failure = format!("timeout waiting for: [{unhealthy} status: 'InProgress']");
-        let unhealthy = self.cond("Healthy", "False", "HealthCheckFailed", &failure);
-        let reconciling = self.cond("Reconciling", "True", "Progressing", &running);
-        set_conditions(&mut self.outcome.status, vec![("Reconciling", Some(reconciling))]);
-        crate::reconcile_helm::record_history(
-            &mut self.outcome.status,
-            revision,
-            entries.clone(),
-            "HealthCheckFailed",
-            &self.now,
-        );
-        self.fail_with(false, "HealthCheckFailed", &failure);
-        set_conditions(&mut self.outcome.status, vec![("Healthy", Some(unhealthy))]);
-        if let Some(event) = self.outcome.events.last_mut() {
-            event.message = format!("health check failed after {}: {failure}", go_duration(timeout));
-            event.annotations.insert(format!("{}/revision", FluxKind::Kustomization.group()), json!(revision));
-        }
-        false
-    }
-
     /// Whether every dependsOn entry is ready; marks DependencyNotReady otherwise.
     pub(crate) fn dependencies_ready(&mut self) -> bool {
         match check_dependencies(self.kind, self.obj, self.world, None) {
@@ -1031,75 +852,6 @@ impl<'a> Run<'a> {
                 false
             }
         }
-    }
-
-    /// The server-side apply change set (fluxcd/pkg/ssa): `Kind/namespace/name created` or
-    /// `configured` for each object that is new or differs, in apply order (kinds as ssa sorts
-    /// them: namespaces and cluster-wide kinds first, workloads after their configuration).
-    fn change_set(&self, objects: &[Value]) -> Vec<String> {
-        const ORDER: [&str; 16] = [
-            "Namespace",
-            "ResourceQuota",
-            "LimitRange",
-            "ServiceAccount",
-            "Secret",
-            "ConfigMap",
-            "CustomResourceDefinition",
-            "ClusterRole",
-            "ClusterRoleBinding",
-            "Role",
-            "RoleBinding",
-            "Service",
-            "DaemonSet",
-            "Pod",
-            "Deployment",
-            "StatefulSet",
-        ];
-        let rank = |o: &Value| ORDER.iter().position(|k| *k == crate::object::kind(o)).unwrap_or(ORDER.len());
-        let mut sorted: Vec<&Value> = objects.iter().collect();
-        sorted.sort_by_key(|o| rank(o));
-        let mut out = Vec::new();
-        for o in sorted {
-            let (group, _) = crate::resources::split_api_version(o["apiVersion"].as_str().unwrap_or_default());
-            let (kind, namespace, name) = (crate::object::kind(o), crate::object::namespace(o), crate::object::name(o));
-            let action = match self.world.get(group, kind, namespace, name) {
-                None => "created",
-                Some(current) => {
-                    let differs = o.as_object().into_iter().flatten().any(|(k, v)| match k.as_str() {
-                        "metadata" => ["labels", "annotations"].iter().any(|f| {
-                            v[f].as_object().into_iter().flatten().any(|(key, val)| current["metadata"][f][key] != *val)
-                        }),
-                        "status" | "apiVersion" | "kind" => false,
-                        _ => current[k] != *v,
-                    });
-                    if !differs {
-                        continue;
-                    }
-                    "configured"
-                }
-            };
-            let id = if namespace.is_empty() { name.to_owned() } else { format!("{namespace}/{name}") };
-            out.push(format!("{kind}/{id} {action}"));
-        }
-        out
-    }
-
-    fn label_for_kustomization(&self, mut manifest: Value) -> Value {
-        let target = self.obj["spec"]["targetNamespace"].as_str();
-        let kind = crate::object::kind(&manifest).to_owned();
-        let meta = crate::object::meta_mut(&mut manifest);
-        if !CLUSTER_SCOPED.contains(&kind.as_str()) {
-            if let Some(ns) = target {
-                meta.insert("namespace".into(), json!(ns));
-            } else if !meta.contains_key("namespace") {
-                meta.insert("namespace".into(), json!(crate::object::namespace(self.obj)));
-            }
-        }
-        let mut labels = meta.get("labels").and_then(Value::as_object).cloned().unwrap_or_default();
-        labels.insert("kustomize.toolkit.fluxcd.io/name".into(), json!(self.name()));
-        labels.insert("kustomize.toolkit.fluxcd.io/namespace".into(), json!(self.namespace()));
-        meta.insert("labels".into(), Value::Object(labels));
-        manifest
     }
 
     /// Applies `objects`, records them as the inventory and prunes what left it.
@@ -1126,158 +878,7 @@ impl<'a> Run<'a> {
         self.outcome.status["inventory"] = json!({"entries": entries});
         self.outcome.apply.extend(objects);
     }
-
-    fn image_repository(&mut self) {
-        let image = self.obj["spec"]["image"].as_str().unwrap_or_default().to_owned();
-        let canonical = canonical_image(&image);
-        let upstream = self.obj["metadata"]["annotations"]["sim.fluxboard.dev/upstream"].as_str().unwrap_or_default();
-        let newest = 4 + u64::from_str_radix(&hex_digest(&format!("{image}{upstream}"))[..1], 16).unwrap_or(0) % 4;
-        let tags: Vec<String> = (0..=newest).rev().map(|p| format!("6.5.{p}")).collect();
-        self.outcome.status["canonicalImageName"] = json!(canonical);
-        self.outcome.status["lastScanResult"] =
-            json!({"tagCount": tags.len(), "scanTime": self.now, "latestTags": tags});
-        self.outcome.status.as_object_mut().map(|s| s.remove("observedExclusionList"));
-        self.succeed("Succeeded", &format!("successful scan: found {} tags", tags.len()), None);
-    }
-
-    /// image-reflector's ImagePolicy (imagepolicy_controller.go:305-380): the repository must
-    /// exist and have scanned tags; it need not be Ready.
-    fn image_policy(&mut self) {
-        let reference = &self.obj["spec"]["imageRepositoryRef"];
-        let namespace = ref_namespace(reference, self.obj).to_owned();
-        let name = reference["name"].as_str().unwrap_or_default();
-        let group = "image.toolkit.fluxcd.io";
-        let Some(repository) = self.world.get(group, "ImageRepository", &namespace, name) else {
-            let message =
-                format!("failed to get the referred ImageRepository: {}", not_found(group, "ImageRepository", name));
-            self.wait("DependencyNotReady", &message);
-            return;
-        };
-        let image = repository["status"]["canonicalImageName"].as_str().unwrap_or_default().to_owned();
-        let Some(tag) = repository["status"]["lastScanResult"]["latestTags"][0].as_str().map(str::to_owned) else {
-            let message = format!("retrying in {} error: no tags in database", go_duration(DEPENDENCY_REQUEUE));
-            self.wait("DependencyNotReady", &message);
-            return;
-        };
-        let previous = self.outcome.status["latestRef"].clone();
-        if previous.is_object() && previous["tag"] != tag.as_str() {
-            self.outcome.status["observedPreviousRef"] = previous;
-        }
-        self.outcome.status["latestRef"] = json!({"name": image, "tag": tag});
-        self.succeed("Succeeded", &format!("Latest image tag for {image} resolved to {tag}"), None);
-    }
-
-    fn image_update(&mut self) {
-        let source_ref = &self.obj["spec"]["sourceRef"];
-        let namespace = ref_namespace(source_ref, self.obj).to_owned();
-        let name = source_ref["name"].as_str().unwrap_or_default();
-        let source = match self.ready_source(SOURCE, "GitRepository", &namespace, name) {
-            Ok(source) => source,
-            Err(message) => {
-                self.wait("DependencyNotReady", &message);
-                return;
-            }
-        };
-        self.outcome.status["lastAutomationRunTime"] = json!(self.now);
-        self.outcome.status["observedSourceRevision"] = source["status"]["artifact"]["revision"].clone();
-        self.succeed("Succeeded", "repository up-to-date", None);
-    }
-
-    /// source-watcher's ArtifactGenerator (artifactgenerator_controller.go): every source must
-    /// have an artifact; each `spec.artifacts[]` becomes an ExternalArtifact owned by the
-    /// generator (`spec.sourceRef` to it, Ready=True "Artifact is ready", L470-520), listed in
-    /// `status.inventory` as `{name, namespace, digest, filename}`; orphans are deleted. The
-    /// status has no observedGeneration.
-    fn artifact_generator(&mut self) {
-        let mut revisions = Map::new();
-        let mut observed = String::new();
-        for source in self.obj["spec"]["sources"].as_array().cloned().unwrap_or_default() {
-            let kind = source["kind"].as_str().unwrap_or_default();
-            let namespace = ref_namespace(&source, self.obj).to_owned();
-            let name = source["name"].as_str().unwrap_or_default();
-            let revision = match self.world.get(SOURCE, kind, &namespace, name) {
-                None => Err(format!("unable to get source '{namespace}/{name}': {}", not_found(SOURCE, kind, name))),
-                Some(found) => found["status"]["artifact"]["revision"]
-                    .as_str()
-                    .map(str::to_owned)
-                    .ok_or_else(|| format!("source '{kind}/{namespace}/{name}' is not ready")),
-            };
-            match revision {
-                Ok(revision) => {
-                    observed.push_str(&revision);
-                    revisions.insert(source["alias"].as_str().unwrap_or_default().to_owned(), json!(revision));
-                }
-                Err(message) => {
-                    self.wait("SourceFetchFailed", &format!("get sources failed: {message}"));
-                    return;
-                }
-            }
-        }
-        let uid = self.obj["metadata"]["uid"].clone();
-        let namespace = self.namespace().to_owned();
-        let mut inventory = Vec::new();
-        let mut changed = Vec::new();
-        for output in self.obj["spec"]["artifacts"].as_array().cloned().unwrap_or_default() {
-            let name = output["name"].as_str().unwrap_or_default().to_owned();
-            let contents = hex_digest(&format!("{observed}|{name}|{}", output["copy"]));
-            let digest = format!("sha256:{contents}");
-            let revision = match output["revision"].as_str().and_then(|r| r.strip_prefix('@')) {
-                Some(alias) => revisions.get(alias).and_then(Value::as_str).unwrap_or_default().to_owned(),
-                None => format!("latest@{digest}"),
-            };
-            let filename = format!("{}.tar.gz", &contents[..16]);
-            let path = format!("externalartifact/{namespace}/{name}/{filename}");
-            let generation = self
-                .world
-                .get(SOURCE, "ExternalArtifact", &namespace, &name)
-                .map_or(json!(1), |ea| ea["metadata"]["generation"].clone());
-            self.outcome.apply.push(json!({
-                "apiVersion": format!("{SOURCE}/v1"), "kind": "ExternalArtifact",
-                "metadata": {"name": name, "namespace": namespace,
-                             "labels": {"app.kubernetes.io/managed-by": "source-watcher", "source.extensions.fluxcd.io/generator": uid}},
-                "spec": {"sourceRef": {"apiVersion": "source.extensions.fluxcd.io/v1beta1", "kind": "ArtifactGenerator",
-                                       "name": self.name(), "namespace": namespace}},
-                "status": {
-                    "artifact": {"digest": digest, "lastUpdateTime": self.now, "path": path, "revision": revision,
-                                 "size": 10_000 + u64::from_str_radix(&contents[..3], 16).unwrap_or(0),
-                                 "url": format!("http://source-watcher.flux-system.svc.cluster.local./{path}")},
-                    "conditions": [condition("Ready", "True", "Succeeded", "Artifact is ready", &generation, &self.now)],
-                },
-            }));
-            let known = self.obj["status"]["inventory"]
-                .as_array()
-                .is_some_and(|i| i.iter().any(|e| e["name"] == name.as_str() && e["digest"] == digest.as_str()));
-            if !known {
-                changed.push(format!("{namespace}/{name} ({digest})"));
-            }
-            inventory.push(json!({"name": name, "namespace": namespace, "digest": digest, "filename": filename}));
-        }
-        for old in self.obj["status"]["inventory"].as_array().into_iter().flatten() {
-            if !inventory.iter().any(|e| e["name"] == old["name"] && e["namespace"] == old["namespace"]) {
-                let (Some(ns), Some(name)) = (old["namespace"].as_str(), old["name"].as_str()) else { continue };
-                self.outcome.delete.push(obj_ref(&format!("{SOURCE}/v1"), "ExternalArtifact", ns, name));
-            }
-        }
-        let count = inventory.len();
-        self.outcome.status["inventory"] = Value::Array(inventory);
-        self.outcome.status["observedSourcesDigest"] = json!(format!("sha256:{}", hex_digest(&observed)));
-        self.succeed("Succeeded", &format!("reconciliation succeeded, generated {count} artifact(s)"), None);
-        if !changed.is_empty() {
-            let message = format!("external artifacts reconciled: {}", changed.join("\n"));
-            self.event(EventType::Normal, "Ready", &message, None);
-        }
-    }
-
-    fn receiver(&mut self) {
-        let secret = self.obj["spec"]["secretRef"]["name"].as_str().unwrap_or_default();
-        let path = format!("/hook/{}", hex_digest(&format!("{secret}{}{}", self.name(), self.namespace())));
-        self.outcome.status["webhookPath"] = json!(path);
-        self.succeed("Succeeded", &format!("Receiver initialized for path: {path}"), None);
-    }
 }
-
-const CLUSTER_SCOPED: [&str; 5] =
-    ["Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "PersistentVolume"];
 
 fn default_failure_reason(kind: FluxKind) -> &'static str {
     match kind {
@@ -1288,60 +889,6 @@ fn default_failure_reason(kind: FluxKind) -> &'static str {
         FluxKind::HelmChart => "ChartPullFailed",
         FluxKind::HelmRelease => "UpgradeFailed",
         _ => "ReconciliationFailed",
-    }
-}
-
-/// The revision a Git, OCI, Bucket or Helm repository source fetches now.
-fn upstream_revision(kind: FluxKind, obj: &Value) -> String {
-    let spec = &obj["spec"];
-    let upstream = obj["metadata"]["annotations"]["sim.fluxboard.dev/upstream"].as_str().unwrap_or_default();
-    let seed = format!("{}|{}|{}|{upstream}", spec["url"], spec["ref"], spec["bucketName"]);
-    let digest = hex_digest(&seed);
-    match kind {
-        FluxKind::GitRepository => git_revision(&spec["ref"], &digest[..40]),
-        FluxKind::OciRepository => {
-            let tag =
-                spec["ref"]["tag"].as_str().or(spec["ref"]["semver"].as_str().map(|_| "6.5.4")).unwrap_or("latest");
-            format!("{tag}@sha256:{digest}")
-        }
-        _ => format!("sha256:{digest}"),
-    }
-}
-
-fn git_revision(reference: &Value, sha: &str) -> String {
-    if let Some(commit) = reference["commit"].as_str() {
-        return format!("sha1:{commit}");
-    }
-    let name = reference["tag"]
-        .as_str()
-        .or(reference["semver"].as_str().map(|_| "v1.0.0"))
-        .or(reference["name"].as_str())
-        .or(reference["branch"].as_str())
-        .unwrap_or("master");
-    format!("{name}@sha1:{sha}")
-}
-
-/// An exact version as asked; a range resolves to a plausible release.
-fn chart_version(wanted: &str, chart: &str) -> String {
-    let exact = wanted.trim_start_matches('v');
-    if !exact.is_empty()
-        && exact.split('.').count() == 3
-        && exact.split('.').all(|p| p.chars().all(|c| c.is_ascii_digit()))
-    {
-        return wanted.to_owned();
-    }
-    let n = u64::from_str_radix(&hex_digest(chart)[..2], 16).unwrap_or(0);
-    format!("{}.{}.{}", 1 + n % 9, n % 20, n % 7)
-}
-
-fn canonical_image(image: &str) -> String {
-    let first = image.split('/').next().unwrap_or_default();
-    if first.contains('.') || first.contains(':') || first == "localhost" {
-        image.to_owned()
-    } else if image.contains('/') {
-        format!("index.docker.io/{image}")
-    } else {
-        format!("index.docker.io/library/{image}")
     }
 }
 
@@ -1391,7 +938,7 @@ pub(crate) mod tests {
         (s("status"), s("reason"), s("message"))
     }
 
-    fn git(upstream: &str) -> Value {
+    pub(crate) fn git(upstream: &str) -> Value {
         json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
                "metadata": {"name": "app", "namespace": "apps", "generation": 1, "annotations": {"sim.fluxboard.dev/upstream": upstream}},
                "spec": {"interval": "1m", "url": "https://github.com/acme/app", "ref": {"branch": "main"}}})
@@ -1445,29 +992,6 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn a_git_repository_stores_an_artifact_and_a_new_upstream_is_a_new_revision() {
-        let world = MapWorld::default();
-        let mut obj = git("a");
-        obj["metadata"]["annotations"][REQUESTED_AT] = json!("t");
-        let first = reconcile(FluxKind::GitRepository, &obj, &world);
-        let revision = first.status["artifact"]["revision"].as_str().unwrap().to_owned();
-        assert!(revision.starts_with("main@sha1:") && revision.len() == "main@sha1:".len() + 40, "{revision}");
-        assert_eq!(
-            ready_condition(&first.status),
-            ("True".into(), "Succeeded".into(), format!("stored artifact for revision '{revision}'"))
-        );
-        assert_eq!(first.status["lastHandledReconcileAt"], "t");
-        assert_eq!(first.status["observedGeneration"], 1);
-        assert_eq!(first.events[0].reason, "NewArtifact");
-        assert_eq!(first.requeue_after, Some(Duration::from_secs(60)));
-        obj["status"] = first.status.clone();
-        let again = reconcile(FluxKind::GitRepository, &obj, &world);
-        assert!(again.events.is_empty(), "no new artifact, no event");
-        obj["metadata"]["annotations"]["sim.fluxboard.dev/upstream"] = json!("b");
-        assert_ne!(reconcile(FluxKind::GitRepository, &obj, &world).status["artifact"]["revision"], revision.as_str());
-    }
-
-    #[test]
     fn scripted_failures_retry_and_stalls_do_not() {
         let world = MapWorld::default();
         let mut obj = git("a");
@@ -1501,47 +1025,7 @@ pub(crate) mod tests {
         );
     }
 
-    #[test]
-    fn a_kustomization_applies_its_path_and_prunes_what_left() {
-        let mut world = MapWorld::default();
-        let mut source = git("a");
-        source["status"] = reconcile(FluxKind::GitRepository, &source, &world).status;
-        world.put(source);
-        world.manifests.insert(
-            "./deploy".into(),
-            vec![json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}})],
-        );
-        let mut ks = json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
-            "metadata": {"name": "app", "namespace": "apps", "generation": 1},
-            "spec": {"interval": "10m", "path": "./deploy", "prune": true, "sourceRef": {"kind": "GitRepository", "name": "app"}},
-            "status": {"observedGeneration": -1, "inventory": {"entries": [{"id": "apps_old__ConfigMap", "v": "v1"}]}}});
-        let out = reconcile(FluxKind::Kustomization, &ks, &world);
-        let (status, reason, message) = ready_condition(&out.status);
-        assert_eq!((status.as_str(), reason.as_str()), ("True", "ReconciliationSucceeded"));
-        assert!(message.starts_with("Applied revision: main@sha1:"));
-        assert_eq!(out.status["observedGeneration"], 1);
-        assert_eq!(out.status["inventory"]["entries"], json!([{"id": "apps_web_apps_Deployment", "v": "v1"}]));
-        assert_eq!(out.apply[0]["metadata"]["namespace"], "apps");
-        assert_eq!(out.apply[0]["metadata"]["labels"]["kustomize.toolkit.fluxcd.io/name"], "app");
-        assert_eq!(out.delete, vec![obj_ref("v1", "ConfigMap", "apps", "old")]);
-        assert_eq!(out.status["history"][0]["totalReconciliations"], 1);
-        // kustomization_controller.go: a missing path fails with ArtifactFailed.
-        ks["spec"]["path"] = json!("./missing");
-        assert_eq!(ready_condition(&reconcile(FluxKind::Kustomization, &ks, &world).status).1, "ArtifactFailed");
-        ks["spec"]["dependsOn"] = json!([{"name": "infra"}]);
-        let waiting = reconcile(FluxKind::Kustomization, &ks, &world);
-        assert_eq!(
-            ready_condition(&waiting.status),
-            (
-                "False".into(),
-                "DependencyNotReady".into(),
-                "dependency 'apps/infra' not found: kustomizations.kustomize.toolkit.fluxcd.io \"infra\" not found"
-                    .into()
-            )
-        );
-    }
-
-    fn cond(status: &Value, type_: &str) -> Option<Value> {
+    pub(crate) fn cond(status: &Value, type_: &str) -> Option<Value> {
         condition_of(status, type_).cloned()
     }
 
@@ -1626,128 +1110,6 @@ pub(crate) mod tests {
             progress.starts_with("Fetching manifests for revision main@sha1:")
                 && progress.ends_with("with a timeout of 2m0s")
         );
-    }
-
-    /// E10: health checks that time out (kustomization_controller.go:997-1080, pkg ssa
-    /// manager_wait.go) and dependsOn's revision check for a shared source (L612-624).
-    #[test]
-    fn health_checks_can_time_out_and_dependencies_must_apply_the_shared_revision() {
-        let mut world = MapWorld::default();
-        let mut source = git("a");
-        source["status"] = reconcile(FluxKind::GitRepository, &source, &world).status;
-        let revision = source["status"]["artifact"]["revision"].as_str().unwrap().to_owned();
-        world.put(source);
-        world.manifests.insert(
-            "./".into(),
-            vec![json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}})],
-        );
-        let mut ks = json!({"kind": "Kustomization", "metadata": {"name": "app", "namespace": "apps", "generation": 1,
-                "annotations": {"sim.fluxboard.dev/unhealthy": "Deployment/apps/web"}},
-            "spec": {"interval": "10m", "timeout": "1m", "wait": true, "path": "./", "sourceRef": {"kind": "GitRepository", "name": "app"}},
-            "status": {"observedGeneration": -1}});
-        let out = reconcile(FluxKind::Kustomization, &ks, &world);
-        let failure = "timeout waiting for: [Deployment/apps/web status: 'InProgress']";
-        assert_eq!(ready_condition(&out.status), ("False".into(), "HealthCheckFailed".into(), failure.into()));
-        assert_eq!(cond(&out.status, "Healthy").unwrap()["reason"], "HealthCheckFailed");
-        assert_eq!(cond(&out.status, "Reconciling").unwrap()["reason"], "ProgressingWithRetry");
-        assert_eq!(out.status["observedGeneration"], -1);
-        assert!(out.status.get("lastAppliedRevision").is_none(), "applied only once healthy");
-        assert_eq!(out.status["history"][0]["lastReconciledStatus"], "HealthCheckFailed");
-        assert_eq!(out.events[0].message, "Deployment/apps/web created", "the apply's change set first");
-        assert_eq!(out.events[1].message, format!("health check failed after 1m0s: {failure}"));
-        let (progress, lasts) = out.progress.clone().expect("the health check is shown running");
-        assert_eq!(lasts, Some(Duration::from_secs(60)));
-        assert_eq!(cond(&progress, "Healthy").unwrap()["status"], "Unknown");
-        assert_eq!(
-            cond(&progress, "Reconciling").unwrap()["message"],
-            format!("Running health checks for revision {revision} with a timeout of 1m0s")
-        );
-        ks["metadata"]["annotations"] = json!({});
-        let healthy = reconcile(FluxKind::Kustomization, &ks, &world);
-        assert_eq!(cond(&healthy.status, "Healthy").unwrap()["message"], "Health check passed in 0s");
-
-        // A dependency on the same source must have applied the source's revision.
-        let mut infra = ks.clone();
-        infra["metadata"]["name"] = json!("infra");
-        infra["status"] = json!({"observedGeneration": 1, "lastAppliedRevision": "main@sha1:old",
-            "conditions": [{"type": "Ready", "status": "True"}]});
-        world.put(infra.clone());
-        ks["spec"]["dependsOn"] = json!([{"name": "infra"}]);
-        assert_eq!(
-            ready_condition(&reconcile(FluxKind::Kustomization, &ks, &world).status).2,
-            "dependency 'apps/infra' revision is not up to date"
-        );
-        infra["status"]["lastAppliedRevision"] = json!(revision);
-        world.put(infra);
-        assert_eq!(ready_condition(&reconcile(FluxKind::Kustomization, &ks, &world).status).0, "True");
-    }
-
-    /// E2: source-watcher's ArtifactGenerator (artifactgenerator_controller.go:250-300,
-    /// 470-520): no status.observedGeneration, its message, an inventory and the
-    /// ExternalArtifacts it owns, orphans deleted.
-    #[test]
-    fn an_artifact_generator_produces_external_artifacts() {
-        let mut world = MapWorld::default();
-        let mut source = git("a");
-        source["status"] = reconcile(FluxKind::GitRepository, &source, &world).status;
-        let revision = source["status"]["artifact"]["revision"].as_str().unwrap().to_owned();
-        world.put(source);
-        let ag = json!({"kind": "ArtifactGenerator", "metadata": {"name": "gen", "namespace": "apps", "generation": 4, "uid": "u1"},
-            "spec": {"sources": [{"alias": "repo", "kind": "GitRepository", "name": "app"}],
-                     "artifacts": [{"name": "app-config", "revision": "@repo", "copy": [{"from": "@repo/config/**", "to": "@artifact/"}]},
-                                   {"name": "app-manifests", "copy": [{"from": "@repo/deploy/**", "to": "@artifact/"}]}]},
-            "status": {"inventory": [{"name": "gone", "namespace": "apps", "digest": "sha256:x", "filename": "x.tar.gz"}]}});
-        let out = reconcile(FluxKind::ArtifactGenerator, &ag, &world);
-        assert_eq!(
-            ready_condition(&out.status),
-            ("True".into(), "Succeeded".into(), "reconciliation succeeded, generated 2 artifact(s)".into())
-        );
-        assert!(out.status.get("observedGeneration").is_none());
-        let inventory = out.status["inventory"].as_array().unwrap();
-        assert_eq!(inventory.len(), 2);
-        assert_eq!(inventory[0]["name"], "app-config");
-        assert!(inventory[0]["digest"].as_str().unwrap().starts_with("sha256:"));
-        assert!(inventory[0]["filename"].as_str().unwrap().ends_with(".tar.gz"));
-        let ea = &out.apply[0];
-        assert_eq!(ea["kind"], "ExternalArtifact");
-        assert_eq!(
-            ea["spec"]["sourceRef"],
-            json!({"apiVersion": "source.extensions.fluxcd.io/v1beta1",
-            "kind": "ArtifactGenerator", "name": "gen", "namespace": "apps"})
-        );
-        assert_eq!(ea["status"]["artifact"]["revision"], revision.as_str(), "@repo takes the source's revision");
-        assert!(out.apply[1]["status"]["artifact"]["revision"].as_str().unwrap().starts_with("latest@sha256:"));
-        assert_eq!(ea["status"]["conditions"][0]["message"], "Artifact is ready");
-        assert_eq!(out.delete, vec![obj_ref("source.toolkit.fluxcd.io/v1", "ExternalArtifact", "apps", "gone")]);
-    }
-
-    /// image-reflector's ImagePolicy needs its repository to exist with scanned tags, not to
-    /// be Ready (imagepolicy_controller.go:318-375).
-    #[test]
-    fn an_image_policy_waits_for_its_repository_and_its_tags() {
-        let mut world = MapWorld::default();
-        let policy = json!({"kind": "ImagePolicy", "metadata": {"name": "app", "namespace": "apps", "generation": 1},
-            "spec": {"imageRepositoryRef": {"name": "app"}, "policy": {"semver": {"range": ">=1.0.0"}}},
-            "status": {"observedGeneration": -1}});
-        assert_eq!(
-            ready_condition(&reconcile(FluxKind::ImagePolicy, &policy, &world).status).2,
-            "failed to get the referred ImageRepository: imagerepositories.image.toolkit.fluxcd.io \"app\" not found"
-        );
-        world.put(json!({"kind": "ImageRepository", "metadata": {"name": "app", "namespace": "apps", "generation": 2},
-            "status": {"observedGeneration": 1}}));
-        let waiting = reconcile(FluxKind::ImagePolicy, &policy, &world);
-        assert_eq!(
-            ready_condition(&waiting.status),
-            ("False".into(), "DependencyNotReady".into(), "retrying in 30s error: no tags in database".into())
-        );
-        assert_eq!(waiting.status["observedGeneration"], -1);
-        world.put(json!({"kind": "ImageRepository", "metadata": {"name": "app", "namespace": "apps", "generation": 2},
-            "status": {"observedGeneration": 1, "canonicalImageName": "ghcr.io/acme/app",
-                       "lastScanResult": {"latestTags": ["1.2.0"]},
-                       "conditions": [{"type": "Ready", "status": "False", "message": "scan failed"}]}}));
-        let resolved = reconcile(FluxKind::ImagePolicy, &policy, &world);
-        assert_eq!(ready_condition(&resolved.status).2, "Latest image tag for ghcr.io/acme/app resolved to 1.2.0");
-        assert_eq!(resolved.status["observedGeneration"], 1);
     }
 
     #[test]

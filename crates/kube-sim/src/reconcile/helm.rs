@@ -5,13 +5,13 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use crate::reconcile::{EventType, ObjRef, Run};
+use super::{EventType, ObjRef, Run};
 
 const SOURCE: &str = "source.toolkit.fluxcd.io";
 
 /// Records a reconciliation in `status.history` (newest first, at most five records).
 pub(crate) fn record_history(status: &mut Value, revision: &str, inventory: Value, result: &str, now: &str) {
-    let digest = format!("sha256:{}", crate::reconcile_helm::digest(&format!("{revision}{inventory}")));
+    let digest = format!("sha256:{}", digest(&format!("{revision}{inventory}")));
     let mut history = status["history"].as_array().cloned().unwrap_or_default();
     match history.first_mut().filter(|h| h["digest"] == digest.as_str()) {
         Some(latest) => {
@@ -57,11 +57,11 @@ fn is_semver(s: &str) -> bool {
 /// unobserved.
 fn chart_source(r: &mut Run<'_>, kind: &str, namespace: &str, name: &str) -> Option<Arc<Value>> {
     let Some(found) = r.world.get(SOURCE, kind, namespace, name) else {
-        let message = format!("could not get Source object: {}", crate::reconcile::not_found(SOURCE, kind, name));
+        let message = format!("could not get Source object: {}", super::not_found(SOURCE, kind, name));
         r.wait("ArtifactFailed", &message);
         return None;
     };
-    if let Err(message) = crate::reconcile::chart_source_ready(&found) {
+    if let Err(message) = super::chart_source_ready(&found) {
         r.wait("SourceNotReady", &message);
         return None;
     }
@@ -224,7 +224,7 @@ fn scripted_failure(r: &Run<'_>) -> Option<String> {
 
 /// Sets conditions on the outcome, keeping the others.
 fn set(r: &mut Run<'_>, updates: Vec<(&str, Option<Value>)>) {
-    crate::reconcile::set_conditions(&mut r.outcome.status, updates);
+    super::set_conditions(&mut r.outcome.status, updates);
 }
 
 fn condition<'v>(status: &'v Value, type_: &str) -> Option<&'v Value> {
@@ -434,12 +434,11 @@ fn release_steps(r: &mut Run<'_>) {
     let timeout = r.obj["spec"][action.name()]["timeout"]
         .as_str()
         .or(r.obj["spec"]["timeout"].as_str())
-        .and_then(crate::reconcile::parse_go_duration)
+        .and_then(super::parse_go_duration)
         .unwrap_or(std::time::Duration::from_secs(300));
-    let running =
-        format!("Running '{}' action with timeout of {}", action.name(), crate::reconcile::go_duration(timeout));
+    let running = format!("Running '{}' action with timeout of {}", action.name(), super::go_duration(timeout));
     let mut progress = r.outcome.status.clone();
-    crate::reconcile::set_conditions(
+    super::set_conditions(
         &mut progress,
         vec![
             ("Reconciling", Some(r.cond("Reconciling", "True", "Progressing", &running))),
@@ -655,11 +654,11 @@ fn release_objects(obj: &Value, release: &str, namespace: &str, chart: &str, ver
 mod tests {
     use serde_json::json;
 
-    use super::*;
-    use crate::reconcile::{
+    use super::super::{
         FluxKind, Outcome, begin, reconcile,
         tests::{MapWorld, ready_condition},
     };
+    use super::*;
 
     fn world_with_chart() -> MapWorld {
         let mut world = MapWorld::default();
