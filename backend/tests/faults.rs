@@ -7,9 +7,10 @@ mod common;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use common::{TestApp, wait_for};
+use common::{SseEvent, TestApp, wait_for};
 use fluxboard_model::api::{ObjectRef, Snapshot};
 use fluxboard_model::{KINDS, Summary, summarize};
+use fluxboard_test_support::SseParser;
 use serde_json::json;
 
 type Fleet = BTreeMap<ObjectRef, Summary>;
@@ -30,6 +31,25 @@ fn store_fleet(app: &TestApp) -> Fleet {
     app.app.state.store.summaries().into_iter().map(|s| (ObjectRef::of(&s), (*s).clone())).collect()
 }
 
+/// Applies one stream event to a client's copy of the fleet.
+fn apply(fleet: &mut Fleet, event: &SseEvent) {
+    match event.event.as_str() {
+        "snapshot" => {
+            let snapshot: Snapshot = serde_json::from_str(&event.data).unwrap();
+            *fleet = snapshot.objects.into_iter().map(|s| (ObjectRef::of(&s), s)).collect();
+        }
+        "upsert" => {
+            let s: Summary = serde_json::from_str(&event.data).unwrap();
+            fleet.insert(ObjectRef::of(&s), s);
+        }
+        "delete" => {
+            let r: ObjectRef = serde_json::from_str(&event.data).unwrap();
+            fleet.remove(&r);
+        }
+        _ => {}
+    }
+}
+
 /// A stream client that keeps its own copy of the fleet, as the browser does, reconnecting
 /// with its last event id when the stream ends.
 fn follow(app: &TestApp) -> Arc<Mutex<Fleet>> {
@@ -43,32 +63,14 @@ fn follow(app: &TestApp) -> Arc<Mutex<Fleet>> {
                 req = req.header("Last-Event-ID", id);
             }
             let Ok(mut res) = req.send().await else { return };
-            let mut buffer = String::new();
+            let mut parser = SseParser::default();
             while let Ok(Some(chunk)) = res.chunk().await {
-                buffer.push_str(&String::from_utf8_lossy(&chunk));
-                while let Some(end) = buffer.find("\n\n") {
-                    let frame: String = buffer.drain(..end + 2).collect();
-                    let field = |name: &str| {
-                        frame.lines().find_map(|l| l.strip_prefix(name)).map(|v| v.trim_start().to_owned())
-                    };
-                    let (Some(event), Some(data)) = (field("event:"), field("data:")) else { continue };
-                    last = field("id:").or(last.take());
-                    let mut fleet = shared.lock().unwrap();
-                    match event.as_str() {
-                        "snapshot" => {
-                            let snapshot: Snapshot = serde_json::from_str(&data).unwrap();
-                            *fleet = snapshot.objects.into_iter().map(|s| (ObjectRef::of(&s), s)).collect();
-                        }
-                        "upsert" => {
-                            let s: Summary = serde_json::from_str(&data).unwrap();
-                            fleet.insert(ObjectRef::of(&s), s);
-                        }
-                        "delete" => {
-                            let r: ObjectRef = serde_json::from_str(&data).unwrap();
-                            fleet.remove(&r);
-                        }
-                        _ => {}
+                parser.push(&chunk);
+                while let Some(event) = parser.next_event() {
+                    if !event.id.is_empty() {
+                        last = Some(event.id.clone());
                     }
+                    apply(&mut shared.lock().unwrap(), &event);
                 }
             }
         }

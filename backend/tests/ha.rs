@@ -6,7 +6,7 @@ mod common;
 
 use std::process::Stdio;
 
-use common::{DEADLINE, Redis, call, wait_for};
+use common::{DEADLINE, Redis, call, free_port, wait_for};
 use fluxboard::demo::{Demo, DemoOptions, demo_config};
 use fluxboard_model::api::Snapshot;
 use serde_json::{Value, json};
@@ -15,16 +15,12 @@ use tokio::process::{Child, Command};
 
 const PASSWORD: &str = "correct-horse-battery";
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 /// Starts `fluxboard serve` with JSON logs; returns the process, its URL and its log lines.
 async fn fluxboard(
     demo: &Demo,
     config: &std::path::Path,
 ) -> (Child, String, tokio::sync::mpsc::UnboundedReceiver<String>) {
-    let port = free_port();
+    let port = free_port().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_fluxboard"))
         .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--metrics-listen", "127.0.0.1:0"])
         .args(["--context", "production", "--kubeconfig"])
