@@ -14,8 +14,8 @@ fn count(served: &Served, health: Option<Health>) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_sees_the_fleet_filters_it_opens_an_inventory_and_sees_changes_live() -> anyhow::Result<()> {
-    let served = Served::start(&["production", "staging"], Options::default()).await?;
-    served.ready().await?;
+    let served = Served::start_clusters(&["production", "staging"], Options::default()).await;
+    served.ready().await;
     let browser = Browser::start().await?;
     let c = &browser.client;
     c.goto(&format!("{}/", served.url)).await?;
@@ -93,8 +93,8 @@ async fn a_person_sees_the_fleet_filters_it_opens_an_inventory_and_sees_changes_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn messages_and_names_are_shown_as_text_never_as_html() -> anyhow::Result<()> {
-    let served = Served::start(&["production"], Options::default()).await?;
-    served.ready().await?;
+    let served = Served::start_clusters(&["production"], Options::default()).await;
+    served.ready().await;
     let sim = &served.demo.sims[0];
     // The suspended HelmRelease team-b/api: the controller leaves its status alone.
     let rt = sim.cluster().type_of_kind("helm.toolkit.fluxcd.io", "HelmRelease")?.clone();
@@ -143,8 +143,9 @@ async fn messages_and_names_are_shown_as_text_never_as_html() -> anyhow::Result<
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_app_works_under_a_base_path() -> anyhow::Result<()> {
     let served =
-        Served::start(&["production"], Options { base_path: "/tools/flux".into(), ..Options::default() }).await?;
-    served.ready().await?;
+        Served::start_clusters(&["production"], Options { base_path: "/tools/flux".into(), ..Options::default() })
+            .await;
+    served.ready().await;
     let browser = Browser::start().await?;
     let c = &browser.client;
     c.goto(&format!("{}/", served.url)).await?;
@@ -180,8 +181,8 @@ async fn the_app_works_under_a_base_path() -> anyhow::Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_presses_reconcile_and_follows_it_to_the_outcome() -> anyhow::Result<()> {
     let options = Options { identity: Some(fluxboard::demo::demo_identity()), ..Options::default() };
-    let served = Served::start(&["production"], options).await?;
-    served.ready().await?;
+    let served = Served::start_clusters(&["production"], options).await;
+    served.ready().await;
     let cluster = served.demo.sims[0].cluster();
     let apps = || cluster.get("kustomize.toolkit.fluxcd.io", "Kustomization", "flux-system", "apps").unwrap();
     let before = apps();
@@ -252,8 +253,8 @@ async fn a_person_presses_reconcile_and_follows_it_to_the_outcome() -> anyhow::R
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_viewer_sees_no_action_buttons() -> anyhow::Result<()> {
-    let served = Served::start(&["production"], Options::default()).await?;
-    served.ready().await?;
+    let served = Served::start_clusters(&["production"], Options::default()).await;
+    served.ready().await;
     let browser = Browser::start().await?;
     let c = &browser.client;
     c.goto(&format!("{}/resources/production/kustomize.toolkit.fluxcd.io/Kustomization/flux-system/apps", served.url))
@@ -267,8 +268,8 @@ async fn a_viewer_sees_no_action_buttons() -> anyhow::Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bulk_reconcile_of_everything_failing_in_a_namespace() -> anyhow::Result<()> {
     let options = Options { identity: Some(fluxboard::demo::demo_identity()), ..Options::default() };
-    let served = Served::start(&["production"], options).await?;
-    served.ready().await?;
+    let served = Served::start_clusters(&["production"], options).await;
+    served.ready().await;
     let failing: Vec<_> = served
         .app
         .state
@@ -313,8 +314,8 @@ async fn bulk_reconcile_of_everything_failing_in_a_namespace() -> anyhow::Result
 async fn a_person_logs_in_sees_their_scope_and_logs_out() -> anyhow::Result<()> {
     let password = "correct-horse-battery";
     let options = Options { identity: None, config: fluxboard::demo::demo_config(password)?, ..Options::default() };
-    let served = Served::start(&["production"], options).await?;
-    served.ready().await?;
+    let served = Served::start_clusters(&["production"], options).await;
+    served.ready().await;
     let team_a = served.app.state.store.summaries().iter().filter(|s| s.namespace == "team-a").count();
     let browser = Browser::start().await?;
     let c = &browser.client;
@@ -420,8 +421,8 @@ async fn shows_the_change_without_a_reload(browser: &Browser) -> anyhow::Result<
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_rides_out_a_network_drop_without_a_reload() -> anyhow::Result<()> {
-    let served = Served::start(&["production"], Options::default()).await?;
-    served.ready().await?;
+    let served = Served::start_clusters(&["production"], Options::default()).await;
+    served.ready().await;
     let network = fluxboard_e2e::FlakyNetwork::start(served.url.trim_start_matches("http://").to_owned()).await?;
     let browser = Browser::start().await?;
     open_alert_through(&browser, &network).await?;
@@ -437,8 +438,8 @@ async fn the_page_rides_out_a_network_drop_without_a_reload() -> anyhow::Result<
 /// and goes on live, with the change made meanwhile and without a reload.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_moves_to_another_replica_without_a_reload() -> anyhow::Result<()> {
-    let served = Served::start(&["production"], Options::default()).await?;
-    served.ready().await?;
+    let served = Served::start_clusters(&["production"], Options::default()).await;
+    served.ready().await;
     let network = fluxboard_e2e::FlakyNetwork::start(served.url.trim_start_matches("http://").to_owned()).await?;
     let browser = Browser::start().await?;
     open_alert_through(&browser, &network).await?;
@@ -488,8 +489,8 @@ async fn displayed(browser: &Browser, css: &str) -> anyhow::Result<bool> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_a_phone_nothing_pans_the_list_is_cards_and_actions_fold_into_a_menu() -> anyhow::Result<()> {
     let options = Options { identity: Some(fluxboard::demo::demo_identity()), ..Options::default() };
-    let served = Served::start(&["production", "staging"], options).await?;
-    served.ready().await?;
+    let served = Served::start_clusters(&["production", "staging"], options).await;
+    served.ready().await;
     let browser = Browser::start_on(fluxboard_e2e::Screen::Phone).await?;
     let c = &browser.client;
     // The overview: the header folds behind Menu, which opens the navigation.
@@ -579,8 +580,8 @@ async fn on_a_phone_nothing_pans_the_list_is_cards_and_actions_fold_into_a_menu(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_a_wall_screen_the_pages_use_the_width_and_the_wall_fits_without_scrolling() -> anyhow::Result<()> {
-    let served = Served::start(&["production", "staging"], Options::default()).await?;
-    served.ready().await?;
+    let served = Served::start_clusters(&["production", "staging"], Options::default()).await;
+    served.ready().await;
     // A small laptop: the list and the detail page fit too.
     let laptop = Browser::start_on(fluxboard_e2e::Screen::Window(1024, 768)).await?;
     visit(&laptop, &served, "/resources", "[data-testid=row]", "laptop-list").await?;
@@ -625,8 +626,8 @@ async fn on_a_wall_screen_the_pages_use_the_width_and_the_wall_fits_without_scro
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_wall_shows_an_anonymous_viewer_the_fleet_live_and_offers_no_controls() -> anyhow::Result<()> {
-    let served = Served::start(&["production", "staging"], Options::default()).await?;
-    served.ready().await?;
+    let served = Served::start_clusters(&["production", "staging"], Options::default()).await;
+    served.ready().await;
     let browser = Browser::start_on(fluxboard_e2e::Screen::Window(1920, 1080)).await?;
     let c = &browser.client;
     c.goto(&format!("{}/wall", served.url)).await?;
@@ -722,8 +723,8 @@ async fn a_keyboard_user_skips_moves_through_rows_keeps_focus_across_live_update
 -> anyhow::Result<()> {
     use fantoccini::key::Key;
     let options = Options { identity: Some(fluxboard::demo::demo_identity()), ..Options::default() };
-    let served = Served::start(&["production"], options).await?;
-    served.ready().await?;
+    let served = Served::start_clusters(&["production"], options).await;
+    served.ready().await;
     let browser = Browser::start().await?;
     let c = &browser.client;
     c.goto(&format!("{}/resources?ns=team-a&sort=name", served.url)).await?;
@@ -881,8 +882,8 @@ async fn a_keyboard_user_skips_moves_through_rows_keeps_focus_across_live_update
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_words_agree_and_explain_what_to_do_and_why_a_viewer_sees_what_they_see() -> anyhow::Result<()> {
-    let served = Served::start(&["production", "staging"], Options::default()).await?;
-    served.ready().await?;
+    let served = Served::start_clusters(&["production", "staging"], Options::default()).await;
+    served.ready().await;
     let browser = Browser::start().await?;
     let c = &browser.client;
     c.goto(&format!("{}/", served.url)).await?;
@@ -920,8 +921,8 @@ async fn the_words_agree_and_explain_what_to_do_and_why_a_viewer_sees_what_they_
 
     // A stalled HelmRelease: Reset failures first, and why.
     let admin = Options { identity: Some(fluxboard::demo::demo_identity()), ..Options::default() };
-    let served_admin = Served::start(&["production"], admin).await?;
-    served_admin.ready().await?;
+    let served_admin = Served::start_clusters(&["production"], admin).await;
+    served_admin.ready().await;
     let deadline = tokio::time::Instant::now() + fluxboard_e2e::DEADLINE;
     let stalled_release = loop {
         let found = served_admin
@@ -959,8 +960,8 @@ async fn the_words_agree_and_explain_what_to_do_and_why_a_viewer_sees_what_they_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn axe_core_finds_no_critical_or_serious_violations() -> anyhow::Result<()> {
     let options = Options { identity: Some(fluxboard::demo::demo_identity()), ..Options::default() };
-    let served = Served::start(&["production", "staging"], options).await?;
-    served.ready().await?;
+    let served = Served::start_clusters(&["production", "staging"], options).await;
+    served.ready().await;
     let browser = Browser::start().await?;
     let pages = [
         ("overview", "/", "[data-testid=count-total]"),

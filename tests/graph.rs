@@ -10,8 +10,8 @@ use std::collections::BTreeSet;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn why_the_graph_where_a_commit_is_and_what_runs_where() -> anyhow::Result<()> {
-    let served = Served::start(&["production", "staging"], Options::default()).await?;
-    served.ready().await?;
+    let served = Served::start_clusters(&["production", "staging"], Options::default()).await;
+    served.ready().await;
     let browser = Browser::start().await?;
     let c = &browser.client;
 

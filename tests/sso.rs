@@ -39,8 +39,8 @@ async fn a_person_logs_in_with_sso_and_their_groups_become_roles() -> anyhow::Re
         namespaces: vec!["*".into()],
     });
     let served =
-        Served::start_on(listener, &["production"], Options { identity: None, config, ..Options::default() }).await?;
-    served.ready().await?;
+        Served::start_on(listener, &["production"], Options { identity: None, config, ..Options::default() }).await;
+    served.ready().await;
     let browser = Browser::start().await?;
     let c = &browser.client;
 

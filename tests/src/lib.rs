@@ -9,73 +9,12 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use fantoccini::{Client, ClientBuilder, Locator};
-use fluxboard::demo::{Demo, DemoOptions};
-use fluxboard::{App, Options};
 use tokio::process::{Child, Command};
-use tokio::sync::oneshot;
 
-/// How long anything awaited may take before the test fails.
-pub const DEADLINE: Duration = Duration::from_secs(30);
-
-/// The app serving on 127.0.0.1:0 against emulated clusters.
-pub struct Served {
-    pub demo: Demo,
-    pub app: App,
-    /// `http://127.0.0.1:<port><base>`.
-    pub url: String,
-    _stop: oneshot::Sender<()>,
-}
-
-impl Served {
-    /// Starts emulated `clusters` (instant controllers) and the app.
-    pub async fn start(clusters: &[&str], options: Options) -> anyhow::Result<Served> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        Served::start_on(listener, clusters, options).await
-    }
-
-    /// [`Served::start`] on a listener bound beforehand (when the URL must be known first).
-    pub async fn start_on(
-        listener: tokio::net::TcpListener,
-        clusters: &[&str],
-        options: Options,
-    ) -> anyhow::Result<Served> {
-        let demo = Demo::start(&DemoOptions {
-            clusters: clusters.iter().map(|c| (*c).to_owned()).collect(),
-            objects: None,
-            realistic_timing: false,
-        })
-        .await?;
-        let app = App::start(demo.clusters().await?, &options).await?;
-        let url = format!("http://{}{}", listener.local_addr()?, app.state.base_path);
-        let (stop, stopped) = oneshot::channel::<()>();
-        let service = app.service();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, service)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.await;
-                })
-                .await;
-        });
-        Ok(Served { demo, app, url, _stop: stop })
-    }
-
-    /// Waits until every cluster's caches are synced.
-    pub async fn ready(&self) -> anyhow::Result<()> {
-        let deadline = tokio::time::Instant::now() + DEADLINE;
-        loop {
-            let clusters = self.app.state.store.clusters();
-            if clusters.len() == self.app.state.clusters.len()
-                && clusters.iter().all(|c| c.state == fluxboard_model::api::ConnectionState::Connected)
-            {
-                return Ok(());
-            }
-            if tokio::time::Instant::now() > deadline {
-                bail!("the app's caches did not sync: {clusters:?}");
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
+/// The app serving on 127.0.0.1:0 against emulated clusters: the shared fixture, which serves
+/// through `App::serve` (the production accept loop) as the API tests do.
+pub use fluxboard_test_support::TestApp as Served;
+pub use fluxboard_test_support::{DEADLINE, free_port, poll_until};
 
 /// The screen a browser test looks through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -372,12 +311,6 @@ impl OidcProvider {
 /// Seconds since the epoch (as the web app's clock reads it).
 pub fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
-}
-
-/// A free port on 127.0.0.1 (for servers that must be told their port before they start).
-pub fn free_port() -> anyhow::Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(listener.local_addr()?.port())
 }
 
 /// A TCP proxy in front of the app, whose "network" a test can cut and restore: cutting closes
