@@ -13,7 +13,6 @@ use sha2::Digest as _;
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -127,14 +126,19 @@ fn too_many(limited: crate::auth::limiter::Limited) -> Response {
     response
 }
 
-/// The checks every login request passes first: a readable body, then same origin and JSON.
-async fn login_body(
+/// What every login request passes first (a readable body, same origin, JSON, the form `T`;
+/// `usage` says what to send otherwise): the client's address and the form.
+async fn login_form<T: serde::de::DeserializeOwned>(
     state: &AppState,
     headers: &HeaderMap,
-    body: axum::body::Body,
-) -> Result<Bytes, crate::http::RequestError> {
-    let body = crate::http::read_body(body).await?;
-    crate::http::json_body(&state.hosts, headers, Ok(body))
+    request: axum::extract::Request,
+    usage: &'static str,
+) -> Result<(String, T), ApiError> {
+    let addr = request.extensions().get::<ConnectInfo<SocketAddr>>().cloned();
+    let body = crate::http::read_body(request.into_body()).await?;
+    let body = crate::http::json_body(&state.hosts, headers, Ok(body))?;
+    let form = serde_json::from_slice(&body).map_err(|_| ApiError::bad_request(usage))?;
+    Ok((client(state, addr.as_ref(), headers), form))
 }
 
 /// The client's address for rate limiting: the socket's peer, or, when the peer is a trusted
@@ -216,13 +220,10 @@ pub(crate) async fn login(
     headers: HeaderMap,
     request: axum::extract::Request,
 ) -> Response {
-    let addr = request.extensions().get::<ConnectInfo<SocketAddr>>().cloned();
-    let body = match login_body(&state, &headers, request.into_body()).await {
-        Ok(b) => b,
-        Err(r) => return ApiError::from(r).into_response(),
-    };
-    let Ok(form) = serde_json::from_slice::<LocalLogin>(&body) else {
-        return ApiError::bad_request("send {\"username\": ..., \"password\": ...}").into_response();
+    let usage = "send {\"username\": ..., \"password\": ...}";
+    let (address, form) = match login_form::<LocalLogin>(&state, &headers, request, usage).await {
+        Ok(found) => found,
+        Err(err) => return err.into_response(),
     };
     // Bounded before anything is kept: a long name never becomes a limiter key.
     if form.username.is_empty() || form.username.len() > crate::auth::limiter::MAX_USERNAME {
@@ -235,7 +236,6 @@ pub(crate) async fn login(
     if form.password.len() > MAX_PASSWORD {
         return ApiError::bad_request(format!("the password is longer than {MAX_PASSWORD} bytes")).into_response();
     }
-    let address = client(&state, addr.as_ref(), &headers);
     if let Err(wait) = state.limiter.hit(&format!("addr:{address}"), PER_ADDRESS).await {
         tracing::warn!(target: "audit", address, username = form.username, "login rate limited (address)");
         return too_many(wait);
@@ -297,15 +297,10 @@ pub(crate) async fn token(
     if !state.config.auth.kubernetes_token {
         return ApiError::not_found("Kubernetes token login is not enabled").into_response();
     }
-    let addr = request.extensions().get::<ConnectInfo<SocketAddr>>().cloned();
-    let body = match login_body(&state, &headers, request.into_body()).await {
-        Ok(b) => b,
-        Err(r) => return ApiError::from(r).into_response(),
+    let (address, form) = match login_form::<TokenLogin>(&state, &headers, request, "send {\"token\": ...}").await {
+        Ok(found) => found,
+        Err(err) => return err.into_response(),
     };
-    let Ok(form) = serde_json::from_slice::<TokenLogin>(&body) else {
-        return ApiError::bad_request("send {\"token\": ...}").into_response();
-    };
-    let address = client(&state, addr.as_ref(), &headers);
     if let Err(wait) = state.limiter.hit(&format!("addr:{address}"), PER_ADDRESS).await {
         return too_many(wait);
     }
