@@ -18,6 +18,9 @@ use crate::state::AppState;
 /// Latency buckets, in seconds.
 const BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
+/// Counters by two labels (action and result, method and result).
+type Labelled = Mutex<BTreeMap<(String, String), u64>>;
+
 /// The counters behind `/metrics`.
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -26,8 +29,8 @@ pub struct Metrics {
     pub clients_cut_off: AtomicU64,
     /// Connections closed because the client accepted nothing for the write timeout.
     pub connections_stalled: Arc<AtomicU64>,
-    actions: Mutex<BTreeMap<(String, String), u64>>,
-    logins: Mutex<BTreeMap<(String, String), u64>>,
+    actions: Labelled,
+    logins: Labelled,
     latency: Mutex<BTreeMap<&'static str, Histogram>>,
 }
 
@@ -38,25 +41,20 @@ struct Histogram {
     count: u64,
 }
 
+/// Adds one to the counter labelled `(first, second)`.
+fn count(counters: &Labelled, first: &str, second: &str) {
+    *counters.lock().unwrap_or_else(|e| e.into_inner()).entry((first.to_owned(), second.to_owned())).or_default() += 1;
+}
+
 impl Metrics {
     /// Counts an action attempt by its outcome (`accepted`, `refused`, `failed`).
     pub fn action(&self, action: &str, result: &str) {
-        *self
-            .actions
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry((action.to_owned(), result.to_owned()))
-            .or_default() += 1;
+        count(&self.actions, action, result);
     }
 
     /// Counts a login attempt (`local`, `token`, `oidc`; `success` or `failure`).
     pub fn login(&self, method: &str, result: &str) {
-        *self
-            .logins
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry((method.to_owned(), result.to_owned()))
-            .or_default() += 1;
+        count(&self.logins, method, result);
     }
 
     fn observe(&self, route: &'static str, seconds: f64) {
@@ -129,24 +127,26 @@ pub(crate) async fn render(State(state): State<Arc<AppState>>) -> impl IntoRespo
             );
         }
     }
-    let name = family(&mut out, "fluxboard_sse_clients", "gauge", "Connected event-stream clients.");
-    let _ = writeln!(out, "{name} {}", m.sse_clients.load(Ordering::Relaxed));
-    let name = family(&mut out, "fluxboard_sse_events_sent_total", "counter", "Events sent to stream clients.");
-    let _ = writeln!(out, "{name} {}", m.events_sent.load(Ordering::Relaxed));
-    let name = family(
-        &mut out,
-        "fluxboard_sse_clients_cut_off_total",
-        "counter",
-        "Stream clients disconnected for reading too slowly.",
-    );
-    let _ = writeln!(out, "{name} {}", m.clients_cut_off.load(Ordering::Relaxed));
-    let name = family(
-        &mut out,
-        "fluxboard_connections_stalled_total",
-        "counter",
-        "Connections closed because the client accepted nothing for the write timeout.",
-    );
-    let _ = writeln!(out, "{name} {}", m.connections_stalled.load(Ordering::Relaxed));
+    let scalars = [
+        ("fluxboard_sse_clients", "gauge", "Connected event-stream clients.", &m.sse_clients),
+        ("fluxboard_sse_events_sent_total", "counter", "Events sent to stream clients.", &m.events_sent),
+        (
+            "fluxboard_sse_clients_cut_off_total",
+            "counter",
+            "Stream clients disconnected for reading too slowly.",
+            &m.clients_cut_off,
+        ),
+        (
+            "fluxboard_connections_stalled_total",
+            "counter",
+            "Connections closed because the client accepted nothing for the write timeout.",
+            &*m.connections_stalled,
+        ),
+    ];
+    for (name, kind, help, value) in scalars {
+        let name = family(&mut out, name, kind, help);
+        let _ = writeln!(out, "{name} {}", value.load(Ordering::Relaxed));
+    }
     let name = family(&mut out, "fluxboard_actions_total", "counter", "Action attempts by action and result.");
     for ((action, result), n) in m.actions.lock().unwrap_or_else(|e| e.into_inner()).iter() {
         let _ = writeln!(out, "{name}{{action=\"{}\",result=\"{}\"}} {n}", label(action), label(result));
