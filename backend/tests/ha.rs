@@ -6,10 +6,10 @@ mod common;
 
 use std::process::Stdio;
 
-use common::{DEADLINE, Redis, call, free_port, wait_for};
+use common::{DEADLINE, Redis, call, free_port, login, wait_for};
 use fluxboard::demo::{Demo, DemoOptions, demo_config};
 use fluxboard_model::api::Snapshot;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::io::AsyncBufReadExt as _;
 use tokio::process::{Child, Command};
 
@@ -81,15 +81,7 @@ async fn two_processes_share_sessions_converge_and_survive_one_dying() {
     let log: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
     assert!(log["level"].is_string() && log["fields"]["message"].is_string(), "{log}");
 
-    let (status, _, cookie) = call(
-        reqwest::Method::POST,
-        &format!("{a_url}/auth/login"),
-        None,
-        Some(json!({"username": "viewer", "password": PASSWORD})),
-    )
-    .await;
-    assert_eq!(status, 200);
-    let cookie = cookie.unwrap();
+    let cookie = login(&a_url, "viewer", PASSWORD).await;
     assert_eq!(call(reqwest::Method::GET, &format!("{b_url}/api/v1/me"), Some(&cookie), None).await.0, 200);
 
     // Both streams show the same fleet (retried: the emulated controllers keep working).

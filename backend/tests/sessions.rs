@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Redis, call, wait_for};
+use common::{Redis, call, login, wait_for};
 use fluxboard::config::SessionStoreKind;
 use fluxboard::demo::{Demo, DemoOptions, demo_config};
 use fluxboard::{App, Options};
@@ -60,15 +60,7 @@ async fn a_session_made_on_one_replica_works_on_the_other() {
     let (a_app, a, stop_a) = replica(&demo, &redis).await;
     let (b_app, b, _stop_b) = replica(&demo, &redis).await;
 
-    let (status, _, cookie) = call(
-        reqwest::Method::POST,
-        &format!("{a}/auth/login"),
-        None,
-        Some(json!({"username": "operator", "password": PASSWORD})),
-    )
-    .await;
-    assert_eq!(status, 200);
-    let cookie = cookie.expect("a session cookie");
+    let cookie = login(&a, "operator", PASSWORD).await;
     let (status, me, _) = call(reqwest::Method::GET, &format!("{b}/api/v1/me"), Some(&cookie), None).await;
     assert_eq!(status, 200, "the other replica knows the session: {me}");
     assert_eq!(me["user"], "operator");
@@ -102,22 +94,14 @@ async fn idle_and_absolute_expiry_end_sessions() {
     let demo = one_cluster().await;
     let (_a, a, _stop) = replica(&demo, &redis).await;
     let mut conn = redis::Client::open(redis.url.as_str()).unwrap().get_multiplexed_async_connection().await.unwrap();
-    let login = || async {
-        let (status, _, cookie) = call(
-            reqwest::Method::POST,
-            &format!("{a}/auth/login"),
-            None,
-            Some(json!({"username": "viewer", "password": PASSWORD})),
-        )
-        .await;
-        assert_eq!(status, 200);
-        let cookie = cookie.unwrap();
+    let new_session = || async {
+        let cookie = login(&a, "viewer", PASSWORD).await;
         let id = cookie.split_once('=').unwrap().1.to_owned();
         (cookie, format!("fluxboard:session:{id}"))
     };
 
     // Idle: the store forgets the session when its inactivity deadline passes.
-    let (cookie, key) = login().await;
+    let (cookie, key) = new_session().await;
     let _: () = conn.expire(&key, 600).await.unwrap();
     assert_eq!(call(reqwest::Method::GET, &format!("{a}/api/v1/me"), Some(&cookie), None).await.0, 200);
     let ttl: i64 = conn.ttl(&key).await.unwrap();
@@ -132,7 +116,7 @@ async fn idle_and_absolute_expiry_end_sessions() {
     assert_eq!(call(reqwest::Method::GET, &format!("{a}/api/v1/me"), Some(&cookie), None).await.0, 401);
 
     // Absolute: a session older than the absolute lifetime ends, however active it is.
-    let (cookie, key) = login().await;
+    let (cookie, key) = new_session().await;
     assert_eq!(call(reqwest::Method::GET, &format!("{a}/api/v1/me"), Some(&cookie), None).await.0, 200);
     // Edit the stored record as text (its id is a 128-bit number that a JSON value would round).
     let raw: String = conn.get(&key).await.unwrap();
@@ -152,13 +136,7 @@ async fn a_removed_or_repassworded_user_loses_access_at_once() {
     let redis = Redis::start().await;
     let demo = one_cluster().await;
     let (_a_app, a, _stop_a) = replica(&demo, &redis).await;
-    let login_url = format!("{a}/auth/login");
-    let login = |user: &'static str| {
-        call(reqwest::Method::POST, &login_url, None, Some(json!({"username": user, "password": PASSWORD})))
-    };
-    let (_, _, admin) = login("admin").await;
-    let (_, _, viewer) = login("viewer").await;
-    let (admin, viewer) = (admin.unwrap(), viewer.unwrap());
+    let (admin, viewer) = (login(&a, "admin", PASSWORD).await, login(&a, "viewer", PASSWORD).await);
     // A replica whose configuration changed admin's password and removed viewer.
     let mut changed = demo_config("a-new-password").unwrap();
     changed.auth.local.users.retain(|u| u.username != "viewer");
