@@ -93,7 +93,7 @@ fn picture(graph: &Graph<'_>, q: &GraphQuery) -> Picture {
         if !q.namespace.is_empty() {
             let mut extra: Vec<usize> = shown.iter().flat_map(|&n| graph.upstream(n).map(|e| e.from)).collect();
             extra.retain(|n| !shown.contains(n));
-            fluxboard_model::graph::sort_indices(&mut extra, &|a, b| a.cmp(&b));
+            fluxboard_model::order::sort_indices(&mut extra, &|a, b| a.cmp(&b));
             extra.dedup();
             shown.extend(extra);
         }
@@ -102,7 +102,7 @@ fn picture(graph: &Graph<'_>, q: &GraphQuery) -> Picture {
         match graph.nodes.iter().position(|n| n.key() == q.focus) {
             Some(n) => {
                 let mut hood = graph.neighbourhood(n);
-                fluxboard_model::graph::sort_indices(&mut hood, &|a, b| a.cmp(&b));
+                fluxboard_model::order::sort_indices(&mut hood, &|a, b| a.cmp(&b));
                 hood
             }
             None => Vec::new(),

@@ -124,7 +124,9 @@ pub(crate) fn ResourceList() -> impl IntoView {
         let targets: Vec<_> = live.fleet.with_untracked(|f| {
             let mut t: Vec<_> =
                 chosen.iter().filter_map(|k| f.objects.get(k)).map(|r| crate::actions::target_of(&r.summary)).collect();
-            t.sort_by(|a, b| (&a.cluster, &a.namespace, &a.name).cmp(&(&b.cluster, &b.namespace, &b.name)));
+            fluxboard_model::order::sort_by(&mut t, &|a, b| {
+                (&a.cluster, &a.namespace, &a.name).cmp(&(&b.cluster, &b.namespace, &b.name))
+            });
             t
         });
         if !targets.is_empty() {

@@ -53,7 +53,7 @@ pub(crate) fn Overview() -> impl IntoView {
                 .filter(|r| !crate::why::is_beneath(&causes, &fluxboard_model::view::key(&r.summary)))
                 .filter_map(|r| attention(&r.summary, now).map(|why| ((*r.summary).clone(), why)))
                 .collect();
-            list.sort_by(|a, b| {
+            fluxboard_model::order::sort_by(&mut list, &|a, b| {
                 (severity(a.0.health), &a.0.namespace, &a.0.name, &a.0.kind, &a.0.cluster).cmp(&(
                     severity(b.0.health),
                     &b.0.namespace,
@@ -100,7 +100,7 @@ pub(crate) fn Overview() -> impl IntoView {
                                     href=list_of(Filter { health: HealthFilter::Is(h), ..Filter::default() })
                                     class=format!("card {}", health_class(h))
                                 >
-                                    <span class="card-count" class:zero=move || count() == 0 data-testid=format!("count-{}", label.to_lowercase())>
+                                    <span class="card-count" class:zero=move || count() == 0 data-testid=format!("count-{}", label.to_ascii_lowercase())>
                                         {count}
                                     </span>
                                     <span class="card-label">{label}</span>

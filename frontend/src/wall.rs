@@ -68,7 +68,7 @@ pub(crate) fn Wall() -> impl IntoView {
                             None => counts.push((r.summary.health, 1)),
                         }
                     }
-                    counts.sort_by_key(|(h, _)| severity(*h));
+                    fluxboard_model::order::sort_by(&mut counts, &|a, b| severity(a.0).cmp(&severity(b.0)));
                     Tile { name: c.name.clone(), state: c.state, total, counts }
                 })
                 .collect::<Vec<_>>()
@@ -85,7 +85,7 @@ pub(crate) fn Wall() -> impl IntoView {
                 .map(|r| (*r.summary).clone())
                 .collect();
             // Worst first; within a health, the longest-standing first.
-            list.sort_by(|a, b| {
+            fluxboard_model::order::sort_by(&mut list, &|a, b| {
                 (severity(a.health), &a.last_transition_time, &a.cluster, &a.namespace, &a.name).cmp(&(
                     severity(b.health),
                     &b.last_transition_time,

@@ -50,7 +50,10 @@ pub(crate) struct Causes(pub(crate) Memo<Arc<CauseMap>>);
 
 impl Causes {
     pub(crate) fn new(live: Live) -> Causes {
-        Causes(Memo::new(move |_| live.fleet.with(|f| Arc::new(compute(f.objects.values().map(|r| &*r.summary))))))
+        // Only changes that can change a cause rerun it (not a Ready object's new message).
+        Causes(Memo::new(move |_| {
+            live.fleet.with_causes(|f| Arc::new(compute(f.objects.values().map(|r| &*r.summary))))
+        }))
     }
 
     /// The "blocked by" line of an object, if something upstream blocks it.
@@ -85,7 +88,7 @@ fn compute<'a>(summaries: impl Iterator<Item = &'a fluxboard_model::Summary>) ->
     }
     for list in out.0.values_mut().map(|e| &mut e.blocks) {
         let mut order: Vec<usize> = (0..list.len()).collect();
-        fluxboard_model::graph::sort_indices(&mut order, &|a, b| list[a].0.cmp(&list[b].0));
+        fluxboard_model::order::sort_indices(&mut order, &|a, b| list[a].0.cmp(&list[b].0));
         *list = order.into_iter().map(|i| list[i].clone()).collect();
     }
     out

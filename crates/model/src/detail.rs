@@ -320,7 +320,7 @@ pub fn item_health(group: &str, kind: &str, obj: &Value, now: i64) -> (ItemHealt
         }
         ("", "PersistentVolumeClaim") => match status["phase"].as_str() {
             Some("Bound") => (ItemHealth::Current, "bound".into()),
-            phase => in_progress(format!("claim is {}", phase.unwrap_or("pending").to_lowercase())),
+            phase => in_progress(format!("claim is {}", phase.unwrap_or("pending").to_ascii_lowercase())),
         },
         ("apiextensions.k8s.io", "CustomResourceDefinition") => {
             for c in obj["status"]["conditions"].as_array().into_iter().flatten() {

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::ObjectRef;
 use crate::kinds::{KINDS, RevisionRule, kind_info};
+use crate::order::sort_indices;
 use crate::summary::{Health, Summary};
 
 /// How two objects are related; edges go from upstream to downstream.
@@ -108,12 +109,6 @@ impl<'a> Node<'a> {
     pub fn label(&self) -> String {
         format!("{} {}/{}", self.kind(), self.namespace(), self.name())
     }
-}
-
-/// Sorts indices by `cmp`: every sort of this module goes through this one instantiation (each
-/// `sort_by` with its own closure is another copy of the sort in the browser's bundle).
-pub fn sort_indices(v: &mut [usize], cmp: &dyn Fn(usize, usize) -> std::cmp::Ordering) {
-    v.sort_unstable_by(|&a, &b| cmp(a, b));
 }
 
 /// FNV-1a: the index is probed a few times per object, and SipHash's resistance to chosen keys
@@ -532,7 +527,7 @@ pub fn blocked_line(root: &Hop) -> String {
         Some(r) => {
             let what = match root.health {
                 Health::Suspended => "suspended".to_owned(),
-                _ if root.message.is_empty() => crate::view::health_label(root.health).to_lowercase(),
+                _ if root.message.is_empty() => crate::view::health_label(root.health).to_ascii_lowercase(),
                 _ => root.message.clone(),
             };
             format!("blocked by {} {}/{}: {what}", r.kind, r.namespace, r.name)
@@ -827,7 +822,7 @@ pub fn release_matrix<'a>(summaries: impl IntoIterator<Item = &'a Summary>) -> M
 
 fn matrix_of(mut list: Vec<&Summary>) -> Matrix {
     let mut clusters: Vec<String> = list.iter().map(|s| s.cluster.clone()).collect();
-    clusters.sort();
+    crate::order::sort_by(&mut clusters, &|a, b| a.cmp(b));
     clusters.dedup();
     fn identity(s: &Summary) -> (&str, &str, &str, &str) {
         (&s.kind, &s.namespace, &s.name, &s.group)

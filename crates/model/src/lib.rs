@@ -9,6 +9,7 @@ pub mod auth;
 pub mod detail;
 pub mod graph;
 pub mod kinds;
+pub mod order;
 pub mod summary;
 pub mod view;
 

@@ -165,10 +165,9 @@ impl Filter {
         if self.q.is_empty() {
             return true;
         }
-        let q = self.q.to_lowercase();
         [&s.name, &s.namespace, &s.kind, &s.message, &s.revision, &s.cluster]
             .iter()
-            .any(|f| f.to_lowercase().contains(&q))
+            .any(|f| crate::order::contains_ignoring_ascii_case(f, &self.q))
     }
 }
 
@@ -182,7 +181,7 @@ pub fn sort_by_summary<T>(list: &mut [T], summary: impl Fn(&T) -> &Summary, key:
     fn identity(s: &Summary) -> (&str, &str, &str, &str) {
         (&s.kind, &s.namespace, &s.name, &s.cluster)
     }
-    list.sort_by(|a, b| {
+    crate::order::sort_by(list, &|a, b| {
         let (a, b) = (summary(a), summary(b));
         let primary = match key {
             SortKey::Health => severity(a.health).cmp(&severity(b.health)),

@@ -2,6 +2,7 @@
 //! on Escape or a click on the backdrop, and gives the focus back to what opened it.
 
 use fluxboard_model::action::{Action, Target};
+use fluxboard_model::order::capitalize;
 use leptos::prelude::*;
 use wasm_bindgen::JsCast as _;
 
@@ -170,9 +171,4 @@ fn ReasonField(reason: RwSignal<String>) -> impl IntoView {
             />
         </label>
     }
-}
-
-fn capitalize(text: &str) -> String {
-    let mut chars = text.chars();
-    chars.next().map(|c| c.to_uppercase().collect::<String>() + chars.as_str()).unwrap_or_default()
 }
