@@ -8,20 +8,8 @@ use std::time::Duration;
 
 use fluxboard::auth::{Grant, Identity, Role};
 use fluxboard::{App, Options};
-use fluxboard_e2e::Browser;
+use fluxboard_e2e::{Browser, poll_until};
 use real_cluster::{Cluster, Options as ClusterOptions};
-
-/// Polls `check` until it returns Some, for at most 60 s.
-async fn poll<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> anyhow::Result<T> {
-    let end = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(v) = check() {
-            return Ok(v);
-        }
-        anyhow::ensure!(tokio::time::Instant::now() < end, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(250)).await; // poll interval between checks
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_reconciles_on_the_real_cluster() -> anyhow::Result<()> {
@@ -69,9 +57,9 @@ async fn a_person_reconciles_on_the_real_cluster() -> anyhow::Result<()> {
     }
     browser.screenshot("real-cluster-failing").await;
     // The same Failing verdict kubectl's Ready column gives.
-    let broken = poll("broken to stay Ready=False", || {
-        let obj = cluster.get_json("flux-system", "kustomization", "broken").ok()?;
-        (obj["status"]["observedGeneration"] == -1).then_some(obj)
+    let broken = poll_until("broken to stay Ready=False", Duration::from_secs(60), || {
+        let obj = cluster.get_json("flux-system", "kustomization", "broken").ok();
+        std::future::ready(obj.filter(|obj| obj["status"]["observedGeneration"] == -1))
     })
     .await?;
     anyhow::ensure!(broken["status"]["conditions"].to_string().contains("\"False\""), "{}", broken["status"]);
