@@ -77,13 +77,36 @@ impl Timing {
 /// (source kind, namespace, name, normalized path).
 type ContentKey = (String, String, String, String);
 
-/// The emulated content of sources: what a source holds at a path.
+/// The emulated content of sources: what a source holds at a path, and the Git servers kube-sim
+/// stands in for.
 #[derive(Debug, Default)]
 pub struct Content {
     manifests: RwLock<HashMap<ContentKey, Vec<Value>>>,
+    /// Git server base URLs (no trailing `/`) and the repositories each holds.
+    git_servers: RwLock<HashMap<String, HashSet<String>>>,
 }
 
 impl Content {
+    /// Says that the Git server at `base` (`http://127.0.0.1:8080/git`) holds exactly
+    /// `repositories` (paths under it: `fleet.git`): a GitRepository whose URL is under `base`
+    /// but names none of them fails as source-controller fails when the server answers 404
+    /// (`repository not found`). URLs under no such server are served from the emulated content.
+    pub fn serve_git(&self, base: &str, repositories: &[&str]) {
+        let repositories = repositories.iter().map(|r| r.trim_matches('/').to_owned()).collect();
+        let mut servers = self.git_servers.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        servers.insert(base.trim_end_matches('/').to_owned(), repositories);
+    }
+
+    /// Whether `url` is under a Git server of [`Content::serve_git`] that does not hold it.
+    fn repository_missing(&self, url: &str) -> bool {
+        let servers = self.git_servers.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        servers.iter().any(|(base, repositories)| {
+            url.strip_prefix(base.as_str())
+                .and_then(|rest| rest.strip_prefix('/'))
+                .is_some_and(|repository| !repositories.contains(repository.trim_end_matches('/')))
+        })
+    }
+
     /// Sets what the source `kind/namespace/name` holds at `path`.
     pub fn set(&self, kind: &str, namespace: &str, name: &str, path: &str, objects: Vec<Value>) {
         let key = (kind.to_owned(), namespace.to_owned(), name.to_owned(), normalize(path));
@@ -623,7 +646,25 @@ impl World for SimWorld<'_> {
         self.content.get(source, path)
     }
 
+    fn repository_missing(&self, url: &str) -> bool {
+        self.content.repository_missing(url)
+    }
+
     fn now(&self) -> jiff::Timestamp {
         jiff::Timestamp::now()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Content;
+
+    #[test]
+    fn a_git_server_holds_only_the_repositories_it_was_given() {
+        let content = Content::default();
+        content.serve_git("http://127.0.0.1:8080/git/", &["fleet.git"]);
+        assert!(!content.repository_missing("http://127.0.0.1:8080/git/fleet.git"));
+        assert!(content.repository_missing("http://127.0.0.1:8080/git/does-not-exist.git"));
+        assert!(!content.repository_missing("https://github.com/acme/fleet"), "no server there: emulated content");
     }
 }

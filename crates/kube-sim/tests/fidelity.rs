@@ -183,7 +183,7 @@ async fn a_release_waiting_on_a_dependency_keeps_reconciling() {
         wait_object(&releases, "podinfo", "the wait", |o| condition(o, "Ready").1 == "DependencyNotReady").await;
     assert_eq!(
         condition(&waiting, "Ready").2,
-        "unable to get 'apps/database' dependency: helmreleases.helm.toolkit.fluxcd.io \"database\" not found"
+        "unable to get 'apps/database' dependency: HelmRelease.helm.toolkit.fluxcd.io \"database\" not found"
     );
     assert_eq!(condition(&waiting, "Reconciling"), ("True", "Progressing", "Fulfilling prerequisites"));
     assert_eq!(waiting["status"]["observedGeneration"], -1);

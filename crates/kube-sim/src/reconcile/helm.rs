@@ -453,8 +453,10 @@ fn release_steps(r: &mut Run<'_>) {
     };
     let mut history = history;
     if let Some(message) = scripted_failure(r) {
-        // install.go/upgrade.go `failure`: Released=False, the counter up, a failed release.
-        history.insert(0, snapshot(r, &release, &namespace, number, "failed", &chart, &values_digest));
+        // install.go/upgrade.go `failure`: Released=False, the counter up, a failed release
+        // whose manifest is the inventory.
+        observe(&mut history, snapshot(r, &release, &namespace, number, "failed", &chart, &values_digest));
+        r.record_inventory(&release_objects(r.obj, &release, &namespace, &chart.name, &chart.version));
         history.truncate(max_history(r.obj));
         r.outcome.status["history"] = Value::Array(history);
         let counter = action.counter();
@@ -486,7 +488,7 @@ fn release_steps(r: &mut Run<'_>) {
     for old in history.iter_mut().filter(|h| h["status"] == "deployed") {
         old["status"] = json!("superseded");
     }
-    history.insert(0, snapshot(r, &release, &namespace, number, "deployed", &chart, &values_digest));
+    observe(&mut history, snapshot(r, &release, &namespace, number, "deployed", &chart, &values_digest));
     history.truncate(max_history(r.obj));
     r.outcome.status["history"] = Value::Array(history);
     r.outcome.status["lastReleaseRevision"] = json!(number);
@@ -548,6 +550,8 @@ fn remediate(r: &mut Run<'_>, action: Action, release: &str, namespace: &str) {
     };
     let (reason, message) = if action.uninstalls(r.obj) {
         history[0]["status"] = json!("uninstalled");
+        // No release left in storage: nothing in the inventory.
+        r.outcome.status.as_object_mut().map(|s| s.remove("inventory"));
         ("UninstallSucceeded", format!("Helm uninstall remediation for release {} succeeded", name(&failed)))
     } else {
         let Some(target) =
@@ -591,6 +595,17 @@ fn remediate(r: &mut Run<'_>, action: Action, release: &str, namespace: &str) {
 
 /// How soon a remediated release is tried again (controller-runtime's backoff, roughly).
 const RETRY: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// helm-controller's `observeRelease`: a release of the same name, namespace and version as
+/// the latest snapshot replaces it (an install after an uninstall is version 1 again);
+/// another goes first.
+fn observe(history: &mut Vec<Value>, release: Value) {
+    let same = |h: &Value| ["name", "namespace", "version"].iter().all(|k| h[k] == release[k]);
+    match history.first_mut() {
+        Some(latest) if same(latest) => *latest = release,
+        _ => history.insert(0, release),
+    }
+}
 
 fn max_history(obj: &Value) -> usize {
     obj["spec"]["maxHistory"].as_u64().unwrap_or(5).max(1) as usize

@@ -91,7 +91,7 @@ mod tests {
             "status": {"observedGeneration": -1}});
         assert_eq!(
             ready_condition(&reconcile(FluxKind::ImagePolicy, &policy, &world).status).2,
-            "failed to get the referred ImageRepository: imagerepositories.image.toolkit.fluxcd.io \"app\" not found"
+            "failed to get the referred ImageRepository: ImageRepository.image.toolkit.fluxcd.io \"app\" not found"
         );
         world.put(json!({"kind": "ImageRepository", "metadata": {"name": "app", "namespace": "apps", "generation": 2},
             "status": {"observedGeneration": 1}}));

@@ -255,7 +255,7 @@ mod tests {
             (
                 "False".into(),
                 "DependencyNotReady".into(),
-                "dependency 'apps/infra' not found: kustomizations.kustomize.toolkit.fluxcd.io \"infra\" not found"
+                "dependency 'apps/infra' not found: Kustomization.kustomize.toolkit.fluxcd.io \"infra\" not found"
                     .into()
             )
         );

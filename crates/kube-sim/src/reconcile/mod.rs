@@ -138,6 +138,8 @@ pub(crate) trait World {
     fn get(&self, group: &str, kind: &str, namespace: &str, name: &str) -> Option<Arc<Value>>;
     /// The manifests the source holds at `path`; None when the path does not exist.
     fn manifests(&self, source: &ObjRef, path: &str) -> Option<Vec<Value>>;
+    /// Whether the Git repository at `url` is known not to exist (its server answers 404).
+    fn repository_missing(&self, url: &str) -> bool;
     fn now(&self) -> jiff::Timestamp;
 }
 
@@ -615,18 +617,25 @@ pub(crate) fn chart_source_ready(found: &Value) -> Result<(), String> {
     Ok(())
 }
 
-/// The API server's resource name of a Flux kind (`gitrepositories`).
-pub(crate) fn plural(kind: &str) -> String {
-    let lower = kind.to_lowercase();
-    match lower.strip_suffix('y') {
-        Some(stem) => format!("{stem}ies"),
-        None => format!("{lower}s"),
-    }
+/// The NotFound message of a controller's read: controller-runtime's cache names the Kind, not
+/// the resource, as the API server does (`GitRepository.source.toolkit.fluxcd.io "x" not
+/// found`); the Flux controllers read their kinds through it.
+pub(crate) fn not_found(group: &str, kind: &str, name: &str) -> String {
+    format!("{kind}.{group} \"{name}\" not found")
 }
 
-/// The API server's NotFound message.
-pub(crate) fn not_found(group: &str, kind: &str, name: &str) -> String {
-    format!("{}.{group} \"{name}\" not found", plural(kind))
+/// The inventory entries of `objects` (`id` and version `v`), sorted by id.
+fn inventory_entries(objects: &[Value]) -> Vec<Value> {
+    let mut entries: Vec<Value> = objects
+        .iter()
+        .map(|o| {
+            let (group, version) = crate::resources::split_api_version(o["apiVersion"].as_str().unwrap_or_default());
+            let (namespace, name, kind) = (crate::object::namespace(o), crate::object::name(o), crate::object::kind(o));
+            json!({"id": inventory_id(namespace, name, group, kind), "v": version})
+        })
+        .collect();
+    entries.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
+    entries
 }
 
 /// A wait: the Ready reason and message and when to look again.
@@ -854,16 +863,15 @@ impl<'a> Run<'a> {
         }
     }
 
+    /// Records `objects` as the inventory without applying them (what a failed Helm release's
+    /// manifest lists: helm-controller reads the inventory from the release in storage).
+    pub(crate) fn record_inventory(&mut self, objects: &[Value]) {
+        self.outcome.status["inventory"] = json!({"entries": inventory_entries(objects)});
+    }
+
     /// Applies `objects`, records them as the inventory and prunes what left it.
     pub(crate) fn apply_inventory(&mut self, objects: Vec<Value>) {
-        let mut entries: Vec<Value> = objects
-            .iter()
-            .map(|o| {
-                let (group, version) = crate::resources::split_api_version(o["apiVersion"].as_str().unwrap_or_default());
-                json!({"id": inventory_id(crate::object::namespace(o), crate::object::name(o), group, crate::object::kind(o)), "v": version})
-            })
-            .collect();
-        entries.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
+        let entries = inventory_entries(&objects);
         let prune = self.kind == FluxKind::HelmRelease || self.obj["spec"]["prune"] == true;
         for old in self.outcome.status["inventory"]["entries"].as_array().into_iter().flatten() {
             let (Some(id), Some(version)) = (old["id"].as_str(), old["v"].as_str()) else { continue };
@@ -903,6 +911,7 @@ pub(crate) mod tests {
     pub(crate) struct MapWorld {
         pub(crate) objects: HashMap<(String, String, String), Arc<Value>>,
         pub(crate) manifests: HashMap<String, Vec<Value>>,
+        pub(crate) missing_repositories: Vec<String>,
     }
 
     impl MapWorld {
@@ -922,6 +931,9 @@ pub(crate) mod tests {
         }
         fn manifests(&self, _source: &ObjRef, path: &str) -> Option<Vec<Value>> {
             self.manifests.get(path).cloned()
+        }
+        fn repository_missing(&self, url: &str) -> bool {
+            self.missing_repositories.iter().any(|m| m == url)
         }
         fn now(&self) -> jiff::Timestamp {
             jiff::Timestamp::UNIX_EPOCH
@@ -1058,7 +1070,7 @@ pub(crate) mod tests {
             (
                 "False".into(),
                 "ArtifactFailed".into(),
-                "gitrepositories.source.toolkit.fluxcd.io \"app\" not found".into()
+                "GitRepository.source.toolkit.fluxcd.io \"app\" not found".into()
             )
         );
         assert_eq!(waiting.status["observedGeneration"], -1);

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::{EventType, FluxKind, Run, SOURCE, hex_digest, set_conditions};
+use super::{EventType, FluxKind, Run, SOURCE, Script, hex_digest, set_conditions};
 
 /// The revision a Git, OCI, Bucket or Helm repository source fetches now.
 pub(super) fn upstream_revision(kind: FluxKind, obj: &Value) -> String {
@@ -51,6 +51,14 @@ fn chart_version(wanted: &str, chart: &str) -> String {
 
 impl Run<'_> {
     pub(super) fn source(&mut self) {
+        let url = self.obj["spec"]["url"].as_str().unwrap_or_default();
+        if self.kind == FluxKind::GitRepository && self.world.repository_missing(url) {
+            // The smart HTTP discovery's 404, as go-git reports it (an empty detail).
+            let message =
+                format!("failed to checkout and determine revision: unable to clone '{url}': repository not found: ");
+            self.fail(&Script { stall: false, message, reason: None });
+            return;
+        }
         let revision = upstream_revision(self.kind, self.obj);
         let message = match self.kind {
             FluxKind::GitRepository | FluxKind::OciRepository => format!("stored artifact for revision '{revision}'"),
@@ -131,5 +139,19 @@ mod tests {
         assert!(again.events.is_empty(), "no new artifact, no event");
         obj["metadata"]["annotations"]["sim.fluxboard.dev/upstream"] = json!("b");
         assert_ne!(reconcile(FluxKind::GitRepository, &obj, &world).status["artifact"]["revision"], revision.as_str());
+    }
+
+    /// A repository its server does not hold fails as source-controller's clone does: FetchFailed
+    /// and Ready=False GitOperationFailed, retried, the generation not observed.
+    #[test]
+    fn a_repository_that_does_not_exist_fails_to_clone() {
+        let world =
+            MapWorld { missing_repositories: vec!["https://github.com/acme/app".into()], ..MapWorld::default() };
+        let failed = reconcile(FluxKind::GitRepository, &git("a"), &world);
+        let message = "failed to checkout and determine revision: unable to clone 'https://github.com/acme/app': repository not found: ";
+        assert_eq!(ready_condition(&failed.status), ("False".into(), "GitOperationFailed".into(), message.into()));
+        assert_eq!(cond(&failed.status, "FetchFailed").unwrap()["status"], "True");
+        assert!(failed.status["artifact"].is_null() && failed.requeue_after.is_some());
+        assert!(failed.status["observedGeneration"].is_null());
     }
 }
