@@ -7,18 +7,18 @@
 //! and `api` (actions, audit, controllers, metrics, assets); `app` on top (the router, serving).
 //! `demo` starts emulated clusters.
 
-pub mod api;
+pub(crate) mod api;
 pub mod app;
 pub mod auth;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod fleet;
-pub mod http;
+pub(crate) mod http;
 pub mod state;
 
 pub use app::{App, Options};
 // The paths the binary, the tests and the benchmark use.
-pub use api::{actions, assets};
+pub use api::{actions, assets, audit};
 pub use auth::{config, login};
 pub use fleet::{cluster, stream};
 pub use http::conn;

@@ -177,7 +177,7 @@ async fn refusals_cannot_wipe_the_audit_trail_and_scoped_admins_see_their_part()
         entries.iter().any(|e| e.user == "demo-admin" && e.status == fluxboard_model::action::ResultStatus::Accepted)
     );
     let refused = entries.iter().filter(|e| e.user == "vic").count();
-    assert_eq!(refused, fluxboard::api::audit::REFUSALS_PER_USER, "refusals are limited per user");
+    assert_eq!(refused, fluxboard::audit::REFUSALS_PER_USER, "refusals are limited per user");
 
     // One refused bulk request is one entry, whatever its size.
     let viewer_app = app_as(identity("vera", fluxboard::auth::Role::Viewer, &["*"])).await;

@@ -71,7 +71,7 @@ impl Metrics {
 }
 
 /// Times every request, by route group.
-pub async fn track(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+pub(crate) async fn track(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     let path = req.uri().path();
     let route = if path == "/api/v1/stream" {
         "stream"

@@ -5,6 +5,6 @@
 pub mod actions;
 pub mod assets;
 pub mod audit;
-pub mod controllers;
-pub mod metrics;
-pub mod why;
+pub(crate) mod controllers;
+pub(crate) mod metrics;
+pub(crate) mod why;

@@ -25,7 +25,7 @@ const INVENTORY_LIMIT: usize = 500;
 /// At most this many Events are shown.
 const EVENTS_LIMIT: usize = 100;
 /// What replaces a masked value.
-pub const MASK: &str = "<masked>";
+pub(crate) const MASK: &str = "<masked>";
 
 pub(crate) async fn get_object(
     State(state): State<Arc<AppState>>,
@@ -203,7 +203,7 @@ fn item(id: InventoryId, version: String, health: ItemHealth, message: String) -
 
 /// The object as YAML without managed fields, with Secret values and last-applied
 /// configurations masked.
-pub fn to_masked_yaml(mut obj: Value) -> String {
+pub(crate) fn to_masked_yaml(mut obj: Value) -> String {
     mask(&mut obj);
     serde_yaml::to_string(&obj).unwrap_or_else(|e| format!("# cannot render as YAML: {e}"))
 }

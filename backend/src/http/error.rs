@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use fluxboard_model::api::{ErrorBody, ErrorDetail};
 
 /// The longest error message, in characters.
-pub const MAX_MESSAGE: usize = 1024;
+pub(crate) const MAX_MESSAGE: usize = 1024;
 
 /// An error an API handler returns.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,7 +83,7 @@ impl std::error::Error for ApiError {}
 
 /// `Path<T>` whose rejection (a segment that is not UTF-8, for example) is an [`ApiError`].
 #[derive(Debug)]
-pub struct ApiPath<T>(pub T);
+pub(crate) struct ApiPath<T>(pub(crate) T);
 
 impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> axum::extract::FromRequestParts<S> for ApiPath<T> {
     type Rejection = ApiError;

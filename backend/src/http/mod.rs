@@ -14,13 +14,13 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 pub mod conn;
-pub mod error;
+pub(crate) mod error;
 
 use crate::http::error::{ApiError, Reason};
 use crate::state::AppState;
 
 /// The largest request body any route accepts.
-pub const BODY_LIMIT: usize = 64 * 1024;
+pub(crate) const BODY_LIMIT: usize = 64 * 1024;
 
 /// The Host values this server answers and the origins it trusts, from `externalUrl` and
 /// `allowedHosts`. Empty: any Host is answered and an Origin must name the request's own Host.
@@ -136,7 +136,7 @@ impl Reason for RequestError {
 /// other than `same-origin`/`none`, or an `Origin` that is not this server (scheme included).
 /// Headers that cannot be read, or several `Origin` headers, are refused too. Clients that are
 /// not browsers send neither header and pass.
-pub fn same_origin(headers: &HeaderMap, hosts: &Hosts) -> Result<(), RequestError> {
+pub(crate) fn same_origin(headers: &HeaderMap, hosts: &Hosts) -> Result<(), RequestError> {
     let refused = |why: &str| Err(RequestError::CrossSite(why.to_owned()));
     let mut sites = headers.get_all("sec-fetch-site").iter();
     match (sites.next(), sites.next()) {
@@ -165,7 +165,7 @@ pub fn same_origin(headers: &HeaderMap, hosts: &Hosts) -> Result<(), RequestErro
 }
 
 /// Whether the request says its body is JSON.
-pub fn is_json(headers: &HeaderMap) -> bool {
+pub(crate) fn is_json(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -211,7 +211,7 @@ fn body_error(err: &axum::Error) -> RequestError {
 /// Gives a request's body one total deadline (`Options::body_timeout`, 30 s by default, from
 /// the request's start): a client trickling a byte now and then cannot hold a handler (a timer
 /// between frames, as tower-http's body timeout has, would let it).
-pub async fn body_deadline(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+pub(crate) async fn body_deadline(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     let (parts, body) = req.into_parts();
     let deadline = tokio::time::Instant::now() + state.body_timeout;
     let frames = futures::stream::unfold((body.into_data_stream(), false), move |(mut data, done)| async move {
@@ -235,7 +235,7 @@ pub async fn body_deadline(State(state): State<Arc<AppState>>, req: Request, nex
 /// handler (probes excepted); answers from `/api/` and `/auth/` are never cached and vary by
 /// cookie; HSTS goes out when cookies are marked secure (the server is meant to be reached
 /// over HTTPS).
-pub async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+pub(crate) async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     let path = req.uri().path().to_owned();
     let probe = matches!(path.as_str(), "/healthz" | "/readyz");
     let host = req.headers().get(header::HOST).and_then(|v| v.to_str().ok());
