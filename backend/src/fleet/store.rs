@@ -6,10 +6,18 @@
 //! ended (its client reconnects and resumes or resnapshots), so a slow reader never makes
 //! memory grow.
 //!
+//! Objects are kept in [`SHARDS`] shards by a hash of their cluster and namespace, each with the
+//! sequence number of its last change, so a compressed snapshot recompresses only the shards
+//! that changed since it was last built ([`FleetStore::snapshot_parts`], `fleet::stream`). A
+//! shard's objects go into the snapshot ordered by namespace, kind and name: objects of one
+//! namespace repeat each other's names, sources and revisions, and compress to a third of the
+//! same objects in any order.
+//!
 //! Architecture Invariant: sends happen under the write lock, and subscriptions take their
 //! snapshot or log replay under the read lock, so a subscriber sees every change exactly once.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::hash::BuildHasher as _;
 use std::sync::{Arc, RwLock};
 
 use fluxboard_model::Summary;
@@ -75,12 +83,63 @@ struct Entry {
     json: Arc<str>,
 }
 
+/// How many shards hold the objects: at 65k objects about 130 each (some 70 KB of JSON, a
+/// piece of the compressed snapshot).
+pub const SHARDS: usize = 512;
+
+/// Some of the objects, and the sequence number of their last change (0: never changed).
 #[derive(Debug, Default)]
+struct Shard {
+    objects: HashMap<ObjectRef, Entry>,
+    version: u64,
+}
+
+#[derive(Debug)]
 struct Inner {
     seq: u64,
-    objects: HashMap<ObjectRef, Entry>,
+    shards: Vec<Shard>,
+    /// Which shard an object is in.
+    hasher: std::collections::hash_map::RandomState,
     clusters: BTreeMap<String, (ClusterStatus, Arc<str>)>,
     log: VecDeque<Arc<Delta>>,
+}
+
+impl Default for Inner {
+    fn default() -> Inner {
+        Inner {
+            seq: 0,
+            shards: (0..SHARDS).map(|_| Shard::default()).collect(),
+            hasher: std::collections::hash_map::RandomState::new(),
+            clusters: BTreeMap::new(),
+            log: VecDeque::new(),
+        }
+    }
+}
+
+impl Inner {
+    fn shard_of(&self, key: &ObjectRef) -> usize {
+        (self.hasher.hash_one((&key.cluster, &key.namespace)) % SHARDS as u64) as usize
+    }
+
+    fn entry(&self, key: &ObjectRef) -> Option<&Entry> {
+        self.shards[self.shard_of(key)].objects.get(key)
+    }
+
+    /// Every object, shard by shard.
+    fn entries(&self) -> impl Iterator<Item = (&ObjectRef, &Entry)> {
+        self.shards.iter().flat_map(|s| s.objects.iter())
+    }
+}
+
+/// What a compressed snapshot is made of ([`FleetStore::snapshot_parts`]).
+#[derive(Debug)]
+pub struct SnapshotParts {
+    pub seq: u64,
+    /// The snapshot's JSON up to its first object: `{"id":...,"clusters":[...],"objects":[`.
+    pub head: String,
+    /// Per shard: the sequence number of its last change, and the JSON of its visible objects
+    /// when that is not the version the caller already has.
+    pub shards: Vec<(u64, Option<Vec<Arc<str>>>)>,
 }
 
 /// The fleet store.
@@ -122,8 +181,8 @@ impl FleetStore {
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
         let fresh: HashMap<ObjectRef, Summary> = summaries.into_iter().map(|s| (ObjectRef::of(&s), s)).collect();
         let gone: Vec<ObjectRef> = inner
-            .objects
-            .keys()
+            .entries()
+            .map(|(k, _)| k)
             .filter(|k| k.cluster == cluster && k.group == group && k.kind == kind && !fresh.contains_key(*k))
             .cloned()
             .collect();
@@ -138,7 +197,7 @@ impl FleetStore {
     /// Forgets every object of a cluster (for example when it is removed).
     pub fn clear_cluster(&self, cluster: &str) {
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
-        let gone: Vec<ObjectRef> = inner.objects.keys().filter(|k| k.cluster == cluster).cloned().collect();
+        let gone: Vec<ObjectRef> = inner.entries().map(|(k, _)| k).filter(|k| k.cluster == cluster).cloned().collect();
         for key in gone {
             self.delete_locked(&mut inner, &key);
         }
@@ -164,7 +223,7 @@ impl FleetStore {
     /// One object's summary.
     pub fn get(&self, key: &ObjectRef) -> Option<Arc<Summary>> {
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
-        inner.objects.get(key).map(|e| e.summary.clone())
+        inner.entry(key).map(|e| e.summary.clone())
     }
 
     /// How many objects each cluster holds per health (counted under the read lock, nothing
@@ -172,7 +231,7 @@ impl FleetStore {
     pub fn counts(&self) -> BTreeMap<(String, &'static str), u64> {
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
         let mut counts: BTreeMap<(&str, &'static str), u64> = BTreeMap::new();
-        for entry in inner.objects.values() {
+        for (_, entry) in inner.entries() {
             let health = fluxboard_model::view::health_label(entry.summary.health);
             *counts.entry((entry.summary.cluster.as_str(), health)).or_default() += 1;
         }
@@ -187,7 +246,7 @@ impl FleetStore {
     /// Every summary, sorted by identity (for tests and comparisons with the cluster).
     pub fn summaries(&self) -> Vec<Arc<Summary>> {
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
-        let mut all: Vec<_> = inner.objects.iter().collect();
+        let mut all: Vec<_> = inner.entries().collect();
         all.sort_by(|a, b| a.0.cmp(b.0));
         all.into_iter().map(|(_, e)| e.summary.clone()).collect()
     }
@@ -230,8 +289,39 @@ impl FleetStore {
         (inner.seq, self.snapshot_json(&inner, visible))
     }
 
-    fn snapshot_json(&self, inner: &Inner, visible: &Visibility) -> String {
-        let mut out = String::with_capacity(64 + inner.objects.len() * 512);
+    /// What a compressed snapshot of what `visible` allows is made of: its head, and the
+    /// objects of every shard whose version is not the one in `known` (the versions the caller
+    /// built its pieces from, by shard; missing ones count as unknown).
+    pub fn snapshot_parts(&self, visible: &Visibility, known: &[u64]) -> SnapshotParts {
+        let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        let shards = inner
+            .shards
+            .iter()
+            .enumerate()
+            .map(|(i, shard)| {
+                if known.get(i) == Some(&shard.version) {
+                    return (shard.version, None);
+                }
+                let mut objects: Vec<(&ObjectRef, &Entry)> =
+                    shard.objects.iter().filter(|(_, e)| visible(&e.summary.cluster, &e.summary.namespace)).collect();
+                objects.sort_unstable_by(|(a, _), (b, _)| {
+                    (&a.cluster, &a.namespace, &a.kind, &a.name, &a.group).cmp(&(
+                        &b.cluster,
+                        &b.namespace,
+                        &b.kind,
+                        &b.name,
+                        &b.group,
+                    ))
+                });
+                (shard.version, Some(objects.into_iter().map(|(_, e)| e.json.clone()).collect()))
+            })
+            .collect();
+        SnapshotParts { seq: inner.seq, head: self.snapshot_head(&inner, visible), shards }
+    }
+
+    /// The snapshot's JSON up to its first object.
+    fn snapshot_head(&self, inner: &Inner, visible: &Visibility) -> String {
+        let mut out = String::with_capacity(256 * (inner.clusters.len() + 1));
         out.push_str(&format!("{{\"id\":\"{}\",\"clusters\":[", EventId { epoch: self.epoch, seq: inner.seq }));
         let mut first = true;
         for (status, json) in inner.clusters.values() {
@@ -245,8 +335,15 @@ impl FleetStore {
             out.push_str(json);
         }
         out.push_str("],\"objects\":[");
+        out
+    }
+
+    fn snapshot_json(&self, inner: &Inner, visible: &Visibility) -> String {
+        let objects: usize = inner.shards.iter().map(|s| s.objects.len()).sum();
+        let mut out = self.snapshot_head(inner, visible);
+        out.reserve(16 + objects * 512);
         let mut first = true;
-        for entry in inner.objects.values() {
+        for (_, entry) in inner.entries() {
             if !visible(&entry.summary.cluster, &entry.summary.namespace) {
                 continue;
             }
@@ -262,21 +359,25 @@ impl FleetStore {
 
     fn upsert_locked(&self, inner: &mut Inner, summary: Summary) {
         let key = ObjectRef::of(&summary);
-        if inner.objects.get(&key).is_some_and(|e| *e.summary == summary) {
+        let shard = inner.shard_of(&key);
+        if inner.shards[shard].objects.get(&key).is_some_and(|e| *e.summary == summary) {
             return;
         }
         let json: Arc<str> = serde_json::to_string(&summary).unwrap_or_default().into();
         let (cluster, namespace) = (summary.cluster.clone(), summary.namespace.clone());
-        inner.objects.insert(key, Entry { summary: Arc::new(summary), json: json.clone() });
+        inner.shards[shard].objects.insert(key, Entry { summary: Arc::new(summary), json: json.clone() });
         self.push(inner, event::UPSERT, json, cluster, namespace);
+        inner.shards[shard].version = inner.seq;
     }
 
     fn delete_locked(&self, inner: &mut Inner, key: &ObjectRef) {
-        if inner.objects.remove(key).is_none() {
+        let shard = inner.shard_of(key);
+        if inner.shards[shard].objects.remove(key).is_none() {
             return;
         }
         let json: Arc<str> = serde_json::to_string(key).unwrap_or_default().into();
         self.push(inner, event::DELETE, json, key.cluster.clone(), key.namespace.clone());
+        inner.shards[shard].version = inner.seq;
     }
 
     fn push(&self, inner: &mut Inner, event: &'static str, data: Arc<str>, cluster: String, namespace: String) {

@@ -18,7 +18,6 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
-use std::io::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -31,6 +30,7 @@ use futures::StreamExt as _;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::auth::Identity;
+use crate::fleet::gzip::{self, Piece};
 use crate::fleet::store::{Delta, FleetStore, Start, Subscription, Visibility, sse_frame};
 use crate::http::error::ApiError;
 use crate::state::AppState;
@@ -113,14 +113,17 @@ pub(crate) async fn stream(
     state.metrics.sse_clients.fetch_add(1, Ordering::Relaxed);
     let guard = ClientGuard(state.clone());
     let shutdown = state.shutdown.subscribe();
-    let mut check = tokio::time::interval(SESSION_CHECK);
-    check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut keep_alive = tokio::time::interval_at(tokio::time::Instant::now() + KEEP_ALIVE, KEEP_ALIVE);
-    keep_alive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let watch = SessionWatch { id: session_id, identity, check, keep_alive, _slot: slot };
+    // Only a logged-in stream has a session to check.
+    let check = session_id.map(|_| {
+        let mut check = tokio::time::interval(SESSION_CHECK);
+        check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        check
+    });
+    let watch = SessionWatch { id: session_id, identity, check, keep_alive: KeepAlive::new(KEEP_ALIVE), _slot: slot };
     let start = (sub.changes, visible, guard, shutdown, watch);
-    let live =
-        futures::stream::unfold(start, move |(mut changes, visible, guard, mut shutdown, mut watch)| async move {
+    let live = futures::stream::unfold(
+        start,
+        move |(mut changes, visible, guard, mut shutdown, mut watch)| async move {
             loop {
                 // The server is shutting down: end the stream so the browser reconnects elsewhere.
                 if *shutdown.borrow() {
@@ -129,10 +132,13 @@ pub(crate) async fn stream(
                 let next = tokio::select! {
                     next = changes.recv() => next,
                     _ = shutdown.changed() => return None,
-                    _ = watch.keep_alive.tick() => {
-                        return Some((bytes::Bytes::from_static(b":\n\n"), (changes, visible, guard, shutdown, watch)));
+                    () = watch.keep_alive.timer.as_mut() => {
+                        if watch.keep_alive.due() {
+                            return Some((bytes::Bytes::from_static(b":\n\n"), (changes, visible, guard, shutdown, watch)));
+                        }
+                        continue;
                     }
-                    _ = watch.check.tick(), if watch.id.is_some() => {
+                    _ = tick(&mut watch.check) => {
                         if watch.session_ended(&guard.0).await {
                             tracing::info!(user = watch.identity.user, "session ended: its event stream is closed");
                             return None;
@@ -142,9 +148,14 @@ pub(crate) async fn stream(
                 };
                 match next {
                     Ok(delta) if visible(&delta.cluster, &delta.namespace) => {
-                        guard.0.metrics.events_sent.fetch_add(1, Ordering::Relaxed);
-                        watch.keep_alive.reset();
-                        return Some((delta.frame.clone(), (changes, visible, guard, shutdown, watch)));
+                        let Ok((frames, sent)) = batch(delta, &mut changes, &visible) else {
+                            tracing::info!("stream client too slow: disconnected");
+                            guard.0.metrics.clients_cut_off.fetch_add(1, Ordering::Relaxed);
+                            return None;
+                        };
+                        guard.0.metrics.events_sent.fetch_add(sent, Ordering::Relaxed);
+                        watch.keep_alive.sent();
+                        return Some((frames, (changes, visible, guard, shutdown, watch)));
                     }
                     Ok(_) => {}
                     Err(RecvError::Lagged(missed)) => {
@@ -155,9 +166,46 @@ pub(crate) async fn stream(
                     Err(RecvError::Closed) => return None,
                 }
             }
-        });
+        },
+    );
     let frames = futures::stream::iter(initial).chain(live).map(Ok::<_, Infallible>);
     event_stream(axum::body::Body::from_stream(frames))
+}
+
+/// The most frames one write of a stream carries.
+const BATCH: usize = 64;
+
+/// A stream's receiver fell further behind than the broadcast holds.
+#[derive(Debug, PartialEq)]
+struct Lagged;
+
+/// `first` and the visible changes already queued behind it (at most [`BATCH`]) as one chunk,
+/// and how many changes it holds: a stream that is behind catches up in few writes (and its
+/// reader in few reads) instead of one per change.
+fn batch(
+    first: Arc<Delta>,
+    changes: &mut tokio::sync::broadcast::Receiver<Arc<Delta>>,
+    visible: &Visibility,
+) -> Result<(bytes::Bytes, u64), Lagged> {
+    use tokio::sync::broadcast::error::TryRecvError;
+    let mut deltas = vec![first];
+    while deltas.len() < BATCH {
+        match changes.try_recv() {
+            Ok(delta) if visible(&delta.cluster, &delta.namespace) => deltas.push(delta),
+            Ok(_) => {}
+            // The changes not sent are replayed from the log when the browser reconnects.
+            Err(TryRecvError::Lagged(_)) => return Err(Lagged),
+            Err(TryRecvError::Empty | TryRecvError::Closed) => break,
+        }
+    }
+    if let [one] = deltas.as_slice() {
+        return Ok((one.frame.clone(), 1));
+    }
+    let mut out = bytes::BytesMut::with_capacity(deltas.iter().map(|d| d.frame.len()).sum());
+    for delta in &deltas {
+        out.extend_from_slice(&delta.frame);
+    }
+    Ok((out.freeze(), deltas.len() as u64))
 }
 
 /// An event-stream response around `body` (frames written by [`sse_frame`]).
@@ -318,10 +366,46 @@ pub const SNAPSHOT_REUSE: Duration = Duration::from_secs(1);
 /// How many scopes keep a compressed snapshot at once.
 const SNAPSHOT_SCOPES: usize = 32;
 
-/// Compressed snapshots by scope, each shared for [`SNAPSHOT_REUSE`].
+/// Compressed snapshots by scope, each shared for [`SNAPSHOT_REUSE`], and the compressed
+/// pieces they are joined from (one per store shard), kept until their shard changes.
 #[derive(Debug, Default)]
 pub struct SnapshotCache {
     entries: std::sync::Mutex<HashMap<String, (Instant, Shared)>>,
+    pieces: std::sync::Mutex<HashMap<String, Arc<std::sync::Mutex<ScopePieces>>>>,
+}
+
+/// One scope's compressed shards: the shard versions they were built from, and each shard's
+/// piece (None when the scope sees none of its objects).
+#[derive(Debug, Default)]
+struct ScopePieces {
+    versions: Vec<u64>,
+    pieces: Vec<Option<Piece>>,
+}
+
+impl ScopePieces {
+    /// The compressed snapshot: the shards that changed since the last one are compressed
+    /// again (outside the store's lock), the others reused.
+    fn build(&mut self, store: &FleetStore, visible: &Visibility) -> Vec<u8> {
+        let parts = store.snapshot_parts(visible, &self.versions);
+        self.versions.resize(parts.shards.len(), u64::MAX);
+        self.pieces.resize_with(parts.shards.len(), || None);
+        for (i, (version, objects)) in parts.shards.into_iter().enumerate() {
+            let Some(objects) = objects else { continue };
+            self.pieces[i] = (!objects.is_empty()).then(|| Piece::compress(objects.join(",").as_bytes(), gzip::LEVEL));
+            self.versions[i] = version;
+        }
+        let (head, comma, tail) =
+            (Piece::compress(parts.head.as_bytes(), gzip::LEVEL), Piece::stored(b","), Piece::stored(b"]}"));
+        let mut all = vec![&head];
+        for (n, piece) in self.pieces.iter().flatten().enumerate() {
+            if n > 0 {
+                all.push(&comma);
+            }
+            all.push(piece);
+        }
+        all.push(&tail);
+        gzip::join(all)
+    }
 }
 
 /// One scope's compressed snapshot, made once by whoever asks first.
@@ -333,6 +417,13 @@ impl SnapshotCache {
     /// scopes do not wait. None when compressing failed (nothing is kept then); otherwise the
     /// body and whether this call built it.
     async fn gzip(&self, store: Arc<FleetStore>, key: String, visible: Visibility) -> Option<(bytes::Bytes, bool)> {
+        let pieces = {
+            let mut all = self.pieces.lock().unwrap_or_else(|e| e.into_inner());
+            if all.len() >= SNAPSHOT_SCOPES && !all.contains_key(&key) {
+                all.clear();
+            }
+            all.entry(key.clone()).or_default().clone()
+        };
         let cell = {
             let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
             match entries.get(&key) {
@@ -352,7 +443,10 @@ impl SnapshotCache {
         let body = cell
             .get_or_try_init(|| async {
                 fresh.store(true, Ordering::Relaxed);
-                let built = tokio::task::spawn_blocking(move || gzip(store.snapshot(&visible).1.as_bytes())).await;
+                let built = tokio::task::spawn_blocking(move || {
+                    pieces.lock().unwrap_or_else(|e| e.into_inner()).build(&store, &visible)
+                })
+                .await;
                 built.map(bytes::Bytes::from)
             })
             .await;
@@ -360,21 +454,59 @@ impl SnapshotCache {
     }
 }
 
-fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut encoder = flate2::write::GzEncoder::new(Vec::with_capacity(data.len() / 8), flate2::Compression::new(4));
-    // Writing to a Vec cannot fail.
-    let _ = encoder.write_all(data);
-    encoder.finish().unwrap_or_default()
-}
-
 /// The timers of one stream: the session re-check of a logged-in user, the keep-alive comment.
 struct SessionWatch {
     id: Option<tower_sessions::session::Id>,
     identity: Arc<Identity>,
-    check: tokio::time::Interval,
-    /// A comment when nothing else was sent for [`KEEP_ALIVE`].
-    keep_alive: tokio::time::Interval,
+    /// Every [`SESSION_CHECK`], for a logged-in stream.
+    check: Option<tokio::time::Interval>,
+    keep_alive: KeepAlive,
     _slot: StreamSlot,
+}
+
+/// A comment when nothing else was sent for a while: the timer is moved when it fires, not on
+/// every event (5k streams at 20 events a second would reset 100k timers a second).
+struct KeepAlive {
+    timer: std::pin::Pin<Box<tokio::time::Sleep>>,
+    every: Duration,
+    /// When the stream last sent something.
+    last_sent: tokio::time::Instant,
+}
+
+impl KeepAlive {
+    fn new(every: Duration) -> KeepAlive {
+        let now = tokio::time::Instant::now();
+        KeepAlive { timer: Box::pin(tokio::time::sleep_until(now + every)), every, last_sent: now }
+    }
+
+    /// The stream sent something now.
+    fn sent(&mut self) {
+        self.last_sent = tokio::time::Instant::now();
+    }
+
+    /// Called when the timer fires: whether a comment is due now (then it counts as sent);
+    /// otherwise the timer is set to `every` after the last thing sent.
+    fn due(&mut self) -> bool {
+        let now = tokio::time::Instant::now();
+        let due = self.last_sent + self.every;
+        if due <= now {
+            self.last_sent = now;
+            self.timer.as_mut().reset(now + self.every);
+            return true;
+        }
+        self.timer.as_mut().reset(due);
+        false
+    }
+}
+
+/// The next tick of an interval that may not exist (then never).
+async fn tick(interval: &mut Option<tokio::time::Interval>) {
+    match interval {
+        Some(interval) => {
+            interval.tick().await;
+        }
+        None => std::future::pending().await,
+    }
 }
 
 impl SessionWatch {
@@ -473,6 +605,100 @@ mod tests {
         let text = std::str::from_utf8(&second[1]).unwrap();
         assert!(text.starts_with("event: upsert\nid: 7:2\ndata: {") && text.ends_with("}\n\n"), "{text}");
         assert!(text.contains("\"name\":\"b\""));
+    }
+
+    #[test]
+    fn the_compressed_snapshot_is_the_snapshot_and_only_changed_shards_are_compressed_again() {
+        use std::io::Read as _;
+        let store = FleetStore::new(3, 64);
+        let info = fluxboard_model::kind_info("kustomize.toolkit.fluxcd.io", "Kustomization").unwrap();
+        let ks = |ns: &str, name: &str, message: &str| {
+            let obj = serde_json::json!({"metadata": {"name": name, "namespace": ns, "generation": 1},
+                "status": {"conditions": [{"type": "Ready", "status": "True", "message": message}]}});
+            fluxboard_model::summarize("production", info, &obj)
+        };
+        for i in 0..300 {
+            store.upsert(ks(&format!("team-{}", i % 40), &format!("app-{i}"), "ok"));
+        }
+        let inflate = |gz: &[u8]| {
+            let mut json = String::new();
+            flate2::read::GzDecoder::new(gz).read_to_string(&mut json).unwrap();
+            serde_json::from_str::<fluxboard_model::api::Snapshot>(&json).unwrap()
+        };
+        let sorted = |mut snapshot: fluxboard_model::api::Snapshot| {
+            snapshot.objects.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+            snapshot
+        };
+        let everything: Visibility = Arc::new(|_: &str, _: &str| true);
+        let mut pieces = ScopePieces::default();
+        let first = inflate(&pieces.build(&store, &everything));
+        let plain: fluxboard_model::api::Snapshot = serde_json::from_str(&store.snapshot(&everything).1).unwrap();
+        assert_eq!(sorted(first), sorted(plain));
+        // One change: one shard built again, the others kept.
+        let before: Vec<u64> = pieces.versions.clone();
+        store.upsert(ks("team-7", "app-7", "changed"));
+        let second = inflate(&pieces.build(&store, &everything));
+        let changed = before.iter().zip(&pieces.versions).filter(|(a, b)| a != b).count();
+        assert_eq!(changed, 1);
+        assert_eq!(second.objects.len(), 300);
+        assert!(second.objects.iter().any(|o| o.name == "app-7" && o.message == "changed"));
+        // A scope that sees one namespace gets only its objects.
+        let team_a: Visibility = Arc::new(|_: &str, ns: &str| ns.is_empty() || ns == "team-1");
+        let mine = inflate(&ScopePieces::default().build(&store, &team_a));
+        assert!(!mine.objects.is_empty() && mine.objects.iter().all(|o| o.namespace == "team-1"));
+        assert_eq!(mine.id, second.id);
+    }
+
+    #[test]
+    fn a_stream_behind_sends_what_is_queued_in_one_chunk_and_a_lagging_one_ends() {
+        let store = FleetStore::new(1, 16);
+        let info = fluxboard_model::kind_info("kustomize.toolkit.fluxcd.io", "Kustomization").unwrap();
+        let ks = |ns: &str, name: &str| {
+            let obj = serde_json::json!({"metadata": {"name": name, "namespace": ns, "generation": 1}});
+            fluxboard_model::summarize("production", info, &obj)
+        };
+        let team_a: Visibility = Arc::new(|_: &str, ns: &str| ns == "team-a");
+        let mut sub = store.subscribe(None, &team_a);
+        for (ns, name) in [("team-a", "x"), ("team-b", "y"), ("team-a", "z")] {
+            store.upsert(ks(ns, name));
+        }
+        let first = sub.changes.try_recv().unwrap();
+        let (chunk, sent) = batch(first, &mut sub.changes, &team_a).unwrap();
+        let text = std::str::from_utf8(&chunk).unwrap();
+        assert_eq!(sent, 2);
+        assert_eq!(text.matches("event: upsert").count(), 2, "{text}");
+        assert!(text.contains("\"name\":\"x\"") && text.contains("\"name\":\"z\"") && !text.contains("\"y\""));
+        // Nothing queued: the frame as it is.
+        store.upsert(ks("team-a", "w"));
+        let only = sub.changes.try_recv().unwrap();
+        let frame = only.frame.clone();
+        assert_eq!(batch(only, &mut sub.changes, &team_a).unwrap(), (frame, 1));
+        // Past the broadcast's capacity while sending: the stream ends.
+        store.upsert(ks("team-a", "v"));
+        let next = sub.changes.try_recv().unwrap();
+        for i in 0..40 {
+            store.upsert(ks("team-a", &format!("o{i}")));
+        }
+        assert_eq!(batch(next, &mut sub.changes, &team_a), Err(Lagged));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_keep_alive_is_due_only_after_a_quiet_period() {
+        let mut keep_alive = KeepAlive::new(Duration::from_secs(15));
+        let start = tokio::time::Instant::now();
+        // Events at 10 s and 20 s: the timer fires at 15 s, too early, and waits until 35 s.
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        keep_alive.sent();
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        keep_alive.sent();
+        let mut comments = Vec::new();
+        while comments.len() < 2 {
+            keep_alive.timer.as_mut().await;
+            if keep_alive.due() {
+                comments.push(start.elapsed().as_secs());
+            }
+        }
+        assert_eq!(comments, [35, 50]);
     }
 
     #[test]

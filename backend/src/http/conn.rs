@@ -188,26 +188,37 @@ pub async fn serve(
 }
 
 /// An I/O stream that fails once neither a read nor a write has made progress for `limit`.
+///
+/// Progress only notes the time; the timer is moved when it fires early (so thousands of
+/// streams writing many events a second do not reset a timer on every write).
 #[derive(Debug)]
 pub struct IdleTimeout<T> {
     io: T,
     limit: Duration,
     timer: Pin<Box<Sleep>>,
+    /// The last read or write that made progress.
+    last: tokio::time::Instant,
 }
 
 impl<T> IdleTimeout<T> {
     pub fn new(io: T, limit: Duration) -> IdleTimeout<T> {
-        IdleTimeout { io, limit, timer: Box::pin(tokio::time::sleep(limit)) }
+        IdleTimeout { io, limit, timer: Box::pin(tokio::time::sleep(limit)), last: tokio::time::Instant::now() }
     }
 
     fn touch(&mut self) {
-        let deadline = tokio::time::Instant::now() + self.limit;
-        self.timer.as_mut().reset(deadline);
+        self.last = tokio::time::Instant::now();
     }
 
     fn idle(&mut self, cx: &mut Context<'_>) -> Poll<io::Error> {
-        ready!(self.timer.as_mut().poll(cx));
-        Poll::Ready(io::Error::new(io::ErrorKind::TimedOut, "the connection was idle for too long"))
+        loop {
+            ready!(self.timer.as_mut().poll(cx));
+            let deadline = self.last + self.limit;
+            if deadline <= tokio::time::Instant::now() {
+                return Poll::Ready(io::Error::new(io::ErrorKind::TimedOut, "the connection was idle for too long"));
+            }
+            // There was progress since the timer was set: wait for the rest of the limit.
+            self.timer.as_mut().reset(deadline);
+        }
     }
 }
 
@@ -230,6 +241,25 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for IdleTimeout<T> {
             self.touch();
         }
         poll
+    }
+
+    // Vectored writes pass through: hyper then queues body chunks as they are instead of
+    // copying them into one buffer per connection (which kept a 2 MB snapshot's worth of
+    // buffer for the life of every stream connection that had fetched the snapshot first).
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
+        if poll.is_ready() {
+            self.touch();
+        }
+        poll
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -364,6 +394,17 @@ mod tests {
         let mut buf = [0; 1];
         let err = io.read(&mut buf).await.unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+    }
+
+    #[tokio::test]
+    async fn the_wrapped_socket_keeps_vectored_writes() {
+        // hyper copies every body chunk into a per-connection buffer unless the I/O says it
+        // writes vectored.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = tokio::net::TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+        let stalled = Arc::new(AtomicU64::new(0));
+        let io = IdleTimeout::new(WriteTimeout::new(client, Duration::from_secs(30), stalled), IDLE_TIMEOUT);
+        assert!(io.is_write_vectored());
     }
 
     #[test]

@@ -52,6 +52,8 @@ impl Sim {
         let kubeconfig = dir.join(format!("{name}.kubeconfig"));
         write_kubeconfig(&config, &kubeconfig)?;
         let client = kube_client(&kubeconfig).await?;
+        let calmed = crate::changes::calm_failures(&client, args.objects).await?;
+        say(&format!("{name}: {calmed} failing Kustomizations retry every 2 minutes"));
         Ok(Sim { name, kubeconfig, client, process })
     }
 

@@ -136,8 +136,9 @@ async fn single(
 ) -> anyhow::Result<()> {
     let fluxboard = Fluxboard::start(args, &sim.kubeconfig, &[&sim.name], &dir.join("fluxboard-10k.log"), http).await?;
     let url = fluxboard.url.clone();
-    let objects = settle(http, &url).await?;
+    let (objects, background) = settle(http, &url).await?;
     results.insert("objects_in_store".into(), json!(objects));
+    results.insert("background_changes_per_s_10k".into(), json!(round(background)));
     let mut changes = Changes::new(vec![sim.client.clone()], args.objects);
     snapshot(http, &url, &mut changes, "10k", results).await?;
     graph(http, &url, results).await?;
@@ -180,8 +181,9 @@ async fn fleet(
     let names: Vec<&str> = sims.iter().map(|s| s.name.as_str()).collect();
     let fluxboard = Fluxboard::start(args, &kubeconfig, &names, &dir.join("fluxboard-50k.log"), http).await?;
     let url = fluxboard.url.clone();
-    let objects = settle(http, &url).await?;
+    let (objects, background) = settle(http, &url).await?;
     results.insert("objects_in_store_50k".into(), json!(objects));
+    results.insert("background_changes_per_s_50k".into(), json!(round(background)));
     let mut changes = Changes::new(sims.iter().map(|s| s.client.clone()).collect(), args.objects);
     snapshot(http, &url, &mut changes, "50k", results).await?;
     results.insert("rss_mb_50k_idle".into(), json!(round(rss(fluxboard.pid)?.1)));
@@ -231,26 +233,39 @@ where
     }
 }
 
-/// Waits until the store stops changing (the emulated controllers' first reconciliation of
-/// every object is done); returns how many objects it holds.
-async fn settle(http: &reqwest::Client, url: &str) -> anyhow::Result<usize> {
+/// Waits until the fleet has settled: the emulated controllers' first reconciliation of every
+/// object is done, so the store holds as many objects over three polls and changes at less than
+/// [`SETTLED_RATE`] of them per second (the failing Kustomizations go on being retried, see
+/// [`crate::changes::FAILING_RETRY`]). Returns how many objects it holds, and the changes per
+/// second it still sees.
+async fn settle(http: &reqwest::Client, url: &str) -> anyhow::Result<(usize, f64)> {
     say("waiting for the fleet to settle");
-    let mut last = String::new();
-    let mut quiet = 0;
+    let mut polls: Vec<(Instant, u64, usize)> = Vec::new();
     let deadline = Instant::now() + WAIT;
     loop {
         let snapshot: Value = http.get(format!("{url}/api/v1/snapshot")).send().await?.json().await?;
-        let id = snapshot["id"].as_str().unwrap_or_default().to_owned();
-        quiet = if id == last { quiet + 1 } else { 0 };
-        if quiet >= 2 {
-            return Ok(snapshot["objects"].as_array().map_or(0, Vec::len));
+        let seq = snapshot["id"].as_str().and_then(|id| id.rsplit(':').next()?.parse().ok()).unwrap_or(0);
+        polls.push((Instant::now(), seq, snapshot["objects"].as_array().map_or(0, Vec::len)));
+        if let Some(settled) = settled(&polls) {
+            return Ok(settled);
         }
         if Instant::now() > deadline {
             bail!("the fleet did not settle");
         }
-        last = id;
         tokio::time::sleep(Duration::from_millis(1500)).await;
     }
+}
+
+/// Below this many changes per second and object, a fleet has settled.
+const SETTLED_RATE: f64 = 0.0005;
+
+/// Whether the last three polls (time, sequence number, objects) show a settled fleet: the
+/// objects and their changes per second, if so.
+fn settled(polls: &[(Instant, u64, usize)]) -> Option<(usize, f64)> {
+    let [first, .., last] = polls.get(polls.len().checked_sub(3)?..)? else { return None };
+    let same = polls[polls.len() - 3..].iter().all(|p| p.2 == last.2);
+    let rate = last.1.saturating_sub(first.1) as f64 / last.0.duration_since(first.0).as_secs_f64().max(1e-9);
+    (same && last.2 > 0 && rate < SETTLED_RATE * last.2 as f64).then_some((last.2, rate))
 }
 
 /// The fleet graph of the snapshot's objects, built in this process as the backend and the
@@ -462,17 +477,22 @@ async fn sse_stage(
     ));
     let cpu = CpuMeter::start(vec![fluxboard.pid]);
     let sims_cpu = CpuMeter::start(sims.iter().filter_map(|s| s.pid()).collect());
+    let readers_cpu = CpuMeter::start(readers.iter().filter_map(|(child, _)| child.id()).collect());
     let achieved = changes.stage(&name, args.changes, stage.rate).await?;
     results.insert(format!("changes_per_s_{key}"), json!(round(achieved)));
+    // Measured once every reader has seen the end (a reader process that exits is not counted).
     let mut reports = Vec::new();
+    let mut readers_percent = None;
     for (mut child, mut lines) in readers {
         let line = tokio::time::timeout(WAIT, lines.next_line()).await.context("the readers did not report")??;
+        readers_percent.get_or_insert_with(|| readers_cpu.percent());
         reports.push(
             serde_json::from_str::<ClientsReport>(line.as_deref().unwrap_or_default())
                 .with_context(|| format!("the readers' report: {line:?}"))?,
         );
         let _ = child.wait().await;
     }
+    results.insert(format!("readers_cpu_percent_{key}"), json!(round(readers_percent.unwrap_or(0.0))));
     results.insert(format!("cpu_percent_{key}"), json!(round(cpu.percent())));
     results.insert(format!("sim_cpu_percent_{key}"), json!(round(sims_cpu.percent())));
     let report = ClientsReport::merge(&reports);
@@ -483,11 +503,13 @@ async fn sse_stage(
     results.insert(format!("missing_{key}"), json!(report.missing));
     results.insert(format!("ended_early_{key}"), json!(report.ended_early));
     say(&format!(
-        "{n} readers: p50 {:.1} ms, p99 {:.1} ms, {} missing, fluxboard at {:.0}% of a core",
+        "{n} readers: p50 {:.1} ms, p99 {:.1} ms, {} missing; fluxboard at {:.0}% of a core, readers {:.0}%, kube-sims {:.0}%",
         latency.p50_ms,
         latency.p99_ms,
         report.missing,
-        cpu.percent()
+        cpu.percent(),
+        readers_percent.unwrap_or(0.0),
+        sims_cpu.percent()
     ));
     Ok(report)
 }
@@ -704,4 +726,35 @@ pub(crate) fn report(results: &Results, skipped: &[&str]) -> bool {
         );
     }
     met
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fleet_has_settled_when_its_objects_stay_and_few_of_them_change() {
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        // Still listing: the count grows.
+        assert_eq!(settled(&[(at(0), 10, 900), (at(1), 20, 1000), (at(2), 21, 1000)]), None);
+        // Still reconciling: 100 changes per second of 1000 objects.
+        assert_eq!(settled(&[(at(0), 0, 1000), (at(1), 100, 1000), (at(2), 200, 1000)]), None);
+        // Retrying a few failures: 2 per second of 10k.
+        assert_eq!(settled(&[(at(0), 0, 10_000), (at(1), 2, 10_000), (at(2), 4, 10_000)]), Some((10_000, 2.0)));
+        assert_eq!(settled(&[(at(0), 0, 1000), (at(1), 2, 1000), (at(2), 4, 1000)]), None);
+        assert_eq!(settled(&[(at(0), 0, 1000), (at(1), 0, 1000)]), None);
+        assert_eq!(settled(&[(at(0), 0, 0), (at(1), 0, 0), (at(2), 0, 0)]), None);
+    }
+
+    #[test]
+    fn fleet_stages_read_as_readers_at_a_rate() {
+        assert_eq!("5000@20".parse::<FleetStage>(), Ok(FleetStage { clients: 5000, rate: 20.0 }));
+        for bad in ["5000", "x@1", "10@0", "10@-1", "10@inf"] {
+            assert!(bad.parse::<FleetStage>().is_err(), "{bad}");
+        }
+        assert_eq!(clients_label(1000), "1k");
+        assert_eq!(clients_label(5000), "5k");
+        assert_eq!(clients_label(100), "100");
+    }
 }
