@@ -13,11 +13,7 @@ use real_cluster::{Cluster, Options, fleet};
 use serde_json::Value;
 
 /// Differences found by this test and not yet fixed in kube-sim: (command, what).
-const KNOWN: &[(&str, &str)] = &[(
-    "events",
-    "kube-sim emits no GitOperationSucceeded event for a fetch without changes (source-controller does), and no Progressing \
-     event listing the objects created; its NewArtifact message names the revision where source-controller names the commit",
-)];
+const KNOWN: &[(&str, &str)] = &[];
 
 /// The commands, as (name, arguments).
 const COMMANDS: &[(&str, &[&str])] = &[

@@ -92,6 +92,10 @@ impl Run<'_> {
         self.succeed("Succeeded", message, Some(("ArtifactInStorage", in_storage)));
         if previous.as_deref() != Some(revision) {
             self.event(EventType::Normal, "NewArtifact", message, Some(revision));
+        } else if self.kind == FluxKind::GitRepository {
+            // gitrepository_controller.go: the optimized clone finds the observed commit again.
+            let same = format!("no changes since last reconcilation: observed revision '{revision}'");
+            self.event(EventType::Normal, "GitOperationSucceeded", &same, None);
         }
     }
 
@@ -136,7 +140,12 @@ mod tests {
         assert_eq!(first.requeue_after, Some(Duration::from_secs(60)));
         obj["status"] = first.status.clone();
         let again = reconcile(FluxKind::GitRepository, &obj, &world);
-        assert!(again.events.is_empty(), "no new artifact, no event");
+        let reasons: Vec<&str> = again.events.iter().map(|e| e.reason.as_str()).collect();
+        assert_eq!(reasons, ["GitOperationSucceeded"], "no new artifact: the clone saw no change");
+        assert_eq!(
+            again.events[0].message,
+            format!("no changes since last reconcilation: observed revision '{revision}'")
+        );
         obj["metadata"]["annotations"]["sim.fluxboard.dev/upstream"] = json!("b");
         assert_ne!(reconcile(FluxKind::GitRepository, &obj, &world).status["artifact"]["revision"], revision.as_str());
     }
