@@ -12,11 +12,11 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// The window every limit counts in.
-pub const WINDOW: Duration = Duration::from_secs(60);
+pub(crate) const WINDOW: Duration = Duration::from_secs(60);
 /// The most keys held at once.
-pub const MAX_KEYS: usize = 10_000;
+pub(crate) const MAX_KEYS: usize = 10_000;
 /// The longest username a login may name (bytes).
-pub const MAX_USERNAME: usize = 256;
+pub(crate) const MAX_USERNAME: usize = 256;
 
 /// A refusal of a rate limit: `max` attempts under a key are in the window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -121,7 +121,7 @@ impl RateLimiter {
 /// The pause before checking a password for a username that failed `failures` times in the
 /// window: none up to `free`, then doubling from 250 ms, at most 5 s. Failures elsewhere slow a
 /// user's login down; they never lock it.
-pub fn slow_down(failures: usize, free: usize) -> Duration {
+pub(crate) fn slow_down(failures: usize, free: usize) -> Duration {
     match failures.checked_sub(free) {
         None | Some(0) => Duration::ZERO,
         Some(n) => Duration::from_millis(250u64.saturating_mul(1 << (n - 1).min(5))).min(Duration::from_secs(5)),

@@ -16,10 +16,10 @@ pub use fluxboard_model::auth::{Grant, Identity, Role, glob};
 use tower_sessions::Session;
 
 pub mod config;
-pub mod limiter;
+pub(crate) mod limiter;
 pub mod login;
-pub mod oidc;
-pub mod sessions;
+pub(crate) mod oidc;
+pub(crate) mod sessions;
 
 use crate::state::AppState;
 

@@ -62,7 +62,7 @@ pub struct Oidc {
 
 /// Why an ID token was not accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TokenError {
+pub(crate) enum TokenError {
     /// No key of the provider's JWKS matches the token's key id (the provider may have rotated
     /// its keys: fetch them again once).
     #[error("no key of the provider matches the token")]
@@ -74,7 +74,7 @@ pub enum TokenError {
 
 /// Why the provider's discovery document or keys could not be had.
 #[derive(Debug, thiserror::Error)]
-pub enum ProviderError {
+pub(crate) enum ProviderError {
     /// The request did not get an answer.
     #[error("cannot reach {url}: {source}")]
     Unreachable {
@@ -372,7 +372,7 @@ pub(crate) async fn callback(
 /// this client (`aud`, and `azp` when present or when there are several audiences), from this
 /// issuer, issued in the past and valid now (`iat`, `nbf`, `exp`, with 30 s of leeway), with this
 /// login's nonce. Returns its claims.
-pub fn verify_id_token(
+pub(crate) fn verify_id_token(
     token: &str,
     keys: &JwkSet,
     issuer: &str,

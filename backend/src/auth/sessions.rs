@@ -118,7 +118,7 @@ impl SessionStore for RedisStore {
 }
 
 /// The most sessions the memory store holds.
-pub const MAX_SESSIONS: usize = 50_000;
+pub(crate) const MAX_SESSIONS: usize = 50_000;
 
 /// Sessions in memory, bounded in number and forgotten when expired.
 #[derive(Debug)]
