@@ -473,11 +473,8 @@ fn settings_of(yaml: &str) -> Vec<(&'static str, String)> {
 #[component]
 fn Linked(target: ObjectRef, label: String) -> impl IntoView {
     let live = expect_context::<Live>();
-    let id = format!("{}/{}/{}/{}/{}", target.cluster, target.group, target.kind, target.namespace, target.name);
-    let health = Memo::new(move |_| {
-        live.fleet
-            .with(|f| f.objects.get(&id).map(|r| (r.summary.health, r.summary.retrying, plain(&r.summary.message))))
-    });
+    let id = target.key();
+    let health = Memo::new(move |_| live.with_object(&id, |s| (s.health, s.retrying, plain(&s.message))));
     view! {
         <Link href=detail_href(&target)>{label}</Link>
         {move || {

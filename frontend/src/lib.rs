@@ -13,6 +13,7 @@ mod api;
 mod audit;
 mod controllers;
 mod detail;
+mod fleet;
 mod graph;
 mod list;
 mod live;

@@ -1,11 +1,19 @@
-//! The live fleet: one EventSource per tab feeding a reactive store keyed by object identity.
+//! The live fleet: one EventSource per tab feeding a fine-grained store keyed by object
+//! identity.
 //!
 //! Events are applied in batches (one store update per animation-sized tick), so a burst of
-//! thousands of changes costs one re-render, not thousands. The fleet is first fetched as a
-//! compressed snapshot, then the stream opens after the snapshot's id. The browser's EventSource
-//! reconnects by itself and sends `Last-Event-ID`, so a dropped network resumes without a
-//! reload; when the server refuses (the stream closed for good), the tab starts over, and the
-//! old EventSource and its listeners are released.
+//! thousands of changes costs one update, not thousands. The data and its indexes are
+//! `fleet.rs` (plain data, kept up to date per change); this module tells only what depends on a
+//! change: each object has a trigger of its own (a list row or the detail page reruns when its
+//! object changes, not when any does), the counts, the filter options, the cluster states and the
+//! objects that may need attention are signals set only when they change, the root causes rerun
+//! only for changes that can change one, and the list keeps its order from each batch's changes.
+//! Whole-fleet views (the graph, the wall, the release matrix) read everything on every batch.
+//!
+//! The fleet is first fetched as a compressed snapshot, then the stream opens after the
+//! snapshot's id. The browser's EventSource reconnects by itself and sends `Last-Event-ID`, so a
+//! dropped network resumes without a reload; when the server refuses (the stream closed for
+//! good), the tab starts over, and the old EventSource and its listeners are released.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -14,63 +22,82 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fluxboard_model::Summary;
-use fluxboard_model::api::{ClusterStatus, ConnectionState, ObjectRef, Snapshot, event};
-use fluxboard_model::view::key;
+use fluxboard_model::api::{ClusterStatus, ConnectionState, event};
 use leptos::prelude::*;
 use wasm_bindgen::JsCast as _;
 use wasm_bindgen::closure::Closure;
 use web_sys::{EventSource, MessageEvent};
 
-/// One object in the store: its summary and a version that changes with every update (a row
-/// compares equal to its previous self only while unchanged, so views update just that row).
-#[derive(Debug, Clone)]
-pub(crate) struct Row {
-    pub(crate) version: u64,
-    pub(crate) summary: Arc<Summary>,
+pub(crate) use crate::fleet::{Change, ClusterCounts, Counts, FilterOptions, Fleet, Message, Row};
+
+/// The store's data behind triggers: what a read tracks decides what reruns it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FleetSignal {
+    data: StoredValue<Fleet>,
+    /// Notified after every batch.
+    any: Trigger,
+    /// Notified after a batch that can change a root cause.
+    causes: Trigger,
+    /// Per object key, once something read it: notified when that object changes.
+    watchers: StoredValue<HashMap<String, ArcTrigger>>,
 }
 
-impl PartialEq for Row {
-    fn eq(&self, other: &Row) -> bool {
-        self.version == other.version && Arc::ptr_eq(&self.summary, &other.summary)
+impl FleetSignal {
+    /// Reads the whole fleet; reruns the caller after every batch.
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&Fleet) -> R) -> R {
+        self.any.track();
+        self.data.with_value(f)
     }
-}
 
-/// Every object and cluster the stream told about.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Fleet {
-    pub(crate) objects: HashMap<String, Row>,
-    pub(crate) clusters: Vec<ClusterStatus>,
-    next_version: u64,
-}
+    /// Reads the whole fleet without tracking.
+    pub(crate) fn with_untracked<R>(&self, f: impl FnOnce(&Fleet) -> R) -> R {
+        self.data.with_value(f)
+    }
 
-impl Fleet {
-    fn apply(&mut self, message: Message) {
-        match message {
-            Message::Snapshot(snapshot) => {
-                self.objects.clear();
-                self.clusters = snapshot.clusters;
-                for s in snapshot.objects {
-                    self.insert(s);
-                }
+    /// Reads the whole fleet for the root causes: reruns the caller only after a batch that
+    /// can change one (`fluxboard_model::view::changes_causes`).
+    pub(crate) fn with_causes<R>(&self, f: impl FnOnce(&Fleet) -> R) -> R {
+        self.causes.track();
+        self.data.with_value(f)
+    }
+
+    /// Makes the caller rerun when the object `key` changes (or comes, or goes).
+    fn track(&self, key: &str) {
+        let known = self.watchers.with_value(|w| w.get(key).cloned());
+        let trigger = known.unwrap_or_else(|| {
+            let trigger = ArcTrigger::new();
+            self.watchers.update_value(|w| {
+                w.insert(key.to_owned(), trigger.clone());
+            });
+            trigger
+        });
+        trigger.track();
+    }
+
+    /// Notifies the readers of the changed objects (all of them after a snapshot).
+    fn notify(&self, applied: &crate::fleet::Applied) {
+        let triggers: Vec<ArcTrigger> = self.watchers.with_value(|w| {
+            if applied.reset {
+                w.values().cloned().collect()
+            } else {
+                applied.changes.iter().filter_map(|c| w.get(&*c.key).cloned()).collect()
             }
-            Message::Upsert(s) => self.insert(*s),
-            Message::Delete(r) => {
-                self.objects.remove(&format!("{}/{}/{}/{}/{}", r.cluster, r.group, r.kind, r.namespace, r.name));
-            }
-            Message::Cluster(status) => match self.clusters.iter_mut().find(|c| c.name == status.name) {
-                Some(c) => *c = status,
-                None => {
-                    self.clusters.push(status);
-                    self.clusters.sort_by(|a, b| a.name.cmp(&b.name));
-                }
-            },
+        });
+        triggers.iter().for_each(ArcTrigger::notify);
+        self.any.notify();
+        if applied.causes {
+            self.causes.notify();
         }
     }
+}
 
-    fn insert(&mut self, s: Summary) {
-        self.next_version += 1;
-        self.objects.insert(key(&s), Row { version: self.next_version, summary: Arc::new(s) });
-    }
+/// One batch's changes, numbered: a view that keeps its own order (the list) applies them, and
+/// starts over when it missed one or after a snapshot.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Batch {
+    pub(crate) seq: u64,
+    pub(crate) reset: bool,
+    pub(crate) changes: Vec<Change>,
 }
 
 /// The state of this tab's stream.
@@ -84,7 +111,17 @@ pub(crate) enum Conn {
 /// The live store, shared through context.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Live {
-    pub(crate) fleet: RwSignal<Fleet>,
+    pub(crate) fleet: FleetSignal,
+    /// The overview's counts (set when they change).
+    pub(crate) counts: RwSignal<Counts>,
+    /// The list's filter options (set when a cluster, kind or namespace comes or goes).
+    pub(crate) options: RwSignal<Arc<FilterOptions>>,
+    /// Every cluster's state, in name order (set when one changes).
+    pub(crate) clusters: RwSignal<Vec<ClusterStatus>>,
+    /// Notified when an object that may need attention comes, goes or changes.
+    pub(crate) attention: Trigger,
+    /// The last batch's changes.
+    pub(crate) batch: RwSignal<Arc<Batch>>,
     pub(crate) conn: RwSignal<Conn>,
     /// Whether a snapshot has arrived.
     pub(crate) loaded: RwSignal<bool>,
@@ -101,30 +138,35 @@ pub(crate) struct Badge {
 }
 
 impl Live {
-    /// Reads the object `key` (tracked: the caller reruns when the fleet changes), if the fleet
-    /// has it.
+    /// The object `key`'s summary, tracked: the caller reruns when that object changes, not
+    /// when another does.
+    pub(crate) fn object(&self, key: &str) -> Option<Arc<Summary>> {
+        self.fleet.track(key);
+        self.fleet.data.with_value(|f| f.objects.get(key).map(|r| r.summary.clone()))
+    }
+
+    /// Reads the object `key` (tracked as [`Live::object`]), if the fleet has it.
     pub(crate) fn with_object<R>(&self, key: &str, f: impl FnOnce(&Summary) -> R) -> Option<R> {
-        self.fleet.with(|fleet| fleet.objects.get(key).map(|r| f(&r.summary)))
+        self.fleet.track(key);
+        self.fleet.data.with_value(|fleet| fleet.objects.get(key).map(|r| f(&r.summary)))
     }
 
     /// The names of the clusters, in order (tracked).
     pub(crate) fn cluster_names(&self) -> Vec<String> {
-        self.fleet.with(|f| f.clusters.iter().map(|c| c.name.clone()).collect())
+        self.clusters.with(|c| c.iter().map(|c| c.name.clone()).collect())
     }
 
     /// The API version a cluster serves a Flux kind at, when known.
     pub(crate) fn served_version(&self, cluster: &str, group: &str, kind: &str) -> Option<String> {
-        self.fleet
-            .with(|f| f.clusters.iter().find(|c| c.name == cluster)?.served_version(group, kind).map(str::to_owned))
+        self.clusters.with(|c| c.iter().find(|c| c.name == cluster)?.served_version(group, kind).map(str::to_owned))
     }
 
     pub(crate) fn badge(&self) -> Badge {
         match self.conn.get() {
             Conn::Connecting => Badge { state: "connecting", text: "connecting".into() },
             Conn::Reconnecting => Badge { state: "reconnecting", text: "reconnecting: data may be stale".into() },
-            Conn::Live => self.fleet.with(|f| {
-                let broken: Vec<String> = f
-                    .clusters
+            Conn::Live => self.clusters.with(|clusters| {
+                let broken: Vec<String> = clusters
                     .iter()
                     .filter(|c| matches!(c.state, ConnectionState::Reconnecting | ConnectionState::Error))
                     .map(|c| c.name.clone())
@@ -137,19 +179,51 @@ impl Live {
             }),
         }
     }
-}
 
-enum Message {
-    Snapshot(Snapshot),
-    Upsert(Box<Summary>),
-    Delete(ObjectRef),
-    Cluster(ClusterStatus),
+    /// Applies a batch to the store and tells what depends on it.
+    fn apply(&self, batch: Vec<Message>) {
+        let Some(applied) = self.fleet.data.try_update_value(|f| f.apply(batch)) else { return };
+        self.fleet.notify(&applied);
+        let (counts, options, clusters) = self.fleet.data.with_value(|f| {
+            let options = (applied.options || applied.reset).then(|| f.options());
+            let clusters = (applied.clusters || applied.reset).then(|| f.clusters.clone());
+            (f.counts.clone(), options, clusters)
+        });
+        if self.counts.with_untracked(|c| *c != counts) {
+            self.counts.set(counts);
+        }
+        if let Some(options) = options.filter(|o| self.options.with_untracked(|c| **c != *o)) {
+            self.options.set(Arc::new(options));
+        }
+        if let Some(clusters) = clusters.filter(|c| self.clusters.with_untracked(|now| now != c)) {
+            self.clusters.set(clusters);
+        }
+        if applied.attention || applied.reset {
+            self.attention.notify();
+        }
+        let seq = self.batch.with_untracked(|b| b.seq) + 1;
+        self.batch.set(Arc::new(Batch { seq, reset: applied.reset, changes: applied.changes }));
+        self.updated.set(js_sys::Date::now());
+        if applied.reset {
+            self.loaded.set(true);
+        }
+    }
 }
 
 /// Loads the fleet and follows it; returns the store it feeds.
 pub(crate) fn connect() -> Live {
     let live = Live {
-        fleet: RwSignal::new(Fleet::default()),
+        fleet: FleetSignal {
+            data: StoredValue::new(Fleet::default()),
+            any: Trigger::new(),
+            causes: Trigger::new(),
+            watchers: StoredValue::new(HashMap::new()),
+        },
+        counts: RwSignal::new(Counts::default()),
+        options: RwSignal::new(Arc::new(FilterOptions::default())),
+        clusters: RwSignal::new(Vec::new()),
+        attention: Trigger::new(),
+        batch: RwSignal::new(Arc::new(Batch::default())),
         conn: RwSignal::new(Conn::Connecting),
         loaded: RwSignal::new(false),
         updated: RwSignal::new(js_sys::Date::now()),
@@ -204,12 +278,7 @@ impl Feed {
             move || {
                 feed.scheduled.replace(false);
                 let batch: Vec<Message> = feed.pending.borrow_mut().drain(..).collect();
-                let snapshot = batch.iter().any(|m| matches!(m, Message::Snapshot(_)));
-                live.fleet.update(|f| batch.into_iter().for_each(|m| f.apply(m)));
-                live.updated.set(js_sys::Date::now());
-                if snapshot {
-                    live.loaded.set(true);
-                }
+                live.apply(batch);
             },
             Duration::from_millis(30),
         );

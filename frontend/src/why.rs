@@ -50,7 +50,10 @@ pub(crate) struct Causes(pub(crate) Memo<Arc<CauseMap>>);
 
 impl Causes {
     pub(crate) fn new(live: Live) -> Causes {
-        Causes(Memo::new(move |_| live.fleet.with(|f| Arc::new(compute(f.objects.values().map(|r| &*r.summary))))))
+        // Only changes that can change a cause rerun it (not a Ready object's new message).
+        Causes(Memo::new(move |_| {
+            live.fleet.with_causes(|f| Arc::new(compute(f.objects.values().map(|r| &*r.summary))))
+        }))
     }
 
     /// The "blocked by" line of an object, if something upstream blocks it.

@@ -150,25 +150,39 @@ impl ListQuery {
 impl Filter {
     /// Whether `s` passes every filter; `now` (seconds since the epoch) decides "stuck".
     pub fn matches(&self, s: &Summary, now: i64) -> bool {
-        if !self.cluster.is_empty() && s.cluster != self.cluster {
-            return false;
-        }
-        if !self.kind.is_empty() && s.kind != self.kind {
-            return false;
-        }
-        if !self.namespace.is_empty() && s.namespace != self.namespace {
-            return false;
-        }
-        if !self.health.matches(s, now) {
-            return false;
-        }
-        if self.q.is_empty() {
-            return true;
-        }
-        [&s.name, &s.namespace, &s.kind, &s.message, &s.revision, &s.cluster]
-            .iter()
-            .any(|f| crate::order::contains_ignoring_ascii_case(f, &self.q))
+        self.matcher().matches(s, &search_text(s), now)
     }
+
+    /// The filter ready to test many objects (its text lower-cased once).
+    pub fn matcher(&self) -> Matcher<'_> {
+        Matcher { filter: self, q: self.q.to_ascii_lowercase() }
+    }
+}
+
+/// A [`Filter`] with its search text lower-cased (ASCII: Unicode's case tables would cost the
+/// bundle more than they are worth for names of Kubernetes objects), for testing many objects.
+#[derive(Debug, Clone)]
+pub struct Matcher<'a> {
+    filter: &'a Filter,
+    q: String,
+}
+
+impl Matcher<'_> {
+    /// Whether `s`, whose [`search_text`] is `text`, passes every filter.
+    pub fn matches(&self, s: &Summary, text: &str, now: i64) -> bool {
+        let f = self.filter;
+        (f.cluster.is_empty() || s.cluster == f.cluster)
+            && (f.kind.is_empty() || s.kind == f.kind)
+            && (f.namespace.is_empty() || s.namespace == f.namespace)
+            && f.health.matches(s, now)
+            && (self.q.is_empty() || text.contains(&self.q))
+    }
+}
+
+/// What the list's search looks in: name, namespace, kind, message, revision and cluster,
+/// lower-cased (ASCII), one per line. Made once per change of the object, not per keystroke.
+pub fn search_text(s: &Summary) -> String {
+    [&s.name, &s.namespace, &s.kind, &s.message, &s.revision, &s.cluster].map(|f| f.to_ascii_lowercase()).join("\n")
 }
 
 /// Sorts summaries by `key`, reversed when `descending`; ties break by identity.
@@ -178,23 +192,50 @@ pub fn sort(list: &mut [&Summary], key: SortKey, descending: bool) {
 
 /// [`sort`] for any items that hold a summary.
 pub fn sort_by_summary<T>(list: &mut [T], summary: impl Fn(&T) -> &Summary, key: SortKey, descending: bool) {
+    crate::order::sort_by(list, &|a, b| compare(summary(a), summary(b), key, descending));
+}
+
+/// The list's order: by `key` (reversed when `descending`), ties broken by identity. Borrows
+/// only: a sort of 50k objects makes no allocation per comparison.
+pub fn compare(a: &Summary, b: &Summary, key: SortKey, descending: bool) -> std::cmp::Ordering {
     fn identity(s: &Summary) -> (&str, &str, &str, &str) {
         (&s.kind, &s.namespace, &s.name, &s.cluster)
     }
-    crate::order::sort_by(list, &|a, b| {
-        let (a, b) = (summary(a), summary(b));
-        let primary = match key {
-            SortKey::Health => severity(a.health).cmp(&severity(b.health)),
-            SortKey::Name => a.name.cmp(&b.name),
-            SortKey::Kind => a.kind.cmp(&b.kind),
-            SortKey::Namespace => a.namespace.cmp(&b.namespace),
-            SortKey::Cluster => a.cluster.cmp(&b.cluster),
-            // Most recent first: larger timestamps sort earlier.
-            SortKey::Age => b.last_transition_time.cmp(&a.last_transition_time),
-        };
-        let ord = primary.then_with(|| identity(a).cmp(&identity(b)));
-        if descending { ord.reverse() } else { ord }
-    });
+    let primary = match key {
+        SortKey::Health => severity(a.health).cmp(&severity(b.health)),
+        SortKey::Name => a.name.cmp(&b.name),
+        SortKey::Kind => a.kind.cmp(&b.kind),
+        SortKey::Namespace => a.namespace.cmp(&b.namespace),
+        SortKey::Cluster => a.cluster.cmp(&b.cluster),
+        // Most recent first: larger timestamps sort earlier.
+        SortKey::Age => b.last_transition_time.cmp(&a.last_transition_time),
+    };
+    let ord = primary.then_with(|| identity(a).cmp(&identity(b)));
+    if descending { ord.reverse() } else { ord }
+}
+
+/// Whether a change of one object from `old` to `new` can move it in an order by `key` (the
+/// identity never changes: only health and age can move an object).
+pub fn moves_in(key: SortKey, old: &Summary, new: &Summary) -> bool {
+    match key {
+        SortKey::Health => old.health != new.health,
+        SortKey::Age => old.last_transition_time != new.last_transition_time,
+        SortKey::Name | SortKey::Kind | SortKey::Namespace | SortKey::Cluster => false,
+    }
+}
+
+/// Whether a change of one object (`None`: absent before, or deleted) can change any object's
+/// root cause in the fleet graph (`crate::graph`): a chain passes only through objects that are
+/// not Ready, so a Ready object that stays Ready with the same edges (source, dependencies,
+/// what it applies) changes no chain, whatever else changes (its message, its revision).
+pub fn changes_causes(old: Option<&Summary>, new: Option<&Summary>) -> bool {
+    let (Some(old), Some(new)) = (old, new) else { return true };
+    !(old.health == Health::Ready
+        && new.health == Health::Ready
+        && old.source_ref == new.source_ref
+        && old.depends_on == new.depends_on
+        && old.applies == new.applies
+        && old.static_object == new.static_object)
 }
 
 /// How urgent a health is: 0 is the worst.
@@ -698,6 +739,57 @@ mod tests {
             assert_eq!(HealthFilter::parse(choice.as_str()), choice);
         }
         assert!(!Filter { namespace: "team-b".into(), ..Filter::default() }.matches(&failing, now));
+    }
+
+    #[test]
+    fn the_search_looks_in_one_lower_cased_text_per_object() {
+        let mut o = s("Kustomization", "Team-A", "PodInfo", Health::Ready);
+        o.message = "Applied revision MAIN@sha1:ABC".into();
+        let text = search_text(&o);
+        assert_eq!(text, "podinfo\nteam-a\nkustomization\napplied revision main@sha1:abc\nmain@sha1:abc\nprod");
+        let now = 0;
+        let filter = Filter { q: "REVISION main".into(), ..Filter::default() };
+        assert!(filter.matcher().matches(&o, &text, now));
+        assert!(filter.matches(&o, now));
+        let other = Filter { q: "nothing".into(), namespace: "Team-A".into(), ..Filter::default() };
+        assert!(!other.matcher().matches(&o, &text, now));
+        assert!(Filter { namespace: "Team-A".into(), ..Filter::default() }.matcher().matches(&o, &text, now));
+    }
+
+    #[test]
+    fn only_health_and_age_move_an_object_in_an_order() {
+        let old = s("Kustomization", "a", "x", Health::Ready);
+        let mut new = old.clone();
+        new.message = "changed".into();
+        for key in SortKey::ALL {
+            assert!(!moves_in(key, &old, &new), "{key:?}");
+        }
+        new.health = Health::Failing;
+        assert!(moves_in(SortKey::Health, &old, &new));
+        assert!(!moves_in(SortKey::Name, &old, &new));
+        new.last_transition_time = Some("2026-02-01T00:00:00Z".into());
+        assert!(moves_in(SortKey::Age, &old, &new));
+        assert_eq!(compare(&new, &old, SortKey::Health, false), std::cmp::Ordering::Less);
+        assert_eq!(compare(&new, &old, SortKey::Health, true), std::cmp::Ordering::Greater);
+        assert_eq!(compare(&old, &old, SortKey::Name, false), std::cmp::Ordering::Equal);
+    }
+
+    #[test]
+    fn a_ready_object_that_stays_ready_with_the_same_edges_changes_no_cause() {
+        let old = s("Kustomization", "a", "x", Health::Ready);
+        let mut new = old.clone();
+        new.message = "Applied revision main@sha1:def".into();
+        new.revision = "main@sha1:def".into();
+        assert!(!changes_causes(Some(&old), Some(&new)));
+        assert!(changes_causes(None, Some(&new)), "a new object can be a missing source found");
+        assert!(changes_causes(Some(&old), None), "a deleted object can be a source gone missing");
+        new.source_ref = Some("GitRepository/a/y".into());
+        assert!(changes_causes(Some(&old), Some(&new)));
+        let failing = s("Kustomization", "a", "x", Health::Failing);
+        let mut still = failing.clone();
+        still.message = "other".into();
+        assert!(changes_causes(Some(&failing), Some(&still)), "a cause's message is in the lines");
+        assert!(changes_causes(Some(&old), Some(&failing)));
     }
 
     #[test]
