@@ -122,3 +122,59 @@ async fn why_the_graph_where_a_commit_is_and_what_runs_where() -> anyhow::Result
     browser.screenshot("matrix").await;
     Ok(())
 }
+
+/// A viewer of team-a whose Kustomization is fed by a repository in flux-system: the browser
+/// does not have that repository (the stream is scoped), and says what blocks the
+/// Kustomization as the API does: "outside your scope", in the list, on the detail page and on
+/// the graph.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cause_outside_the_scope_reads_outside_your_scope() -> anyhow::Result<()> {
+    use fluxboard_model::auth::{Grant, Identity, Role};
+    let team_a = Identity {
+        user: "ann".into(),
+        groups: Vec::new(),
+        grants: vec![Grant { role: Role::Viewer, clusters: vec!["*".into()], namespaces: vec!["team-a".into()] }],
+    };
+    let served =
+        Served::start_clusters(&["production"], Options { identity: Some(team_a), ..Options::default() }).await;
+    served.ready().await;
+    served.demo.sims[0].cluster().apply(&serde_json::json!({
+        "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+        "metadata": {"name": "platform-config", "namespace": "team-a"},
+        "spec": {"interval": "10m", "path": "./platform", "prune": true,
+                 "sourceRef": {"kind": "GitRepository", "name": "platform", "namespace": "flux-system"}}
+    }))?;
+    let browser = Browser::start().await?;
+    let c = &browser.client;
+
+    c.goto(&format!("{}/resources?q=platform-config", served.url)).await?;
+    let line = browser
+        .wait_text(".tbody [data-testid=row] .col-message", "the blocked-by line", |t| t.starts_with("blocked by"))
+        .await?;
+    assert_eq!(line, "blocked by an object outside your scope");
+    browser.screenshot("blocked-outside-scope-list").await;
+
+    c.goto(&format!(
+        "{}/resources/production/kustomize.toolkit.fluxcd.io/Kustomization/team-a/platform-config",
+        served.url
+    ))
+    .await?;
+    browser
+        .wait_text("[data-testid=why-root]", "the root cause", |t| t == "blocked by an object outside your scope")
+        .await?;
+    browser
+        .wait_text("[data-testid=why-hop]", "the hidden hop", |t| t.contains("an object outside your scope"))
+        .await?;
+    let chain: String = browser.eval("return document.querySelector('[data-testid=why]').textContent;").await?;
+    assert!(!chain.contains("flux-system"), "the chain names nothing outside the scope: {chain}");
+
+    // On the graph the repository is drawn (the Kustomization names it) as outside the scope.
+    c.goto(&format!("{}/graph?namespace=team-a", served.url)).await?;
+    let node = "[data-ref='production/source.toolkit.fluxcd.io/GitRepository/flux-system/platform']";
+    browser.wait_element(node).await?;
+    let label: String =
+        browser.eval(&format!("return document.querySelector(\"{node}\").getAttribute('aria-label');")).await?;
+    assert!(label.ends_with("outside your scope"), "{label}");
+    browser.screenshot("graph-outside-scope").await;
+    Ok(())
+}

@@ -6,6 +6,7 @@
 //! No charting library: the layout is the model's, the drawing is plain SVG elements.
 
 use fluxboard_model::api::ObjectRef;
+use fluxboard_model::auth::{Identity, Role};
 use fluxboard_model::graph::{EdgeKind, Graph, Node};
 use fluxboard_model::view::{decode, encode, plain};
 use leptos::prelude::*;
@@ -82,7 +83,16 @@ struct Picture {
     height: i64,
 }
 
-fn picture(graph: &Graph<'_>, q: &GraphQuery) -> Picture {
+/// What a node that is not in the fleet is: missing, or outside the scope of `me`.
+fn absent_state(node: &Node<'_>, me: Option<&Identity>) -> &'static str {
+    if me.is_some_and(|me| !me.may(Role::Viewer, node.cluster(), node.namespace())) {
+        "outside your scope"
+    } else {
+        "not found"
+    }
+}
+
+fn picture(graph: &Graph<'_>, q: &GraphQuery, me: Option<&Identity>) -> Picture {
     let shown: Vec<usize> = if q.focus.is_empty() {
         let wanted = |n: &Node<'_>| {
             (q.cluster.is_empty() || n.cluster() == q.cluster)
@@ -123,7 +133,7 @@ fn picture(graph: &Graph<'_>, q: &GraphQuery) -> Picture {
                     health_class(s.health).to_owned(),
                     format!("{}: {}", fluxboard_model::view::health_label(s.health), plain(&s.message)),
                 ),
-                None => ("h-missing".to_owned(), "not found".to_owned()),
+                None => ("h-missing".to_owned(), absent_state(node, me).to_owned()),
             };
             Drawn {
                 key: node.key(),
@@ -245,11 +255,12 @@ pub(crate) fn GraphPage(#[prop(into)] query: String) -> impl IntoView {
 pub(crate) fn FleetGraph(query: GraphQuery) -> impl IntoView {
     let live = expect_context::<Live>();
     let router = expect_context::<Router>();
+    let me = expect_context::<crate::actions::Actions>().me;
     let q = query.clone();
     let pic = Memo::new(move |_| {
         live.fleet.with(|f| {
             let graph = Graph::build(f.objects.values().map(|r| &*r.summary));
-            picture(&graph, &q)
+            me.with_untracked(|me| picture(&graph, &q, me.as_ref()))
         })
     });
     // (x, y, scale in thousandths) of the drawing inside the view.

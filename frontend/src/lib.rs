@@ -61,7 +61,7 @@ fn App(me: Identity) -> impl IntoView {
     let clock = Clock::start();
     provide_context(router);
     provide_context(live);
-    provide_context(why::Causes::new(live));
+    provide_context(why::Causes::new(live, me.clone()));
     provide_context(clock);
     let actions = actions::Actions::start(me);
     provide_context(actions);

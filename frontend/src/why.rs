@@ -5,12 +5,14 @@
 //!
 //! The browser does not know the controllers' readiness (the detail page's chain comes from
 //! `GET /api/v1/why/...`, which does) and sees only the caller's scope: a source outside it is
-//! not in the fleet, so it reads as "not found" here and as "outside your scope" from the API.
+//! not in the fleet, so the graph has it as missing; a missing cause the identity's grants do
+//! not cover reads "outside your scope" (`Hop::seen_by`), as the API says it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use fluxboard_model::api::ObjectRef;
+use fluxboard_model::auth::Identity;
 use fluxboard_model::graph::{Graph, Hop, NoneStopped, Step, Via, blocked_line};
 use fluxboard_model::{Health, view::plain};
 use leptos::prelude::*;
@@ -49,10 +51,11 @@ pub(crate) struct CauseMap(pub(crate) HashMap<String, Entry>);
 pub(crate) struct Causes(pub(crate) Memo<Arc<CauseMap>>);
 
 impl Causes {
-    pub(crate) fn new(live: Live) -> Causes {
+    /// `me`: whose scope the lines are told in.
+    pub(crate) fn new(live: Live, me: Identity) -> Causes {
         // Only changes that can change a cause rerun it (not a Ready object's new message).
         Causes(Memo::new(move |_| {
-            live.fleet.with_causes(|f| Arc::new(compute(f.objects.values().map(|r| &*r.summary))))
+            live.fleet.with_causes(|f| Arc::new(compute(f.objects.values().map(|r| &*r.summary), &me)))
         }))
     }
 
@@ -62,7 +65,7 @@ impl Causes {
     }
 }
 
-fn compute<'a>(summaries: impl Iterator<Item = &'a fluxboard_model::Summary>) -> CauseMap {
+fn compute<'a>(summaries: impl Iterator<Item = &'a fluxboard_model::Summary>, me: &Identity) -> CauseMap {
     let graph = Graph::build(summaries);
     let mut out = CauseMap::default();
     for (n, node) in graph.nodes.iter().enumerate() {
@@ -84,7 +87,7 @@ fn compute<'a>(summaries: impl Iterator<Item = &'a fluxboard_model::Summary>) ->
             out.0.entry(root.clone()).or_default().blocks.push((key.clone(), ObjectRef::of(s)));
         }
         out.0.entry(key).or_default().blocked =
-            Some(Blocked { line: blocked_line(hops.last().expect("a chain has a root")), under });
+            Some(Blocked { line: blocked_line(&hops.last().expect("a chain has a root").clone().seen_by(me)), under });
     }
     for list in out.0.values_mut().map(|e| &mut e.blocks) {
         let mut order: Vec<usize> = (0..list.len()).collect();

@@ -66,13 +66,8 @@ pub(crate) async fn get_why(
         Some(chain) => graph.hops(&chain),
         None => vec![Hop::of(&graph.nodes[node])],
     };
-    let chain: Vec<Hop> = hops
-        .into_iter()
-        .map(|hop| match &hop.reference {
-            Some(r) if visible(&identity, r) => hop,
-            _ => Hop::hidden(hop.via),
-        })
-        .collect();
+    // The browser's "blocked by" lines tell a hidden cause by the same rule.
+    let chain: Vec<Hop> = hops.into_iter().map(|hop| hop.seen_by(&identity)).collect();
     let root_cause = (object.health != fluxboard_model::Health::Ready).then(|| chain.last().cloned()).flatten();
     Ok(Json(Why { object, chain, root_cause }))
 }

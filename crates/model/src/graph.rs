@@ -18,6 +18,7 @@ use std::collections::{HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 
 use crate::api::ObjectRef;
+use crate::auth::{Identity, Role};
 use crate::kinds::{KINDS, RevisionRule, kind_info};
 use crate::order::sort_indices;
 use crate::summary::{Health, Summary};
@@ -593,6 +594,15 @@ impl Hop {
                 via: None,
                 outside_scope: false,
             },
+        }
+    }
+
+    /// The hop as `identity` is told it: itself when it may see the object, else
+    /// [`Hop::hidden`] (the API and the browser say the same of a cause outside the scope).
+    pub fn seen_by(self, identity: &Identity) -> Hop {
+        match &self.reference {
+            Some(r) if identity.may(Role::Viewer, &r.cluster, &r.namespace) => self,
+            _ => Hop::hidden(self.via),
         }
     }
 

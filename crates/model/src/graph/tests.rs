@@ -393,6 +393,36 @@ fn a_missing_reference_is_a_node_and_the_root_cause() {
 }
 
 #[test]
+fn a_cause_outside_the_scope_reads_as_outside_it() {
+    use crate::auth::{Grant, Identity, Role};
+    // team-a's Kustomization is fed by flux-system's repository, which team-a may not see (so
+    // the browser's graph has it as missing, and the API hides it).
+    let all = vec![failing(
+        with_source(obj("c", "Kustomization", "team-a", "app", Health::Failing), "GitRepository/flux-system/infra"),
+        "ArtifactFailed",
+        "Source 'GitRepository/flux-system/infra' not found",
+    )];
+    let g = Graph::build(&all);
+    let app = node(&g, "c", "Kustomization", "team-a", "app");
+    let hops = g.hops(&g.why(app, &NoneStopped).unwrap());
+    let team_a = Identity {
+        user: "ann".into(),
+        groups: Vec::new(),
+        grants: vec![Grant { role: Role::Viewer, clusters: vec!["*".into()], namespaces: vec!["team-a".into()] }],
+    };
+    let seen: Vec<Hop> = hops.iter().cloned().map(|h| h.seen_by(&team_a)).collect();
+    assert_eq!(seen[0], hops[0], "its own object is shown as it is");
+    assert_eq!(seen[1], Hop::hidden(Some(Via::Source)));
+    assert_eq!(blocked_line(&seen[1]), "blocked by an object outside your scope");
+    // Who may see flux-system is told what is missing.
+    let everyone = Identity::open(Role::Viewer);
+    assert_eq!(
+        blocked_line(&hops[1].clone().seen_by(&everyone)),
+        "blocked by GitRepository flux-system/infra: not found"
+    );
+}
+
+#[test]
 fn a_stopped_controller_is_the_cause_of_what_it_reconciles() {
     let mut all = demo("production", SHA_P);
     // kustomize-controller is down: a new generation of infra-controllers is never reconciled.
