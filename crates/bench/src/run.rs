@@ -215,22 +215,13 @@ pub(crate) fn round(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
 }
 
-/// Polls `check` until it returns Some, for up to [`WAIT`].
-pub(crate) async fn wait<T, F, Fut>(what: &str, mut check: F) -> anyhow::Result<T>
+/// Polls `check` until it returns Some, for up to [`WAIT`] (the tests' shared `poll_until`).
+pub(crate) async fn wait<T, F, Fut>(what: &str, check: F) -> anyhow::Result<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
 {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Some(found) = check().await {
-            return Ok(found);
-        }
-        if Instant::now() > deadline {
-            bail!("timed out waiting for {what}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    Ok(fluxboard_e2e::poll_until(what, WAIT, check).await?)
 }
 
 /// Waits until the fleet has settled: the emulated controllers' first reconciliation of every
