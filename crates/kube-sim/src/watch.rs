@@ -89,6 +89,21 @@ fn expired_watch(too_old: &ApiError) -> Response {
     (StatusCode::OK, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], line).into_response()
 }
 
+/// When the next bookmark is due, as the watch cache schedules it (`nextBookmarkTime`): after
+/// the bookmark interval, but no later than 2 s before the watch ends, so a client that asked
+/// for a timeout gets the version to resume from; None once that moment has passed.
+fn next_bookmark(
+    now: tokio::time::Instant,
+    interval: Duration,
+    ends: tokio::time::Instant,
+) -> Option<tokio::time::Instant> {
+    let beat = now + interval;
+    match ends.checked_sub(Duration::from_secs(2)) {
+        Some(before_end) if before_end < beat => (before_end > now).then_some(before_end),
+        _ => Some(beat),
+    }
+}
+
 /// How many watches are open, by (group, resource).
 #[derive(Debug, Default)]
 pub(crate) struct WatchGauge {
@@ -188,16 +203,20 @@ impl WatchTask {
                 return;
             }
         }
-        let deadline = tokio::time::sleep(timeout);
+        let ends = tokio::time::Instant::now() + timeout;
+        let deadline = tokio::time::sleep_until(ends);
         tokio::pin!(deadline);
-        let mut bookmarks =
-            tokio::time::interval_at(tokio::time::Instant::now() + bookmark_interval, bookmark_interval);
+        let mut due = next_bookmark(tokio::time::Instant::now(), bookmark_interval, ends);
+        let bookmark = tokio::time::sleep_until(due.unwrap_or(ends));
+        tokio::pin!(bookmark);
         loop {
             tokio::select! {
                 () = self.tx.closed() => return,
                 () = &mut deadline => return,
-                _ = bookmarks.tick(), if self.spec.bookmarks => {
+                () = &mut bookmark, if self.spec.bookmarks && due.is_some() => {
                     if !self.send_bookmark(false).await { return; }
+                    due = next_bookmark(tokio::time::Instant::now(), bookmark_interval, ends);
+                    bookmark.as_mut().reset(due.unwrap_or(ends));
                 }
                 received = start.live.recv() => match received {
                     Ok(change) => if !self.deliver(&change).await { return },
@@ -260,5 +279,25 @@ impl WatchTask {
         let Ok(mut line) = serde_json::to_vec(event) else { return false };
         line.push(b'\n');
         self.tx.send(Bytes::from(line)).await.is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::time::Instant;
+
+    use super::next_bookmark;
+
+    #[test]
+    fn bookmarks_come_at_the_interval_and_two_seconds_before_the_end() {
+        let now = Instant::now();
+        let minute = Duration::from_secs(60);
+        let ends = now + Duration::from_secs(300);
+        assert_eq!(next_bookmark(now, minute, ends), Some(now + minute));
+        let short = now + Duration::from_secs(5);
+        assert_eq!(next_bookmark(now, minute, short), Some(now + Duration::from_secs(3)));
+        assert_eq!(next_bookmark(now + Duration::from_secs(3), minute, short), None, "the last one was sent");
     }
 }

@@ -106,6 +106,40 @@ impl Target {
         Ok(json!({"code": code, "timedOut": read.is_err(), "types": types, "added": added, "bookmark": bookmark}))
     }
 
+    /// Opens a watch (as the admin); its events are read by [`Target::events`].
+    async fn open_watch(&self, path: &str) -> anyhow::Result<reqwest::Response> {
+        Ok(self.http.get(format!("{}{path}", self.base)).bearer_auth(&self.admin).send().await?)
+    }
+
+    /// A watch's events until it ends or `max` arrived (with a deadline): each as its type and
+    /// object name (a bookmark as `BOOKMARK`, an error as its code).
+    async fn events(res: reqwest::Response, max: usize) -> anyhow::Result<Value> {
+        let code = res.status().as_u16();
+        let mut res = res;
+        let mut buf = Vec::new();
+        let mut events = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(15), async {
+            while let Some(chunk) = res.chunk().await? {
+                buf.extend_from_slice(&chunk);
+                while let Some(end) = buf.iter().position(|b| *b == b'\n') {
+                    let line: Vec<u8> = buf.drain(..=end).collect();
+                    let event: Value = serde_json::from_slice(&line).unwrap_or(Value::Null);
+                    events.push(match event["type"].as_str() {
+                        Some("BOOKMARK") => json!("BOOKMARK"),
+                        Some("ERROR") => json!(format!("ERROR {}", event["object"]["code"])),
+                        other => json!(format!("{} {}", other.unwrap_or("?"), event["object"]["metadata"]["name"])),
+                    });
+                    if events.len() >= max {
+                        return anyhow::Ok(());
+                    }
+                }
+            }
+            anyhow::Ok(())
+        })
+        .await;
+        Ok(json!({"code": code, "timedOut": read.is_err(), "events": events}))
+    }
+
     /// The first line of a watch (one event), read with a deadline.
     async fn first_watch_event(&self, path: &str) -> anyhow::Result<Value> {
         let mut res = self.http.get(format!("{}{path}", self.base)).bearer_auth(&self.admin).send().await?;
@@ -362,6 +396,35 @@ async fn script(
     let a = t.admin(Method::GET, "/api/v1/namespaces/diff/events?fieldSelector=nonsense%3Dx", None).await?;
     out.push(("events by an unknown field", json!({"code": a.code, "reason": a.body["reason"]})));
 
+    // Watch: the events of a create, an update, a label change that leaves the selector (a
+    // DELETED), a create and a delete, seen by a watch from the list's version.
+    let listed = t.admin(Method::GET, &format!("{cms}?labelSelector=watched%3Dyes"), None).await?;
+    let rv = listed.body["metadata"]["resourceVersion"].as_str().unwrap_or_default().to_string();
+    let res = t.open_watch(&format!("{cms}?watch=1&labelSelector=watched%3Dyes&resourceVersion={rv}")).await?;
+    let watched = |name: &str| json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "labels": {"watched": "yes"}}, "data": {"a": "1"}});
+    let merge = |body: Value| Some(("application/merge-patch+json", body));
+    t.admin(Method::POST, cms, Some(watched("w1"))).await?;
+    t.call(Method::PATCH, &format!("{cms}/w1"), &t.admin, &[], merge(json!({"data": {"a": "2"}}))).await?;
+    t.call(
+        Method::PATCH,
+        &format!("{cms}/w1"),
+        &t.admin,
+        &[],
+        merge(json!({"metadata": {"labels": {"watched": null}}})),
+    )
+    .await?;
+    t.admin(Method::POST, cms, Some(watched("w2"))).await?;
+    t.admin(Method::DELETE, &format!("{cms}/w2"), None).await?;
+    out.push(("watch event types", Target::events(res, 5).await?));
+    // A watch with bookmarks and a timeout gets one bookmark before it ends (2 s before, the
+    // watch cache's bookmark interval being a minute), then the end.
+    let res = t
+        .open_watch(&format!(
+            "{cms}?watch=1&labelSelector=watched%3Dnever&allowWatchBookmarks=true&timeoutSeconds=4&resourceVersion={rv}"
+        ))
+        .await?;
+    out.push(("watch with bookmarks and a timeout", Target::events(res, 10).await?));
+
     // Watch: the initial events and the bookmark that ends them (watch list), and what refuses it.
     let labelled = format!("{cms}?watch=1&labelSelector=diff%3Dyes");
     out.push((
@@ -464,6 +527,8 @@ fn kube_sim_answers_as_the_real_api_server_does() {
     runtime.block_on(async {
         let sim = Sim::start(SimConfig {
             flux: false,
+            // The watch cache's bookmark frequency.
+            bookmark_interval: Duration::from_secs(60),
             admin_token: cluster.tokens.admin.clone(),
             tokens: vec![StaticToken::new(&cluster.tokens.operator, "operator", &["fluxboard:operators"])],
             ..SimConfig::default()
