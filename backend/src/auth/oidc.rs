@@ -67,9 +67,42 @@ pub(crate) enum TokenError {
     /// its keys: fetch them again once).
     #[error("no key of the provider matches the token")]
     UnknownKey,
-    /// Anything else: a bad signature, issuer, audience, time or nonce.
-    #[error("{0}")]
-    Invalid(String),
+    /// The token's header cannot be read.
+    #[error("unreadable token: {0}")]
+    Unreadable(#[source] jsonwebtoken::errors::Error),
+    /// Signed with an algorithm other than RS, PS or ES (`none` and HMAC included).
+    #[error("the token is signed with {0:?}, which is not accepted")]
+    Algorithm(jsonwebtoken::Algorithm),
+    /// The provider's key cannot be used.
+    #[error("unusable provider key: {0}")]
+    UnusableKey(#[source] jsonwebtoken::errors::Error),
+    /// The signature, issuer or audience is wrong, or a required claim is missing.
+    #[error(transparent)]
+    Rejected(jsonwebtoken::errors::Error),
+    /// No `exp` claim.
+    #[error("the token has no expiry")]
+    NoExpiry,
+    /// `exp` has passed (beyond the leeway).
+    #[error("the token has expired")]
+    Expired,
+    /// `nbf` has not come yet.
+    #[error("the token is not valid yet (nbf)")]
+    NotYetValid,
+    /// `iat` lies in the future.
+    #[error("the token was issued in the future (iat)")]
+    IssuedInFuture,
+    /// No `iat` claim.
+    #[error("the token has no issue time (iat)")]
+    NoIssueTime,
+    /// `azp` names another client.
+    #[error("the token was issued to {0:?} (azp)")]
+    OtherParty(String),
+    /// Several audiences and no `azp`.
+    #[error("the token has several audiences but no azp")]
+    NoAuthorizedParty,
+    /// The nonce is not this login's.
+    #[error("the token's nonce does not match this login")]
+    WrongNonce,
 }
 
 /// Why the provider's discovery document or keys could not be had.
@@ -382,8 +415,7 @@ pub(crate) fn verify_id_token(
 ) -> Result<Value, TokenError> {
     use jsonwebtoken::Algorithm;
     const LEEWAY: i64 = 30;
-    let invalid = |why: String| TokenError::Invalid(why);
-    let header = jsonwebtoken::decode_header(token).map_err(|e| invalid(format!("unreadable token: {e}")))?;
+    let header = jsonwebtoken::decode_header(token).map_err(TokenError::Unreadable)?;
     if !matches!(
         header.alg,
         Algorithm::RS256
@@ -395,14 +427,14 @@ pub(crate) fn verify_id_token(
             | Algorithm::ES256
             | Algorithm::ES384
     ) {
-        return Err(invalid(format!("the token is signed with {:?}, which is not accepted", header.alg)));
+        return Err(TokenError::Algorithm(header.alg));
     }
     let jwk = match &header.kid {
         Some(kid) => keys.find(kid),
         None => keys.keys.first(),
     }
     .ok_or(TokenError::UnknownKey)?;
-    let key = jsonwebtoken::DecodingKey::from_jwk(jwk).map_err(|e| invalid(format!("unusable provider key: {e}")))?;
+    let key = jsonwebtoken::DecodingKey::from_jwk(jwk).map_err(TokenError::UnusableKey)?;
     let mut validation = jsonwebtoken::Validation::new(header.alg);
     validation.set_issuer(&[issuer]);
     validation.set_audience(&[client_id]);
@@ -411,30 +443,30 @@ pub(crate) fn verify_id_token(
     // Times are checked below against `now`, so tests can pin the time.
     validation.validate_exp = false;
     validation.validate_nbf = false;
-    let data = jsonwebtoken::decode::<Value>(token, &key, &validation).map_err(|e| invalid(format!("{e}")))?;
+    let data = jsonwebtoken::decode::<Value>(token, &key, &validation).map_err(TokenError::Rejected)?;
     let claims = data.claims;
-    let exp = claims["exp"].as_i64().ok_or_else(|| invalid("the token has no expiry".into()))?;
+    let exp = claims["exp"].as_i64().ok_or(TokenError::NoExpiry)?;
     if exp + LEEWAY < now {
-        return Err(invalid("the token has expired".into()));
+        return Err(TokenError::Expired);
     }
     if claims["nbf"].as_i64().is_some_and(|nbf| nbf - LEEWAY > now) {
-        return Err(invalid("the token is not valid yet (nbf)".into()));
+        return Err(TokenError::NotYetValid);
     }
     match claims["iat"].as_i64() {
-        Some(iat) if iat - LEEWAY > now => return Err(invalid("the token was issued in the future (iat)".into())),
+        Some(iat) if iat - LEEWAY > now => return Err(TokenError::IssuedInFuture),
         Some(_) => {}
-        None => return Err(invalid("the token has no issue time (iat)".into())),
+        None => return Err(TokenError::NoIssueTime),
     }
     // OpenID Connect Core 3.1.3.7: with several audiences azp must be present, and when present
     // it must be this client.
     let several = claims["aud"].as_array().is_some_and(|a| a.len() > 1);
     match claims["azp"].as_str() {
-        Some(azp) if azp != client_id => return Err(invalid(format!("the token was issued to {azp:?} (azp)"))),
-        None if several => return Err(invalid("the token has several audiences but no azp".into())),
+        Some(azp) if azp != client_id => return Err(TokenError::OtherParty(azp.to_owned())),
+        None if several => return Err(TokenError::NoAuthorizedParty),
         _ => {}
     }
     if claims["nonce"].as_str() != Some(nonce) {
-        return Err(invalid("the token's nonce does not match this login".into()));
+        return Err(TokenError::WrongNonce);
     }
     Ok(claims)
 }
@@ -482,6 +514,7 @@ mod tests {
         let mut expired = good.clone();
         expired["exp"] = json!(now - 600);
         assert!(why(expired).contains("expired"));
+        assert_eq!(check(good.clone(), "other"), Err(TokenError::WrongNonce));
         let mut early = good.clone();
         early["nbf"] = json!(now + 600);
         assert!(why(early).contains("nbf"));
