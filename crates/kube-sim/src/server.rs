@@ -214,10 +214,12 @@ pub(crate) fn with_rbac<T>(state: &ServerState, f: impl FnOnce(&RbacSnapshot<'_>
     })
 }
 
+/// The Kubernetes release whose API server kube-sim answers as (the differential's, and the
+/// built-in schemas' in `openapi/`).
 fn version() -> Value {
     json!({
-        "major": "1", "minor": "33", "gitVersion": "v1.33.0+kube-sim", "gitCommit": "kube-sim",
-        "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.24.0",
+        "major": "1", "minor": "36", "gitVersion": "v1.36.3+kube-sim", "gitCommit": "kube-sim",
+        "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.26.0",
         "compiler": "gc", "platform": "linux/amd64",
     })
 }

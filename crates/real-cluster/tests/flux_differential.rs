@@ -18,11 +18,7 @@ use serde_json::{Value, json};
 
 /// Differences found by this test and not fixed in kube-sim, each with its reason: (step/object,
 /// what); a leading `*` matches that object in every step.
-const KNOWN: &[(&str, &str)] = &[(
-    "reset of the failing release/HelmRelease/failing",
-    "kube-sim renders no chart: the scripted failure is one message for install and upgrade, where Helm words an \
-     upgrade's apply of an object it creates `failed to create resource: …`",
-)];
+const KNOWN: &[(&str, &str)] = &[];
 
 /// The real cluster's TMPDIR, shown in kustomize-controller's messages.
 static SCRATCH: std::sync::OnceLock<String> = std::sync::OnceLock::new();

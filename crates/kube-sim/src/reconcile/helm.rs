@@ -453,6 +453,14 @@ fn release_steps(r: &mut Run<'_>) {
     };
     let mut history = history;
     if let Some(message) = scripted_failure(r) {
+        // An upgrade of a release that never deployed creates its objects: Helm's `Update`
+        // words a failure to create one `failed to create resource: …` (an install does not).
+        let deployed_before = history.iter().any(|h| h["status"] == "deployed" || h["status"] == "superseded");
+        let message = if action == Action::Upgrade && !deployed_before {
+            format!("failed to create resource: {message}")
+        } else {
+            message
+        };
         // install.go/upgrade.go `failure`: Released=False, the counter up, a failed release
         // whose manifest is the inventory.
         observe(&mut history, snapshot(r, &release, &namespace, number, "failed", &chart, &values_digest));
@@ -798,6 +806,20 @@ mod tests {
         assert_eq!(ready_condition(&healed.status).1, "UpgradeSucceeded");
         assert!(healed.status.get("installFailures").is_none());
         assert_eq!(cond(&healed.status, "Stalled").0, "");
+
+        // A reset while the cause stays: the failed release is upgraded, and Helm creates its
+        // objects (none was ever deployed), so the failure reads as a create's.
+        let mut again = hr.clone();
+        annotate(
+            &mut again,
+            json!({"sim.fluxboard.dev/fail": "boom", "reconcile.fluxcd.io/requestedAt": "r4", "reconcile.fluxcd.io/resetAt": "r4"}),
+        );
+        let upgrade_failed = step(&mut again, &world);
+        assert_eq!(
+            cond(&upgrade_failed.status, "Released").2,
+            "Helm upgrade failed for release apps/podinfo with chart podinfo@6.5.4: failed to create resource: boom"
+        );
+        assert_eq!(upgrade_failed.status["upgradeFailures"], 1);
 
         // So does a force, while out of retries (atomic_release.go:396-421).
         let mut forced = hr.clone();
