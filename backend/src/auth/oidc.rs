@@ -197,21 +197,117 @@ fn challenge(verifier: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()))
 }
 
+/// Why an SSO login failed: the page's headline is the `Display`, [`SsoFailure::detail`] the
+/// line below it.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SsoFailure {
+    /// This address started too many logins in the last minute.
+    #[error("Too many logins were started.")]
+    TooManyStarts,
+    /// Discovery or the keys could not be fetched.
+    #[error("The identity provider is unreachable.")]
+    Provider(#[source] ProviderError),
+    /// The session store did not keep the flow or the session.
+    #[error("The session store is unavailable.")]
+    SessionStore,
+    /// Discovery named an authorization endpoint that is not a URL.
+    #[error("The identity provider's authorization endpoint is invalid.")]
+    BadEndpoint(String),
+    /// The provider answered the authorization request with an error.
+    #[error("The identity provider refused the login ({error}).")]
+    Refused {
+        /// Its `error` parameter.
+        error: String,
+        /// Its `error_description` parameter.
+        description: String,
+    },
+    /// No flow in this session, or an expired one.
+    #[error("No login was in progress, or it took too long.")]
+    NoFlow,
+    /// The `state` parameter is not this session's.
+    #[error("The login answer does not match this browser's login (wrong state).")]
+    WrongState,
+    /// The callback carries no `code`.
+    #[error("The identity provider sent no authorization code.")]
+    NoCode,
+    /// The token endpoint refused the code.
+    #[error("The identity provider refused the code ({status}).")]
+    CodeRefused {
+        /// Its answer's status.
+        status: reqwest::StatusCode,
+        /// Its answer's body.
+        body: String,
+    },
+    /// The token endpoint did not answer.
+    #[error("The identity provider is unreachable.")]
+    TokenEndpoint(#[source] reqwest::Error),
+    /// The token endpoint's answer holds no ID token.
+    #[error("The identity provider sent no ID token.")]
+    NoIdToken,
+    /// The ID token was not accepted.
+    #[error("The ID token is not valid.")]
+    InvalidToken(#[source] TokenError),
+    /// The ID token lacks the configured username claim.
+    #[error("The ID token has no {0} claim.")]
+    NoUsername(String),
+    /// The identity would impersonate a `system:` name.
+    #[error("This identity may not log in.")]
+    SystemIdentity(#[source] crate::auth::config::SystemIdentity),
+}
+
+impl SsoFailure {
+    /// The status of the failure page.
+    fn status(&self) -> StatusCode {
+        match self {
+            SsoFailure::TooManyStarts => StatusCode::TOO_MANY_REQUESTS,
+            SsoFailure::SessionStore => StatusCode::SERVICE_UNAVAILABLE,
+            SsoFailure::Provider(_)
+            | SsoFailure::BadEndpoint(_)
+            | SsoFailure::CodeRefused { .. }
+            | SsoFailure::TokenEndpoint(_)
+            | SsoFailure::NoIdToken => StatusCode::BAD_GATEWAY,
+            SsoFailure::NoFlow | SsoFailure::WrongState | SsoFailure::NoCode => StatusCode::BAD_REQUEST,
+            SsoFailure::Refused { .. } | SsoFailure::InvalidToken(_) | SsoFailure::NoUsername(_) => {
+                StatusCode::UNAUTHORIZED
+            }
+            SsoFailure::SystemIdentity(_) => StatusCode::FORBIDDEN,
+        }
+    }
+
+    /// The line under the headline: what to do, or what the provider or check said.
+    fn detail(&self) -> String {
+        match self {
+            SsoFailure::TooManyStarts => "Wait a minute and try again.".to_owned(),
+            SsoFailure::SessionStore => "Try again.".to_owned(),
+            SsoFailure::NoFlow | SsoFailure::WrongState => "Start again from the login page.".to_owned(),
+            SsoFailure::Provider(err) => err.to_string(),
+            SsoFailure::TokenEndpoint(err) => err.to_string(),
+            SsoFailure::InvalidToken(err) => err.to_string(),
+            SsoFailure::SystemIdentity(err) => err.to_string(),
+            SsoFailure::BadEndpoint(why) => why.clone(),
+            SsoFailure::Refused { description, .. } => description.clone(),
+            SsoFailure::CodeRefused { body, .. } => body.clone(),
+            SsoFailure::NoCode | SsoFailure::NoIdToken | SsoFailure::NoUsername(_) => String::new(),
+        }
+    }
+}
+
 /// An HTML page about a failed login (every value escaped).
-fn failure(state: &AppState, status: StatusCode, what: &str, detail: &str) -> Response {
+fn failure(state: &AppState, failed: &SsoFailure) -> Response {
     let escape = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
     let home = format!("{}/", state.base_path);
+    let (what, detail) = (failed.to_string(), failed.detail());
     tracing::warn!(target: "audit", what, detail, "SSO login failed");
     state.metrics.login("oidc", "failure");
     let body = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Login failed · fluxboard</title></head>\
          <body style=\"font-family: system-ui, sans-serif; max-width: 40rem; margin: 4rem auto; padding: 0 1rem\">\
          <h1>Login failed</h1><p><strong>{}</strong></p><p>{}</p><p><a href=\"{}\">Back to the login page</a></p></body></html>",
-        escape(what),
-        escape(detail),
+        escape(&what),
+        escape(&detail),
         escape(&home)
     );
-    let mut response = (status, Html(body)).into_response();
+    let mut response = (failed.status(), Html(body)).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, "no-store".parse().expect("a header value"));
     response
 }
@@ -230,41 +326,28 @@ pub(crate) async fn login(
         return crate::http::error::ApiError::not_found("SSO is not configured").into_response();
     };
     let address = crate::auth::login::client(&state, addr.as_ref().map(|a| &a.0), &headers);
-    if state.limiter.hit(&format!("sso:{address}"), STARTS_PER_ADDRESS).await.is_err() {
-        return failure(
-            &state,
-            StatusCode::TOO_MANY_REQUESTS,
-            "Too many logins were started.",
-            "Wait a minute and try again.",
-        );
+    match begin(&state, oidc, &session, &address).await {
+        Ok(redirect) => redirect.into_response(),
+        Err(failed) => failure(&state, &failed),
     }
-    let discovery = match oidc.provider(false).await {
-        Ok((d, _)) => d,
-        Err(e) => {
-            return failure(&state, StatusCode::BAD_GATEWAY, "The identity provider is unreachable.", &e.to_string());
-        }
-    };
+}
+
+/// Starts a login: a new flow in the session, and the redirect to the provider.
+async fn begin(state: &AppState, oidc: &Oidc, session: &Session, address: &str) -> Result<Redirect, SsoFailure> {
+    if state.limiter.hit(&format!("sso:{address}"), STARTS_PER_ADDRESS).await.is_err() {
+        return Err(SsoFailure::TooManyStarts);
+    }
+    let (discovery, _) = oidc.provider(false).await.map_err(SsoFailure::Provider)?;
     let flow = Flow {
         state: random_token(),
         nonce: random_token(),
         verifier: random_token(),
         started: jiff::Timestamp::now().as_second(),
     };
-    if session.insert(SESSION_FLOW, &flow).await.is_err() {
-        return failure(&state, StatusCode::SERVICE_UNAVAILABLE, "The session store is unavailable.", "Try again.");
-    }
+    session.insert(SESSION_FLOW, &flow).await.map_err(|_| SsoFailure::SessionStore)?;
     let scopes = oidc.config.scopes.join(" ");
-    let mut url = match reqwest::Url::parse(&discovery.authorization_endpoint) {
-        Ok(url) => url,
-        Err(e) => {
-            return failure(
-                &state,
-                StatusCode::BAD_GATEWAY,
-                "The identity provider's authorization endpoint is invalid.",
-                &e.to_string(),
-            );
-        }
-    };
+    let mut url =
+        reqwest::Url::parse(&discovery.authorization_endpoint).map_err(|e| SsoFailure::BadEndpoint(e.to_string()))?;
     url.query_pairs_mut()
         .append_pair("response_type", "code")
         .append_pair("client_id", &oidc.config.client_id)
@@ -274,7 +357,7 @@ pub(crate) async fn login(
         .append_pair("nonce", &flow.nonce)
         .append_pair("code_challenge", &challenge(&flow.verifier))
         .append_pair("code_challenge_method", "S256");
-    Redirect::to(url.as_str()).into_response()
+    Ok(Redirect::to(url.as_str()))
 }
 
 #[derive(Debug, Deserialize)]
@@ -293,41 +376,47 @@ pub(crate) async fn callback(
     let Some(oidc) = &state.oidc else {
         return crate::http::error::ApiError::not_found("SSO is not configured").into_response();
     };
+    match finish(&state, oidc, &session, params).await {
+        Ok(redirect) => redirect.into_response(),
+        Err(failed) => failure(&state, &failed),
+    }
+}
+
+/// Ends a login: the flow checked, the code exchanged, the ID token verified, the session started.
+async fn finish(state: &AppState, oidc: &Oidc, session: &Session, params: Callback) -> Result<Redirect, SsoFailure> {
     let flow: Option<Flow> = session.remove(SESSION_FLOW).await.ok().flatten();
-    if let Some(error) = &params.error {
-        let detail = params.error_description.clone().unwrap_or_default();
-        return failure(
-            &state,
-            StatusCode::UNAUTHORIZED,
-            &format!("The identity provider refused the login ({error})."),
-            &detail,
-        );
+    if let Some(error) = params.error {
+        return Err(SsoFailure::Refused { error, description: params.error_description.unwrap_or_default() });
     }
-    let Some(flow) = flow.filter(|f| jiff::Timestamp::now().as_second() - f.started < FLOW_TTL_SECS) else {
-        return failure(
-            &state,
-            StatusCode::BAD_REQUEST,
-            "No login was in progress, or it took too long.",
-            "Start again from the login page.",
-        );
-    };
+    let flow =
+        flow.filter(|f| jiff::Timestamp::now().as_second() - f.started < FLOW_TTL_SECS).ok_or(SsoFailure::NoFlow)?;
     if params.state.as_deref() != Some(flow.state.as_str()) {
-        return failure(
-            &state,
-            StatusCode::BAD_REQUEST,
-            "The login answer does not match this browser's login (wrong state).",
-            "Start again from the login page.",
-        );
+        return Err(SsoFailure::WrongState);
     }
-    let Some(code) = params.code else {
-        return failure(&state, StatusCode::BAD_REQUEST, "The identity provider sent no authorization code.", "");
-    };
-    let (discovery, keys) = match oidc.provider(false).await {
-        Ok(p) => p,
-        Err(e) => {
-            return failure(&state, StatusCode::BAD_GATEWAY, "The identity provider is unreachable.", &e.to_string());
+    let code = params.code.ok_or(SsoFailure::NoCode)?;
+    let (discovery, keys) = oidc.provider(false).await.map_err(SsoFailure::Provider)?;
+    let tokens = exchange(oidc, &discovery, code, &flow).await?;
+    let id_token = tokens["id_token"].as_str().ok_or(SsoFailure::NoIdToken)?;
+    let now = jiff::Timestamp::now().as_second();
+    let mut verified = verify_id_token(id_token, &keys, &discovery.issuer, &oidc.config.client_id, &flow.nonce, now);
+    if verified == Err(TokenError::UnknownKey) {
+        // The provider may have rotated its keys.
+        if let Ok((_, fresh)) = oidc.provider(true).await {
+            verified = verify_id_token(id_token, &fresh, &discovery.issuer, &oidc.config.client_id, &flow.nonce, now);
         }
-    };
+    }
+    let claims = verified.map_err(SsoFailure::InvalidToken)?;
+    let (user, groups) = names(&oidc.config, &claims)?;
+    state.config.check_system_names(&user, &groups, "oidc").map_err(SsoFailure::SystemIdentity)?;
+    let who = SessionUser { user, groups, method: "oidc".into(), login_at: now, fingerprint: None, reviewed_by: None };
+    start_session(session, who.clone()).await.map_err(|_| SsoFailure::SessionStore)?;
+    tracing::info!(target: "audit", user = who.user, groups = ?who.groups, "login (oidc)");
+    state.metrics.login("oidc", "success");
+    Ok(Redirect::to(&format!("{}/", state.base_path)))
+}
+
+/// Exchanges the authorization code (with the PKCE verifier) for the provider's tokens.
+async fn exchange(oidc: &Oidc, discovery: &Discovery, code: String, flow: &Flow) -> Result<Value, SsoFailure> {
     let form = [
         ("grant_type", "authorization_code".to_owned()),
         ("code", code),
@@ -341,64 +430,33 @@ pub(crate) async fn callback(
     }
     let body =
         form.iter().map(|(k, v)| format!("{k}={}", fluxboard_model::view::encode(v))).collect::<Vec<_>>().join("&");
-    let res = req.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded").body(body).send().await;
-    let tokens: Value = match res {
-        Ok(r) if r.status().is_success() => r.json().await.unwrap_or_default(),
-        Ok(r) => {
-            let status = r.status();
-            let text = r.text().await.unwrap_or_default();
-            return failure(
-                &state,
-                StatusCode::BAD_GATEWAY,
-                &format!("The identity provider refused the code ({status})."),
-                &text,
-            );
-        }
-        Err(e) => {
-            return failure(&state, StatusCode::BAD_GATEWAY, "The identity provider is unreachable.", &e.to_string());
-        }
-    };
-    let Some(id_token) = tokens["id_token"].as_str() else {
-        return failure(&state, StatusCode::BAD_GATEWAY, "The identity provider sent no ID token.", "");
-    };
-    let now = jiff::Timestamp::now().as_second();
-    let mut verified = verify_id_token(id_token, &keys, &discovery.issuer, &oidc.config.client_id, &flow.nonce, now);
-    if verified == Err(TokenError::UnknownKey) {
-        // The provider may have rotated its keys.
-        if let Ok((_, fresh)) = oidc.provider(true).await {
-            verified = verify_id_token(id_token, &fresh, &discovery.issuer, &oidc.config.client_id, &flow.nonce, now);
-        }
+    let res = req
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .map_err(SsoFailure::TokenEndpoint)?;
+    if !res.status().is_success() {
+        let status = res.status();
+        return Err(SsoFailure::CodeRefused { status, body: res.text().await.unwrap_or_default() });
     }
-    let claims = match verified {
-        Ok(c) => c,
-        Err(e) => return failure(&state, StatusCode::UNAUTHORIZED, "The ID token is not valid.", &e.to_string()),
-    };
-    let Some(user) = claims[&oidc.config.username_claim].as_str().filter(|u| !u.is_empty()).map(str::to_owned) else {
-        return failure(
-            &state,
-            StatusCode::UNAUTHORIZED,
-            &format!("The ID token has no {} claim.", oidc.config.username_claim),
-            "",
-        );
-    };
-    let groups: Vec<String> = match &claims[&oidc.config.groups_claim] {
-        Value::Array(list) => list.iter().filter_map(|g| g.as_str().map(str::to_owned)).collect(),
-        Value::String(one) => vec![one.clone()],
+    Ok(res.json().await.unwrap_or_default())
+}
+
+/// The user and groups of verified claims, prefixed as kube-apiserver's `--oidc-*-prefix` would.
+fn names(config: &OidcConfig, claims: &Value) -> Result<(String, Vec<String>), SsoFailure> {
+    let user = claims[&config.username_claim]
+        .as_str()
+        .filter(|u| !u.is_empty())
+        .ok_or_else(|| SsoFailure::NoUsername(config.username_claim.clone()))?;
+    let groups: Vec<String> = match &claims[&config.groups_claim] {
+        Value::Array(list) => {
+            list.iter().filter_map(Value::as_str).map(|g| format!("{}{g}", config.groups_prefix)).collect()
+        }
+        Value::String(one) => vec![format!("{}{one}", config.groups_prefix)],
         _ => Vec::new(),
     };
-    // The provider's names, prefixed as kube-apiserver's --oidc-*-prefix would.
-    let user = format!("{}{user}", oidc.config.username_prefix);
-    let groups: Vec<String> = groups.iter().map(|g| format!("{}{g}", oidc.config.groups_prefix)).collect();
-    if let Err(why) = state.config.check_system_names(&user, &groups, "oidc") {
-        return failure(&state, StatusCode::FORBIDDEN, "This identity may not log in.", &why.to_string());
-    }
-    let who = SessionUser { user, groups, method: "oidc".into(), login_at: now, fingerprint: None, reviewed_by: None };
-    if start_session(&session, who.clone()).await.is_err() {
-        return failure(&state, StatusCode::SERVICE_UNAVAILABLE, "The session store is unavailable.", "Try again.");
-    }
-    tracing::info!(target: "audit", user = who.user, groups = ?who.groups, "login (oidc)");
-    state.metrics.login("oidc", "success");
-    Redirect::to(&format!("{}/", state.base_path)).into_response()
+    Ok((format!("{}{user}", config.username_prefix), groups))
 }
 
 /// Verifies an ID token: a key of the issuer's JWKS signed it (RS/PS/ES algorithms only), for
