@@ -357,6 +357,23 @@ fn flux_kind(target: &Target) -> Option<&'static KindInfo> {
     }
 }
 
+/// One target's attempt: who asks, where, with which client and token.
+struct Job<'a> {
+    state: &'a AppState,
+    identity: &'a Identity,
+    cluster: &'a Cluster,
+    client: kube::Client,
+    action: Action,
+    reason: Option<&'a str>,
+    target: &'a Target,
+    /// `Kind namespace/name`, for messages.
+    what: String,
+    /// The token this attempt writes.
+    token: String,
+    work: &'a Work,
+}
+
+/// Checks one target (kind, role), then carries it out: `(token, message)` when accepted.
 async fn attempt(
     state: &AppState,
     identity: &Identity,
@@ -367,15 +384,8 @@ async fn attempt(
 ) -> Result<(String, String), Attempt> {
     let cluster = state.cluster(&t.cluster).ok_or_else(|| ActionError::NoCluster(t.cluster.clone()))?;
     let what = format!("{} {}/{}", t.kind, t.namespace, t.name);
+    check_kind(action, t)?;
     let needed = action.role();
-    if action == Action::Restart {
-        if t.kind != "Deployment" || t.group.as_deref().is_some_and(|g| g != "apps") {
-            return Err(ActionError::RestartNotDeployment.into());
-        }
-    } else {
-        let info = flux_kind(t).ok_or_else(|| ActionError::NotFluxKind(t.kind.clone()))?;
-        applies_to_kind(action, info).map_err(ActionError::NotApplicable)?;
-    }
     if !identity.may(needed, &t.cluster, &t.namespace) {
         return Err(ActionError::Forbidden {
             user: identity.user.clone(),
@@ -393,79 +403,112 @@ async fn attempt(
         ActAs::ServiceAccount => cluster.client.clone(),
     };
     let token = jiff::Timestamp::now().to_string();
-    if action == Action::Restart {
-        let ar = ApiResource::erase::<k8s_openapi::api::apps::v1::Deployment>(&());
-        let api: Api<DynamicObject> = Api::namespaced_with(client, &t.namespace, &ar);
-        let obj = api.get(&t.name).await.map_err(|e| read_error(&what, &e))?;
-        let labels = &obj.metadata.labels;
-        if labels.as_ref().and_then(|l| l.get("app.kubernetes.io/part-of")).map(String::as_str) != Some("flux") {
-            return Err(ActionError::NotAController(what).into());
-        }
-        send(&api, &t.name, &patch(action, "Deployment", &token, &identity.user, reason), &what).await?;
-        record_event(cluster, &ar, &obj, action, &token, &identity.user, reason).await;
-        return Ok((token, format!("rolling restart of {what} requested")));
+    let job = Job { state, identity, cluster, client, action, reason, target: t, what, token, work };
+    match action {
+        Action::Restart => restart(job).await,
+        _ => flux_action(job).await,
     }
-    let info = flux_kind(t).expect("checked above");
-    let ar = cluster
+}
+
+/// Whether the action applies to the target's kind: restart to Deployments, the rest to Flux
+/// kinds by the model's rule.
+fn check_kind(action: Action, t: &Target) -> Result<(), ActionError> {
+    if action == Action::Restart {
+        if t.kind != "Deployment" || t.group.as_deref().is_some_and(|g| g != "apps") {
+            return Err(ActionError::RestartNotDeployment);
+        }
+        return Ok(());
+    }
+    let info = flux_kind(t).ok_or_else(|| ActionError::NotFluxKind(t.kind.clone()))?;
+    applies_to_kind(action, info).map_err(ActionError::NotApplicable)
+}
+
+/// A rolling restart of a Flux controller's Deployment.
+async fn restart(job: Job<'_>) -> Result<(String, String), Attempt> {
+    let (t, what, token) = (job.target, &job.what, &job.token);
+    let ar = ApiResource::erase::<k8s_openapi::api::apps::v1::Deployment>(&());
+    let api: Api<DynamicObject> = Api::namespaced_with(job.client.clone(), &t.namespace, &ar);
+    let obj = api.get(&t.name).await.map_err(|e| read_error(what, &e))?;
+    let labels = &obj.metadata.labels;
+    if labels.as_ref().and_then(|l| l.get("app.kubernetes.io/part-of")).map(String::as_str) != Some("flux") {
+        return Err(ActionError::NotAController(job.what).into());
+    }
+    send(&api, &t.name, &patch(job.action, "Deployment", token, &job.identity.user, job.reason), what).await?;
+    record_event(job.cluster, &ar, &obj, job.action, token, &job.identity.user, job.reason).await;
+    Ok((job.token.clone(), format!("rolling restart of {what} requested")))
+}
+
+/// An action on a Flux object: read it as the caller, check the action applies to it and to its
+/// served version, reconcile its sources first (with source), then patch it.
+async fn flux_action(job: Job<'_>) -> Result<(String, String), Attempt> {
+    let (t, what, token, user) = (job.target, &job.what, &job.token, &job.identity.user);
+    let info = flux_kind(t).ok_or_else(|| ActionError::NotFluxKind(t.kind.clone()))?;
+    let ar = job
+        .cluster
         .flux_kind(info.group, info.kind)
         .ok_or_else(|| ActionError::NotServed { cluster: t.cluster.clone(), kind: info.kind.to_owned() })?;
-    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &t.namespace, &ar);
-    let obj = api.get(&t.name).await.map_err(|e| read_error(&what, &e))?;
+    let api: Api<DynamicObject> = Api::namespaced_with(job.client.clone(), &t.namespace, &ar);
+    let obj = api.get(&t.name).await.map_err(|e| read_error(what, &e))?;
     let value = serde_json::to_value(&obj).unwrap_or_default();
-    applies(action, &summarize(&t.cluster, info, &value)).map_err(ActionError::NotApplicable)?;
-    supported_by(action, info.kind, &ar.version).map_err(ActionError::NotApplicable)?;
-    if action == Action::ReconcileWithSource {
-        let mut chain = source_chain(info.kind, &t.namespace, &value);
-        if info.kind == "HelmRelease"
-            && let [chart] = chain.as_slice()
-            && chart.0 == "HelmChart"
-            && let Some(source) = chart_source(cluster, &client, chart).await
-        {
-            chain.insert(0, source);
-        }
-        for (kind, namespace, name) in chain {
-            fluxboard_model::action::check_namespace(&namespace)
-                .and_then(|()| fluxboard_model::action::check_name(&name))
-                .map_err(|why| ActionError::BadSource { kind: kind.clone(), why })?;
-            // Scope is checked on every object the action touches, not only the target.
-            if !identity.may(Role::Operator, &t.cluster, &namespace) {
-                return Err(ActionError::SourceForbidden {
-                    user: identity.user.clone(),
-                    kind,
-                    namespace,
-                    name,
-                    cluster: t.cluster.clone(),
-                }
-                .into());
-            }
-            // Targets of one request that share a source reconcile it once and wait together.
-            let step = work.step(&format!("{}/{kind}/{namespace}/{name}", t.cluster));
-            step.get_or_init(|| {
-                reconcile_and_wait(
-                    state,
-                    cluster,
-                    &client,
-                    &kind,
-                    &namespace,
-                    &name,
-                    &token,
-                    &identity.user,
-                    work.deadline,
-                )
-            })
-            .await
-            .clone()?;
-        }
+    applies(job.action, &summarize(&t.cluster, info, &value)).map_err(ActionError::NotApplicable)?;
+    supported_by(job.action, info.kind, &ar.version).map_err(ActionError::NotApplicable)?;
+    let with_source = job.action == Action::ReconcileWithSource;
+    if with_source {
+        reconcile_sources(&job, info, &value).await?;
     }
-    send(&api, &t.name, &patch(action, info.kind, &token, &identity.user, reason), &what).await.map_err(|r| {
-        if action == Action::ReconcileWithSource {
-            Attempt::Failed(r, Some(token.clone()))
-        } else {
-            Attempt::Refused(r)
-        }
+    send(&api, &t.name, &patch(job.action, info.kind, token, user, job.reason), what).await.map_err(|err| {
+        // Once a source was reconciled, something was sent: the target's patch failing is a failure.
+        if with_source { Attempt::Failed(err, Some(token.clone())) } else { Attempt::Refused(err) }
     })?;
-    record_event(cluster, &ar, &obj, action, &token, &identity.user, reason).await;
-    Ok((token, format!("{} of {what} requested", action.label())))
+    record_event(job.cluster, &ar, &obj, job.action, token, user, job.reason).await;
+    Ok((token.clone(), format!("{} of {what} requested", job.action.label())))
+}
+
+/// Reconciles the target's sources first, in order, each within the caller's scope; targets
+/// of one request that share a source reconcile it once and wait together.
+async fn reconcile_sources(job: &Job<'_>, info: &KindInfo, value: &Value) -> Result<(), Attempt> {
+    let t = job.target;
+    let mut chain = source_chain(info.kind, &t.namespace, value);
+    if info.kind == "HelmRelease"
+        && let [chart] = chain.as_slice()
+        && chart.0 == "HelmChart"
+        && let Some(source) = chart_source(job.cluster, &job.client, chart).await
+    {
+        chain.insert(0, source);
+    }
+    for (kind, namespace, name) in chain {
+        fluxboard_model::action::check_namespace(&namespace)
+            .and_then(|()| fluxboard_model::action::check_name(&name))
+            .map_err(|why| ActionError::BadSource { kind: kind.clone(), why })?;
+        // Scope is checked on every object the action touches, not only the target.
+        if !job.identity.may(Role::Operator, &t.cluster, &namespace) {
+            return Err(ActionError::SourceForbidden {
+                user: job.identity.user.clone(),
+                kind,
+                namespace,
+                name,
+                cluster: t.cluster.clone(),
+            }
+            .into());
+        }
+        let step = job.work.step(&format!("{}/{kind}/{namespace}/{name}", t.cluster));
+        step.get_or_init(|| {
+            reconcile_and_wait(
+                job.state,
+                job.cluster,
+                &job.client,
+                &kind,
+                &namespace,
+                &name,
+                &job.token,
+                &job.identity.user,
+                job.work.deadline,
+            )
+        })
+        .await
+        .clone()?;
+    }
+    Ok(())
 }
 
 /// The sources to reconcile first, in order, as `flux reconcile --with-source` does: a
