@@ -249,63 +249,69 @@ pub(crate) async fn post_actions(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let refuse = |err: ActionError, action: Option<Action>| {
-        let (state, identity) = (&state, &identity);
-        async move {
-            let err = ApiError::from(err);
-            state.audit.record(entry(identity, action, None, None, ResultStatus::Refused, &err.message)).await;
-            err.into_response()
-        }
+    let (request, targets) = match read_request(&state, &identity, &headers, body).await {
+        Ok(read) => read,
+        Err(refused) => return refused,
     };
-    let body = match crate::http::json_body(&state.hosts, &headers, body) {
-        Ok(body) => body,
-        Err(err) => return refuse(err.into(), None).await,
-    };
-    let request: ActionRequest = match serde_json::from_slice(&body) {
-        Ok(request) => request,
-        Err(err) => return refuse(ActionError::Malformed(err.to_string()), None).await,
-    };
-    let targets = match request.targets() {
-        Ok(targets) => targets,
-        Err(why) => return refuse(ActionError::BadTargets(why), Some(request.action)).await,
-    };
-    // Each user's action requests are limited; the total wait of one request is bounded.
-    if let Err(limited) = state.action_limiter.hit(&format!("actions:{}", identity.user), ACTIONS_PER_USER).await {
-        return refuse(ActionError::RateLimited(limited), None).await;
-    }
     let work = Work { deadline: tokio::time::Instant::now() + state.source_wait * 2, steps: Mutex::default() };
     let single = targets.len() == 1;
-    let reason = request.reason.clone();
+    let reason = request.reason.as_deref();
     let results: Vec<ActionResult> = futures::stream::iter(targets)
-        .map(|target| run(&state, &identity, request.action, reason.as_deref(), target, &work))
+        .map(|target| run(&state, &identity, request.action, reason, target, &work))
         .buffered(BULK_CONCURRENCY)
         .collect()
         .await;
-    // A request's refused targets are one audit entry, whatever their number.
-    let refused: Vec<&ActionResult> = results.iter().filter(|r| r.status == ResultStatus::Refused).collect();
-    if let Some(first) = refused.first() {
-        let message = match refused.len() {
-            1 => first.message.clone(),
-            n => format!("{n} of {} targets refused; the first: {}", results.len(), first.message),
-        };
-        state
-            .audit
-            .record(entry(
-                &identity,
-                Some(request.action),
-                Some(first.target.clone()),
-                None,
-                ResultStatus::Refused,
-                &message,
-            ))
-            .await;
-    }
+    audit_refusals(&state, &identity, request.action, &results).await;
     if single && results[0].status != ResultStatus::Accepted {
         let r = &results[0];
         let status = StatusCode::from_u16(r.code).unwrap_or(StatusCode::BAD_GATEWAY);
         return ApiError::new(status, status_code_name(status), r.message.clone()).into_response();
     }
     (StatusCode::ACCEPTED, Json(ActionResponse { action: request.action, results })).into_response()
+}
+
+/// The request and its targets, after the origin, body, shape and rate checks; a refusal is
+/// audited and answered.
+async fn read_request(
+    state: &AppState,
+    identity: &Identity,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(ActionRequest, Vec<Target>), Response> {
+    let refuse = |err: ActionError, action: Option<Action>| async move {
+        let err = ApiError::from(err);
+        state.audit.record(entry(identity, action, None, None, ResultStatus::Refused, &err.message)).await;
+        err.into_response()
+    };
+    let body = match crate::http::json_body(&state.hosts, headers, body) {
+        Ok(body) => body,
+        Err(err) => return Err(refuse(err.into(), None).await),
+    };
+    let request: ActionRequest = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(err) => return Err(refuse(ActionError::Malformed(err.to_string()), None).await),
+    };
+    let targets = match request.targets() {
+        Ok(targets) => targets,
+        Err(why) => return Err(refuse(ActionError::BadTargets(why), Some(request.action)).await),
+    };
+    // Each user's action requests are limited; the total wait of one request is bounded.
+    if let Err(limited) = state.action_limiter.hit(&format!("actions:{}", identity.user), ACTIONS_PER_USER).await {
+        return Err(refuse(ActionError::RateLimited(limited), None).await);
+    }
+    Ok((request, targets))
+}
+
+/// A request's refused targets are one audit entry, whatever their number.
+async fn audit_refusals(state: &AppState, identity: &Identity, action: Action, results: &[ActionResult]) {
+    let refused: Vec<&ActionResult> = results.iter().filter(|r| r.status == ResultStatus::Refused).collect();
+    let Some(first) = refused.first() else { return };
+    let message = match refused.len() {
+        1 => first.message.clone(),
+        n => format!("{n} of {} targets refused; the first: {}", results.len(), first.message),
+    };
+    let target = Some(first.target.clone());
+    state.audit.record(entry(identity, Some(action), target, None, ResultStatus::Refused, &message)).await;
 }
 
 async fn run(
