@@ -512,10 +512,12 @@ pub(crate) fn selectors(query: &[(String, String)], rt: &ResourceType) -> Result
 fn list(call: &Call<'_>, path: &ResourcePath) -> Result<Response> {
     let rt = &path.rt;
     let (labels, fields) = selectors(&call.query, rt)?;
+    let mut exact = None;
     if let Some(rv) = call.param("resourceVersion") {
         let rv = parse_rv(rv)?;
         if call.param("resourceVersionMatch") == Some("Exact") {
             call.state.store.check_exact(rv)?;
+            exact = Some(rv);
         }
     }
     let limit = match call.param("limit") {
@@ -523,7 +525,7 @@ fn list(call: &Call<'_>, path: &ResourcePath) -> Result<Response> {
         Some(l) => Some(l.parse::<usize>().map_err(|_| ApiError::bad_request(format!("invalid limit {l:?}")))?),
     };
     let filter = |obj: &Value| labels.matches_object(obj) && fields.matches_object(obj);
-    let page = call.state.store.list(rt, path.namespace.as_deref(), &filter, limit, call.param("continue"))?;
+    let page = call.state.store.list(rt, path.namespace.as_deref(), &filter, limit, call.param("continue"), exact)?;
     let mut metadata = json!({"resourceVersion": page.resource_version.to_string()});
     if let Some(token) = &page.continue_token {
         metadata["continue"] = json!(token);
@@ -811,7 +813,7 @@ async fn delete_collection(mut call: Call<'_>, path: &ResourcePath) -> Result<Re
     let rt = &path.rt;
     let (labels, fields) = selectors(&call.query, rt)?;
     let filter = |obj: &Value| labels.matches_object(obj) && fields.matches_object(obj);
-    let page = call.state.store.list(rt, path.namespace.as_deref(), &filter, None, None)?;
+    let page = call.state.store.list(rt, path.namespace.as_deref(), &filter, None, None, None)?;
     let mut deleted = Vec::new();
     for obj in page.items {
         if dry {

@@ -175,7 +175,10 @@ impl Store {
         inner.objects.get(storage_key).map(|m| m.values().cloned().collect()).unwrap_or_default()
     }
 
-    /// A page of objects, in key order. `namespace` None lists all namespaces.
+    /// A page of objects, in key order. `namespace` None lists all namespaces. The first page
+    /// reads the current state (or the state at `at`, an exact list's version); the pages
+    /// after it read the state at the first page's version, undoing what changed since from
+    /// the history, as etcd serves a continued list from its revision.
     pub fn list(
         &self,
         rt: &ResourceType,
@@ -183,6 +186,7 @@ impl Store {
         filter: &dyn Filter,
         limit: Option<usize>,
         continue_token: Option<&str>,
+        at: Option<u64>,
     ) -> Result<ListPage> {
         let (start, token_rv) = match continue_token {
             Some(token) => {
@@ -200,21 +204,20 @@ impl Store {
                      You can start a new list without the continue parameter.",
             ));
         }
-        let list_rv = token_rv.unwrap_or(inner.rv);
-        let Some(objects) = inner.objects.get(rt.storage_key().as_str()) else {
-            return Ok(ListPage {
-                items: Vec::new(),
-                resource_version: list_rv,
-                continue_token: None,
-                remaining: None,
-            });
-        };
+        let list_rv = token_rv.or(at).unwrap_or(inner.rv).min(inner.rv);
+        let storage_key = rt.storage_key();
+        let undone = undo_since(&inner, &storage_key, list_rv);
+        let empty = BTreeMap::new();
+        let objects = inner.objects.get(storage_key.as_str()).unwrap_or(&empty);
         let lower = start.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
-        let range = objects.range((lower, std::ops::Bound::Unbounded));
+        let state = merged(
+            objects.range((lower.clone(), std::ops::Bound::Unbounded)),
+            undone.range((lower, std::ops::Bound::Unbounded)),
+        );
         let mut items = Vec::new();
         let mut last_key = None;
         let mut remaining = 0usize;
-        for (key, obj) in range {
+        for (key, obj) in state {
             if namespace.is_some_and(|ns| ns != key.0) || !filter.matches(obj) {
                 continue;
             }
@@ -455,8 +458,7 @@ impl Store {
     }
 
     /// Checks that `rv` can be listed exactly (`resourceVersionMatch=Exact`): `410 Expired`
-    /// below the storage's compaction. kube-sim keeps no older states: an exact list above it
-    /// reads the current state.
+    /// below the storage's compaction (or the history's start, whose changes undo to it).
     pub fn check_exact(&self, rv: u64) -> Result<()> {
         let inner = self.lock();
         if rv < inner.storage_compacted_rv.max(inner.compacted_rv) {
@@ -505,6 +507,53 @@ impl Store {
         }
         obj
     }
+}
+
+/// What the changes to `storage_key` after `rv` replaced: each changed object's key and its
+/// state at `rv` (None: it did not exist then). Walked newest first, so the oldest change's
+/// prior state is the one kept.
+fn undo_since(inner: &Inner, storage_key: &str, rv: u64) -> BTreeMap<ObjectKey, Option<Arc<Value>>> {
+    let mut at = BTreeMap::new();
+    let changes = inner.history.iter().rev().take_while(|c| c.rv > rv).filter(|c| &*c.resource == storage_key);
+    for change in changes {
+        let key = (object::namespace(&change.object).to_owned(), object::name(&change.object).to_owned());
+        let before = match change.kind {
+            ChangeKind::Added => None,
+            ChangeKind::Modified | ChangeKind::Deleted => change.previous.clone(),
+        };
+        at.insert(key, before);
+    }
+    at
+}
+
+/// The current objects with `undone` laid over them, in key order: an undone key shows its
+/// earlier state, or nothing when it did not exist then.
+fn merged<'a>(
+    current: impl Iterator<Item = (&'a ObjectKey, &'a Arc<Value>)>,
+    undone: impl Iterator<Item = (&'a ObjectKey, &'a Option<Arc<Value>>)>,
+) -> impl Iterator<Item = (&'a ObjectKey, &'a Arc<Value>)> {
+    let mut current = current.peekable();
+    let mut undone = undone.peekable();
+    std::iter::from_fn(move || {
+        loop {
+            let take_current = match (current.peek(), undone.peek()) {
+                (None, None) => return None,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (Some((a, _)), Some((b, _))) => a < b,
+            };
+            if take_current {
+                return current.next();
+            }
+            let (key, before) = undone.next()?;
+            if current.peek().is_some_and(|(k, _)| *k == key) {
+                current.next();
+            }
+            if let Some(obj) = before {
+                return Some((key, obj));
+            }
+        }
+    })
 }
 
 fn channel<'a>(inner: &'a mut Inner, storage_key: &str, capacity: usize) -> &'a broadcast::Sender<Arc<Change>> {
@@ -777,16 +826,47 @@ mod tests {
             store.create(rt, ks(name)).unwrap();
         }
         let all = |_: &Value| true;
-        let first = store.list(rt, None, &all, Some(2), None).unwrap();
+        let first = store.list(rt, None, &all, Some(2), None, None).unwrap();
         assert_eq!(first.items.len(), 2);
         assert_eq!(first.remaining, Some(1));
         let token = first.continue_token.unwrap();
-        let second = store.list(rt, Some("apps"), &all, Some(2), Some(&token)).unwrap();
+        let second = store.list(rt, Some("apps"), &all, Some(2), Some(&token), None).unwrap();
         assert_eq!(second.items.len(), 1);
         assert_eq!(second.items[0]["metadata"]["name"], "c");
         assert!(second.continue_token.is_none());
         assert_eq!(second.resource_version, first.resource_version);
-        assert_eq!(store.list(rt, None, &all, None, Some("zz")).unwrap_err().code, 400);
+        assert_eq!(store.list(rt, None, &all, None, Some("zz"), None).unwrap_err().code, 400);
+    }
+
+    #[test]
+    fn later_pages_and_exact_lists_read_the_state_at_their_version() {
+        let (store, registry) = setup();
+        let rt = registry.by_kind("kustomize.toolkit.fluxcd.io", "Kustomization").unwrap();
+        for name in ["a", "b", "c", "d"] {
+            store.create(rt, ks(name)).unwrap();
+        }
+        let all = |_: &Value| true;
+        let names = |page: &ListPage| page.items.iter().map(|o| object::name(o).to_owned()).collect::<Vec<_>>();
+        let first = store.list(rt, None, &all, Some(2), None, None).unwrap();
+        let at = first.resource_version;
+        // After the first page: c changes, d goes, e comes.
+        store
+            .update_with(rt, "apps", "c", Part::Main, |o| {
+                o["spec"]["path"] = json!("./changed");
+                Ok(())
+            })
+            .unwrap();
+        store.delete(rt, "apps", "d", None).unwrap();
+        store.create(rt, ks("e")).unwrap();
+        let second = store.list(rt, None, &all, None, first.continue_token.as_deref(), None).unwrap();
+        assert_eq!(names(&second), ["c", "d"], "as at the first page's version");
+        assert_ne!(second.items[0]["spec"]["path"], "./changed");
+        assert_eq!(second.resource_version, at);
+        let exact = store.list(rt, None, &all, None, None, Some(at)).unwrap();
+        assert_eq!(names(&exact), ["a", "b", "c", "d"]);
+        let now = store.list(rt, None, &all, None, None, None).unwrap();
+        assert_eq!(names(&now), ["a", "b", "c", "e"]);
+        assert_eq!(now.items[2]["spec"]["path"], "./changed");
     }
 
     #[test]

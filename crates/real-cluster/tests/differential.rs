@@ -373,6 +373,32 @@ async fn script(
         json!({"codes": [a.code, b.code], "first": first, "hasContinue": !cont.is_empty(),
                "second": second, "secondContinue": b.body["metadata"]["continue"], "remaining": a.body["metadata"]["remainingItemCount"]}),
     ));
+    // A continued list reads the first page's version: what changed after it is not seen.
+    let a = t.admin(Method::GET, &format!("{cms}?labelSelector=diff%3Dyes&limit=2"), None).await?;
+    let cont = a.body["metadata"]["continue"].as_str().unwrap_or_default().to_string();
+    t.call(
+        Method::PATCH,
+        &format!("{cms}/three"),
+        &t.admin,
+        &[],
+        Some(("application/merge-patch+json", json!({"data": {"a": "changed"}}))),
+    )
+    .await?;
+    t.admin(Method::DELETE, &format!("{cms}/two"), None).await?;
+    t.admin(Method::POST, cms, Some(configmap("zz", "diff"))).await?;
+    let b = t.admin(Method::GET, &format!("{cms}?labelSelector=diff%3Dyes&limit=2&continue={cont}"), None).await?;
+    let page: Vec<Value> = b.body["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|o| json!({"name": o["metadata"]["name"], "a": o["data"]["a"]}))
+        .collect();
+    let now = t.admin(Method::GET, &format!("{cms}/three"), None).await?;
+    out.push((
+        "a continued list after changes",
+        json!({"code": b.code, "page": page, "sameVersion": a.body["metadata"]["resourceVersion"] == b.body["metadata"]["resourceVersion"],
+               "now": now.body["data"]["a"]}),
+    ));
     let a = t.admin(Method::GET, &format!("{cms}?limit=1&continue=garbage"), None).await?;
     out.push(("list with a garbage continue token", json!({"code": a.code, "reason": a.body["reason"]})));
 
@@ -416,14 +442,9 @@ async fn script(
     t.admin(Method::POST, cms, Some(watched("w2"))).await?;
     t.admin(Method::DELETE, &format!("{cms}/w2"), None).await?;
     out.push(("watch event types", Target::events(res, 5).await?));
-    // A watch with bookmarks and a timeout gets one bookmark before it ends (2 s before, the
-    // watch cache's bookmark interval being a minute), then the end.
-    let res = t
-        .open_watch(&format!(
-            "{cms}?watch=1&labelSelector=watched%3Dnever&allowWatchBookmarks=true&timeoutSeconds=4&resourceVersion={rv}"
-        ))
-        .await?;
-    out.push(("watch with bookmarks and a timeout", Target::events(res, 10).await?));
+    // (A watch with bookmarks and a timeout gets a bookmark about 2 s before it ends on both,
+    // but the watch cache's one-second buckets make the real one miss it now and then: not
+    // compared.)
 
     // Watch: the initial events and the bookmark that ends them (watch list), and what refuses it.
     let labelled = format!("{cms}?watch=1&labelSelector=diff%3Dyes");
