@@ -225,17 +225,20 @@ pub fn moves_in(key: SortKey, old: &Summary, new: &Summary) -> bool {
 }
 
 /// Whether a change of one object (`None`: absent before, or deleted) can change any object's
-/// root cause in the fleet graph (`crate::graph`): a chain passes only through objects that are
-/// not Ready, so a Ready object that stays Ready with the same edges (source, dependencies,
-/// what it applies) changes no chain, whatever else changes (its message, its revision).
+/// root cause in the fleet graph (`crate::graph`). A chain passes only through objects that are
+/// not Ready and reads of each hop its health, reason and message, and of every object its
+/// edges (source, dependencies, what it applies) and whether it is static: a change of none of
+/// these changes no chain. So a Ready object's new message or revision changes nothing, and
+/// neither does a failing object's retry that fails the same way.
 pub fn changes_causes(old: Option<&Summary>, new: Option<&Summary>) -> bool {
     let (Some(old), Some(new)) = (old, new) else { return true };
-    !(old.health == Health::Ready
-        && new.health == Health::Ready
-        && old.source_ref == new.source_ref
+    let same_edges = old.source_ref == new.source_ref
         && old.depends_on == new.depends_on
         && old.applies == new.applies
-        && old.static_object == new.static_object)
+        && old.static_object == new.static_object;
+    let same_state = old.health == new.health
+        && (new.health == Health::Ready || (old.reason == new.reason && old.message == new.message));
+    !(same_edges && same_state)
 }
 
 /// How urgent a health is: 0 is the worst.
@@ -787,6 +790,8 @@ mod tests {
         assert!(changes_causes(Some(&old), Some(&new)));
         let failing = s("Kustomization", "a", "x", Health::Failing);
         let mut still = failing.clone();
+        still.last_transition_time = Some("2026-01-01T00:02:00Z".into());
+        assert!(!changes_causes(Some(&failing), Some(&still)), "a retry that fails the same way");
         still.message = "other".into();
         assert!(changes_causes(Some(&failing), Some(&still)), "a cause's message is in the lines");
         assert!(changes_causes(Some(&old), Some(&failing)));
