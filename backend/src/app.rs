@@ -17,6 +17,7 @@ use tower_http::compression::CompressionLayer;
 use crate::api::actions::ActAs;
 use crate::api::audit::Audit;
 use crate::api::metrics::Metrics;
+use crate::auth::Caller;
 use crate::auth::config::SessionStoreKind;
 use crate::auth::limiter::Limits;
 use crate::auth::sessions::{RedisStore, Store};
@@ -319,10 +320,7 @@ fn strip_base<'a>(path: &'a str, base: &str) -> Option<&'a str> {
     }
 }
 
-async fn clusters(
-    State(state): State<Arc<AppState>>,
-    axum::Extension(identity): axum::Extension<Arc<Identity>>,
-) -> impl IntoResponse {
+async fn clusters(State(state): State<Arc<AppState>>, Caller(identity): Caller) -> impl IntoResponse {
     let visible = crate::auth::visibility(&identity);
     axum::Json(state.store.clusters().into_iter().filter(|c| visible(&c.name, "")).collect::<Vec<_>>())
 }
@@ -337,7 +335,7 @@ async fn method_not_allowed(method: axum::http::Method) -> crate::http::error::A
 }
 
 /// Who the caller is and what they may do.
-async fn me(axum::Extension(identity): axum::Extension<Arc<Identity>>) -> impl IntoResponse {
+async fn me(Caller(identity): Caller) -> impl IntoResponse {
     axum::Json(identity.as_ref().clone())
 }
 

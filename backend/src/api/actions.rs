@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use fluxboard_model::action::{
@@ -27,6 +27,7 @@ use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams, PostParams}
 use serde_json::{Value, json};
 
 use crate::api::audit::entry;
+use crate::auth::Caller;
 use crate::auth::{Identity, Role};
 use crate::fleet::cluster::Cluster;
 use crate::http::error::{ApiError, Reason};
@@ -245,7 +246,7 @@ fn status_code_name(status: StatusCode) -> &'static str {
 
 pub(crate) async fn post_actions(
     State(state): State<Arc<AppState>>,
-    Extension(identity): Extension<Arc<Identity>>,
+    Caller(identity): Caller,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {

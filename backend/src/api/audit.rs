@@ -5,10 +5,11 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use axum::Json;
-use axum::extract::{Extension, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use fluxboard_model::action::{Action, AuditEntry, ResultStatus, Target};
 
+use crate::auth::Caller;
 use crate::auth::{Identity, Role};
 use crate::http::error::ApiError;
 use crate::state::AppState;
@@ -143,7 +144,7 @@ pub(crate) fn entry(
 
 pub(crate) async fn get_audit(
     State(state): State<Arc<AppState>>,
-    Extension(identity): Extension<Arc<Identity>>,
+    Caller(identity): Caller,
 ) -> Result<Json<Vec<AuditEntry>>, ApiError> {
     if !identity.has_role_somewhere(Role::Admin) {
         return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "the audit log is for admins"));

@@ -3,13 +3,14 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Extension, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use fluxboard_model::action::{ControllerStatus, RESTARTED_AT};
 use fluxboard_model::detail::item_health;
 use kube::api::{Api, ApiResource, DynamicObject, ListParams};
 
-use crate::auth::{Identity, Role};
+use crate::auth::Caller;
+use crate::auth::Role;
 use crate::http::error::ApiError;
 use crate::state::AppState;
 
@@ -18,7 +19,7 @@ const FLUX_NAMESPACE: &str = "flux-system";
 
 pub(crate) async fn get_controllers(
     State(state): State<Arc<AppState>>,
-    Extension(identity): Extension<Arc<Identity>>,
+    Caller(identity): Caller,
     crate::http::error::ApiPath(cluster_name): crate::http::error::ApiPath<String>,
 ) -> Result<Json<Vec<ControllerStatus>>, ApiError> {
     // Authorization first, so cluster names do not leak through 404s: the controllers are for

@@ -9,11 +9,12 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Extension, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use fluxboard_model::api::ObjectRef;
 use fluxboard_model::graph::{Graph, Hop, RevisionSearch, Why};
 
+use crate::auth::Caller;
 use crate::auth::{Identity, Role};
 use crate::http::error::{ApiError, ApiPath};
 use crate::state::AppState;
@@ -44,7 +45,7 @@ async fn stopped_controllers(state: &AppState, cluster: &str) -> HashSet<(String
 
 pub(crate) async fn get_why(
     State(state): State<Arc<AppState>>,
-    Extension(identity): Extension<Arc<Identity>>,
+    Caller(identity): Caller,
     ApiPath((cluster, group, kind, namespace, name)): ApiPath<(String, String, String, String, String)>,
 ) -> Result<Json<Why>, ApiError> {
     if !identity.may(Role::Viewer, &cluster, &namespace) {
@@ -74,7 +75,7 @@ pub(crate) async fn get_why(
 
 pub(crate) async fn get_revisions(
     State(state): State<Arc<AppState>>,
-    Extension(identity): Extension<Arc<Identity>>,
+    Caller(identity): Caller,
     RawQuery(query): RawQuery,
 ) -> Result<Json<RevisionSearch>, ApiError> {
     let q = query

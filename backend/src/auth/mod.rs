@@ -41,6 +41,25 @@ pub fn visibility(identity: &Identity) -> Visibility {
     })
 }
 
+/// The 401 of a request without an identity.
+fn unauthenticated() -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "log in first (or your session expired)")
+}
+
+/// The caller's identity as a handler takes it, put on the request by [`identity_layer`]; a
+/// request without one is refused with our JSON 401 (a bare `Extension` would answer axum's
+/// plain-text 500).
+#[derive(Debug, Clone)]
+pub(crate) struct Caller(pub(crate) Arc<Identity>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _state: &S) -> Result<Caller, ApiError> {
+        parts.extensions.get::<Arc<Identity>>().cloned().map(Caller).ok_or_else(unauthenticated)
+    }
+}
+
 /// Marks a request whose identity comes from a login (not fixed, not anonymous): its reads and
 /// actions are sent impersonating the user.
 #[derive(Debug, Clone, Copy)]
@@ -65,14 +84,7 @@ pub async fn identity_layer(State(state): State<Arc<AppState>>, mut req: Request
         Some(identity) => {
             req.extensions_mut().insert(identity);
         }
-        None if req.uri().path().starts_with("/api/") => {
-            return ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthenticated",
-                "log in first (or your session expired)",
-            )
-            .into_response();
-        }
+        None if req.uri().path().starts_with("/api/") => return unauthenticated().into_response(),
         None => {}
     }
     next.run(req).await
@@ -131,6 +143,17 @@ pub(crate) fn identity_of_record(state: &AppState, record: &tower_sessions::sess
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_handler_without_an_identity_answers_the_json_401() {
+        use axum::extract::FromRequestParts as _;
+        let (mut parts, ()) = axum::http::Request::new(()).into_parts();
+        let refused = Caller::from_request_parts(&mut parts, &()).await.unwrap_err();
+        assert_eq!((refused.status, refused.code), (StatusCode::UNAUTHORIZED, "unauthenticated"));
+        parts.extensions.insert(Arc::new(Identity::open(Role::Viewer)));
+        let Caller(found) = Caller::from_request_parts(&mut parts, &()).await.unwrap();
+        assert_eq!(*found, Identity::open(Role::Viewer));
+    }
 
     #[test]
     fn visibility_follows_the_grants() {

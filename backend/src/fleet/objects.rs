@@ -15,6 +15,7 @@ use futures::StreamExt as _;
 use kube::api::{Api, ApiResource, DynamicObject, ListParams};
 use serde_json::Value;
 
+use crate::auth::Caller;
 use crate::http::error::ApiError;
 use crate::state::AppState;
 
@@ -29,7 +30,7 @@ pub(crate) const MASK: &str = "<masked>";
 
 pub(crate) async fn get_object(
     State(state): State<Arc<AppState>>,
-    axum::Extension(identity): axum::Extension<Arc<crate::auth::Identity>>,
+    Caller(identity): Caller,
     logged_in: Option<axum::Extension<crate::auth::LoggedIn>>,
     crate::http::error::ApiPath((cluster, group, kind, namespace, name)): crate::http::error::ApiPath<(
         String,
