@@ -150,10 +150,15 @@ pub async fn serve(
             WriteTimeout::new(stream, limits.write_timeout, limits.stalled.clone()),
             limits.idle_timeout,
         );
-        let service = router.clone().layer(axum::Extension(axum::extract::ConnectInfo(addr)));
+        // The address goes into each request (a `layer` per connection would rebuild every
+        // route's service for it: some 11 KB per connection, 55 MB for 5k streams).
         let service = hyper_util::service::TowerToHyperService::new(tower::ServiceExt::map_request(
-            service,
-            |req: hyper::Request<hyper::body::Incoming>| req.map(axum::body::Body::new),
+            router.clone(),
+            move |req: hyper::Request<hyper::body::Incoming>| {
+                let mut req = req.map(axum::body::Body::new);
+                req.extensions_mut().insert(axum::extract::ConnectInfo(addr));
+                req
+            },
         ));
         let mut closed = closing.subscribe();
         let header_read_timeout = limits.header_read_timeout;

@@ -157,7 +157,8 @@ fn long_tasks(window: &Value) -> anyhow::Result<(f64, usize)> {
     let span = window[0].as_f64().context("no window from the page")?;
     let durations: Vec<f64> =
         window[1].as_array().context("no long tasks from the page")?.iter().filter_map(Value::as_f64).collect();
-    let blocked: f64 = durations.iter().sum();
+    // (An empty f64 sum is -0.0.)
+    let blocked = durations.iter().fold(0.0, |sum, d| sum + d);
     Ok((blocked / (span / 1000.0).max(1e-9), durations.len()))
 }
 

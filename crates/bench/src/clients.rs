@@ -83,8 +83,14 @@ pub(crate) async fn run(args: ClientsArgs) -> anyhow::Result<()> {
         let client = match clients.get(&local) {
             Some(client) => reqwest::Client::clone(client),
             None => {
-                let client =
-                    reqwest::Client::builder().connect_timeout(Duration::from_secs(30)).local_address(local).build()?;
+                // No idle connections kept: each reader ends up with one connection, its
+                // stream's, as a browser tab does (a pool shared by the readers of an address
+                // would keep the snapshots' connections open beside the streams).
+                let client = reqwest::Client::builder()
+                    .connect_timeout(Duration::from_secs(30))
+                    .local_address(local)
+                    .pool_max_idle_per_host(0)
+                    .build()?;
                 clients.insert(local, client.clone());
                 client
             }
