@@ -68,15 +68,19 @@ pub(crate) fn authorize(rbac: &RbacSnapshot<'_>, user: &UserInfo, attrs: &Attrib
     Decision { allowed: false, reason: String::new() }
 }
 
+/// The RBAC authorizer's reason: `RBAC: allowed by RoleBinding "name/namespace" of Role "r" to
+/// User "u"` (a ClusterRoleBinding by its name alone), as its binding describers word it.
 fn allowed(binding_kind: &str, binding: &Value, subject: &str) -> Decision {
     let name = binding["metadata"]["name"].as_str().unwrap_or_default();
-    let namespace =
-        binding["metadata"]["namespace"].as_str().map(|ns| format!(" of namespace {ns:?}")).unwrap_or_default();
+    let name = match binding["metadata"]["namespace"].as_str() {
+        Some(namespace) => format!("{name}/{namespace}"),
+        None => name.to_owned(),
+    };
     let role_kind = binding["roleRef"]["kind"].as_str().unwrap_or_default();
     let role = binding["roleRef"]["name"].as_str().unwrap_or_default();
     Decision {
         allowed: true,
-        reason: format!("RBAC: allowed by {binding_kind} {name:?}{namespace} of {role_kind} {role:?} to {subject}"),
+        reason: format!("RBAC: allowed by {binding_kind} {name:?} of {role_kind} {role:?} to {subject}"),
     }
 }
 
@@ -271,7 +275,7 @@ mod tests {
         assert!(decision.allowed);
         assert_eq!(
             decision.reason,
-            "RBAC: allowed by RoleBinding \"alice-edit\" of namespace \"apps\" of ClusterRole \"flux-edit\" to User \"alice\""
+            "RBAC: allowed by RoleBinding \"alice-edit/apps\" of ClusterRole \"flux-edit\" to User \"alice\""
         );
         assert!(
             !authorize(

@@ -506,7 +506,8 @@ async fn script(
             .await?;
         out.push((
             what,
-            json!({"code": a.code, "allowed": a.body["status"]["allowed"], "denied": a.body["status"]["denied"]}),
+            json!({"code": a.code, "allowed": a.body["status"]["allowed"], "denied": a.body["status"]["denied"],
+                   "reason": a.body["status"]["reason"]}),
         ));
     }
     let tr = |token: &str| json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": token}});
@@ -525,7 +526,8 @@ async fn script(
     let a = t.admin(Method::POST, "/apis/authentication.k8s.io/v1/tokenreviews", Some(tr("not-a-token"))).await?;
     out.push((
         "TokenReview of a bad token",
-        json!({"code": a.code, "authenticated": a.body["status"]["authenticated"]}),
+        json!({"code": a.code, "authenticated": a.body["status"]["authenticated"], "error": a.body["status"]["error"],
+               "user": a.body["status"]["user"]}),
     ));
     let a = t
         .call(
