@@ -17,45 +17,49 @@ struct Cli {
     command: Command,
 }
 
+/// `fluxboard serve`'s flags.
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "FLUXBOARD_LISTEN", default_value = "0.0.0.0:8080")]
+    listen: SocketAddr,
+    /// Address of the metrics listener (`/metrics` and the detailed `/readyz`), kept apart
+    /// from the public port so an Ingress never routes it.
+    #[arg(long, env = "FLUXBOARD_METRICS_LISTEN", default_value = "0.0.0.0:9090")]
+    metrics_listen: SocketAddr,
+    /// The kubeconfig file (default: KUBECONFIG or ~/.kube/config).
+    #[arg(long, env = "FLUXBOARD_KUBECONFIG")]
+    kubeconfig: Option<PathBuf>,
+    /// Contexts to watch, each a cluster (default: the current context). Repeatable.
+    #[arg(long = "context", env = "FLUXBOARD_CONTEXTS", value_delimiter = ',')]
+    contexts: Vec<String>,
+    /// Use the in-cluster ServiceAccount instead of a kubeconfig.
+    #[arg(long, env = "FLUXBOARD_IN_CLUSTER")]
+    in_cluster: bool,
+    /// The cluster's name in the dashboard when running in-cluster.
+    #[arg(long, env = "FLUXBOARD_CLUSTER_NAME", default_value = "in-cluster")]
+    cluster_name: String,
+    /// Serve under this path prefix, for example /fluxboard behind a proxy.
+    #[arg(long, env = "FLUXBOARD_BASE_PATH", default_value = "")]
+    base_path: String,
+    /// The configuration file (login methods, users, role bindings, sessions).
+    #[arg(long, env = "FLUXBOARD_CONFIG")]
+    config: Option<PathBuf>,
+    /// Without any login method configured: the role every visitor gets (viewer by default).
+    #[arg(long, env = "FLUXBOARD_OPEN_ROLE", default_value = "viewer")]
+    open_role: Role,
+    /// Send reads and actions impersonating the user (cluster RBAC decides), or as
+    /// fluxboard's own ServiceAccount (for clusters without per-user RBAC). Default: `user`
+    /// with a login method, `service-account` without one (there is no user to impersonate).
+    #[arg(long, env = "FLUXBOARD_ACT_AS", value_parser = ["user", "service-account"])]
+    act_as: Option<String>,
+}
+
 #[derive(Debug, Subcommand)]
 #[allow(clippy::large_enum_variant)] // reason: parsed once at start; boxing buys nothing
 enum Command {
     /// Watch real clusters (kubeconfig contexts, or the cluster fluxboard runs in).
-    Serve {
-        /// Address to listen on.
-        #[arg(long, env = "FLUXBOARD_LISTEN", default_value = "0.0.0.0:8080")]
-        listen: SocketAddr,
-        /// Address of the metrics listener (`/metrics` and the detailed `/readyz`), kept apart
-        /// from the public port so an Ingress never routes it.
-        #[arg(long, env = "FLUXBOARD_METRICS_LISTEN", default_value = "0.0.0.0:9090")]
-        metrics_listen: SocketAddr,
-        /// The kubeconfig file (default: KUBECONFIG or ~/.kube/config).
-        #[arg(long, env = "FLUXBOARD_KUBECONFIG")]
-        kubeconfig: Option<PathBuf>,
-        /// Contexts to watch, each a cluster (default: the current context). Repeatable.
-        #[arg(long = "context", env = "FLUXBOARD_CONTEXTS", value_delimiter = ',')]
-        contexts: Vec<String>,
-        /// Use the in-cluster ServiceAccount instead of a kubeconfig.
-        #[arg(long, env = "FLUXBOARD_IN_CLUSTER")]
-        in_cluster: bool,
-        /// The cluster's name in the dashboard when running in-cluster.
-        #[arg(long, env = "FLUXBOARD_CLUSTER_NAME", default_value = "in-cluster")]
-        cluster_name: String,
-        /// Serve under this path prefix, for example /fluxboard behind a proxy.
-        #[arg(long, env = "FLUXBOARD_BASE_PATH", default_value = "")]
-        base_path: String,
-        /// The configuration file (login methods, users, role bindings, sessions).
-        #[arg(long, env = "FLUXBOARD_CONFIG")]
-        config: Option<PathBuf>,
-        /// Without any login method configured: the role every visitor gets (viewer by default).
-        #[arg(long, env = "FLUXBOARD_OPEN_ROLE", default_value = "viewer")]
-        open_role: Role,
-        /// Send reads and actions impersonating the user (cluster RBAC decides), or as
-        /// fluxboard's own ServiceAccount (for clusters without per-user RBAC). Default: `user`
-        /// with a login method, `service-account` without one (there is no user to impersonate).
-        #[arg(long, env = "FLUXBOARD_ACT_AS", value_parser = ["user", "service-account"])]
-        act_as: Option<String>,
-    },
+    Serve(ServeArgs),
     /// Run the dashboard on emulated clusters (production and staging) with a demo fleet.
     #[cfg(feature = "demo")]
     Demo {
@@ -75,14 +79,7 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| "fluxboard=info,audit=info,kube_sim=warn".into());
-    // JSON lines for log collectors (FLUXBOARD_LOG_FORMAT=json, as the chart sets), text otherwise.
-    if std::env::var("FLUXBOARD_LOG_FORMAT").is_ok_and(|f| f == "json") {
-        tracing_subscriber::fmt().json().with_current_span(false).with_env_filter(filter).init();
-    } else {
-        tracing_subscriber::fmt().with_env_filter(filter).init();
-    }
+    init_logging();
     if let Some(files) = fluxboard::conn::raise_open_files_limit() {
         tracing::debug!(files, "open files limit");
     }
@@ -91,60 +88,71 @@ async fn main() -> anyhow::Result<()> {
             let password = read_password()?;
             println!("{}", fluxboard::login::hash_password(&password)?);
         }
-        Command::Serve {
-            listen,
-            metrics_listen,
-            kubeconfig,
-            contexts,
-            in_cluster,
-            cluster_name,
-            base_path,
-            config,
-            open_role,
-            act_as,
-        } => {
-            let config = match &config {
-                Some(path) => fluxboard::config::Config::load(path)?,
-                None => fluxboard::config::Config::default(),
-            };
-            let clusters = if in_cluster {
-                vec![fluxboard::cluster::in_cluster(&cluster_name)?]
-            } else {
-                fluxboard::cluster::from_kubeconfig(kubeconfig.as_deref(), &contexts).await?
-            };
-            let identity = if config.has_login() || config.auth.anonymous.enabled {
-                None
-            } else {
-                tracing::warn!(role = ?open_role, "no login method is configured: every visitor gets the open role");
-                Some(Identity::open(open_role))
-            };
-            // One rule for reads and writes: without login, both go as the dashboard.
-            let act_as = match (act_as.as_deref(), identity.is_some()) {
-                (Some("service-account"), _) | (None, true) => ActAs::ServiceAccount,
-                (Some(_), true) => anyhow::bail!(
-                    "--act-as user needs a login method (auth in --config): without login there is no user to impersonate"
-                ),
-                (_, false) => ActAs::User,
-            };
-            let options = Options { base_path, identity, config, act_as, ..Options::default() };
-            let app = App::start(clusters, &options).await?;
-            let listener =
-                tokio::net::TcpListener::bind(listen).await.with_context(|| format!("Failed to listen on {listen}"))?;
-            let metrics = tokio::net::TcpListener::bind(metrics_listen)
-                .await
-                .with_context(|| format!("Failed to listen on {metrics_listen} (--metrics-listen)"))?;
-            tracing::info!(address = %listener.local_addr()?, metrics = %metrics.local_addr()?, "fluxboard is serving");
-            let mut stopping = app.state.shutdown.subscribe();
-            let metrics = tokio::spawn(app.serve_metrics(metrics, async move {
-                let _ = stopping.wait_for(|stop| *stop).await;
-            }));
-            app.serve(listener, shutdown_signal()).await?;
-            let _ = metrics.await;
-        }
+        Command::Serve(args) => serve(args).await?,
         #[cfg(feature = "demo")]
         Command::Demo { port, base_path, objects } => demo(port, base_path, objects).await?,
     }
     Ok(())
+}
+
+/// Logs to standard error: JSON lines for log collectors (FLUXBOARD_LOG_FORMAT=json, as the
+/// chart sets), text otherwise; `RUST_LOG` filters.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "fluxboard=info,audit=info,kube_sim=warn".into());
+    if std::env::var("FLUXBOARD_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        tracing_subscriber::fmt().json().with_current_span(false).with_env_filter(filter).init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).init();
+    }
+}
+
+/// `fluxboard serve`: the configuration, the clusters, then the public and metrics listeners
+/// until Ctrl-C or SIGTERM.
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let config = match &args.config {
+        Some(path) => fluxboard::config::Config::load(path)?,
+        None => fluxboard::config::Config::default(),
+    };
+    let clusters = if args.in_cluster {
+        vec![fluxboard::cluster::in_cluster(&args.cluster_name)?]
+    } else {
+        fluxboard::cluster::from_kubeconfig(args.kubeconfig.as_deref(), &args.contexts).await?
+    };
+    let identity = if config.has_login() || config.auth.anonymous.enabled {
+        None
+    } else {
+        tracing::warn!(role = ?args.open_role, "no login method is configured: every visitor gets the open role");
+        Some(Identity::open(args.open_role))
+    };
+    let act_as = act_as(args.act_as.as_deref(), identity.is_some())?;
+    let options = Options { base_path: args.base_path, identity, config, act_as, ..Options::default() };
+    let app = App::start(clusters, &options).await?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("Failed to listen on {}", args.listen))?;
+    let metrics = tokio::net::TcpListener::bind(args.metrics_listen)
+        .await
+        .with_context(|| format!("Failed to listen on {} (--metrics-listen)", args.metrics_listen))?;
+    tracing::info!(address = %listener.local_addr()?, metrics = %metrics.local_addr()?, "fluxboard is serving");
+    let mut stopping = app.state.shutdown.subscribe();
+    let metrics = tokio::spawn(app.serve_metrics(metrics, async move {
+        let _ = stopping.wait_for(|stop| *stop).await;
+    }));
+    app.serve(listener, shutdown_signal()).await?;
+    let _ = metrics.await;
+    Ok(())
+}
+
+/// One rule for reads and writes: without login (`open`), both go as the dashboard.
+fn act_as(flag: Option<&str>, open: bool) -> anyhow::Result<ActAs> {
+    match (flag, open) {
+        (Some("service-account"), _) | (None, true) => Ok(ActAs::ServiceAccount),
+        (Some(_), true) => anyhow::bail!(
+            "--act-as user needs a login method (auth in --config): without login there is no user to impersonate"
+        ),
+        (_, false) => Ok(ActAs::User),
+    }
 }
 
 /// `fluxboard demo`: emulated clusters with the demo fleet, and the dashboard on 127.0.0.1.
