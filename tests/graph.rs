@@ -178,3 +178,148 @@ async fn a_cause_outside_the_scope_reads_outside_your_scope() -> anyhow::Result<
     browser.screenshot("graph-outside-scope").await;
     Ok(())
 }
+
+/// What the graph page shows of its nodes: how many, overlapping pairs, whether the drawing
+/// fits the view, labels wider than their node, cut labels whose full name is not the node's
+/// title, and how many labels are cut.
+const READABILITY: &str = "
+    const nodes = [...document.querySelectorAll('[data-testid=graph-node]')];
+    const rects = nodes.map(n => n.querySelector('rect').getBoundingClientRect());
+    const byLeft = rects.map((_, i) => i).sort((a, b) => rects[a].left - rects[b].left);
+    let overlaps = 0;
+    for (let i = 0; i < byLeft.length; i++) {
+        const a = rects[byLeft[i]];
+        for (let j = i + 1; j < byLeft.length; j++) {
+            const b = rects[byLeft[j]];
+            if (b.left >= a.right) break;
+            if (b.top < a.bottom && a.top < b.bottom) overlaps++;
+        }
+    }
+    const view = document.querySelector('svg.graph').getBoundingClientRect();
+    const drawing = document.querySelector('g.graph-drawing').getBoundingClientRect();
+    const fits = drawing.left >= view.left - 1 && drawing.top >= view.top - 1
+        && drawing.right <= view.right + 1 && drawing.bottom <= view.bottom + 1;
+    const room = n => n.querySelector('rect').width.baseVal.value - 2 * 10;
+    const tooWide = nodes.filter(n => [...n.querySelectorAll('text')].some(t => t.getComputedTextLength() > room(n)))
+        .map(n => n.getAttribute('data-ref'));
+    const cut = nodes.filter(n => n.querySelector('.gname').textContent.endsWith('…'));
+    const lost = cut.filter(n => {
+        const ref = n.getAttribute('data-ref').split('/');
+        return !n.querySelector('title').textContent.includes(ref[3] + '/' + ref[4]);
+    }).map(n => n.getAttribute('data-ref'));
+    return [nodes.length, overlaps, fits, tooWide, lost, cut.length];
+";
+
+/// The node nearest the view's centre: its data-ref, and whether it lies within the view.
+const NEAREST_THE_CENTRE: &str = "
+    const view = document.querySelector('svg.graph').getBoundingClientRect();
+    const [cx, cy] = [view.left + view.width / 2, view.top + view.height / 2];
+    let best = null, far = Infinity;
+    for (const n of document.querySelectorAll('[data-testid=graph-node]')) {
+        const r = n.querySelector('rect').getBoundingClientRect();
+        const d = Math.hypot(r.left + r.width / 2 - cx, r.top + r.height / 2 - cy);
+        if (d < far) { far = d; best = n; }
+    }
+    return best.getAttribute('data-ref');
+";
+
+/// A fleet of 500 Flux objects (kube-sim's scalable fleet, 650 nodes with the HelmCharts):
+/// the graph draws every node without overlaps, fits the view, labels fit their nodes or are
+/// cut with the full name as the title, zooming in around the view's centre makes them
+/// readable, and a change on the cluster redraws its node only, leaving the view where it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graph_of_500_objects_is_readable_and_stays_live() -> anyhow::Result<()> {
+    let served = fluxboard_e2e::Served::start_scaled(500, Options::default()).await;
+    served.ready().await;
+    let cluster = served.demo.sims[0].cluster();
+    let long = "platform-infrastructure-configuration-repository";
+    cluster.apply(&serde_json::json!({
+        "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+        "metadata": {"name": long, "namespace": "team-0003"},
+        "spec": {"url": "https://github.com/acme/platform", "interval": "10m", "ref": {"branch": "main"}}
+    }))?;
+    let browser = Browser::start().await?;
+    let c = &browser.client;
+    c.goto(&format!("{}/graph", served.url)).await?;
+
+    // Every object of the store is drawn.
+    let deadline = tokio::time::Instant::now() + fluxboard_e2e::DEADLINE;
+    let want = loop {
+        let want: BTreeSet<String> =
+            served.app.state.store.summaries().iter().map(|s| fluxboard_model::view::key(s)).collect();
+        let drawn: Vec<String> = browser
+            .eval("return [...document.querySelectorAll('[data-testid=graph-node]')].map(n => n.getAttribute('data-ref'));")
+            .await?;
+        let drawn: BTreeSet<String> = drawn.into_iter().collect();
+        if want.len() >= 500 && want.is_subset(&drawn) {
+            break want;
+        }
+        anyhow::ensure!(tokio::time::Instant::now() < deadline, "{} of {} objects drawn", drawn.len(), want.len());
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    let (nodes, overlaps, fits, too_wide, lost, cut): (usize, usize, bool, Vec<String>, Vec<String>, usize) =
+        browser.eval(READABILITY).await?;
+    assert!(nodes >= want.len(), "{nodes} nodes for {} objects", want.len());
+    assert_eq!(overlaps, 0, "overlapping nodes");
+    assert!(fits, "the whole drawing fits the view");
+    assert!(too_wide.is_empty(), "labels wider than their node: {too_wide:?}");
+    assert!(lost.is_empty(), "cut labels without their full name: {lost:?}");
+    assert!(cut >= 1, "the long name is cut");
+    let node = format!("[data-ref='production/source.toolkit.fluxcd.io/GitRepository/team-0003/{long}']");
+    let title: String = browser.eval(&format!("return document.querySelector(\"{node} title\").textContent;")).await?;
+    assert!(title.contains(&format!("team-0003/{long}")), "{title}");
+    browser.screenshot("graph-500-fitted").await;
+
+    // Zoomed in around the centre: the node there stays in view and its name is readable.
+    let centre: String = browser.eval(NEAREST_THE_CENTRE).await?;
+    let zoom_in = c.find(Locator::Css("button[aria-label='Zoom in']")).await?;
+    let shown = format!("[data-ref='{centre}']");
+    let mut clicks = 0;
+    loop {
+        let (height, inside): (f64, bool) = browser
+            .eval(&format!(
+                "const n = document.querySelector(\"{shown}\"); const v = document.querySelector('svg.graph').getBoundingClientRect(); \
+                 const r = n.querySelector('rect').getBoundingClientRect(); \
+                 return [n.querySelector('.gname').getBoundingClientRect().height, \
+                         r.left >= v.left && r.right <= v.right && r.top >= v.top && r.bottom <= v.bottom];"
+            ))
+            .await?;
+        assert!(inside, "{centre} left the view after {clicks} zooms");
+        if height >= 12.0 {
+            break;
+        }
+        anyhow::ensure!(clicks < 12, "the name is {height} px high after {clicks} zooms");
+        zoom_in.click().await?;
+        clicks += 1;
+    }
+    browser.screenshot("graph-500-zoomed").await;
+
+    // Live: one Kustomization is suspended on the cluster. Its node redraws; the others are the
+    // same elements, and the view stays where it is.
+    let target = "production/kustomize.toolkit.fluxcd.io/Kustomization/team-0001/app-4";
+    let other = "production/kustomize.toolkit.fluxcd.io/Kustomization/team-0001/app-5";
+    let before: String = browser
+        .eval(&format!(
+            "document.querySelector(\"[data-ref='{other}']\").__mark = 'kept'; \
+             return document.querySelector('g.graph-drawing').getAttribute('transform');"
+        ))
+        .await?;
+    let mut ks = (*cluster.get("kustomize.toolkit.fluxcd.io", "Kustomization", "team-0001", "app-4").unwrap()).clone();
+    ks["spec"]["suspend"] = serde_json::json!(true);
+    cluster.apply(&ks)?;
+    browser
+        .wait_script(
+            "the suspended node",
+            &format!("return document.querySelector(\"[data-ref='{target}']\").classList.contains('h-suspended');"),
+        )
+        .await?;
+    let (kept, after): (String, String) = browser
+        .eval(&format!(
+            "return [document.querySelector(\"[data-ref='{other}']\").__mark || '', \
+                     document.querySelector('g.graph-drawing').getAttribute('transform')];"
+        ))
+        .await?;
+    assert_eq!(kept, "kept", "an unchanged node is not redrawn");
+    assert_eq!(after, before, "the view stays where it is");
+    Ok(())
+}

@@ -159,6 +159,9 @@ impl Demo {
                 Some(n) if i == 0 => FleetChoice::Scale(n),
                 _ => FleetChoice::Demo(name.clone()),
             };
+            // The demo users' RBAC names the demo fleet's namespaces (team-a), which the scale
+            // fleet does not have.
+            let demo_fleet = matches!(fleet, FleetChoice::Demo(_));
             let timing = if options.realistic_timing { Timing::demo() } else { Timing::instant() };
             let config = SimConfig {
                 fleet,
@@ -169,7 +172,7 @@ impl Demo {
             };
             let sim =
                 Sim::start(config).await.with_context(|| format!("Failed to start the emulated cluster {name}"))?;
-            for obj in demo_rbac() {
+            for obj in demo_rbac().into_iter().filter(|_| demo_fleet) {
                 sim.cluster().apply(&obj).context("seeding the demo RBAC")?;
             }
             let config = Kubeconfig::from_yaml(&sim.kubeconfig_yaml(&admin_token)).context("kubeconfig")?;

@@ -20,6 +20,14 @@ const NODE_W: i64 = 200;
 const NODE_H: i64 = 44;
 const GAP_X: i64 = 24;
 const GAP_Y: i64 = 56;
+/// The view's size in CSS pixels, as drawn on a desktop (`svg.graph`: 640 high, about 1100
+/// wide): the layout packs the graph's parts into a grid of its shape.
+const VIEW_W: i64 = 1100;
+const VIEW_H: i64 = 640;
+/// The characters of a label that fit a node (kind in 11 px, name in 12 px type): longer ones
+/// are cut with "…", the full name is the node's title.
+const KIND_CHARS: usize = 24;
+const NAME_CHARS: usize = 25;
 
 /// The page's options.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -56,8 +64,8 @@ impl GraphQuery {
     }
 }
 
-/// One node as drawn.
-#[derive(Debug, Clone, PartialEq)]
+/// One node as drawn (also its key among the drawn nodes: a node redraws only when it changes).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Drawn {
     key: String,
     reference: ObjectRef,
@@ -118,7 +126,14 @@ fn picture(graph: &Graph<'_>, q: &GraphQuery, me: Option<&Identity>) -> Picture 
             None => Vec::new(),
         }
     };
-    let layout = graph.layout(&shown);
+    // In name order, so the drawing does not depend on the order the fleet holds objects in.
+    let mut shown = shown;
+    fluxboard_model::order::sort_indices(&mut shown, &|a, b| {
+        let (a, b) = (&graph.nodes[a], &graph.nodes[b]);
+        (a.cluster(), a.namespace(), a.kind(), a.name()).cmp(&(b.cluster(), b.namespace(), b.kind(), b.name()))
+    });
+    let shape = (VIEW_W * (NODE_H + GAP_Y)) as f64 / (VIEW_H * (NODE_W + GAP_X)) as f64;
+    let layout = graph.layout(&shown, shape);
     let at = |layer: usize, pos: usize| (pos as i64 * (NODE_W + GAP_X), layer as i64 * (NODE_H + GAP_Y));
     let mut place: Vec<Option<(i64, i64)>> = vec![None; graph.nodes.len()];
     let nodes = layout
@@ -250,6 +265,37 @@ pub(crate) fn GraphPage(#[prop(into)] query: String) -> impl IntoView {
     }
 }
 
+/// The view's pan and zoom: the drawing's offset and its scale in thousandths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct View {
+    x: i64,
+    y: i64,
+    scale: i64,
+}
+
+impl View {
+    /// The view that shows all of a `w` x `h` drawing in a `vw` x `vh` view, centred (never
+    /// above 100%).
+    fn fitting(w: i64, h: i64, (vw, vh): (i64, i64)) -> View {
+        let scale = (vw * 1000 / w.max(1)).min(vh * 1000 / h.max(1)).clamp(MIN_SCALE, 1000);
+        View { x: (vw - w * scale / 1000) / 2, y: (vh - h * scale / 1000) / 2, scale }
+    }
+
+    /// Zoomed by `percent` around the point (`cx`, `cy`) of the view, which stays where it is.
+    fn zoomed(self, percent: i64, cx: i64, cy: i64) -> View {
+        let scale = (self.scale * percent / 100).clamp(MIN_SCALE, MAX_SCALE);
+        View { x: cx - (cx - self.x) * scale / self.scale, y: cy - (cy - self.y) * scale / self.scale, scale }
+    }
+
+    fn transform(self) -> String {
+        format!("translate({},{}) scale({}.{:03})", self.x, self.y, self.scale / 1000, self.scale % 1000)
+    }
+}
+
+/// The zoom's bounds, in thousandths: far enough out for any fleet to fit, in to 400%.
+const MIN_SCALE: i64 = 20;
+const MAX_SCALE: i64 = 4000;
+
 /// The drawing: the live graph of what `query` selects, with pan and zoom.
 #[component]
 pub(crate) fn FleetGraph(query: GraphQuery) -> impl IntoView {
@@ -263,29 +309,46 @@ pub(crate) fn FleetGraph(query: GraphQuery) -> impl IntoView {
             me.with_untracked(|me| picture(&graph, &q, me.as_ref()))
         })
     });
-    // (x, y, scale in thousandths) of the drawing inside the view.
-    let view_box = RwSignal::new((0i64, 0i64, 1000i64));
+    let view = RwSignal::new(View { x: 0, y: 0, scale: 1000 });
+    let svg = NodeRef::<leptos::svg::Svg>::new();
+    // The view's size and a point of it (CSS pixels from its top left corner) for a pointer.
+    let size = move || {
+        svg.get_untracked().map_or((VIEW_W, VIEW_H), |el| {
+            let r = el.get_bounding_client_rect();
+            (r.width() as i64, r.height() as i64)
+        })
+    };
+    let in_view = move |client_x: i32, client_y: i32| {
+        svg.get_untracked().map_or((VIEW_W / 2, VIEW_H / 2), |el| {
+            let r = el.get_bounding_client_rect();
+            (i64::from(client_x) - r.left() as i64, i64::from(client_y) - r.top() as i64)
+        })
+    };
+    let centre = move || {
+        let (w, h) = size();
+        (w / 2, h / 2)
+    };
+    // Fitted once, when there is something to draw; live changes keep the view where it is.
     let fitted = RwSignal::new(false);
+    let fit = move || {
+        let (w, h) = pic.with_untracked(|p| (p.width, p.height));
+        view.set(View::fitting(w, h, size()));
+    };
     Effect::new(move |_| {
-        let (w, h) = pic.with(|p| (p.width, p.height));
-        if !fitted.get_untracked() && w > 1 {
+        if !fitted.get_untracked() && pic.with(|p| !p.nodes.is_empty()) {
             fitted.set(true);
-            let scale = (1_100_000 / w).min(640_000 / h.max(1)).clamp(150, 1000);
-            view_box.set((0, 0, scale));
+            fit();
         }
     });
-    let drag: RwSignal<Option<(i64, i64, i64, i64)>> = RwSignal::new(None);
-    let zoom = move |percent: i64| view_box.update(|(_, _, s)| *s = (*s * percent / 100).clamp(50, 4000));
-    let transform = move || {
-        let (x, y, s) = view_box.get();
-        format!("translate({x},{y}) scale({}.{:03})", s / 1000, s % 1000)
-    };
+    let zoom_at = move |percent: i64, (cx, cy): (i64, i64)| view.update(|v| *v = v.zoomed(percent, cx, cy));
+    let drag: RwSignal<Option<(i64, i64, View)>> = RwSignal::new(None);
     let count = move || pic.with(|p| p.nodes.len());
     let open = move |r: &ObjectRef| router.navigate(&detail_href(r));
     view! {
         <div class="graph-tools">
-            <button class="btn small" aria-label="Zoom in" on:click=move |_| zoom(125)>"+"</button>
-            <button class="btn small" aria-label="Zoom out" on:click=move |_| zoom(80)>"−"</button>
+            <button class="btn small" aria-label="Zoom in" on:click=move |_| zoom_at(125, centre())>"+"</button>
+            <button class="btn small" aria-label="Zoom out" on:click=move |_| zoom_at(80, centre())>"−"</button>
+            <button class="btn small" data-testid="graph-fit" on:click=move |_| fit()>"Fit"</button>
             <span class="count" data-testid="graph-count">
                 {move || match count() {
                     1 => "1 object".to_owned(),
@@ -300,26 +363,23 @@ pub(crate) fn FleetGraph(query: GraphQuery) -> impl IntoView {
                 role="group"
                 aria-label="Fleet graph"
                 width="100%"
-                height="640"
+                height=VIEW_H
+                node_ref=svg
                 on:pointerdown=move |ev: web_sys::PointerEvent| {
-                    let (x, y, _) = view_box.get_untracked();
-                    drag.set(Some((i64::from(ev.client_x()), i64::from(ev.client_y()), x, y)));
+                    drag.set(Some((i64::from(ev.client_x()), i64::from(ev.client_y()), view.get_untracked())));
                 }
                 on:pointermove=move |ev: web_sys::PointerEvent| {
                     if ev.buttons() == 0 {
                         drag.set(None);
-                    } else if let Some((sx, sy, x0, y0)) = drag.get_untracked() {
+                    } else if let Some((sx, sy, from)) = drag.get_untracked() {
                         let (dx, dy) = (i64::from(ev.client_x()) - sx, i64::from(ev.client_y()) - sy);
-                        view_box.update(|(x, y, _)| {
-                            *x = x0 + dx;
-                            *y = y0 + dy;
-                        });
+                        view.set(View { x: from.x + dx, y: from.y + dy, ..from });
                     }
                 }
                 on:pointerup=move |_| drag.set(None)
                 on:wheel=move |ev: web_sys::WheelEvent| {
                     ev.prevent_default();
-                    zoom(if ev.delta_y() < 0.0 { 110 } else { 90 });
+                    zoom_at(if ev.delta_y() < 0.0 { 110 } else { 90 }, in_view(ev.client_x(), ev.client_y()));
                 }
             >
                 <defs>
@@ -327,7 +387,7 @@ pub(crate) fn FleetGraph(query: GraphQuery) -> impl IntoView {
                         <path d="M0,0 L10,5 L0,10 z" class="arrow-head"></path>
                     </marker>
                 </defs>
-                <g transform=transform>
+                <g class="graph-drawing" transform=move || view.get().transform()>
                     {move || {
                         pic.with(|p| {
                             p.lines
@@ -336,49 +396,48 @@ pub(crate) fn FleetGraph(query: GraphQuery) -> impl IntoView {
                                 .collect_view()
                         })
                     }}
-                    {move || {
-                        pic.with(|p| {
-                            p.nodes
-                                .iter()
-                                .map(|n| {
-                                    let r = n.reference.clone();
-                                    let r2 = r.clone();
-                                    let present = n.present;
-                                    let kind = fit(&r.kind, 24);
-                                    let name = fit(&format!("{}/{}", r.namespace, r.name), 30);
-                                    view! {
-                                        <g
-                                            class=format!("gnode {}", n.class)
-                                            data-ref=n.key.clone()
-                                            data-testid="graph-node"
-                                            transform=format!("translate({},{})", n.x, n.y)
-                                            tabindex=if present { "0" } else { "-1" }
-                                            role=if present { "link" } else { "img" }
-                                            aria-label=n.title.clone()
-                                            on:click=move |_| {
-                                                if present {
-                                                    open(&r)
-                                                }
-                                            }
-                                            on:keydown=move |ev: web_sys::KeyboardEvent| {
-                                                if present && ev.key() == "Enter" {
-                                                    open(&r2)
-                                                }
-                                            }
-                                        >
-                                            <title>{n.title.clone()}</title>
-                                            <rect width=NODE_W height=NODE_H rx="6"></rect>
-                                            <text x="10" y="18" class="gkind">{kind}</text>
-                                            <text x="10" y="35" class="gname">{name}</text>
-                                        </g>
-                                    }
-                                })
-                                .collect_view()
-                        })
-                    }}
+                    <For each=move || pic.with(|p| p.nodes.clone()) key=|n: &Drawn| n.clone() let:n>
+                        <GraphNode node=n open=open />
+                    </For>
                 </g>
             </svg>
         </div>
+    }
+}
+
+/// One node: a box with the kind and the name (cut to fit; the full name is its title).
+#[component]
+fn GraphNode(node: Drawn, open: impl Fn(&ObjectRef) + Copy + Send + Sync + 'static) -> impl IntoView {
+    let Drawn { key, reference, present, class, title, x, y } = node;
+    let kind = fit(&reference.kind, KIND_CHARS);
+    let name = fit(&format!("{}/{}", reference.namespace, reference.name), NAME_CHARS);
+    let r = reference.clone();
+    let label = title.clone();
+    view! {
+        <g
+            class=format!("gnode {class}")
+            data-ref=key
+            data-testid="graph-node"
+            transform=format!("translate({x},{y})")
+            tabindex=if present { "0" } else { "-1" }
+            role=if present { "link" } else { "img" }
+            aria-label=label
+            on:click=move |_| {
+                if present {
+                    open(&reference)
+                }
+            }
+            on:keydown=move |ev: web_sys::KeyboardEvent| {
+                if present && ev.key() == "Enter" {
+                    open(&r)
+                }
+            }
+        >
+            <title>{title}</title>
+            <rect width=NODE_W height=NODE_H rx="6"></rect>
+            <text x="10" y="18" class="gkind">{kind}</text>
+            <text x="10" y="35" class="gname">{name}</text>
+        </g>
     }
 }
 

@@ -910,10 +910,11 @@ fn matrix_of(mut list: Vec<&Summary>) -> Matrix {
 /// position within the layer.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Layout {
-    /// Per shown node (in the order given): (node, layer, position).
+    /// Per shown node (in the order given): (node, row, column) on a grid of places.
     pub places: Vec<(usize, usize, usize)>,
-    /// How many nodes the widest layer holds.
+    /// How many columns the grid has.
     pub width: usize,
+    /// How many rows the grid has.
     pub layers: usize,
     /// The edges between shown nodes, as indices into [`Graph::edges`].
     pub edges: Vec<usize>,
@@ -922,8 +923,12 @@ pub struct Layout {
 impl Graph<'_> {
     /// A layered layout of `shown` (node indices): longest-path layers over the edges between
     /// shown nodes (edges closing a cycle are ignored for layering, still drawn), then two
-    /// barycentre sweeps to order each layer. Clusters are laid out side by side as one graph.
-    pub fn layout(&self, shown: &[usize]) -> Layout {
+    /// barycentre sweeps to order each layer. The graph's connected parts are then packed in
+    /// shelves into a grid about `shape` times as wide as it is high (in places), so a fleet of
+    /// many small parts (a team's source and what it feeds) is not one row hundreds of places
+    /// wide: cluster by cluster (each from a new shelf), the tallest parts first, else in the
+    /// order of their first node.
+    pub fn layout(&self, shown: &[usize], shape: f64) -> Layout {
         // Per node, its index in `shown` (the first, when given twice); usize::MAX when not shown.
         let mut pos = vec![usize::MAX; self.nodes.len()];
         for (i, &n) in shown.iter().enumerate() {
@@ -1023,14 +1028,106 @@ impl Graph<'_> {
                 }
             }
         }
+        let part = parts(count, &succs);
+        let cluster_of: Vec<&str> = shown.iter().map(|&n| self.nodes[n].cluster()).collect();
+        let (row, column, width, height) = pack(&rows, &layer, &part, &cluster_of, shape);
         let mut places: Vec<(usize, usize, usize)> = Vec::with_capacity(count);
         for (n, &node) in shown.iter().enumerate() {
             if pos[node] == n {
-                places.push((node, layer[n], at[n] as usize));
+                places.push((node, row[n], column[n]));
             }
         }
-        Layout { places, width: rows.iter().map(Vec::len).max().unwrap_or(0), layers, edges }
+        Layout { places, width, layers: height, edges }
     }
+}
+
+/// The connected part of each of `count` nodes (edges in either direction), numbered in the
+/// order of their first node.
+fn parts(count: usize, succs: &[Vec<usize>]) -> Vec<usize> {
+    let mut parent: Vec<usize> = (0..count).collect();
+    fn root(parent: &mut [usize], mut n: usize) -> usize {
+        while parent[n] != n {
+            parent[n] = parent[parent[n]];
+            n = parent[n];
+        }
+        n
+    }
+    for (a, next) in succs.iter().enumerate() {
+        for &b in next {
+            let (ra, rb) = (root(&mut parent, a), root(&mut parent, b));
+            // The smaller index stays the root, so parts number in the order of their first node.
+            parent[ra.max(rb)] = ra.min(rb);
+        }
+    }
+    let mut number = vec![usize::MAX; count];
+    let mut next = 0;
+    (0..count)
+        .map(|n| {
+            let r = root(&mut parent, n);
+            if number[r] == usize::MAX {
+                number[r] = next;
+                next += 1;
+            }
+            number[r]
+        })
+        .collect()
+}
+
+/// The grid [`pack`] makes: each node's row and column, the grid's width and height.
+type Grid = (Vec<usize>, Vec<usize>, usize, usize);
+
+/// Places each part's layers (`rows`, ordered; `layer` and `cluster` per node) on a grid,
+/// parts side by side in shelves no wider than what makes the grid about `shape` times as wide
+/// as high (or the widest part): per cluster from a new shelf, the tallest parts first (each
+/// shelf is as high as its tallest part, so this wastes the least), else in part order.
+fn pack(rows: &[Vec<usize>], layer: &[usize], part: &[usize], cluster: &[&str], shape: f64) -> Grid {
+    let count = layer.len();
+    let parts = part.iter().max().map_or(0, |p| p + 1);
+    let mut first = vec![usize::MAX; parts];
+    for n in (0..count).rev() {
+        first[part[n]] = n;
+    }
+    // Within its part, a node's column is its rank in its layer among the part's nodes.
+    let mut column = vec![0usize; count];
+    let (mut wide, mut high) = (vec![0usize; parts], vec![0usize; parts]);
+    let mut used: Vec<Vec<usize>> = vec![Vec::new(); parts];
+    for (l, row) in rows.iter().enumerate() {
+        for &n in row {
+            let p = part[n];
+            if used[p].len() <= l {
+                used[p].resize(l + 1, 0);
+            }
+            column[n] = used[p][l];
+            used[p][l] += 1;
+            wide[p] = wide[p].max(used[p][l]);
+            high[p] = high[p].max(l + 1);
+        }
+    }
+    // Every part has a node at layer 0 (a root, or where the layering broke a cycle), so a
+    // part's rows are its layers below its shelf's top.
+    let area: usize = (0..parts).map(|p| wide[p] * high[p]).sum();
+    let target = ((area as f64 * shape.max(0.01)).sqrt().ceil() as usize).max(wide.iter().copied().max().unwrap_or(0));
+    let mut order: Vec<usize> = (0..parts).collect();
+    crate::order::sort_indices(&mut order, &|a, b| {
+        cluster[first[a]].cmp(cluster[first[b]]).then(high[b].cmp(&high[a])).then(a.cmp(&b))
+    });
+    let (mut left, mut top) = (vec![0usize; parts], vec![0usize; parts]);
+    let (mut x, mut y, mut shelf, mut width) = (0usize, 0usize, 0usize, 0usize);
+    for (i, &p) in order.iter().enumerate() {
+        let new_cluster = i > 0 && cluster[first[p]] != cluster[first[order[i - 1]]];
+        if x > 0 && (new_cluster || x + wide[p] > target) {
+            y += shelf;
+            x = 0;
+            shelf = 0;
+        }
+        (left[p], top[p]) = (x, y);
+        x += wide[p];
+        width = width.max(x);
+        shelf = shelf.max(high[p]);
+    }
+    let row = (0..count).map(|n| top[part[n]] + layer[n]).collect();
+    let column = (0..count).map(|n| left[part[n]] + column[n]).collect();
+    (row, column, width, y + shelf)
 }
 
 #[cfg(test)]

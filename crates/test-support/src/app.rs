@@ -58,13 +58,20 @@ impl TestApp {
     /// [`TestApp::start_clusters`] on a listener bound beforehand (when the URL must be known
     /// first, as an identity provider's redirect URL must).
     pub async fn start_on(listener: tokio::net::TcpListener, clusters: &[&str], options: Options) -> TestApp {
-        let demo = Demo::start(&DemoOptions {
-            clusters: clusters.iter().map(|c| (*c).to_owned()).collect(),
-            objects: None,
-            realistic_timing: false,
-        })
-        .await
-        .expect("the emulated clusters start");
+        let clusters = clusters.iter().map(|c| (*c).to_owned()).collect();
+        TestApp::start_demo(listener, DemoOptions { clusters, objects: None, realistic_timing: false }, options).await
+    }
+
+    /// The app with `options` against one cluster named `production` holding kube-sim's
+    /// scalable fleet of about `objects` Flux objects (instant controllers).
+    pub async fn start_scaled(objects: usize, options: Options) -> TestApp {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+        let demo = DemoOptions { clusters: vec!["production".into()], objects: Some(objects), realistic_timing: false };
+        TestApp::start_demo(listener, demo, options).await
+    }
+
+    async fn start_demo(listener: tokio::net::TcpListener, demo: DemoOptions, options: Options) -> TestApp {
+        let demo = Demo::start(&demo).await.expect("the emulated clusters start");
         let app =
             App::start(demo.clusters().await.expect("the kubeconfig loads"), &options).await.expect("the app starts");
         let url = format!("http://{}{}", listener.local_addr().expect("a bound address"), app.state.base_path);

@@ -357,7 +357,7 @@ fn dependency_cycles_are_shown_and_never_loop() {
     assert_eq!(g.edges.len(), 4);
     // Every walk ends, and the layout places every node of the cycle.
     assert_eq!(g.why_all(&NoneStopped).iter().filter(|c| c.as_ref().is_some_and(|c| c.cycle)).count(), 4);
-    let layout = g.layout(&(0..g.nodes.len()).collect::<Vec<_>>());
+    let layout = g.layout(&(0..g.nodes.len()).collect::<Vec<_>>(), 1.0);
     assert_eq!(layout.places.len(), 4);
     assert_eq!(layout.edges.len(), 4);
 }
@@ -615,7 +615,7 @@ fn the_layout_puts_sources_above_their_consumers() {
     let all = fleet();
     let g = Graph::build(&all);
     let shown: Vec<usize> = (0..g.nodes.len()).collect();
-    let layout = g.layout(&shown);
+    let layout = g.layout(&shown, 1.0);
     assert_eq!(layout.places.len(), g.nodes.len());
     let layer = |n: usize| layout.places.iter().find(|p| p.0 == n).unwrap().1;
     let git = node(&g, "production", "GitRepository", "team-b", "team-b-app");
@@ -629,6 +629,39 @@ fn the_layout_puts_sources_above_their_consumers() {
     assert_eq!(places.len(), layout.places.len());
     let hood = g.neighbourhood(ks);
     assert_eq!(hood.len(), 2, "team-b-app's repository and itself");
+}
+
+#[test]
+fn many_small_parts_pack_into_a_grid_of_the_shape_asked() {
+    // 25 teams of 26 objects: each team is three parts (its repository and Kustomizations,
+    // its charts, its alert), 75 parts side by side would be a row of 450 places.
+    let all = scale(650);
+    let g = Graph::build(&all);
+    let shown: Vec<usize> = (0..g.nodes.len()).collect();
+    let layout = g.layout(&shown, 1.0);
+    assert_eq!(layout.places.len(), 650);
+    let places: HashSet<(usize, usize)> = layout.places.iter().map(|p| (p.1, p.2)).collect();
+    assert_eq!(places.len(), 650, "no two nodes share a place");
+    assert!(layout.places.iter().all(|p| p.1 < layout.layers && p.2 < layout.width));
+    let (w, h) = (layout.width as f64, layout.layers as f64);
+    assert!((0.5..2.0).contains(&(w / h)), "a {w}x{h} grid for a square");
+    assert!(w * h < 650.0 * 2.5, "a {w}x{h} grid wastes no more than it holds");
+    let wide = g.layout(&shown, 4.0);
+    assert!(wide.width > layout.width && wide.layers < layout.layers, "a wider shape, a wider grid");
+    // Within a part, sources stay above what they feed, and a part's nodes stay together:
+    // each team's Kustomizations sit in one row beneath its repository.
+    let at = |n: usize| layout.places.iter().find(|p| p.0 == n).map(|p| (p.1, p.2)).unwrap();
+    for t in [0, 7, 24] {
+        let ns = format!("team-{t:04}");
+        let (git_row, _) = at(node(&g, "bench", "GitRepository", &ns, "app"));
+        let rows: HashSet<usize> =
+            (0..10).map(|k| at(node(&g, "bench", "Kustomization", &ns, &format!("app-{k}"))).0).collect();
+        assert!(rows.iter().all(|&r| r > git_row), "{ns}: beneath the source");
+        let columns: Vec<usize> =
+            (0..10).map(|k| at(node(&g, "bench", "Kustomization", &ns, &format!("app-{k}"))).1).collect();
+        let span = columns.iter().max().unwrap() - columns.iter().min().unwrap();
+        assert!(span < 10, "{ns}: the team's Kustomizations side by side, {columns:?}");
+    }
 }
 
 /// 10k objects like the benchmark fleet's: per team a GitRepository, a HelmRepository, 10
