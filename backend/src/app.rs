@@ -220,24 +220,35 @@ pub fn normalize_base_path(path: &str) -> Result<String, BasePathError> {
     Ok(trimmed.to_owned())
 }
 
-/// The whole HTTP surface.
+/// The whole HTTP surface: the routes and their layers, under the base path, behind the guard.
 pub fn router(state: Arc<AppState>, sessions: Store) -> Router {
-    let cookie_path = if state.base_path.is_empty() { "/".to_owned() } else { format!("{}/", state.base_path) };
-    let session_layer = tower_sessions::SessionManagerLayer::new(sessions)
-        .with_name(SESSION_COOKIE)
-        .with_secure(state.config.sessions.secure_cookie)
-        .with_http_only(true)
-        .with_same_site(tower_sessions::cookie::SameSite::Lax)
-        .with_path(cookie_path)
-        // Every request renews the idle deadline (otherwise it would count from the login).
-        .with_always_save(true)
-        .with_expiry(if state.config.sessions.browser_session {
-            // The record lives as long as the absolute limit; idleness is checked per request.
-            tower_sessions::Expiry::OnSessionEnd
-        } else {
-            tower_sessions::Expiry::OnInactivity(time::Duration::minutes(state.config.sessions.idle_minutes as i64))
-        });
-    let api = Router::new()
+    let api = routes()
+        .fallback(crate::api::assets::fallback)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::http::body_deadline))
+        // Server-sent events are not compressed (the default predicate leaves them alone).
+        .layer(CompressionLayer::new())
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::identity_layer))
+        .layer(session_layer(&state, sessions))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::api::metrics::track))
+        .with_state(state.clone());
+    // No response may be sniffed into something else (an error echoing input as HTML): the
+    // outermost layer, so the 401s of the identity layer and the base path's answers have it too.
+    let nosniff = tower_http::set_header::SetResponseHeaderLayer::if_not_present(
+        axum::http::header::X_CONTENT_TYPE_OPTIONS,
+        axum::http::HeaderValue::from_static("nosniff"),
+    );
+    let guard = axum::middleware::from_fn_with_state(state.clone(), crate::http::guard);
+    if state.base_path.is_empty() {
+        return api.layer(guard).layer(nosniff);
+    }
+    under_base(api, state.base_path.clone()).layer(guard).layer(nosniff)
+}
+
+/// Every route, by path.
+fn routes() -> Router<Arc<AppState>> {
+    Router::new()
         .route("/api/v1/snapshot", get(crate::fleet::stream::snapshot))
         .route("/api/v1/stream", get(crate::fleet::stream::stream))
         .route("/api/v1/clusters", get(clusters))
@@ -262,53 +273,53 @@ pub fn router(state: Arc<AppState>, sessions: Store) -> Router {
                 crate::http::error::ApiError::not_found("metrics are served on the metrics listener (--metrics-listen)")
             }),
         )
-        .fallback(crate::api::assets::fallback)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::http::body_deadline))
-        // Server-sent events are not compressed (the default predicate leaves them alone).
-        .layer(CompressionLayer::new())
-        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::identity_layer))
-        .layer(session_layer)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::api::metrics::track))
-        .with_state(state.clone());
-    // No response may be sniffed into something else (an error echoing input as HTML): the
-    // outermost layer, so the 401s of the identity layer and the base path's answers have it too.
-    let nosniff = tower_http::set_header::SetResponseHeaderLayer::if_not_present(
-        axum::http::header::X_CONTENT_TYPE_OPTIONS,
-        axum::http::HeaderValue::from_static("nosniff"),
-    );
-    let guard = axum::middleware::from_fn_with_state(state.clone(), crate::http::guard);
-    if state.base_path.is_empty() {
-        return api.layer(guard).layer(nosniff);
-    }
-    let base = state.base_path.clone();
-    Router::new()
-        .fallback_service(tower::service_fn(move |req: axum::extract::Request| {
-            let (api, base) = (api.clone(), base.clone());
-            async move {
-                let path = req.uri().path().to_owned();
-                let Some(rest) = strip_base(&path, &base) else {
-                    let response = if path == "/" {
-                        Redirect::temporary(&format!("{base}/")).into_response()
-                    } else {
-                        crate::http::error::ApiError::not_found(format!("fluxboard is served under {base}/"))
-                            .into_response()
-                    };
-                    return Ok::<_, std::convert::Infallible>(response);
+}
+
+/// The session cookie: HTTP-only, SameSite=Lax, scoped to the base path, renewed on every
+/// request, ending with the browser or after the idle time.
+fn session_layer(state: &AppState, sessions: Store) -> tower_sessions::SessionManagerLayer<Store> {
+    let cookie_path = if state.base_path.is_empty() { "/".to_owned() } else { format!("{}/", state.base_path) };
+    tower_sessions::SessionManagerLayer::new(sessions)
+        .with_name(SESSION_COOKIE)
+        .with_secure(state.config.sessions.secure_cookie)
+        .with_http_only(true)
+        .with_same_site(tower_sessions::cookie::SameSite::Lax)
+        .with_path(cookie_path)
+        // Every request renews the idle deadline (otherwise it would count from the login).
+        .with_always_save(true)
+        .with_expiry(if state.config.sessions.browser_session {
+            // The record lives as long as the absolute limit; idleness is checked per request.
+            tower_sessions::Expiry::OnSessionEnd
+        } else {
+            tower_sessions::Expiry::OnInactivity(time::Duration::minutes(state.config.sessions.idle_minutes as i64))
+        })
+}
+
+/// `api` served below `base`: `/` redirects to `base/`, anything else outside it is a 404.
+fn under_base(api: Router, base: String) -> Router {
+    Router::new().fallback_service(tower::service_fn(move |req: axum::extract::Request| {
+        let (api, base) = (api.clone(), base.clone());
+        async move {
+            let path = req.uri().path().to_owned();
+            let Some(rest) = strip_base(&path, &base) else {
+                let response = if path == "/" {
+                    Redirect::temporary(&format!("{base}/")).into_response()
+                } else {
+                    crate::http::error::ApiError::not_found(format!("fluxboard is served under {base}/"))
+                        .into_response()
                 };
-                let mut req = req;
-                let query = req.uri().query().map(|q| format!("?{q}")).unwrap_or_default();
-                let mut parts = req.uri().clone().into_parts();
-                parts.path_and_query = format!("{rest}{query}").parse().ok();
-                if let Ok(uri) = axum::http::Uri::from_parts(parts) {
-                    *req.uri_mut() = uri;
-                }
-                tower::ServiceExt::oneshot(api, req).await
+                return Ok::<_, std::convert::Infallible>(response);
+            };
+            let mut req = req;
+            let query = req.uri().query().map(|q| format!("?{q}")).unwrap_or_default();
+            let mut parts = req.uri().clone().into_parts();
+            parts.path_and_query = format!("{rest}{query}").parse().ok();
+            if let Ok(uri) = axum::http::Uri::from_parts(parts) {
+                *req.uri_mut() = uri;
             }
-        }))
-        .layer(guard)
-        .layer(nosniff)
+            tower::ServiceExt::oneshot(api, req).await
+        }
+    }))
 }
 
 /// The path below `base` (`/tools/flux/x` → `/x`, `/tools/flux` → `/`), or None outside it.
