@@ -869,6 +869,32 @@ async fn a_keyboard_user_skips_moves_through_rows_keeps_focus_across_live_update
     c.find(Locator::Css("[data-testid=toast-close]")).await?.click().await?;
     browser.wait_script("the toast dismissed", "return !document.querySelector('[data-testid=toast]');").await?;
 
+    // In the list, the row says who suspended it and why (its tooltip), and the keyboard reaches
+    // the whole message: focus in the row shows it, and the name link is described by it.
+    c.goto(&format!("{}/resources?ns=team-a&kind=Kustomization&q=podinfo", served.url)).await?;
+    browser
+        .wait_script(
+            "the suspension in the row's tooltip",
+            "return document.querySelector('.tbody .col-message')?.title.startsWith('Suspended by demo-admin: release freeze. ');",
+        )
+        .await?;
+    assert!(!displayed(&browser, ".tbody .message-full").await?, "the whole message waits for the focus");
+    let mut tabs = 0;
+    while !browser.eval::<bool>("return !!document.activeElement.closest('.tbody .col-name');").await? {
+        browser.press(&[&Key::Tab]).await?;
+        tabs += 1;
+        assert!(tabs < 40, "no row link within 40 Tabs");
+    }
+    browser.wait_script("the whole message shown", "return getComputedStyle(document.querySelector('.tbody .message-full')).display === 'block';").await?;
+    let (described, full): (String, String) = browser
+        .eval(
+            "const id = document.activeElement.getAttribute('aria-describedby');
+             return [id || '', document.getElementById(id)?.textContent || ''];",
+        )
+        .await?;
+    assert!(full.starts_with("Suspended by demo-admin: release freeze. "), "{described}: {full}");
+    browser.screenshot("keyboard-row-message").await;
+
     // In-app navigation: the title, aria-current and the focus follow.
     c.find(Locator::Css("header nav a[href$='/controllers']")).await?.click().await?;
     browser.wait_script("the new title", "return document.title === 'Controllers · fluxboard';").await?;

@@ -267,6 +267,8 @@ mod tests {
             message: "Applied".into(),
             revision: String::new(),
             suspended: false,
+            suspended_by: None,
+            suspend_reason: None,
             last_handled_reconcile_at: None,
             source_ref: None,
             depends_on: Vec::new(),

@@ -20,8 +20,9 @@ use std::sync::Arc;
 
 use fluxboard_model::action::Action;
 use fluxboard_model::api::ObjectRef;
+use fluxboard_model::order::capitalize;
 use fluxboard_model::view::{
-    HealthFilter, ListQuery, SortKey, changes_between, compare, moves_in, plain, short_revision,
+    HealthFilter, ListQuery, SortKey, changes_between, compare, moves_in, plain, short_revision, suspension_note,
 };
 use leptos::html;
 use leptos::prelude::*;
@@ -664,6 +665,18 @@ fn ListRow(
     };
     let badge_text = field(|s| badge_label(s.health, s.retrying).to_owned());
     let gone = move || row.with(Option::is_none);
+    let line = {
+        let object = object.clone();
+        move || causes.line(&object).map(|l| plain(&l)).unwrap_or_else(field(|s| plain(&s.message)))
+    };
+    let shown = line.clone();
+    // Who suspended it and why first, when fluxboard's Suspend recorded it.
+    let full = move || match row.with(|r| r.as_deref().and_then(suspension_note)) {
+        Some(note) => format!("{}. {}", plain(&capitalize(&note)), line()),
+        None => line(),
+    };
+    let message_id = format!("message-{index}");
+    let title = full.clone();
     view! {
         <div class="tr" role="row" data-testid="row" data-index=index aria-rowindex=index + 2 class:gone=gone>
             <div role="cell" class="col col-health">
@@ -698,11 +711,16 @@ fn ListRow(
             }
             <div role="cell" class="col col-namespace">{s.namespace.clone()}</div>
             <div role="cell" class="col col-name">
-                <Link href=detail_href(&r) class="object-link" tabindex=tab_stop>{s.name.clone()}</Link>
+                <Link href=detail_href(&r) class="object-link" tabindex=tab_stop describedby=message_id.clone()>
+                    {s.name.clone()}
+                </Link>
             </div>
-            <div role="cell" class="col col-message" title=field(|s| plain(&s.message))>
+            <div role="cell" class="col col-message" title=title>
                 // What blocks it, when something upstream does; else its own message.
-                {move || causes.line(&object).map(|l| plain(&l)).unwrap_or_else(field(|s| plain(&s.message)))}
+                {shown}
+                // The whole of it, for the keyboard: shown while focus is in the row (the
+                // cell is cut to one line), and read out as the name link's description.
+                <span class="message-full" id=message_id>{full}</span>
             </div>
             <div role="cell" class="col col-revision" title=field(|s| s.revision.clone())>
                 {field(|s| short_revision(&s.revision))}
@@ -739,6 +757,8 @@ mod tests {
             message: message.into(),
             revision: String::new(),
             suspended: false,
+            suspended_by: None,
+            suspend_reason: None,
             last_handled_reconcile_at: None,
             source_ref: None,
             depends_on: Vec::new(),

@@ -195,6 +195,9 @@ pub(crate) fn Link(
     /// A roving tab stop (the list's rows): 0 for the one in the tab order, -1 for the others.
     #[prop(optional, into)]
     tabindex: Option<Signal<i32>>,
+    /// The id of what describes the link (`aria-describedby`).
+    #[prop(optional, into)]
+    describedby: Option<String>,
     children: Children,
 ) -> impl IntoView {
     let router = expect_context::<Router>();
@@ -211,6 +214,7 @@ pub(crate) fn Link(
             class=class
             class:active=in_section
             aria-current=move || here().then_some("page")
+            aria-describedby=describedby
             tabindex=move || tabindex.map(|t| t.get())
             on:click=move |ev: web_sys::MouseEvent| {
                 if ev.button() == 0 && !ev.ctrl_key() && !ev.meta_key() && !ev.shift_key() && !ev.alt_key() {

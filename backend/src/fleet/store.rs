@@ -77,20 +77,75 @@ pub struct Subscription {
     pub changes: broadcast::Receiver<Arc<Delta>>,
 }
 
-#[derive(Debug)]
-struct Entry {
-    summary: Arc<Summary>,
-    json: Arc<str>,
+/// An object's identity, borrowed: what [`Keyed`] objects are found by, so a shard holds each
+/// object once (its summary is its key; no [`ObjectRef`] beside it, some 280 bytes an object).
+trait Identity {
+    /// Cluster, group, kind, namespace, name.
+    fn parts(&self) -> [&str; 5];
+}
+
+impl Identity for ObjectRef {
+    fn parts(&self) -> [&str; 5] {
+        [&self.cluster, &self.group, &self.kind, &self.namespace, &self.name]
+    }
+}
+
+impl std::hash::Hash for dyn Identity + '_ {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.parts().hash(state);
+    }
+}
+
+impl PartialEq for dyn Identity + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.parts() == other.parts()
+    }
+}
+
+impl Eq for dyn Identity + '_ {}
+
+/// A summary in a shard, hashed and compared by its identity.
+#[derive(Debug, Clone)]
+struct Keyed(Arc<Summary>);
+
+impl Identity for Keyed {
+    fn parts(&self) -> [&str; 5] {
+        let s = &self.0;
+        [&s.cluster, &s.group, &s.kind, &s.namespace, &s.name]
+    }
+}
+
+impl std::hash::Hash for Keyed {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // The same as `dyn Identity`'s, which lookups hash.
+        (self as &dyn Identity).hash(state);
+    }
+}
+
+impl PartialEq for Keyed {
+    fn eq(&self, other: &Self) -> bool {
+        self.parts() == other.parts()
+    }
+}
+
+impl Eq for Keyed {}
+
+impl<'a> std::borrow::Borrow<dyn Identity + 'a> for Keyed {
+    fn borrow(&self) -> &(dyn Identity + 'a) {
+        self
+    }
 }
 
 /// How many shards hold the objects: at 65k objects about 130 each (some 70 KB of JSON, a
-/// piece of the compressed snapshot).
+/// piece of the compressed snapshot). Summaries are kept once, not with their JSON beside them:
+/// a change is serialized once for the streams, and a snapshot serializes what it sends (the
+/// compressed one only its changed shards).
 pub const SHARDS: usize = 512;
 
 /// Some of the objects, and the sequence number of their last change (0: never changed).
 #[derive(Debug, Default)]
 struct Shard {
-    objects: HashMap<ObjectRef, Entry>,
+    objects: std::collections::HashSet<Keyed>,
     version: u64,
 }
 
@@ -121,13 +176,13 @@ impl Inner {
         (self.hasher.hash_one((&key.cluster, &key.namespace)) % SHARDS as u64) as usize
     }
 
-    fn entry(&self, key: &ObjectRef) -> Option<&Entry> {
-        self.shards[self.shard_of(key)].objects.get(key)
+    fn entry(&self, key: &ObjectRef) -> Option<&Arc<Summary>> {
+        self.shards[self.shard_of(key)].objects.get(key as &dyn Identity).map(|k| &k.0)
     }
 
     /// Every object, shard by shard.
-    fn entries(&self) -> impl Iterator<Item = (&ObjectRef, &Entry)> {
-        self.shards.iter().flat_map(|s| s.objects.iter())
+    fn entries(&self) -> impl Iterator<Item = &Arc<Summary>> {
+        self.shards.iter().flat_map(|s| s.objects.iter().map(|k| &k.0))
     }
 }
 
@@ -418,6 +473,8 @@ mod tests {
             message: message.into(),
             revision: "main@sha1:1".into(),
             suspended: false,
+            suspended_by: None,
+            suspend_reason: None,
             last_handled_reconcile_at: None,
             source_ref: None,
             depends_on: Vec::new(),

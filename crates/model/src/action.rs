@@ -260,6 +260,9 @@ pub struct AuditEntry {
     pub token: Option<String>,
     pub status: ResultStatus,
     pub message: String,
+    /// The reason the user gave (the confirmation dialog's field), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// A Flux controller Deployment and its readiness (`GET /api/v1/controllers/{cluster}`).
@@ -548,6 +551,8 @@ mod tests {
             message: "m".into(),
             revision: String::new(),
             suspended: health == Health::Suspended,
+            suspended_by: None,
+            suspend_reason: None,
             last_handled_reconcile_at: handled.map(str::to_owned),
             source_ref: None,
             depends_on: Vec::new(),

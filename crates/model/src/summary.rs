@@ -52,6 +52,13 @@ pub struct Summary {
     pub message: String,
     pub revision: String,
     pub suspended: bool,
+    /// Who suspended it, while suspended through fluxboard (its `fluxboard.dev/suspended-by`
+    /// annotation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspended_by: Option<String>,
+    /// Why, when they said (`fluxboard.dev/suspend-reason`), while suspended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspend_reason: Option<String>,
     pub last_handled_reconcile_at: Option<String>,
     /// `Kind/namespace/name` of the source (or chart, image repository, provider).
     pub source_ref: Option<String>,
@@ -98,6 +105,11 @@ fn text(v: &Value) -> String {
     v.as_str().unwrap_or_default().to_owned()
 }
 
+/// A non-empty annotation of the object whose `metadata` is `meta`.
+fn annotation(meta: &Value, key: &str) -> Option<String> {
+    meta["annotations"][key].as_str().filter(|v| !v.is_empty()).map(str::to_owned)
+}
+
 /// Summarizes a Flux object of kind `info` seen in `cluster`.
 pub fn summarize(cluster: &str, info: &KindInfo, obj: &Value) -> Summary {
     let meta = &obj["metadata"];
@@ -132,6 +144,8 @@ pub fn summarize(cluster: &str, info: &KindInfo, obj: &Value) -> Summary {
         message,
         revision: revision(info, obj),
         suspended,
+        suspended_by: suspended.then(|| annotation(meta, crate::action::SUSPENDED_BY)).flatten(),
+        suspend_reason: suspended.then(|| annotation(meta, crate::action::SUSPEND_REASON)).flatten(),
         last_handled_reconcile_at: obj["status"]["lastHandledReconcileAt"].as_str().map(str::to_owned),
         source_ref: source_ref(info, obj, &namespace),
         depends_on: depends_on(obj, &namespace),
@@ -380,8 +394,14 @@ mod tests {
     #[test]
     fn suspension_wins_over_an_old_failure_and_deletion_over_readiness() {
         let mut obj = ks(json!({"observedGeneration": 2, "conditions": [ready("False", "BuildFailed", "old")]}));
+        assert_eq!(summary(&obj).suspended_by, None);
+        obj["metadata"]["annotations"] =
+            json!({"fluxboard.dev/suspended-by": "alice", "fluxboard.dev/suspend-reason": "release freeze"});
+        assert_eq!((summary(&obj).suspended_by, summary(&obj).suspend_reason), (None, None), "only while suspended");
         obj["spec"]["suspend"] = json!(true);
-        assert_eq!(summary(&obj).health, Health::Suspended);
+        let s = summary(&obj);
+        assert_eq!(s.health, Health::Suspended);
+        assert_eq!((s.suspended_by.as_deref(), s.suspend_reason.as_deref()), (Some("alice"), Some("release freeze")));
         let mut deleting =
             ks(json!({"observedGeneration": 2, "conditions": [ready("True", "ReconciliationSucceeded", "x")]}));
         deleting["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");

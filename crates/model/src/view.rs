@@ -224,6 +224,20 @@ pub fn moves_in(key: SortKey, old: &Summary, new: &Summary) -> bool {
     }
 }
 
+/// Who suspended an object and why, as a list row's tooltip says it first ("suspended by alice:
+/// release freeze"), when fluxboard's Suspend recorded either.
+pub fn suspension_note(s: &Summary) -> Option<String> {
+    if !s.suspended {
+        return None;
+    }
+    match (&s.suspended_by, &s.suspend_reason) {
+        (Some(by), Some(reason)) => Some(format!("suspended by {by}: {reason}")),
+        (Some(by), None) => Some(format!("suspended by {by}")),
+        (None, Some(reason)) => Some(format!("suspended: {reason}")),
+        (None, None) => None,
+    }
+}
+
 /// Whether a change of one object (`None`: absent before, or deleted) can change any object's
 /// root cause in the fleet graph (`crate::graph`). A chain passes only through objects that are
 /// not Ready and reads of each hop its health, reason and message, and of every object its
@@ -687,6 +701,8 @@ mod tests {
             message: "msg".into(),
             revision: "main@sha1:abc".into(),
             suspended: health == Health::Suspended,
+            suspended_by: None,
+            suspend_reason: None,
             last_handled_reconcile_at: None,
             source_ref: None,
             depends_on: Vec::new(),
@@ -757,6 +773,20 @@ mod tests {
         let other = Filter { q: "nothing".into(), namespace: "Team-A".into(), ..Filter::default() };
         assert!(!other.matcher().matches(&o, &text, now));
         assert!(Filter { namespace: "Team-A".into(), ..Filter::default() }.matcher().matches(&o, &text, now));
+    }
+
+    #[test]
+    fn the_suspension_note_says_who_and_why_when_known() {
+        let mut o = s("Kustomization", "a", "x", Health::Suspended);
+        assert_eq!(suspension_note(&o), None);
+        o.suspended_by = Some("alice".into());
+        assert_eq!(suspension_note(&o).as_deref(), Some("suspended by alice"));
+        o.suspend_reason = Some("release freeze".into());
+        assert_eq!(suspension_note(&o).as_deref(), Some("suspended by alice: release freeze"));
+        o.suspended_by = None;
+        assert_eq!(suspension_note(&o).as_deref(), Some("suspended: release freeze"));
+        o.suspended = false;
+        assert_eq!(suspension_note(&o), None);
     }
 
     #[test]

@@ -29,6 +29,8 @@ fn obj(cluster: &str, kind: &str, ns: &str, name: &str, health: Health) -> Summa
         },
         revision: String::new(),
         suspended: health == Health::Suspended,
+        suspended_by: None,
+        suspend_reason: None,
         last_handled_reconcile_at: None,
         source_ref: None,
         depends_on: Vec::new(),
