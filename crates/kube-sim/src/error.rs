@@ -70,6 +70,14 @@ impl ApiError {
         .with_details(name, group, plural)
     }
 
+    /// 409 for a delete whose preconditions do not hold: `Operation cannot be fulfilled on
+    /// ConfigMap "x": <why>` (the registry names the Kind, qualified by its group).
+    pub fn precondition_failed(group: &str, kind: &str, name: &str, why: &str) -> Self {
+        let qualified_kind = if group.is_empty() { kind.to_owned() } else { format!("{kind}.{group}") };
+        Self::new(409, "Conflict", format!("Operation cannot be fulfilled on {qualified_kind} \"{name}\": {why}"))
+            .with_details(name, group, kind)
+    }
+
     /// 422 with the field causes: `Kustomization.kustomize.toolkit.fluxcd.io "x" is invalid: <causes>`.
     pub fn invalid(kind: &str, group: &str, name: &str, causes: &str) -> Self {
         let qualified_kind = if group.is_empty() { kind.to_owned() } else { format!("{kind}.{group}") };

@@ -32,6 +32,9 @@ pub(crate) enum Route {
     OpenApiV3(String),
     /// A resource collection or object.
     Resource(ResourcePath),
+    /// A path outside every served group version: the API server's mux answers it with a
+    /// plain `404 page not found`, not a Status.
+    PageNotFound,
 }
 
 /// A path to a resource collection, an object or an object's subresource.
@@ -64,8 +67,9 @@ pub(crate) fn parse(registry: &Registry, path: &str) -> Result<Route> {
             Ok(Route::ResourceList { group: (*group).to_owned(), version: (*version).to_owned() })
         }
         ["api", "v1", rest @ ..] => resource(registry, "", "v1", rest).map(Route::Resource),
+        ["apis", group, version, ..] if registry.resource_list(group, version).is_none() => Ok(Route::PageNotFound),
         ["apis", group, version, rest @ ..] => resource(registry, group, version, rest).map(Route::Resource),
-        _ => Err(ApiError::no_route()),
+        _ => Ok(Route::PageNotFound),
     }
 }
 
@@ -135,17 +139,26 @@ mod tests {
     }
 
     #[test]
-    fn unknown_resources_versions_and_subresources_are_not_found() {
+    fn unknown_resources_and_subresources_are_not_found() {
         let registry = registry();
         for path in [
-            "/apis/kustomize.toolkit.fluxcd.io/v1beta2/kustomizations",
-            "/apis/example.com/v1/widgets",
             "/api/v1/namespaces/a/configmaps/x/status",
             "/api/v1/namespaces/a/clusterroles",
             "/apis/notification.toolkit.fluxcd.io/v1beta3/namespaces/a/alerts/x/status",
-            "/nope",
+            "/apis/kustomize.toolkit.fluxcd.io/v1/namespaces/a/widgets",
         ] {
             assert_eq!(parse(&registry, path).unwrap_err().code, 404, "{path}");
+        }
+    }
+
+    /// Outside every served group version the mux answers, not a resource handler.
+    #[test]
+    fn paths_outside_the_served_group_versions_are_no_page() {
+        let registry = registry();
+        for path in
+            ["/apis/kustomize.toolkit.fluxcd.io/v1beta2/kustomizations", "/apis/example.com/v1/widgets", "/nope"]
+        {
+            assert!(matches!(parse(&registry, path), Ok(Route::PageNotFound)), "{path}");
         }
     }
 

@@ -20,7 +20,7 @@ use crate::{
     review,
     route::{self, ResourcePath, Route},
     selector::{FieldSelector, LabelSelector},
-    store::{Part, Store, parse_rv},
+    store::{Part, Preconditions, Store, parse_rv},
     table::{self, IncludeObject},
     watch,
 };
@@ -135,25 +135,30 @@ async fn serve(state: &ServerState, request: Request) -> Result<Response> {
         Route::Version => Ok(json_response(StatusCode::OK, &version())),
         Route::CoreVersions => Ok(json_response(StatusCode::OK, &core_versions())),
         Route::Groups => Ok(json_response(StatusCode::OK, &group_list(&state.registry))),
-        Route::Group(group) => group_list(&state.registry)["groups"]
+        Route::Group(group) => Ok(group_list(&state.registry)["groups"]
             .as_array()
             .and_then(|groups| groups.iter().find(|g| g["name"] == group.as_str()).cloned())
-            .map(|mut g| {
+            .map_or_else(page_not_found, |mut g| {
                 g["kind"] = json!("APIGroup");
                 g["apiVersion"] = json!("v1");
                 json_response(StatusCode::OK, &g)
-            })
-            .ok_or_else(ApiError::no_route),
-        Route::ResourceList { group, version } => state
+            })),
+        Route::ResourceList { group, version } => Ok(state
             .registry
             .resource_list(&group, &version)
-            .map(|list| json_response(StatusCode::OK, &list))
-            .ok_or_else(ApiError::no_route),
+            .map_or_else(page_not_found, |list| json_response(StatusCode::OK, &list))),
+        Route::PageNotFound => Ok(page_not_found()),
         Route::Health => Ok((StatusCode::OK, "ok").into_response()),
         Route::Metrics => metrics(&call),
         Route::OpenApiV2 | Route::OpenApiV3Index | Route::OpenApiV3(_) => openapi(state, &route, &call.headers),
         Route::Resource(path) => resource(call, path).await,
     }
+}
+
+/// What the API server's mux answers for a path no handler serves (Go's `http.NotFound`).
+fn page_not_found() -> Response {
+    (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "404 page not found\n")
+        .into_response()
 }
 
 /// `GET /metrics`, for callers RBAC allows `get` on that non-resource URL (as the real one).
@@ -309,14 +314,18 @@ enum FieldValidation {
 }
 
 impl FieldValidation {
-    fn of(call: &Call<'_>) -> Result<Self> {
+    /// The request's `fieldValidation`; another value makes its `options` invalid.
+    fn of(call: &Call<'_>, options: &str) -> Result<Self> {
         match call.param("fieldValidation") {
             None | Some("" | "Warn") => Ok(Self::Warn),
             Some("Ignore") => Ok(Self::Ignore),
             Some("Strict") => Ok(Self::Strict),
-            Some(other) => Err(ApiError::bad_request(format!(
-                "fieldValidation: Unsupported value: \"{other}\": supported values: \"Ignore\", \"Warn\", \"Strict\""
-            ))),
+            Some(other) => Err(invalid_options(
+                options,
+                &format!(
+                    "fieldValidation: Unsupported value: \"{other}\": supported values: \"\", \"Ignore\", \"Strict\", \"Warn\""
+                ),
+            )),
         }
     }
 
@@ -334,15 +343,25 @@ impl FieldValidation {
     }
 }
 
-/// `dryRun`: `All` runs every check and returns the result without storing it.
-fn dry_run(call: &Call<'_>) -> Result<bool> {
+/// `dryRun`: `All` runs every check and returns the result without storing it. Another value
+/// makes the verb's options (`options`: `CreateOptions`, ...) invalid, as their validation says.
+fn dry_run(call: &Call<'_>, options: &str) -> Result<bool> {
     match call.param("dryRun") {
         None | Some("") => Ok(false),
         Some("All") => Ok(true),
-        Some(other) => Err(ApiError::bad_request(format!(
-            "Invalid dry run value: dryRun: Unsupported value: \"{other}\": supported values: \"All\""
-        ))),
+        Some(other) => Err(unsupported_dry_run(options, &[other])),
     }
+}
+
+/// The validation error of a `dryRun` list with another value than `All` (Go's `%q` of the list).
+fn unsupported_dry_run(options: &str, values: &[&str]) -> ApiError {
+    let quoted: Vec<String> = values.iter().map(|v| format!("{v:?}")).collect();
+    invalid_options(options, &format!("dryRun: Unsupported value: [{}]: supported values: \"All\"", quoted.join(" ")))
+}
+
+/// 422 for query options that do not validate: `CreateOptions.meta.k8s.io "" is invalid: …`.
+fn invalid_options(options: &str, causes: &str) -> ApiError {
+    ApiError::invalid(options, "meta.k8s.io", "", causes)
 }
 
 /// Adds a `Warning` header per unknown field, as the API server does under `fieldValidation=Warn`.
@@ -385,8 +404,8 @@ async fn resource(mut call: Call<'_>, path: ResourcePath) -> Result<Response> {
         "watch" => watch::serve(call.state, &path, &call.query, &call.headers),
         "create" => create(call, &rt, &namespace).await,
         "update" => {
-            let validation = FieldValidation::of(&call)?;
-            let dry = dry_run(&call)?;
+            let validation = FieldValidation::of(&call, "UpdateOptions")?;
+            let dry = dry_run(&call, "UpdateOptions")?;
             let (body, call) = call.body_json().await?;
             let name = path.name.as_deref().unwrap_or_default();
             let body = convert_in(body, &rt);
@@ -396,16 +415,16 @@ async fn resource(mut call: Call<'_>, path: ResourcePath) -> Result<Response> {
         }
         "patch" => patch(call, &path, part).await,
         "delete" => {
-            let dry = dry_run(&call)?;
+            let dry = dry_run(&call, "DeleteOptions")?;
             let body = read_body(call.body).await?;
-            let precondition = delete_precondition(&body)?;
+            let preconditions = delete_preconditions(&body)?;
             // kubectl sends DeleteOptions.dryRun in the body.
             let dry = dry || delete_dry_run(&body)?;
             let name = path.name.as_deref().unwrap_or_default();
             let deleted = if dry {
                 call.state.store.get(&rt, &namespace, name)?
             } else {
-                call.state.store.delete(&rt, &namespace, name, precondition.as_deref())?
+                call.state.store.delete_checked(&rt, &namespace, name, &preconditions)?
             };
             Ok(json_response(StatusCode::OK, &converted(&deleted, &rt)))
         }
@@ -570,8 +589,8 @@ fn list(call: &Call<'_>, path: &ResourcePath) -> Result<Response> {
 }
 
 async fn create(call: Call<'_>, rt: &ResourceType, namespace: &str) -> Result<Response> {
-    let dry = dry_run(&call)?;
-    let validation = FieldValidation::of(&call)?;
+    let dry = dry_run(&call, "CreateOptions")?;
+    let validation = FieldValidation::of(&call, "CreateOptions")?;
     let (body, call) = call.body_json().await?;
     let obj = prepare_create(rt, namespace, body, call.state.store.resource_version())?;
     let unknown = validation.check(rt, &obj)?;
@@ -704,9 +723,9 @@ async fn patch(call: Call<'_>, path: &ResourcePath, part: Part) -> Result<Respon
         }
         _ => return Err(ApiError::unsupported_media_type()),
     }
-    let dry = dry_run(&call)?;
+    let dry = dry_run(&call, "PatchOptions")?;
     let field_manager = call.param("fieldManager").map(str::to_owned);
-    let validation = FieldValidation::of(&call)?;
+    let validation = FieldValidation::of(&call, "PatchOptions")?;
     let bytes = read_body(call.body).await?;
     let body: Value = if content_type == "application/apply-patch+yaml" {
         serde_yaml::from_slice(&bytes).map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?
@@ -781,13 +800,15 @@ async fn patch(call: Call<'_>, path: &ResourcePath, part: Part) -> Result<Respon
     Ok(with_warnings(json_response(StatusCode::OK, &converted(&patched, &rt)), &unknown))
 }
 
-fn delete_precondition(body: &[u8]) -> Result<Option<String>> {
+/// `DeleteOptions.preconditions`: the resourceVersion and the uid the object must have.
+fn delete_preconditions(body: &[u8]) -> Result<Preconditions> {
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(None);
+        return Ok(Preconditions::default());
     }
     let options: Value =
         serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid DeleteOptions: {e}")))?;
-    Ok(options["preconditions"]["resourceVersion"].as_str().map(str::to_owned))
+    let field = |k: &str| options["preconditions"][k].as_str().map(str::to_owned);
+    Ok(Preconditions { resource_version: field("resourceVersion"), uid: field("uid") })
 }
 
 /// `DeleteOptions.dryRun` (`["All"]`).
@@ -800,15 +821,16 @@ fn delete_dry_run(body: &[u8]) -> Result<bool> {
     match options["dryRun"].as_array() {
         None => Ok(false),
         Some(values) if values.iter().all(|v| v == "All") => Ok(!values.is_empty()),
-        Some(_) => {
-            Err(ApiError::bad_request("Invalid dry run value: dryRun: Unsupported value: supported values: \"All\""))
+        Some(values) => {
+            let values: Vec<&str> = values.iter().map(|v| v.as_str().unwrap_or_default()).collect();
+            Err(unsupported_dry_run("DeleteOptions", &values))
         }
     }
 }
 
 async fn delete_collection(mut call: Call<'_>, path: &ResourcePath) -> Result<Response> {
     let body = read_body(std::mem::take(&mut call.body)).await?;
-    let dry = dry_run(&call)? || delete_dry_run(&body)?;
+    let dry = dry_run(&call, "DeleteOptions")? || delete_dry_run(&body)?;
     let call = &call;
     let rt = &path.rt;
     let (labels, fields) = selectors(&call.query, rt)?;

@@ -85,6 +85,39 @@ impl Default for StoreConfig {
     }
 }
 
+/// What a delete requires of the object (`DeleteOptions.preconditions`).
+#[derive(Debug, Clone, Default)]
+pub struct Preconditions {
+    pub resource_version: Option<String>,
+    pub uid: Option<String>,
+}
+
+impl Preconditions {
+    /// 409 Conflict naming the Kind, as `BeforeDelete` words it, when `current` differs.
+    fn check(&self, rt: &ResourceType, current: &Value) -> Result<()> {
+        let meta = |k: &str| current["metadata"][k].as_str().unwrap_or_default().to_owned();
+        if let Some(uid) = &self.uid
+            && *uid != meta("uid")
+        {
+            let why = format!(
+                "the UID in the precondition ({uid}) does not match the UID in record ({}). The object might have been deleted and then recreated",
+                meta("uid")
+            );
+            return Err(ApiError::precondition_failed(&rt.group, &rt.kind, object::name(current), &why));
+        }
+        if let Some(rv) = &self.resource_version
+            && *rv != meta("resourceVersion")
+        {
+            let why = format!(
+                "the ResourceVersion in the precondition ({rv}) does not match the ResourceVersion in record ({}). The object might have been modified",
+                meta("resourceVersion")
+            );
+            return Err(ApiError::precondition_failed(&rt.group, &rt.kind, object::name(current), &why));
+        }
+        Ok(())
+    }
+}
+
 /// A page of a list.
 #[derive(Debug)]
 pub struct ListPage {
@@ -378,6 +411,19 @@ impl Store {
         name: &str,
         precondition_rv: Option<&str>,
     ) -> Result<Arc<Value>> {
+        let preconditions = Preconditions { resource_version: precondition_rv.map(str::to_owned), uid: None };
+        self.delete_checked(rt, namespace, name, &preconditions)
+    }
+
+    /// [`Store::delete`] with `DeleteOptions.preconditions` (uid, resourceVersion), refused as
+    /// the registry's `BeforeDelete` refuses them.
+    pub fn delete_checked(
+        &self,
+        rt: &ResourceType,
+        namespace: &str,
+        name: &str,
+        preconditions: &Preconditions,
+    ) -> Result<Arc<Value>> {
         let mut inner = self.lock();
         let key = (namespace.to_owned(), name.to_owned());
         let current = inner
@@ -386,11 +432,7 @@ impl Store {
             .and_then(|m| m.get(&key))
             .cloned()
             .ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))?;
-        if let Some(rv) = precondition_rv
-            && Some(rv) != object::resource_version(&current)
-        {
-            return Err(ApiError::conflict(&rt.group, &rt.plural, name));
-        }
+        preconditions.check(rt, &current)?;
         if !object::finalizers(&current).is_empty() {
             if current["metadata"].get("deletionTimestamp").is_some() {
                 return Ok(current);

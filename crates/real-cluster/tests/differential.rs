@@ -328,6 +328,68 @@ async fn script(
         .await?;
     out.push(("patch a missing object", status(&a)));
 
+    // Other refusals: where there is nothing, a precondition that fails, verbs and paths
+    // nothing serves, strict field validation.
+    let a = t.admin(Method::POST, "/api/v1/namespaces/nowhere/configmaps", Some(configmap("x", "nowhere"))).await?;
+    out.push(("create in a missing namespace", status(&a)));
+    let a = t.admin(Method::DELETE, &format!("{cms}/nope"), None).await?;
+    out.push(("delete a missing object", status(&a)));
+    let a = t.admin(Method::PUT, &format!("{cms}/nope"), Some(configmap("nope", "diff"))).await?;
+    out.push(("update a missing object", status(&a)));
+    let stale = json!({"kind": "DeleteOptions", "apiVersion": "v1", "preconditions": {"resourceVersion": "1"}});
+    let a = t.admin(Method::DELETE, &format!("{cms}/one"), Some(stale)).await?;
+    out.push(("delete with a stale precondition", status(&a)));
+    let a = t.admin(Method::PUT, cms, Some(configmap("x", "diff"))).await?;
+    out.push(("update a collection", json!({"code": a.code, "reason": a.body["reason"]})));
+    let a = t.admin(Method::GET, "/api/v1/namespaces/diff/frobs", None).await?;
+    out.push(("an unknown resource", status(&a)));
+    let a = t.admin(Method::GET, "/apis/nope.example.com/v1/things", None).await?;
+    out.push(("an unknown group", status(&a)));
+    let a = t.admin(Method::POST, &format!("{cms}?dryRun=All"), Some(configmap("dry", "diff"))).await?;
+    let after = t.admin(Method::GET, &format!("{cms}/dry"), None).await?;
+    out.push(("a dry-run create", json!({"code": a.code, "name": a.body["metadata"]["name"], "then": after.code})));
+    let ks = |extra: Value| {
+        let mut obj = json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+            "metadata": {"name": "strict", "namespace": "diff"},
+            "spec": {"interval": "10m", "path": "./", "prune": true, "sourceRef": {"kind": "GitRepository", "name": "x"}}});
+        obj["spec"]["bogus"] = extra;
+        obj
+    };
+    let a = t
+        .admin(
+            Method::POST,
+            "/apis/kustomize.toolkit.fluxcd.io/v1/namespaces/diff/kustomizations?fieldValidation=Strict&dryRun=All",
+            Some(ks(json!(1))),
+        )
+        .await?;
+    out.push(("a strict create with an unknown field", status(&a)));
+    let a = t
+        .admin(
+            Method::POST,
+            "/apis/kustomize.toolkit.fluxcd.io/v1/namespaces/diff/kustomizations?fieldValidation=Bogus",
+            Some(ks(json!(1))),
+        )
+        .await?;
+    out.push(("an unknown fieldValidation", status(&a)));
+    let a = t.admin(Method::POST, &format!("{cms}?dryRun=Bogus"), Some(configmap("x", "diff"))).await?;
+    out.push(("an unknown dryRun", status(&a)));
+    let a = t
+        .call(
+            Method::PATCH,
+            &format!("{cms}/one?fieldValidation=Bogus"),
+            &t.admin,
+            &[],
+            Some(("application/merge-patch+json", json!({}))),
+        )
+        .await?;
+    out.push(("a patch with an unknown fieldValidation", status(&a)));
+    let wrong_uid = json!({"kind": "DeleteOptions", "apiVersion": "v1", "preconditions": {"uid": "00000000-0000-0000-0000-000000000000"}});
+    let a = t.admin(Method::DELETE, &format!("{cms}/one"), Some(wrong_uid)).await?;
+    out.push((
+        "delete with another uid",
+        json!({"code": a.code, "reason": a.body["reason"], "kind": a.body["details"]["kind"]}),
+    ));
+
     // RBAC, direct and through impersonation.
     let operator = t.operator.clone();
     let a = t.call(Method::GET, &format!("{cms}/one"), &operator, &[], None).await?;
