@@ -5,7 +5,7 @@
 //! each object's lower-cased search text. Applying a batch says what it changed, so
 //! `live.rs` notifies only what depends on it. Tested natively.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use fluxboard_model::api::{ClusterStatus, ObjectRef, Snapshot};
@@ -129,8 +129,8 @@ pub(crate) struct Fleet {
     pub(crate) clusters: Vec<ClusterStatus>,
     pub(crate) counts: Counts,
     /// Keys of the objects whose health may need attention (failing, stalled, suspended,
-    /// progressing: "stuck" depends on the clock, so the overview decides).
-    pub(crate) attention: BTreeSet<Arc<str>>,
+    /// progressing: "stuck" depends on the clock, so the overview decides, and sorts them).
+    pub(crate) attention: HashSet<Arc<str>>,
     /// How many objects each cluster, kind and namespace has.
     options: [BTreeMap<String, usize>; 3],
     next_version: u64,
@@ -287,7 +287,7 @@ mod tests {
     }
 
     /// The indexes as a rebuild from every object gives them.
-    fn rebuilt(fleet: &Fleet) -> (Counts, FilterOptions, BTreeSet<Arc<str>>) {
+    fn rebuilt(fleet: &Fleet) -> (Counts, FilterOptions, HashSet<Arc<str>>) {
         let mut again = Fleet::default();
         let objects = fleet.objects.values().map(|r| (*r.summary).clone()).collect();
         again.apply(vec![snapshot(objects)]);

@@ -15,7 +15,7 @@
 //! and shown on request or as soon as the person looks away. Arrow keys move from row to row.
 //! The page scrolls (one scrollbar); on phones the rows are cards.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use fluxboard_model::action::Action;
@@ -28,7 +28,7 @@ use leptos::html;
 use leptos::prelude::*;
 use wasm_bindgen::JsCast as _;
 
-use crate::live::{Batch, Fleet, Live, Row};
+use crate::live::{Batch, Change, Fleet, Live, Row};
 use crate::route::{Link, Page, Router, detail_href};
 use crate::ui::{Clock, badge_label, health_class};
 
@@ -72,15 +72,16 @@ impl Order {
     fn update(&mut self, fleet: &Fleet, batch: &Batch, now: i64) -> bool {
         let m = self.query.filter.matcher();
         let (sort, descending) = (self.query.sort, self.query.descending);
-        // Per object, how it was before the batch and how it is after it.
-        let mut net: HashMap<&str, (Option<&Row>, Option<&Row>)> = HashMap::new();
-        for c in &batch.changes {
-            net.entry(&c.key).or_insert((c.old.as_ref(), None)).1 = c.new.as_ref();
-        }
+        // Per object, how it was before the batch and how it is after it (the stable sort keeps
+        // an object's changes in batch order). Sorted vectors, not hash sets: each set type is
+        // more code in the bundle.
+        let mut changes: Vec<&Change> = batch.changes.iter().collect();
+        fluxboard_model::order::sort_by(&mut changes, &|a, b| a.key.cmp(&b.key));
         let passes = |r: Option<&Row>| r.is_some_and(|r| m.matches(&r.summary, &r.search, now));
-        let mut out: HashSet<&str> = HashSet::new();
+        let mut out: Vec<&str> = Vec::new();
         let mut enter: Vec<&Row> = Vec::new();
-        for (key, (old, new)) in net {
+        for same in changes.chunk_by(|a, b| a.key == b.key) {
+            let (old, new) = (same[0].old.as_ref(), same[same.len() - 1].new.as_ref());
             let (was, is) = (passes(old), passes(new));
             let moves = match (old, new) {
                 (Some(o), Some(n)) => moves_in(sort, &o.summary, &n.summary),
@@ -89,7 +90,7 @@ impl Order {
             if (was && is && !moves) || (!was && !is) {
                 continue;
             }
-            out.insert(key);
+            out.push(&same[0].key);
             if let Some(n) = new.filter(|_| is) {
                 enter.push(n);
             }
@@ -98,11 +99,11 @@ impl Order {
             return false;
         }
         let keys = Arc::make_mut(&mut self.keys);
-        keys.retain(|k| !out.contains(&**k));
-        let summary = |k: &str| fleet.objects.get(k).map(|r| r.summary.clone());
+        keys.retain(|k| out.binary_search(&&**k).is_err());
         for row in enter {
-            let at = keys
-                .partition_point(|k| summary(k).is_some_and(|s| compare(&s, &row.summary, sort, descending).is_lt()));
+            let at = keys.partition_point(|k| {
+                fleet.objects.get(&**k).is_some_and(|r| compare(&r.summary, &row.summary, sort, descending).is_lt())
+            });
             keys.insert(at, row.key.clone());
         }
         true
