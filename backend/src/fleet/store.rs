@@ -173,7 +173,13 @@ impl Default for Inner {
 
 impl Inner {
     fn shard_of(&self, key: &ObjectRef) -> usize {
-        (self.hasher.hash_one((&key.cluster, &key.namespace)) % SHARDS as u64) as usize
+        self.shard_of_parts(key)
+    }
+
+    /// The shard of an object: by its cluster and namespace.
+    fn shard_of_parts(&self, object: &dyn Identity) -> usize {
+        let [cluster, _, _, namespace, _] = object.parts();
+        (self.hasher.hash_one((cluster, namespace)) % SHARDS as u64) as usize
     }
 
     fn entry(&self, key: &ObjectRef) -> Option<&Arc<Summary>> {
@@ -192,9 +198,9 @@ pub struct SnapshotParts {
     pub seq: u64,
     /// The snapshot's JSON up to its first object: `{"id":...,"clusters":[...],"objects":[`.
     pub head: String,
-    /// Per shard: the sequence number of its last change, and the JSON of its visible objects
-    /// when that is not the version the caller already has.
-    pub shards: Vec<(u64, Option<Vec<Arc<str>>>)>,
+    /// Per shard: the sequence number of its last change, and its visible objects in snapshot
+    /// order when that is not the version the caller already has.
+    pub shards: Vec<(u64, Option<Vec<Arc<Summary>>>)>,
 }
 
 /// The fleet store.
@@ -237,9 +243,9 @@ impl FleetStore {
         let fresh: HashMap<ObjectRef, Summary> = summaries.into_iter().map(|s| (ObjectRef::of(&s), s)).collect();
         let gone: Vec<ObjectRef> = inner
             .entries()
-            .map(|(k, _)| k)
-            .filter(|k| k.cluster == cluster && k.group == group && k.kind == kind && !fresh.contains_key(*k))
-            .cloned()
+            .filter(|s| s.cluster == cluster && s.group == group && s.kind == kind)
+            .map(|s| ObjectRef::of(s))
+            .filter(|k| !fresh.contains_key(k))
             .collect();
         for key in gone {
             self.delete_locked(&mut inner, &key);
@@ -252,7 +258,7 @@ impl FleetStore {
     /// Forgets every object of a cluster (for example when it is removed).
     pub fn clear_cluster(&self, cluster: &str) {
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
-        let gone: Vec<ObjectRef> = inner.entries().map(|(k, _)| k).filter(|k| k.cluster == cluster).cloned().collect();
+        let gone: Vec<ObjectRef> = inner.entries().filter(|s| s.cluster == cluster).map(|s| ObjectRef::of(s)).collect();
         for key in gone {
             self.delete_locked(&mut inner, &key);
         }
@@ -278,7 +284,7 @@ impl FleetStore {
     /// One object's summary.
     pub fn get(&self, key: &ObjectRef) -> Option<Arc<Summary>> {
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
-        inner.entry(key).map(|e| e.summary.clone())
+        inner.entry(key).cloned()
     }
 
     /// How many objects each cluster holds per health (counted under the read lock, nothing
@@ -286,9 +292,9 @@ impl FleetStore {
     pub fn counts(&self) -> BTreeMap<(String, &'static str), u64> {
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
         let mut counts: BTreeMap<(&str, &'static str), u64> = BTreeMap::new();
-        for (_, entry) in inner.entries() {
-            let health = fluxboard_model::view::health_label(entry.summary.health);
-            *counts.entry((entry.summary.cluster.as_str(), health)).or_default() += 1;
+        for summary in inner.entries() {
+            let health = fluxboard_model::view::health_label(summary.health);
+            *counts.entry((summary.cluster.as_str(), health)).or_default() += 1;
         }
         counts.into_iter().map(|((cluster, health), n)| ((cluster.to_owned(), health), n)).collect()
     }
@@ -301,9 +307,17 @@ impl FleetStore {
     /// Every summary, sorted by identity (for tests and comparisons with the cluster).
     pub fn summaries(&self) -> Vec<Arc<Summary>> {
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
-        let mut all: Vec<_> = inner.entries().collect();
-        all.sort_by(|a, b| a.0.cmp(b.0));
-        all.into_iter().map(|(_, e)| e.summary.clone()).collect()
+        let mut all: Vec<Arc<Summary>> = inner.entries().cloned().collect();
+        all.sort_by(|a, b| {
+            (&a.cluster, &a.group, &a.kind, &a.namespace, &a.name).cmp(&(
+                &b.cluster,
+                &b.group,
+                &b.kind,
+                &b.namespace,
+                &b.name,
+            ))
+        });
+        all
     }
 
     /// Subscribes a reader: from `last` when it is this epoch's and still in the log, otherwise
@@ -331,7 +345,13 @@ impl FleetStore {
         });
         let start = match resumable {
             Some(deltas) => Start::Resume(deltas),
-            None if snapshot => Start::Snapshot { seq: inner.seq, json: self.snapshot_json(&inner, visible) },
+            None if snapshot => {
+                // Taken under the lock, written after it (writers do not wait for the JSON).
+                let (seq, head, objects) =
+                    (inner.seq, self.snapshot_head(&inner, visible), visible_objects(&inner, visible));
+                drop(inner);
+                Start::Snapshot { seq, json: snapshot_json(head, &objects) }
+            }
             None => Start::Gap,
         };
         Subscription { start, epoch: self.epoch, changes }
@@ -341,7 +361,9 @@ impl FleetStore {
     /// sequence number it is at.
     pub fn snapshot(&self, visible: &Visibility) -> (u64, String) {
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
-        (inner.seq, self.snapshot_json(&inner, visible))
+        let (seq, head, objects) = (inner.seq, self.snapshot_head(&inner, visible), visible_objects(&inner, visible));
+        drop(inner);
+        (seq, snapshot_json(head, &objects))
     }
 
     /// What a compressed snapshot of what `visible` allows is made of: its head, and the
@@ -357,9 +379,9 @@ impl FleetStore {
                 if known.get(i) == Some(&shard.version) {
                     return (shard.version, None);
                 }
-                let mut objects: Vec<(&ObjectRef, &Entry)> =
-                    shard.objects.iter().filter(|(_, e)| visible(&e.summary.cluster, &e.summary.namespace)).collect();
-                objects.sort_unstable_by(|(a, _), (b, _)| {
+                let mut objects: Vec<Arc<Summary>> =
+                    shard.objects.iter().map(|k| &k.0).filter(|s| visible(&s.cluster, &s.namespace)).cloned().collect();
+                objects.sort_unstable_by(|a, b| {
                     (&a.cluster, &a.namespace, &a.kind, &a.name, &a.group).cmp(&(
                         &b.cluster,
                         &b.namespace,
@@ -368,7 +390,7 @@ impl FleetStore {
                         &b.group,
                     ))
                 });
-                (shard.version, Some(objects.into_iter().map(|(_, e)| e.json.clone()).collect()))
+                (shard.version, Some(objects))
             })
             .collect();
         SnapshotParts { seq: inner.seq, head: self.snapshot_head(&inner, visible), shards }
@@ -393,41 +415,22 @@ impl FleetStore {
         out
     }
 
-    fn snapshot_json(&self, inner: &Inner, visible: &Visibility) -> String {
-        let objects: usize = inner.shards.iter().map(|s| s.objects.len()).sum();
-        let mut out = self.snapshot_head(inner, visible);
-        out.reserve(16 + objects * 512);
-        let mut first = true;
-        for (_, entry) in inner.entries() {
-            if !visible(&entry.summary.cluster, &entry.summary.namespace) {
-                continue;
-            }
-            if !first {
-                out.push(',');
-            }
-            first = false;
-            out.push_str(&entry.json);
-        }
-        out.push_str("]}");
-        out
-    }
-
     fn upsert_locked(&self, inner: &mut Inner, summary: Summary) {
-        let key = ObjectRef::of(&summary);
-        let shard = inner.shard_of(&key);
-        if inner.shards[shard].objects.get(&key).is_some_and(|e| *e.summary == summary) {
+        let summary = Keyed(Arc::new(summary));
+        let shard = inner.shard_of_parts(&summary);
+        if inner.shards[shard].objects.get(&summary as &dyn Identity).is_some_and(|k| k.0 == summary.0) {
             return;
         }
-        let json: Arc<str> = serde_json::to_string(&summary).unwrap_or_default().into();
-        let (cluster, namespace) = (summary.cluster.clone(), summary.namespace.clone());
-        inner.shards[shard].objects.insert(key, Entry { summary: Arc::new(summary), json: json.clone() });
+        let json: Arc<str> = serde_json::to_string(&*summary.0).unwrap_or_default().into();
+        let (cluster, namespace) = (summary.0.cluster.clone(), summary.0.namespace.clone());
+        inner.shards[shard].objects.replace(summary);
         self.push(inner, event::UPSERT, json, cluster, namespace);
         inner.shards[shard].version = inner.seq;
     }
 
     fn delete_locked(&self, inner: &mut Inner, key: &ObjectRef) {
         let shard = inner.shard_of(key);
-        if inner.shards[shard].objects.remove(key).is_none() {
+        if !inner.shards[shard].objects.remove(key as &dyn Identity) {
             return;
         }
         let json: Arc<str> = serde_json::to_string(key).unwrap_or_default().into();
@@ -446,6 +449,38 @@ impl FleetStore {
         inner.log.push_back(delta.clone());
         // No receivers is fine: nobody is watching.
         let _ = self.tx.send(delta);
+    }
+}
+
+/// Every object `visible` allows, shard by shard (cheap: the summaries are shared).
+fn visible_objects(inner: &Inner, visible: &Visibility) -> Vec<Arc<Summary>> {
+    inner.entries().filter(|s| visible(&s.cluster, &s.namespace)).cloned().collect()
+}
+
+/// The snapshot's JSON: its head, then the objects.
+fn snapshot_json(head: String, objects: &[Arc<Summary>]) -> String {
+    let mut bytes = head.into_bytes();
+    bytes.reserve(16 + objects.len() * 560);
+    write_objects(&mut bytes, objects);
+    bytes.extend_from_slice(b"]}");
+    // serde_json writes UTF-8, and the head is a String.
+    String::from_utf8(bytes).unwrap_or_default()
+}
+
+/// Objects' JSON separated by commas (one shard's part of a snapshot).
+pub fn objects_json(objects: &[Arc<Summary>]) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(objects.len() * 560);
+    write_objects(&mut bytes, objects);
+    bytes
+}
+
+fn write_objects(bytes: &mut Vec<u8>, objects: &[Arc<Summary>]) {
+    for (i, summary) in objects.iter().enumerate() {
+        if i > 0 {
+            bytes.push(b',');
+        }
+        // Writing a summary to a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *bytes, &**summary);
     }
 }
 
@@ -507,6 +542,23 @@ mod tests {
             Start::Resume(deltas) => assert_eq!(deltas.iter().map(|d| d.seq).collect::<Vec<_>>(), [39, 40]),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn objects_are_found_by_their_reference_and_forgotten_by_it() {
+        let store = FleetStore::new(1, 16);
+        let here = summary("a", "x", "ok");
+        let there = Summary { cluster: "d".into(), ..summary("a", "x", "elsewhere") };
+        store.upsert(here.clone());
+        store.upsert(there.clone());
+        assert_eq!(store.get(&ObjectRef::of(&here)).as_deref(), Some(&here));
+        assert_eq!(store.get(&ObjectRef::of(&there)).as_deref(), Some(&there));
+        store.upsert(summary("a", "x", "changed"));
+        assert_eq!(store.get(&ObjectRef::of(&here)).unwrap().message, "changed");
+        store.delete(&ObjectRef::of(&here));
+        assert_eq!(store.get(&ObjectRef::of(&here)), None);
+        assert_eq!(store.summaries().len(), 1);
+        assert_eq!(store.counts().into_iter().collect::<Vec<_>>(), [(("d".to_owned(), "Ready"), 1)]);
     }
 
     #[test]

@@ -391,7 +391,8 @@ impl ScopePieces {
         self.pieces.resize_with(parts.shards.len(), || None);
         for (i, (version, objects)) in parts.shards.into_iter().enumerate() {
             let Some(objects) = objects else { continue };
-            self.pieces[i] = (!objects.is_empty()).then(|| Piece::compress(objects.join(",").as_bytes(), gzip::LEVEL));
+            self.pieces[i] = (!objects.is_empty())
+                .then(|| Piece::compress(&crate::fleet::store::objects_json(&objects), gzip::LEVEL));
             self.versions[i] = version;
         }
         let (head, comma, tail) =
