@@ -169,6 +169,7 @@ async fn refusals_cannot_wipe_the_audit_trail_and_scoped_admins_see_their_part()
             token: None,
             status: fluxboard_model::action::ResultStatus::Refused,
             message: format!("{} targets", targets.len()),
+            reason: None,
         };
         state.audit.record(entry).await;
     }

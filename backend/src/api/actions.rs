@@ -262,7 +262,7 @@ pub(crate) async fn post_actions(
         .buffered(BULK_CONCURRENCY)
         .collect()
         .await;
-    audit_refusals(&state, &identity, request.action, &results).await;
+    audit_refusals(&state, &identity, (request.action, request.reason.as_deref()), &results).await;
     if single && results[0].status != ResultStatus::Accepted {
         let r = &results[0];
         let status = StatusCode::from_u16(r.code).unwrap_or(StatusCode::BAD_GATEWAY);
@@ -279,10 +279,14 @@ async fn read_request(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(ActionRequest, Vec<Target>), Response> {
-    let refuse = |err: ActionError, action: Option<Action>| async move {
-        let err = ApiError::from(err);
-        state.audit.record(entry(identity, action, None, None, ResultStatus::Refused, &err.message)).await;
-        err.into_response()
+    let refuse = |err: ActionError, request: Option<&ActionRequest>| {
+        let (action, reason) = (request.map(|r| r.action), request.and_then(|r| r.reason.clone()));
+        async move {
+            let err = ApiError::from(err);
+            let read = (action, reason.as_deref());
+            state.audit.record(entry(identity, read, None, None, ResultStatus::Refused, &err.message)).await;
+            err.into_response()
+        }
     };
     let body = match crate::http::json_body(&state.hosts, headers, body) {
         Ok(body) => body,
@@ -294,7 +298,7 @@ async fn read_request(
     };
     let targets = match request.targets() {
         Ok(targets) => targets,
-        Err(why) => return Err(refuse(ActionError::BadTargets(why), Some(request.action)).await),
+        Err(why) => return Err(refuse(ActionError::BadTargets(why), Some(&request)).await),
     };
     // Each user's action requests are limited; the total wait of one request is bounded.
     if let Err(limited) = state.action_limiter.hit(&format!("actions:{}", identity.user), ACTIONS_PER_USER).await {
@@ -304,7 +308,12 @@ async fn read_request(
 }
 
 /// A request's refused targets are one audit entry, whatever their number.
-async fn audit_refusals(state: &AppState, identity: &Identity, action: Action, results: &[ActionResult]) {
+async fn audit_refusals(
+    state: &AppState,
+    identity: &Identity,
+    (action, reason): (Action, Option<&str>),
+    results: &[ActionResult],
+) {
     let refused: Vec<&ActionResult> = results.iter().filter(|r| r.status == ResultStatus::Refused).collect();
     let Some(first) = refused.first() else { return };
     let message = match refused.len() {
@@ -312,7 +321,7 @@ async fn audit_refusals(state: &AppState, identity: &Identity, action: Action, r
         n => format!("{n} of {} targets refused; the first: {}", results.len(), first.message),
     };
     let target = Some(first.target.clone());
-    state.audit.record(entry(identity, Some(action), target, None, ResultStatus::Refused, &message)).await;
+    state.audit.record(entry(identity, (Some(action), reason), target, None, ResultStatus::Refused, &message)).await;
 }
 
 async fn run(
@@ -330,7 +339,8 @@ async fn run(
         Err(Attempt::Failed(err, token)) => (ResultStatus::Failed, err.status().as_u16(), token, err.to_string()),
     };
     if status != ResultStatus::Refused {
-        state.audit.record(entry(identity, Some(action), Some(target.clone()), token.clone(), status, &message)).await;
+        let read = (Some(action), reason);
+        state.audit.record(entry(identity, read, Some(target.clone()), token.clone(), status, &message)).await;
     }
     let result = match status {
         ResultStatus::Accepted => "accepted",

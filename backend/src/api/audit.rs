@@ -1,13 +1,17 @@
 //! The audit trail (`GET /api/v1/audit`): every action attempt, accepted or refused, kept in
-//! memory or in Redis, and written as a structured log line.
+//! memory or in Redis, and written as a structured log line. The endpoint answers a page
+//! (`fluxboard_model::audit::AuditQuery`: `offset`, `limit`, `refused`; everything without
+//! them) with the number of entries that match in its `X-Total-Count` header.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use axum::Json;
-use axum::extract::State;
-use axum::http::StatusCode;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderName, StatusCode};
+use axum::response::IntoResponse;
 use fluxboard_model::action::{Action, AuditEntry, ResultStatus, Target};
+use fluxboard_model::audit::{AuditQuery, TOTAL_HEADER};
 
 use crate::auth::Caller;
 use crate::auth::{Identity, Role};
@@ -121,16 +125,17 @@ impl Audit {
     }
 }
 
-/// An audit entry for `identity` now.
+/// An audit entry for `identity` now (`reason`: what the user gave, if the request was read).
 pub(crate) fn entry(
     identity: &Identity,
-    action: Option<Action>,
+    (action, reason): (Option<Action>, Option<&str>),
     target: Option<Target>,
     token: Option<String>,
     status: ResultStatus,
     message: &str,
 ) -> AuditEntry {
     AuditEntry {
+        reason: reason.filter(|r| !r.is_empty()).map(str::to_owned),
         time: jiff::Timestamp::now().to_string(),
         user: identity.user.clone(),
         groups: identity.groups.clone(),
@@ -145,10 +150,12 @@ pub(crate) fn entry(
 pub(crate) async fn get_audit(
     State(state): State<Arc<AppState>>,
     Caller(identity): Caller,
-) -> Result<Json<Vec<AuditEntry>>, ApiError> {
+    RawQuery(query): RawQuery,
+) -> Result<impl IntoResponse, ApiError> {
     if !identity.has_role_somewhere(Role::Admin) {
         return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "the audit log is for admins"));
     }
+    let page = AuditQuery::parse(query.as_deref().unwrap_or_default()).map_err(ApiError::bad_request)?;
     // An admin of some places sees what happened there; entries without a target (malformed
     // requests) only admins of everything see.
     let everywhere = identity
@@ -159,5 +166,6 @@ pub(crate) async fn get_audit(
         Some(t) => identity.may(Role::Admin, &t.cluster, &t.namespace),
         None => everywhere,
     });
-    Ok(Json(entries.collect()))
+    let (entries, total) = page.page(entries);
+    Ok(([(HeaderName::from_static(TOTAL_HEADER), total.to_string())], Json(entries)))
 }

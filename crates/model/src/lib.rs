@@ -5,6 +5,7 @@
 
 pub mod action;
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod detail;
 pub mod graph;
