@@ -6,9 +6,9 @@
 
 use std::time::Duration;
 
+use fluxboard::Options;
 use fluxboard::auth::{Grant, Identity, Role};
-use fluxboard::{App, Options};
-use fluxboard_e2e::{Browser, poll_until};
+use fluxboard_e2e::{Browser, Serving, poll_until};
 use real_cluster::{Cluster, Options as ClusterOptions};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -20,14 +20,8 @@ async fn a_person_reconciles_on_the_real_cluster() -> anyhow::Result<()> {
         grants: vec![Grant::everywhere(Role::Admin)],
     };
     let clusters = fluxboard::cluster::from_kubeconfig(Some(&cluster.kubeconfig), &["real-cluster".into()]).await?;
-    let app = App::start(clusters, &Options { identity: Some(admin), ..Options::default() }).await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("http://{}", listener.local_addr()?);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = app.serve(listener, async move {
-        let _ = stopped.await;
-    });
-    tokio::spawn(async move { server.await.expect("serve") });
+    let served = Serving::start(clusters, &Options { identity: Some(admin), ..Options::default() }).await;
+    let url = &served.url;
 
     let browser = Browser::start().await?;
     let c = &browser.client;
@@ -63,6 +57,5 @@ async fn a_person_reconciles_on_the_real_cluster() -> anyhow::Result<()> {
     })
     .await?;
     anyhow::ensure!(broken["status"]["conditions"].to_string().contains("\"False\""), "{}", broken["status"]);
-    let _ = stop.send(());
     Ok(())
 }

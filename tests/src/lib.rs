@@ -14,7 +14,7 @@ use tokio::process::{Child, Command};
 /// The app serving on 127.0.0.1:0 against emulated clusters: the shared fixture, which serves
 /// through `App::serve` (the production accept loop) as the API tests do.
 pub use fluxboard_test_support::TestApp as Served;
-pub use fluxboard_test_support::{DEADLINE, free_port, poll_until};
+pub use fluxboard_test_support::{DEADLINE, Serving, free_port, poll_until};
 
 /// The screen a browser test looks through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

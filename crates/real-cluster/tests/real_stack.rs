@@ -132,36 +132,17 @@ mod dashboard {
     //! fluxboard against the real cluster, through its HTTP API.
 
     use super::*;
+    use fluxboard::Options;
     use fluxboard::config::Config;
-    use fluxboard::{App, Options};
 
     const DEADLINE: Duration = Duration::from_secs(90);
 
-    pub(super) struct Served {
-        pub url: String,
-        _app: App,
-        stop: Option<tokio::sync::oneshot::Sender<()>>,
-    }
-
-    impl Drop for Served {
-        fn drop(&mut self) {
-            if let Some(stop) = self.stop.take() {
-                let _ = stop.send(());
-            }
-        }
-    }
+    /// fluxboard serving on 127.0.0.1:0 (the tests' shared fixture).
+    pub(super) type Served = fluxboard_test_support::Serving;
 
     async fn serve(cluster: &Cluster, options: Options) -> anyhow::Result<Served> {
         let clusters = fluxboard::cluster::from_kubeconfig(Some(&cluster.kubeconfig), &["real-cluster".into()]).await?;
-        let app = App::start(clusters, &options).await?;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let url = format!("http://{}", listener.local_addr()?);
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = app.serve(listener, async move {
-            let _ = stopped.await;
-        });
-        tokio::spawn(async move { server.await.expect("serve") });
-        let served = Served { url, _app: app, stop: Some(stop) };
+        let served = Served::start(clusters, &options).await;
         poll("fluxboard ready", || async {
             let res = reqwest::get(format!("{}/readyz", served.url)).await.ok()?;
             res.status().is_success().then_some(())
@@ -178,44 +159,24 @@ mod dashboard {
         }
     }
 
-    /// Polls `check` (every 250 ms) until it returns Some, for at most [`DEADLINE`].
-    async fn poll<T, F, Fut>(what: &str, mut check: F) -> anyhow::Result<T>
+    /// Polls `check` until it returns Some, for at most [`DEADLINE`] (the tests' shared
+    /// `poll_until`).
+    async fn poll<T, F, Fut>(what: &str, check: F) -> anyhow::Result<T>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Option<T>>,
     {
-        let end = tokio::time::Instant::now() + DEADLINE;
-        loop {
-            if let Some(v) = check().await {
-                return Ok(v);
-            }
-            anyhow::ensure!(tokio::time::Instant::now() < end, "timed out after {DEADLINE:?} waiting for {what}");
-            tokio::time::sleep(Duration::from_millis(250)).await; // poll interval between checks
-        }
+        Ok(fluxboard_test_support::poll_until(what, DEADLINE, check).await?)
     }
 
+    /// A same-origin request (the tests' shared `call`): status, JSON body, the cookie set.
     async fn request(
         method: reqwest::Method,
         url: &str,
         cookie: Option<&str>,
         body: Option<Value>,
     ) -> anyhow::Result<(u16, Value, Option<String>)> {
-        let mut req = reqwest::Client::new().request(method, url).header("sec-fetch-site", "same-origin");
-        if let Some(cookie) = cookie {
-            req = req.header("cookie", cookie);
-        }
-        if let Some(body) = body {
-            req = req.header("content-type", "application/json").body(body.to_string());
-        }
-        let res = req.send().await?;
-        let status = res.status().as_u16();
-        let cookie = res
-            .headers()
-            .get("set-cookie")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|c| c.split(';').next())
-            .map(str::to_owned);
-        Ok((status, res.json().await.unwrap_or(Value::Null), cookie))
+        Ok(fluxboard_test_support::call(method, url, cookie, body).await)
     }
 
     async fn act(

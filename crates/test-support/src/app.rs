@@ -2,6 +2,7 @@
 //! `App::serve` (the production accept loop, with its timeouts) and its metrics listener, and
 //! requests as a browser sends them (same origin, JSON, the session cookie).
 
+use fluxboard::cluster::Cluster;
 use fluxboard::demo::{Demo, DemoOptions};
 use fluxboard::{App, Options};
 use kube_sim::Sim;
@@ -11,10 +12,8 @@ use tokio::sync::oneshot;
 use crate::poll::{DEADLINE, wait_for};
 use crate::sse::SseClient;
 
-/// The app serving on 127.0.0.1:0 against emulated clusters (`production` unless told).
-pub struct TestApp {
-    /// The emulated clusters and their kubeconfig.
-    pub demo: Demo,
+/// The app serving on 127.0.0.1:0 through `App::serve`, and its metrics listener, until dropped.
+pub struct Serving {
     /// The app, its state open to inspection.
     pub app: App,
     /// `http://127.0.0.1:<port><base path>`.
@@ -24,17 +23,106 @@ pub struct TestApp {
     stop: Option<oneshot::Sender<()>>,
 }
 
-impl std::fmt::Debug for TestApp {
+impl std::fmt::Debug for Serving {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TestApp").field("url", &self.url).finish_non_exhaustive()
+        f.debug_struct("Serving").field("url", &self.url).finish_non_exhaustive()
     }
 }
 
-impl Drop for TestApp {
+impl Drop for Serving {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+    }
+}
+
+impl Serving {
+    /// The app with `options` watching `clusters`, on a port of its own.
+    pub async fn start(clusters: Vec<Cluster>, options: &Options) -> Serving {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+        Serving::start_on(listener, clusters, options).await
+    }
+
+    /// [`Serving::start`] on a listener bound beforehand.
+    pub async fn start_on(listener: tokio::net::TcpListener, clusters: Vec<Cluster>, options: &Options) -> Serving {
+        let app = App::start(clusters, options).await.expect("the app starts");
+        let url = format!("http://{}{}", listener.local_addr().expect("a bound address"), app.state.base_path);
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = app.serve(listener, async move {
+            let _ = stopped.await;
+        });
+        tokio::spawn(async move { server.await.expect("serve") });
+        let metrics = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+        let metrics_url = format!("http://{}", metrics.local_addr().expect("a bound address"));
+        let mut stopping = app.state.shutdown.subscribe();
+        tokio::spawn(app.serve_metrics(metrics, async move {
+            let _ = stopping.wait_for(|stop| *stop).await;
+        }));
+        Serving { app, url, metrics_url, stop: Some(stop) }
+    }
+
+    /// Waits until every cluster has listed each of its kinds and shows as connected.
+    pub async fn ready(&self) {
+        let state = &self.app.state;
+        wait_for("the app's caches to sync", || async {
+            let shown = state.store.clusters();
+            let connected = shown.len() == state.clusters.len()
+                && shown.iter().all(|c| c.state == fluxboard_model::api::ConnectionState::Connected);
+            (connected && state.clusters.iter().all(|c| c.synced_once())).then_some(())
+        })
+        .await;
+    }
+
+    /// A GET of `path`: the status and the JSON body (Null when none).
+    pub async fn get_json(&self, path: &str) -> (u16, Value) {
+        let res = reqwest::get(format!("{}{path}", self.url)).await.expect("request");
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Posts an action request as the browser would (same origin, JSON).
+    pub async fn act(&self, body: Value) -> (u16, Value) {
+        let (status, body, _) =
+            call(reqwest::Method::POST, &format!("{}/api/v1/actions", self.url), None, Some(body)).await;
+        (status, body)
+    }
+
+    /// Opens the stream, resuming from `last_event_id` when given.
+    pub async fn stream(&self, last_event_id: Option<&str>) -> SseClient {
+        self.stream_at("/api/v1/stream", last_event_id).await
+    }
+
+    /// Opens the stream at `path` (with its query), sending `last_event_id` when given.
+    pub async fn stream_at(&self, path: &str, last_event_id: Option<&str>) -> SseClient {
+        let client = reqwest::Client::builder().connect_timeout(DEADLINE).build().expect("an HTTP client");
+        let mut req = client.get(format!("{}{path}", self.url));
+        if let Some(id) = last_event_id {
+            req = req.header("Last-Event-ID", id);
+        }
+        SseClient::of(req.send().await.expect("stream request"))
+    }
+}
+
+/// [`Serving`] against emulated clusters (`production` unless told); its fields and methods are
+/// the served app's.
+pub struct TestApp {
+    /// The emulated clusters and their kubeconfig.
+    pub demo: Demo,
+    serving: Serving,
+}
+
+impl std::ops::Deref for TestApp {
+    type Target = Serving;
+
+    fn deref(&self) -> &Serving {
+        &self.serving
+    }
+}
+
+impl std::fmt::Debug for TestApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestApp").field("serving", &self.serving).finish_non_exhaustive()
     }
 }
 
@@ -72,52 +160,14 @@ impl TestApp {
 
     async fn start_demo(listener: tokio::net::TcpListener, demo: DemoOptions, options: Options) -> TestApp {
         let demo = Demo::start(&demo).await.expect("the emulated clusters start");
-        let app =
-            App::start(demo.clusters().await.expect("the kubeconfig loads"), &options).await.expect("the app starts");
-        let url = format!("http://{}{}", listener.local_addr().expect("a bound address"), app.state.base_path);
-        let (stop, stopped) = oneshot::channel::<()>();
-        let server = app.serve(listener, async move {
-            let _ = stopped.await;
-        });
-        tokio::spawn(async move { server.await.expect("serve") });
-        let metrics = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
-        let metrics_url = format!("http://{}", metrics.local_addr().expect("a bound address"));
-        let mut stopping = app.state.shutdown.subscribe();
-        tokio::spawn(app.serve_metrics(metrics, async move {
-            let _ = stopping.wait_for(|stop| *stop).await;
-        }));
-        TestApp { demo, app, url, metrics_url, stop: Some(stop) }
+        let clusters = demo.clusters().await.expect("the kubeconfig loads");
+        let serving = Serving::start_on(listener, clusters, &options).await;
+        TestApp { demo, serving }
     }
 
     /// The first emulated cluster.
     pub fn sim(&self) -> &Sim {
         &self.demo.sims[0]
-    }
-
-    /// Waits until every cluster has listed each of its kinds and shows as connected.
-    pub async fn ready(&self) {
-        let state = &self.app.state;
-        wait_for("the app's caches to sync", || async {
-            let shown = state.store.clusters();
-            let connected = shown.len() == state.clusters.len()
-                && shown.iter().all(|c| c.state == fluxboard_model::api::ConnectionState::Connected);
-            (connected && state.clusters.iter().all(|c| c.synced_once())).then_some(())
-        })
-        .await;
-    }
-
-    /// A GET of `path`: the status and the JSON body (Null when none).
-    pub async fn get_json(&self, path: &str) -> (u16, Value) {
-        let res = reqwest::get(format!("{}{path}", self.url)).await.expect("request");
-        let status = res.status().as_u16();
-        (status, res.json().await.unwrap_or(Value::Null))
-    }
-
-    /// Posts an action request as the browser would (same origin, JSON).
-    pub async fn act(&self, body: Value) -> (u16, Value) {
-        let (status, body, _) =
-            call(reqwest::Method::POST, &format!("{}/api/v1/actions", self.url), None, Some(body)).await;
-        (status, body)
     }
 
     /// The object as the emulated cluster holds it now.
@@ -131,21 +181,6 @@ impl TestApp {
         let mut obj = (*cluster.get(group, kind, namespace, name).expect("object exists")).clone();
         edit(&mut obj);
         cluster.apply(&obj).expect("apply");
-    }
-
-    /// Opens the stream, resuming from `last_event_id` when given.
-    pub async fn stream(&self, last_event_id: Option<&str>) -> SseClient {
-        self.stream_at("/api/v1/stream", last_event_id).await
-    }
-
-    /// Opens the stream at `path` (with its query), sending `last_event_id` when given.
-    pub async fn stream_at(&self, path: &str, last_event_id: Option<&str>) -> SseClient {
-        let client = reqwest::Client::builder().connect_timeout(DEADLINE).build().expect("an HTTP client");
-        let mut req = client.get(format!("{}{path}", self.url));
-        if let Some(id) = last_event_id {
-            req = req.header("Last-Event-ID", id);
-        }
-        SseClient::of(req.send().await.expect("stream request"))
     }
 }
 

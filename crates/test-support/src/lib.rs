@@ -10,7 +10,7 @@ pub mod app;
 pub mod poll;
 pub mod sse;
 
-pub use app::{TestApp, call, login};
+pub use app::{Serving, TestApp, call, login};
 pub use poll::{DEADLINE, TimedOut, poll_until, wait_for};
 pub use sse::{SseClient, SseEvent, SseParser};
 
