@@ -166,11 +166,10 @@ async fn the_app_works_under_a_base_path() -> anyhow::Result<()> {
     c.goto(&format!("{}/resources?kind=Kustomization&ns=team-a", served.url)).await?;
     browser.wait_text("[data-testid=result-count]", "the deep-linked filter", |t| t.starts_with("1 of")).await?;
     let kind = browser.wait_element("#filter-kind").await?;
-    let deadline = tokio::time::Instant::now() + fluxboard_e2e::DEADLINE;
-    while kind.prop("value").await?.as_deref() != Some("Kustomization") {
-        assert!(tokio::time::Instant::now() < deadline, "the kind select never showed the URL's filter");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    fluxboard_e2e::poll_until("the kind select to show the URL's filter", fluxboard_e2e::DEADLINE, || async {
+        (kind.prop("value").await.ok()??.as_str() == "Kustomization").then_some(())
+    })
+    .await?;
     // A deep link loads directly.
     c.goto(&format!("{}/resources/production/kustomize.toolkit.fluxcd.io/Kustomization/flux-system/apps", served.url))
         .await?;
@@ -885,7 +884,12 @@ async fn a_keyboard_user_skips_moves_through_rows_keeps_focus_across_live_update
         tabs += 1;
         assert!(tabs < 40, "no row link within 40 Tabs");
     }
-    browser.wait_script("the whole message shown", "return getComputedStyle(document.querySelector('.tbody .message-full')).display === 'block';").await?;
+    browser
+        .wait_script(
+            "the whole message shown",
+            "return getComputedStyle(document.querySelector('.tbody .message-full')).display === 'block';",
+        )
+        .await?;
     let (described, full): (String, String) = browser
         .eval(
             "const id = document.activeElement.getAttribute('aria-describedby');
@@ -949,21 +953,17 @@ async fn the_words_agree_and_explain_what_to_do_and_why_a_viewer_sees_what_they_
     let admin = Options { identity: Some(fluxboard::demo::demo_identity()), ..Options::default() };
     let served_admin = Served::start_clusters(&["production"], admin).await;
     served_admin.ready().await;
-    let deadline = tokio::time::Instant::now() + fluxboard_e2e::DEADLINE;
-    let stalled_release = loop {
-        let found = served_admin
-            .app
-            .state
-            .store
-            .summaries()
-            .into_iter()
-            .find(|s| s.kind == "HelmRelease" && s.health == Health::Stalled);
-        if let Some(s) = found {
-            break s;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "no HelmRelease of the demo fleet stalled");
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    };
+    let stalled_release =
+        fluxboard_e2e::poll_until("a HelmRelease of the demo fleet to stall", fluxboard_e2e::DEADLINE, || async {
+            served_admin
+                .app
+                .state
+                .store
+                .summaries()
+                .into_iter()
+                .find(|s| s.kind == "HelmRelease" && s.health == Health::Stalled)
+        })
+        .await?;
     c.goto(&format!(
         "{}/resources/{}/helm.toolkit.fluxcd.io/HelmRelease/{}/{}",
         served_admin.url, stalled_release.cluster, stalled_release.namespace, stalled_release.name

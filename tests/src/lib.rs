@@ -2,6 +2,7 @@
 //! Chromium driven through ChromeDriver (Debian's `chromium` and `chromium-driver`), with
 //! waits on what the page shows, each with a deadline.
 
+use std::cell::RefCell;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Arc;
@@ -14,7 +15,10 @@ use tokio::process::{Child, Command};
 /// The app serving on 127.0.0.1:0 against emulated clusters: the shared fixture, which serves
 /// through `App::serve` (the production accept loop) as the API tests do.
 pub use fluxboard_test_support::TestApp as Served;
-pub use fluxboard_test_support::{DEADLINE, Serving, free_port, poll_until};
+pub use fluxboard_test_support::{DEADLINE, Serving, free_port, poll_every, poll_until};
+
+/// How often a wait asks the browser again (each check is a WebDriver round trip).
+const BROWSER_POLL: Duration = Duration::from_millis(50);
 
 /// The screen a browser test looks through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,40 +113,51 @@ impl Browser {
         }
         let serde_json::Value::Object(caps) = caps else { unreachable!("a JSON object") };
         let url = format!("http://127.0.0.1:{port}");
-        let deadline = tokio::time::Instant::now() + DEADLINE;
-        let client = loop {
+        let last = RefCell::new(String::new());
+        let session = poll_every("ChromeDriver to start a session", DEADLINE, Duration::from_millis(100), || async {
             let connector = hyper_util::client::legacy::connect::HttpConnector::new();
             match ClientBuilder::new(connector).capabilities(caps.clone()).connect(&url).await {
-                Ok(client) => break client,
-                Err(err) if tokio::time::Instant::now() < deadline => {
-                    let _ = err;
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+                Ok(client) => Some(client),
+                Err(err) => {
+                    *last.borrow_mut() = err.to_string();
+                    None
                 }
-                Err(err) => bail!("ChromeDriver did not start a session: {err}"),
             }
-        };
+        })
+        .await;
+        let Ok(client) = session else { bail!("ChromeDriver did not start a session: {}", last.borrow()) };
         Ok(Browser { client, _driver: driver, _profile: profile })
+    }
+
+    /// Polls `check` against the page until it returns Some, for at most [`DEADLINE`]; on
+    /// timeout a screenshot is kept and the error names `what` and what `last` says was seen.
+    async fn wait_until<T, F, Fut>(&self, what: &str, last: &RefCell<String>, check: F) -> anyhow::Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Option<T>>,
+    {
+        match poll_every(what, DEADLINE, BROWSER_POLL, check).await {
+            Ok(found) => Ok(found),
+            Err(timed_out) => {
+                self.screenshot("timeout").await;
+                let last = last.borrow();
+                if last.is_empty() { bail!("{timed_out}") } else { bail!("{timed_out}; {last}") }
+            }
+        }
     }
 
     /// Waits until the text of the first element matching `css` satisfies `want`; returns it.
     pub async fn wait_text(&self, css: &str, what: &str, want: impl Fn(&str) -> bool) -> anyhow::Result<String> {
-        let deadline = tokio::time::Instant::now() + DEADLINE;
-        let mut last = String::new();
-        loop {
-            if let Ok(el) = self.client.find(Locator::Css(css)).await
-                && let Ok(text) = el.text().await
-            {
-                if want(&text) {
-                    return Ok(text);
-                }
-                last = text;
+        let last = RefCell::new(String::new());
+        self.wait_until(&format!("{what} ({css})"), &last, || async {
+            let text = self.client.find(Locator::Css(css)).await.ok()?.text().await.ok()?;
+            if want(&text) {
+                return Some(text);
             }
-            if tokio::time::Instant::now() > deadline {
-                self.screenshot("timeout").await;
-                bail!("timed out waiting for {what} ({css}); last text {last:?}");
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+            *last.borrow_mut() = format!("last text {text:?}");
+            None
+        })
+        .await
     }
 
     /// Waits until the page's whole text satisfies `want`.
@@ -152,35 +167,23 @@ impl Browser {
 
     /// Waits for an element and returns it.
     pub async fn wait_element(&self, css: &str) -> anyhow::Result<fantoccini::elements::Element> {
-        let deadline = tokio::time::Instant::now() + DEADLINE;
-        loop {
-            if let Ok(el) = self.client.find(Locator::Css(css)).await {
-                return Ok(el);
-            }
-            if tokio::time::Instant::now() > deadline {
-                self.screenshot("timeout").await;
-                bail!("timed out waiting for {css}");
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        self.wait_until(css, &RefCell::default(), || async { self.client.find(Locator::Css(css)).await.ok() }).await
     }
 
     /// Waits until `script` (a function body returning a value) returns `true`; on timeout, fails
     /// with what it returned last.
     pub async fn wait_script(&self, what: &str, script: &str) -> anyhow::Result<()> {
-        let deadline = tokio::time::Instant::now() + DEADLINE;
-        loop {
-            let last = match self.client.execute(script, vec![]).await {
-                Ok(serde_json::Value::Bool(true)) => return Ok(()),
+        let last = RefCell::new(String::new());
+        self.wait_until(what, &last, || async {
+            let returned = match self.client.execute(script, vec![]).await {
+                Ok(serde_json::Value::Bool(true)) => return Some(()),
                 Ok(other) => other,
                 Err(err) => serde_json::Value::String(err.to_string()),
             };
-            if tokio::time::Instant::now() > deadline {
-                self.screenshot("timeout").await;
-                bail!("timed out waiting for {what}; the check returned {last}");
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+            *last.borrow_mut() = format!("the check returned {returned}");
+            None
+        })
+        .await
     }
 
     /// Runs `script` (a function body) and reads its result as `T`.

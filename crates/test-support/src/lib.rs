@@ -11,7 +11,7 @@ pub mod poll;
 pub mod sse;
 
 pub use app::{Serving, TestApp, call, login};
-pub use poll::{DEADLINE, TimedOut, poll_until, wait_for};
+pub use poll::{DEADLINE, TimedOut, poll_every, poll_until, wait_for};
 pub use sse::{SseClient, SseEvent, SseParser};
 
 /// A TCP port on 127.0.0.1 that was free a moment ago (for a child process that must be told

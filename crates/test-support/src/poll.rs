@@ -22,7 +22,16 @@ pub struct TimedOut {
 
 /// Checks `check` until it returns `Some` (its value is returned), every 25 ms, for at most
 /// `within`.
-pub async fn poll_until<T, F, Fut>(what: &str, within: Duration, mut check: F) -> Result<T, TimedOut>
+pub async fn poll_until<T, F, Fut>(what: &str, within: Duration, check: F) -> Result<T, TimedOut>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    poll_every(what, within, INTERVAL, check).await
+}
+
+/// [`poll_until`] checking every `every` (a check that costs a round trip to a browser).
+pub async fn poll_every<T, F, Fut>(what: &str, within: Duration, every: Duration, mut check: F) -> Result<T, TimedOut>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
@@ -35,7 +44,7 @@ where
         if tokio::time::Instant::now() >= deadline {
             return Err(TimedOut { what: what.to_owned(), within });
         }
-        tokio::time::sleep(INTERVAL).await;
+        tokio::time::sleep(every).await;
     }
 }
 
