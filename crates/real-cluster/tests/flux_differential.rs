@@ -1,6 +1,6 @@
 //! Keeps kube-sim's Flux controllers honest: the same Flux objects and the same steps (create, a
 //! reconcile request, suspend with a request, resume, a bad path and its fix, dependsOn on a
-//! failing Kustomization, a missing source, a HelmRelease install, force, reset, a HelmRelease
+//! failing Kustomization, a missing source, a HelmRelease install, new values, force, reset, a HelmRelease
 //! whose install fails until it is out of retries and its reset, a GitRepository whose
 //! repository does not exist) against the real controllers (crates/real-cluster) and
 //! against kube-sim, whose sources are given the same content. After each step both sides settle
@@ -420,6 +420,15 @@ fn kube_sims_flux_controllers_answer_as_the_real_ones_do() {
             side.merge("Kustomization", "flux-system", "broken", json!({"spec": {"path": "./fixed"}})).expect("fix");
         }
         step("the fix", &real, &emulated, &tokens, &|s| ready_condition(&s.get("Kustomization", "flux-system", "after-broken")).is_some_and(|r| r["status"] == "True"), &mut out).await;
+
+        // New values: a new generation, an upgrade to release 2.
+        for side in [&real, &emulated] {
+            side.merge("HelmRelease", "team-a", "frontend", json!({"spec": {"values": {"replicas": 3}}})).expect("values");
+        }
+        step("new values", &real, &emulated, &tokens, &|s| {
+            let hr = s.get("HelmRelease", "team-a", "frontend");
+            hr["status"]["history"][0]["version"] == 2 && hr["status"]["observedGeneration"] == hr["metadata"]["generation"]
+        }, &mut out).await;
 
         for (action, field) in [("force", "lastHandledForceAt"), ("reset", "lastHandledResetAt")] {
             let token = format!("2026-12-01T10:00:01.00000000{}Z", if action == "force" { 1 } else { 2 });

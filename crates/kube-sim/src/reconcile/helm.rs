@@ -281,10 +281,24 @@ fn storage(r: &mut Run<'_>) {
     let namespace = r.outcome.status["storageNamespace"].as_str().unwrap_or(r.namespace()).to_owned();
     let secret_name =
         |h: &Value| format!("sh.helm.release.v1.{}.v{}", h["name"].as_str().unwrap_or_default(), h["version"]);
-    let kept: Vec<String> = history.iter().filter(|h| h["status"] != "uninstalled").map(secret_name).collect();
-    for old in r.obj["status"]["history"].as_array().into_iter().flatten() {
-        let name = secret_name(old);
-        if !kept.contains(&name) && r.world.get("", "Secret", &namespace, &name).is_some() {
+    // Helm's storage keeps a release until it is uninstalled or more than `maxHistory` newer
+    // ones exist, whether or not `status.history` still lists it (helm-controller truncates that).
+    let mut gone: Vec<String> = history.iter().filter(|h| h["status"] == "uninstalled").map(secret_name).collect();
+    if let Some(latest) = history.first() {
+        let release = latest["name"].as_str().unwrap_or_default();
+        let newest = latest["version"].as_u64().unwrap_or(0);
+        let mut version = newest.saturating_sub(max_history(r.obj) as u64);
+        while version > 0 {
+            let name = format!("sh.helm.release.v1.{release}.v{version}");
+            if r.world.get("", "Secret", &namespace, &name).is_none() {
+                break; // the older ones went before
+            }
+            gone.push(name);
+            version -= 1;
+        }
+    }
+    for name in gone {
+        if r.world.get("", "Secret", &namespace, &name).is_some() {
             r.outcome.delete.push(ObjRef {
                 api_version: "v1".into(),
                 kind: "Secret".into(),
@@ -498,6 +512,8 @@ fn release_steps(r: &mut Run<'_>) {
     }
     observe(&mut history, snapshot(r, &release, &namespace, number, "deployed", &chart, &values_digest));
     history.truncate(max_history(r.obj));
+    // The action loop's next turn finds the release in sync and truncates the history.
+    truncate_to_previous(&mut history);
     r.outcome.status["history"] = Value::Array(history);
     r.outcome.status["lastReleaseRevision"] = json!(number);
     clear_failures(&mut r.outcome.status);
@@ -518,6 +534,9 @@ fn release_steps(r: &mut Run<'_>) {
 /// In sync and not forced: nothing to run. Released (and so Ready) is restored if an earlier
 /// failure left it false, and a Remediated condition is replaced (atomic_release.go:283-330).
 fn in_sync_release(r: &mut Run<'_>, release: &str, namespace: &str, chart: &Chart) {
+    if let Some(history) = r.outcome.status["history"].as_array_mut() {
+        truncate_to_previous(history);
+    }
     let status = r.outcome.status.clone();
     let released = condition(&status, "Released").cloned();
     let ok = released.as_ref().is_some_and(|c| c["status"] == "True") && condition(&status, "Remediated").is_none();
@@ -547,6 +566,8 @@ fn in_sync_release(r: &mut Run<'_>, release: &str, namespace: &str, chart: &Char
 /// (atomic_release.go:242-262).
 fn remediate(r: &mut Run<'_>, action: Action, release: &str, namespace: &str) {
     let mut history = r.outcome.status["history"].as_array().cloned().unwrap_or_default();
+    // "Reset the history up to the point where the failure occurred."
+    truncate_to_previous(&mut history);
     let Some(failed) = history.first().cloned() else { return };
     let name = |h: &Value| {
         format!(
@@ -614,6 +635,20 @@ fn observe(history: &mut Vec<Value>, release: Value) {
         _ => history.insert(0, release),
     }
 }
+
+/// helm-controller's `Snapshots.Truncate`: the history up to the previous deployed or
+/// superseded release, or the newest five when there is none (api/v2 snapshot_types.go), as an
+/// in-sync release and a remediation leave it (atomic_release.go).
+fn truncate_to_previous(history: &mut Vec<Value>) {
+    let previous = history.iter().skip(1).position(|h| h["status"] == "deployed" || h["status"] == "superseded");
+    match previous {
+        Some(i) => history.truncate(i + 2),
+        None => history.truncate(DEFAULT_MAX_HISTORY),
+    }
+}
+
+/// How many snapshots helm-controller keeps when none is a previous deployed release.
+const DEFAULT_MAX_HISTORY: usize = 5;
 
 fn max_history(obj: &Value) -> usize {
     obj["spec"]["maxHistory"].as_u64().unwrap_or(5).max(1) as usize
@@ -942,6 +977,19 @@ mod tests {
 
     /// E8: an OCI chartRef's version carries the digest (`mutateChartWithSourceRevision`,
     /// helmrelease_controller.go:907).
+    /// api/v2 snapshot_types.go `Truncate`: up to the previous deployed or superseded release.
+    #[test]
+    fn the_history_is_truncated_to_the_previous_release() {
+        let h = |version: u64, status: &str| json!({"version": version, "status": status});
+        let versions = |history: &[Value]| history.iter().map(|h| h["version"].as_u64().unwrap()).collect::<Vec<_>>();
+        let mut history = vec![h(4, "deployed"), h(3, "failed"), h(2, "superseded"), h(1, "superseded")];
+        super::truncate_to_previous(&mut history);
+        assert_eq!(versions(&history), [4, 3, 2]);
+        let mut failures: Vec<Value> = (1..=7).rev().map(|v| h(v, "failed")).collect();
+        super::truncate_to_previous(&mut failures);
+        assert_eq!(versions(&failures), [7, 6, 5, 4, 3], "the newest five without a previous release");
+    }
+
     #[test]
     fn an_oci_chart_version_carries_the_first_twelve_digest_characters() {
         let mut world = MapWorld::default();
