@@ -7,7 +7,8 @@
 //! change: each object has a trigger of its own (a list row or the detail page reruns when its
 //! object changes, not when any does), the counts, the filter options, the cluster states and the
 //! objects that may need attention are signals set only when they change, the root causes rerun
-//! only for changes that can change one, and the list keeps its order from each batch's changes.
+//! only for changes that can change one (in a task of their own, at most once a second), and the
+//! list keeps its order from each batch's changes.
 //! Whole-fleet views (the graph, the wall, the release matrix) read everything on every batch.
 //!
 //! The fleet is first fetched as a compressed snapshot, then the stream opens after the
@@ -36,8 +37,11 @@ pub(crate) struct FleetSignal {
     data: StoredValue<Fleet>,
     /// Notified after every batch.
     any: Trigger,
-    /// Notified after a batch that can change a root cause.
+    /// Notified after a batch that can change a root cause, in a task of its own and at most
+    /// once a second ([`CAUSES_EVERY`]).
     causes: Trigger,
+    /// `Date.now()` of the last notification of `causes`, and whether one is scheduled.
+    causes_at: StoredValue<(f64, bool)>,
     /// Per object key, once something read it: notified when that object changes.
     watchers: StoredValue<HashMap<String, ArcTrigger>>,
 }
@@ -55,7 +59,8 @@ impl FleetSignal {
     }
 
     /// Reads the whole fleet for the root causes: reruns the caller only after a batch that
-    /// can change one (`fluxboard_model::view::changes_causes`).
+    /// can change one (`fluxboard_model::view::changes_causes`), at most once a second and
+    /// never in the task that applies a batch.
     pub(crate) fn with_causes<R>(&self, f: impl FnOnce(&Fleet) -> R) -> R {
         self.causes.track();
         self.data.with_value(f)
@@ -86,10 +91,34 @@ impl FleetSignal {
         triggers.iter().for_each(ArcTrigger::notify);
         self.any.notify();
         if applied.causes {
-            self.causes.notify();
+            self.schedule_causes();
         }
     }
+
+    /// Notifies `causes` soon: at once in a task of its own, or [`CAUSES_EVERY`] after the last
+    /// time. The fleet graph of 50k objects takes tens of milliseconds to build; in its own task,
+    /// not added to a batch's, it stays under a long task (50 ms), and at most once a second
+    /// (failing objects retrying make a few such changes a second).
+    fn schedule_causes(&self) {
+        let (last, scheduled) = self.causes_at.get_value();
+        if scheduled {
+            return;
+        }
+        self.causes_at.set_value((last, true));
+        let wait = (last + CAUSES_EVERY.as_secs_f64() * 1000.0 - js_sys::Date::now()).max(0.0);
+        let (causes, at) = (self.causes, self.causes_at);
+        set_timeout(
+            move || {
+                at.try_set_value((js_sys::Date::now(), false));
+                causes.notify();
+            },
+            Duration::from_millis(wait as u64),
+        );
+    }
 }
+
+/// The root causes are recomputed at most this often.
+const CAUSES_EVERY: Duration = Duration::from_secs(1);
 
 /// One batch's changes, numbered: a view that keeps its own order (the list) applies them, and
 /// starts over when it missed one or after a snapshot.
@@ -217,6 +246,7 @@ pub(crate) fn connect() -> Live {
             data: StoredValue::new(Fleet::default()),
             any: Trigger::new(),
             causes: Trigger::new(),
+            causes_at: StoredValue::new((0.0, false)),
             watchers: StoredValue::new(HashMap::new()),
         },
         counts: RwSignal::new(Counts::default()),
