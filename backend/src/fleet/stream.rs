@@ -49,7 +49,7 @@ pub const MAX_STREAMS_PER_CLIENT: usize = 16;
 #[allow(clippy::too_many_arguments)] // reason: an axum handler's extractors
 pub(crate) async fn stream(
     State(state): State<Arc<AppState>>,
-    Extension(identity): Extension<Arc<Identity>>,
+    crate::auth::Caller(identity): crate::auth::Caller,
     logged_in: Option<Extension<crate::auth::LoggedIn>>,
     session: Option<Extension<tower_sessions::Session>>,
     addr: Option<Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
@@ -306,7 +306,7 @@ fn truncate(text: &str, max: usize) -> &str {
 /// stream after. Gzip-compressed when the client accepts it (every browser does).
 pub(crate) async fn snapshot(
     State(state): State<Arc<AppState>>,
-    Extension(identity): Extension<Arc<Identity>>,
+    crate::auth::Caller(identity): crate::auth::Caller,
     headers: HeaderMap,
 ) -> Response {
     let started = Instant::now();
