@@ -8,6 +8,7 @@
 
 use fluxboard_model::action::{ActionRequest, ActionResponse, AuditEntry, ControllerStatus, Target};
 use fluxboard_model::api::{ErrorBody, ObjectDetail, ObjectRef, Snapshot};
+use fluxboard_model::audit::{AuditQuery, TOTAL_HEADER};
 use fluxboard_model::auth::{Identity, Methods};
 use leptos::prelude::on_cleanup;
 use serde::de::DeserializeOwned;
@@ -76,9 +77,19 @@ pub(crate) async fn controllers(cluster: &str) -> Result<Vec<ControllerStatus>, 
     get(&format!("api/v1/controllers/{}", fluxboard_model::view::encode(cluster))).await
 }
 
-/// `GET /api/v1/audit`: the latest action attempts (admins).
-pub(crate) async fn audit() -> Result<Vec<AuditEntry>, ApiError> {
-    get("api/v1/audit").await
+/// `GET /api/v1/audit?...`: a page of the action attempts, newest first, and how many match
+/// in all (admins).
+pub(crate) async fn audit(page: AuditQuery) -> Result<(Vec<AuditEntry>, usize), ApiError> {
+    let signal = abort_on_cleanup();
+    let res = gloo_net::http::Request::get(&format!("api/v1/audit?{}", page.to_query()))
+        .abort_signal(signal.as_ref())
+        .send()
+        .await
+        .map_err(|e| ApiError::Unreachable(e.to_string()))?;
+    let total = res.headers().get(TOTAL_HEADER).and_then(|t| t.parse().ok());
+    let entries: Vec<AuditEntry> = answer(res).await?;
+    let total = total.unwrap_or(page.offset + entries.len());
+    Ok((entries, total))
 }
 
 /// `POST /api/v1/actions`: one target at the top level, several as `targets`.

@@ -2,11 +2,13 @@
 //! conditions, inventory with live health, events, history, YAML. The read is a [`Load`]:
 //! ordered (the newest answer shown), aborted when the page closes, and repeated when the object
 //! changes on the stream (once it has been quiet for a moment, so a flapping object does not
-//! multiply the inventory reads by the open tabs).
+//! multiply the inventory reads by the open tabs). The facts include an estimate of the next
+//! run, counting down.
 
 use fluxboard_model::action::{Action, SUSPEND_REASON, SUSPENDED_BY};
 use fluxboard_model::api::{Condition, EventEntry, HistoryEntry, InventoryItem, ObjectDetail, ObjectRef};
 use fluxboard_model::auth::Role;
+use fluxboard_model::schedule::{countdown, next_run};
 use fluxboard_model::view::{plain, yaml_annotation, yaml_block, yaml_value};
 use fluxboard_model::{Health, Summary, kind_info};
 use leptos::prelude::*;
@@ -112,7 +114,7 @@ fn LiveFacts(summary: Memo<Option<Summary>>, detail: DetailRead) -> impl IntoVie
         })
     });
     move || match (summary.get(), live.loaded.get()) {
-        (Some(s), _) => view! { <Facts s suspension /> }.into_any(),
+        (Some(s), _) => view! { <Facts s suspension detail /> }.into_any(),
         // Unknown to the stream: the detail read says why (gone, or out of scope).
         (None, true) if detail.with(|d| matches!(d, Some(Err(_)))) => ().into_any(),
         (None, true) => view! { <p class="error">"This object is not in the cluster (or was deleted)."</p> }.into_any(),
@@ -137,7 +139,7 @@ fn suspension_of(d: &ObjectDetail) -> Suspension {
 
 /// The object's message and facts.
 #[component]
-fn Facts(s: Summary, suspension: Memo<Suspension>) -> impl IntoView {
+fn Facts(s: Summary, suspension: Memo<Suspension>, detail: DetailRead) -> impl IntoView {
     let source = s.source_ref.as_deref().and_then(|r| object_link(&s.cluster, r));
     let deps: Vec<_> = s
         .depends_on
@@ -178,11 +180,36 @@ fn Facts(s: Summary, suspension: Memo<Suspension>) -> impl IntoView {
             </dd>
             <dt>"Last handled request"</dt>
             <dd><Time at=s.last_handled_reconcile_at.clone() /></dd>
+            <dt>"Next run"</dt>
+            <dd data-testid="next-run"><NextRun detail /></dd>
             <dt>"Generation"</dt>
             <dd>{generation_text(&s)}</dd>
             <dt>{if failing { "Failing since" } else { "Last change" }}</dt>
             <dd><Time at=s.last_transition_time.clone() /></dd>
         </dl>
+    }
+}
+
+/// When the controller runs the object again by itself, counting down each second: an estimate
+/// (`fluxboard_model::schedule`: the interval after its last known run; Flux adds jitter).
+#[component]
+fn NextRun(detail: DetailRead) -> impl IntoView {
+    let now = RwSignal::new(crate::ui::now());
+    if let Ok(tick) = set_interval_with_handle(move || now.set(crate::ui::now()), std::time::Duration::from_secs(1)) {
+        on_cleanup(move || tick.clear());
+    }
+    let estimate = move || detail.with(|d| d.as_ref().and_then(|r| r.as_ref().ok()).map(|d| next_run(d, now.get())));
+    move || match estimate() {
+        None => "—".into_any(),
+        Some(None) => view! { <span class="muted">"not scheduled (suspended, or no interval)"</span> }.into_any(),
+        Some(Some(next)) => {
+            let title = format!(
+                "An estimate: every {} after the last run seen ({} ago); Flux adds some jitter, and a change or a request runs it sooner.",
+                countdown(next.every),
+                countdown(now.get() - next.since)
+            );
+            view! { <span title=title>{format!("in {} (estimate)", countdown(next.at - now.get()))}</span> }.into_any()
+        }
     }
 }
 

@@ -11,6 +11,7 @@ pub mod detail;
 pub mod graph;
 pub mod kinds;
 pub mod order;
+pub mod schedule;
 pub mod summary;
 pub mod view;
 

@@ -1,5 +1,7 @@
 //! The detail page's action buttons: the one that helps most first, the others beside it (in a
-//! menu on phones), the followed request's outcome after them.
+//! menu on phones), the followed request's outcome after them. While a request is in flight
+//! (on the wire, or accepted and not yet handled or progressing) the bar is `aria-busy` and a
+//! spinner shows beside the status and on the button of the action followed.
 
 use fluxboard_model::action::{Action, Outcome, Target};
 use fluxboard_model::{Health, Summary, kind_info};
@@ -118,8 +120,12 @@ fn Buttons(shape: BarShape) -> impl IntoView {
             </button>
         }
     });
+    let actions = expect_context::<Actions>();
+    let live = expect_context::<Live>();
+    let key = shape.key.clone();
+    let busy = move || if in_flight(actions, live, &key).is_some() { "true" } else { "false" };
     view! {
-        <div class="action-bar" role="group" aria-label="Actions">
+        <div class="action-bar" role="group" aria-label="Actions" aria-busy=busy data-testid="action-bar">
             {primary}
             {more}
             <div id="more-actions" class="more-actions" class:open=move || menu.get()>{rest}</div>
@@ -129,18 +135,42 @@ fn Buttons(shape: BarShape) -> impl IntoView {
     }
 }
 
-/// One action's button (disabled while a request for the object is on the wire).
+/// Whether a request for the object `key` is in flight: on the wire (None: its action is not
+/// known yet), or accepted and not handled, or handled and still progressing (its action).
+fn in_flight(actions: Actions, live: Live, key: &str) -> Option<Option<Action>> {
+    if actions.sending.with(|s| s.iter().any(|k| k == key)) {
+        return Some(None);
+    }
+    match followed(actions, live, key)? {
+        (p, Outcome::Pending | Outcome::Progressing) => Some(Some(p.action)),
+        _ => None,
+    }
+}
+
+/// A spinner (the text beside it says what is going on).
+#[component]
+fn Spinner() -> impl IntoView {
+    view! { <span class="spinner" aria-hidden="true" data-testid="spinner"></span> }
+}
+
+/// One action's button (disabled while a request for the object is on the wire; busy, with a
+/// spinner, while its request is followed).
 #[component]
 fn ActionButton(action: Action, primary: bool, target: Target, title: String, busy_key: String) -> impl IntoView {
     let actions = expect_context::<Actions>();
+    let live = expect_context::<Live>();
+    let key = StoredValue::new(busy_key.clone());
+    let mine = move || key.with_value(|k| in_flight(actions, live, k)) == Some(Some(action));
     view! {
         <button
             class=if primary { "btn primary" } else { "btn" }
             title=explanation(action)
             data-action=format!("{action:?}")
+            aria-busy=move || if mine() { "true" } else { "false" }
             disabled=move || actions.sending.with(|s| s.contains(&busy_key))
             on:click=move |_| actions.request(action, vec![target.clone()], title.clone())
         >
+            {move || mine().then(|| view! { <Spinner /> })}
             {button_label(action)}
         </button>
     }
@@ -153,6 +183,7 @@ fn ActionStatus(key: String) -> impl IntoView {
     let actions = expect_context::<Actions>();
     let live = expect_context::<Live>();
     let key_for_link = key.clone();
+    let key_for_spinner = key.clone();
     let text = move || {
         if actions.sending.with(|s| s.contains(&key)) {
             return "sending…".to_owned();
@@ -165,7 +196,9 @@ fn ActionStatus(key: String) -> impl IntoView {
             describe(p.action, &o).1
         }
     };
+    let spinning = move || in_flight(actions, live, &key_for_spinner).is_some();
     view! {
+        {move || spinning().then(|| view! { <Spinner /> })}
         <span class="action-status" role="status" aria-live="polite" data-testid="action-status">{text}</span>
         {move || {
             matches!(followed(actions, live, &key_for_link), Some((_, Outcome::NotHandled)))
