@@ -5,6 +5,7 @@ use serde_json::json;
 
 use super::{DEPENDENCY_REQUEUE, Run, SOURCE, go_duration, hex_digest, not_found, ref_namespace};
 
+/// The canonical image name image-reflector writes (Docker Hub's names spelled out).
 fn canonical_image(image: &str) -> String {
     let first = image.split('/').next().unwrap_or_default();
     if first.contains('.') || first.contains(':') || first == "localhost" {

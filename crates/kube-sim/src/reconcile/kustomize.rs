@@ -30,6 +30,7 @@ pub(super) fn kustomization_prerequisites(obj: &Value, world: &dyn World) -> Res
     Ok(source)
 }
 
+/// Kinds a Kustomization applies without a namespace (`targetNamespace` leaves them alone).
 const CLUSTER_SCOPED: [&str; 5] =
     ["Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "PersistentVolume"];
 

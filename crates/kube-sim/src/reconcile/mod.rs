@@ -888,6 +888,8 @@ impl<'a> Run<'a> {
     }
 }
 
+/// The Ready reason of a scripted failure without `sim.fluxboard.dev/fail-reason`: each
+/// controller's usual one.
 fn default_failure_reason(kind: FluxKind) -> &'static str {
     match kind {
         FluxKind::GitRepository => "GitOperationFailed",

@@ -23,6 +23,7 @@ pub(super) fn upstream_revision(kind: FluxKind, obj: &Value) -> String {
     }
 }
 
+/// A Git revision as source-controller writes it: `<ref>@sha1:<sha>`, or `sha1:<commit>`.
 fn git_revision(reference: &Value, sha: &str) -> String {
     if let Some(commit) = reference["commit"].as_str() {
         return format!("sha1:{commit}");
