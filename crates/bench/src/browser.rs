@@ -162,23 +162,33 @@ fn long_tasks(window: &Value) -> anyhow::Result<(f64, usize)> {
     Ok((blocked / (span / 1000.0).max(1e-9), durations.len()))
 }
 
-/// Searches for `marker` and waits (up to a minute) until `expected` rows match; returns how
-/// many matched at the end.
+/// Clears the search (until every object shows), searches for `marker`, and waits (up to a
+/// minute) until `expected` rows match; returns how many matched at the end.
 async fn marked_rows(c: &Client, marker: &str, expected: usize) -> anyhow::Result<usize> {
     let found = c
         .execute_async(
             r#"const [marker, expected, done] = arguments;
                const count = document.querySelector('[data-testid=result-count]');
-               const shown = () => +count.textContent.split(' ')[0];
+               const numbers = () => count.textContent.split(' of ').map(n => +n);
                const input = document.querySelector('#search');
-               input.value = marker;
-               input.dispatchEvent(new Event('input', { bubbles: true }));
+               const type = text => {
+                 input.value = text;
+                 input.dispatchEvent(new Event('input', { bubbles: true }));
+               };
                const t0 = performance.now();
-               function check() {
-                 if (shown() >= expected || performance.now() - t0 > 60000) { done(shown()); return; }
-                 requestAnimationFrame(check);
+               const late = () => performance.now() - t0 > 60000;
+               type('');
+               function cleared() {
+                 const [shown, total] = numbers();
+                 if (shown === total || late()) { type(marker); requestAnimationFrame(searched); return; }
+                 requestAnimationFrame(cleared);
                }
-               check();"#,
+               function searched() {
+                 const [shown, total] = numbers();
+                 if ((shown < total && shown >= expected) || late()) { done(shown); return; }
+                 requestAnimationFrame(searched);
+               }
+               cleared();"#,
             vec![json!(marker), json!(expected)],
         )
         .await?;

@@ -318,6 +318,8 @@ async fn snapshot(
         plain_ms.push(server_timing(&res));
         plain_bytes = res.bytes().await?.len();
     }
+    // The first is built whole (no shard compressed before); the others after one change.
+    results.insert(format!("snapshot_first_ms_{label}"), json!(round(gzip_ms[0])));
     results.insert(format!("snapshot_ms_{label}"), json!(round(Percentiles::of(gzip_ms).p50_ms)));
     results.insert(format!("snapshot_uncompressed_ms_{label}"), json!(round(Percentiles::of(plain_ms).p50_ms)));
     results.insert(format!("snapshot_client_ms_{label}"), json!(round(Percentiles::of(client_ms).p50_ms)));
@@ -485,6 +487,7 @@ async fn sse_stage(
     }
     results.insert(format!("readers_cpu_percent_{key}"), json!(round(readers_percent.unwrap_or(0.0))));
     results.insert(format!("cpu_percent_{key}"), json!(round(cpu.percent())));
+    results.insert(format!("load_average_{key}"), json!(load_average()));
     results.insert(format!("sim_cpu_percent_{key}"), json!(round(sims_cpu.percent())));
     let report = ClientsReport::merge(&reports);
     let latency = report.latency.percentiles();
@@ -503,6 +506,15 @@ async fn sse_stage(
         sims_cpu.percent()
     ));
     Ok(report)
+}
+
+/// The machine's load average over the last minute (other work on the machine shows in every
+/// figure: there are two cores).
+fn load_average() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next()?.parse().ok())
+        .unwrap_or(f64::NAN)
 }
 
 /// A reader process and its output lines.
