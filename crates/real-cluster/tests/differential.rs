@@ -572,6 +572,40 @@ async fn script(
                    "reason": a.body["status"]["reason"]}),
         ));
     }
+    let sar = json!({"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
+        "spec": {"user": "operator", "groups": ["fluxboard:operators"],
+                 "resourceAttributes": {"verb": "patch", "resource": "configmaps", "namespace": "diff"}}});
+    let a = t.admin(Method::POST, "/apis/authorization.k8s.io/v1/subjectaccessreviews", Some(sar)).await?;
+    out.push((
+        "SubjectAccessReview for the operator",
+        json!({"code": a.code, "allowed": a.body["status"]["allowed"], "reason": a.body["status"]["reason"]}),
+    ));
+    let lsar = json!({"apiVersion": "authorization.k8s.io/v1", "kind": "LocalSubjectAccessReview",
+        "metadata": {"namespace": "diff"},
+        "spec": {"user": "operator", "resourceAttributes": {"verb": "delete", "resource": "configmaps", "namespace": "diff"}}});
+    let a = t
+        .admin(Method::POST, "/apis/authorization.k8s.io/v1/namespaces/diff/localsubjectaccessreviews", Some(lsar))
+        .await?;
+    out.push((
+        "LocalSubjectAccessReview denied",
+        json!({"code": a.code, "allowed": a.body["status"]["allowed"], "reason": a.body["status"]["reason"]}),
+    ));
+    let ssr = json!({"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"});
+    let a = t
+        .call(
+            Method::POST,
+            "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+            &operator,
+            &[],
+            Some(("application/json", ssr)),
+        )
+        .await?;
+    let mut groups: Vec<Value> = a.body["status"]["userInfo"]["groups"].as_array().cloned().unwrap_or_default();
+    groups.sort_by_key(|g| g.to_string());
+    out.push((
+        "SelfSubjectReview",
+        json!({"code": a.code, "username": a.body["status"]["userInfo"]["username"], "groups": groups}),
+    ));
     let tr = |token: &str| json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": token}});
     let a = t.admin(Method::POST, "/apis/authentication.k8s.io/v1/tokenreviews", Some(tr(&operator))).await?;
     let mut groups: Vec<String> = a.body["status"]["user"]["groups"]
