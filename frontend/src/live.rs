@@ -7,7 +7,7 @@
 //! change: each object has a trigger of its own (a list row or the detail page reruns when its
 //! object changes, not when any does), the counts, the filter options, the cluster states and the
 //! objects that may need attention are signals set only when they change, the root causes rerun
-//! only for changes that can change one (in a task of their own, at most once a second), and the
+//! only for changes that can change one (in a task of their own, spaced by what they cost), and the
 //! list keeps its order from each batch's changes.
 //! Whole-fleet views (the graph, the wall, the release matrix) read everything on every batch.
 //!
@@ -37,11 +37,12 @@ pub(crate) struct FleetSignal {
     data: StoredValue<Fleet>,
     /// Notified after every batch.
     any: Trigger,
-    /// Notified after a batch that can change a root cause, in a task of its own and at most
-    /// once a second ([`CAUSES_EVERY`]).
+    /// Notified after a batch that can change a root cause, in a task of its own, at most once
+    /// a second and at most [`CAUSES_SHARE`] of the time ([`FleetSignal::schedule_causes`]).
     causes: Trigger,
-    /// `Date.now()` of the last notification of `causes`, and whether one is scheduled.
-    causes_at: StoredValue<(f64, bool)>,
+    /// When `causes` was last notified, whether a notification is scheduled, and how many
+    /// milliseconds the last recomputation took.
+    causes_at: StoredValue<CausesClock>,
     /// Per object key, once something read it: notified when that object changes.
     watchers: StoredValue<HashMap<String, ArcTrigger>>,
 }
@@ -59,11 +60,15 @@ impl FleetSignal {
     }
 
     /// Reads the whole fleet for the root causes: reruns the caller only after a batch that
-    /// can change one (`fluxboard_model::view::changes_causes`), at most once a second and
-    /// never in the task that applies a batch.
+    /// can change one (`fluxboard_model::view::changes_causes`), never in the task that applies
+    /// a batch, and seldom enough that it takes at most [`CAUSES_SHARE`] of the main thread.
     pub(crate) fn with_causes<R>(&self, f: impl FnOnce(&Fleet) -> R) -> R {
         self.causes.track();
-        self.data.with_value(f)
+        let started = js_sys::Date::now();
+        let out = self.data.with_value(f);
+        let took = js_sys::Date::now() - started;
+        self.causes_at.update_value(|c| c.took = took);
+        out
     }
 
     /// Makes the caller rerun when the object `key` changes (or comes, or goes).
@@ -95,21 +100,25 @@ impl FleetSignal {
         }
     }
 
-    /// Notifies `causes` soon: at once in a task of its own, or [`CAUSES_EVERY`] after the last
-    /// time. The fleet graph of 50k objects takes tens of milliseconds to build; in its own task,
-    /// not added to a batch's, it stays under a long task (50 ms), and at most once a second
-    /// (failing objects retrying make a few such changes a second).
+    /// Notifies `causes` soon, in a task of its own (not added to a batch's): at once after a
+    /// quiet while, else once the pause the last recomputation earned has passed. The fleet
+    /// graph of 50k objects takes a few hundred milliseconds to build in the browser, and failing
+    /// objects retrying make changes that can change a cause several times a second: spaced so,
+    /// the lines lag by a few seconds on such a fleet, and the main thread stays free.
     fn schedule_causes(&self) {
-        let (last, scheduled) = self.causes_at.get_value();
-        if scheduled {
+        let clock = self.causes_at.get_value();
+        if clock.scheduled {
             return;
         }
-        self.causes_at.set_value((last, true));
-        let wait = (last + CAUSES_EVERY.as_secs_f64() * 1000.0 - js_sys::Date::now()).max(0.0);
+        self.causes_at.update_value(|c| c.scheduled = true);
+        let wait = (clock.last + clock.pause_ms() - js_sys::Date::now()).max(0.0);
         let (causes, at) = (self.causes, self.causes_at);
         set_timeout(
             move || {
-                at.try_set_value((js_sys::Date::now(), false));
+                at.try_update_value(|c| {
+                    c.last = js_sys::Date::now();
+                    c.scheduled = false;
+                });
                 causes.notify();
             },
             Duration::from_millis(wait as u64),
@@ -117,8 +126,28 @@ impl FleetSignal {
     }
 }
 
-/// The root causes are recomputed at most this often.
-const CAUSES_EVERY: Duration = Duration::from_secs(1);
+/// The root causes are recomputed at most once a second.
+const CAUSES_EVERY_MS: f64 = 1000.0;
+/// ...and take at most this share of the main thread (a recomputation of `t` ms waits `t / share`
+/// ms after the last).
+const CAUSES_SHARE: f64 = 0.05;
+
+/// When the root causes were recomputed and what it cost.
+#[derive(Debug, Clone, Copy, Default)]
+struct CausesClock {
+    /// `Date.now()` of the last notification.
+    last: f64,
+    scheduled: bool,
+    /// Milliseconds the last recomputation took.
+    took: f64,
+}
+
+impl CausesClock {
+    /// The pause between two recomputations.
+    fn pause_ms(&self) -> f64 {
+        (self.took / CAUSES_SHARE).max(CAUSES_EVERY_MS)
+    }
+}
 
 /// One batch's changes, numbered: a view that keeps its own order (the list) applies them, and
 /// starts over when it missed one or after a snapshot.
@@ -246,7 +275,7 @@ pub(crate) fn connect() -> Live {
             data: StoredValue::new(Fleet::default()),
             any: Trigger::new(),
             causes: Trigger::new(),
-            causes_at: StoredValue::new((0.0, false)),
+            causes_at: StoredValue::new(CausesClock::default()),
             watchers: StoredValue::new(HashMap::new()),
         },
         counts: RwSignal::new(Counts::default()),
@@ -408,4 +437,17 @@ fn open(live: Live, feed: Feed, url: &str) {
     // Called from a task, never from the old stream's listeners: dropping them here is safe.
     *feed.current.borrow_mut() =
         Some(Stream { source, _messages: messages, _states: vec![on_resync, on_open, on_error] });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_costly_recomputation_of_the_causes_waits_longer() {
+        let clock = |took| CausesClock { last: 0.0, scheduled: false, took };
+        assert_eq!(clock(0.0).pause_ms(), 1000.0, "at most once a second");
+        assert_eq!(clock(20.0).pause_ms(), 1000.0);
+        assert_eq!(clock(250.0).pause_ms(), 5000.0, "at most 5% of the main thread");
+    }
 }
