@@ -647,7 +647,6 @@ fn ListRow(
     tab_row: Memo<usize>,
 ) -> impl IntoView {
     let live = expect_context::<Live>();
-    let causes = expect_context::<crate::why::Causes>();
     let tab_stop = Signal::derive(move || if tab_row.get() == index { 0 } else { -1 });
     let clock = expect_context::<Clock>();
     // This row's object, live: only its own changes reach the DOM, cell by cell.
@@ -657,7 +656,6 @@ fn ListRow(
         return view! { <div class="tr gone" role="row" data-index=index></div> }.into_any();
     };
     let r = ObjectRef::of(&s);
-    let (k1, k2) = (object.clone(), object.clone());
     let label = format!("Select {} {}/{} in {}", s.kind, s.namespace, s.name, s.cluster);
     let field =
         move |f: fn(&fluxboard_model::Summary) -> String| move || row.with(|r| r.as_deref().map(f).unwrap_or_default());
@@ -666,43 +664,11 @@ fn ListRow(
     };
     let badge_text = field(|s| badge_label(s.health, s.retrying).to_owned());
     let gone = move || row.with(Option::is_none);
-    let line = {
-        let object = object.clone();
-        move || causes.line(&object).map(|l| plain(&l)).unwrap_or_else(field(|s| plain(&s.message)))
-    };
-    let shown = line.clone();
-    // Who suspended it and why first, when fluxboard's Suspend recorded it.
-    let full = move || match row.with(|r| r.as_deref().and_then(suspension_note)) {
-        Some(note) => format!("{}. {}", plain(&capitalize(&note)), line()),
-        None => line(),
-    };
     let message_id = format!("message-{index}");
-    let title = full.clone();
     view! {
         <div class="tr" role="row" data-testid="row" data-index=index aria-rowindex=index + 2 class:gone=gone>
             <div role="cell" class="col col-health">
-                {selectable
-                    .then(|| {
-                        view! {
-                            <input
-                                type="checkbox"
-                                class="select"
-                                tabindex=move || tab_stop.get()
-                                aria-label=label
-                                prop:checked=move || selected.with(|s| s.contains(&k1))
-                                on:change=move |ev| {
-                                    let on = event_target_checked(&ev);
-                                    selected.update(|s| {
-                                        if on {
-                                            s.insert(k2.clone());
-                                        } else {
-                                            s.remove(&k2);
-                                        }
-                                    });
-                                }
-                            />
-                        }
-                    })}
+                {selectable.then(|| view! { <RowCheckbox object=object.clone() label selected tab_stop /> })}
                 <span class=badge_class>{badge_text}</span>
             </div>
             <div role="cell" class="col col-kind">{s.kind.clone()}</div>
@@ -716,13 +682,7 @@ fn ListRow(
                     {s.name.clone()}
                 </Link>
             </div>
-            <div role="cell" class="col col-message" title=title>
-                // What blocks it, when something upstream does; else its own message.
-                {shown}
-                // The whole of it, for the keyboard: shown while focus is in the row (the
-                // cell is cut to one line), and read out as the name link's description.
-                <span class="message-full" id=message_id>{full}</span>
-            </div>
+            <MessageCell object row id=message_id />
             <div role="cell" class="col col-revision" title=field(|s| s.revision.clone())>
                 {field(|s| short_revision(&s.revision))}
             </div>
@@ -735,6 +695,63 @@ fn ListRow(
         </div>
     }
     .into_any()
+}
+
+/// A row's checkbox for the bulk actions.
+#[component]
+fn RowCheckbox(
+    object: Arc<str>,
+    label: String,
+    selected: RwSignal<HashSet<Arc<str>>>,
+    tab_stop: Signal<i32>,
+) -> impl IntoView {
+    let key = object.clone();
+    view! {
+        <input
+            type="checkbox"
+            class="select"
+            tabindex=move || tab_stop.get()
+            aria-label=label
+            prop:checked=move || selected.with(|s| s.contains(&key))
+            on:change=move |ev| {
+                let on = event_target_checked(&ev);
+                selected.update(|s| {
+                    if on {
+                        s.insert(object.clone());
+                    } else {
+                        s.remove(&object);
+                    }
+                });
+            }
+        />
+    }
+}
+
+/// A row's message: what blocks it when something upstream does, else its own message, cut to
+/// one line; its whole text (who suspended it and why first) is the tooltip, and for the
+/// keyboard an element shown while focus is in the row and read as the name link's
+/// description (`id`).
+#[component]
+fn MessageCell(object: Arc<str>, row: Memo<Option<Arc<fluxboard_model::Summary>>>, id: String) -> impl IntoView {
+    let causes = expect_context::<crate::why::Causes>();
+    let line = move || {
+        causes
+            .line(&object)
+            .map(|l| plain(&l))
+            .unwrap_or_else(|| row.with(|r| r.as_deref().map(|s| plain(&s.message)).unwrap_or_default()))
+    };
+    let shown = line.clone();
+    let full = move || match row.with(|r| r.as_deref().and_then(suspension_note)) {
+        Some(note) => format!("{}. {}", plain(&capitalize(&note)), line()),
+        None => line(),
+    };
+    let title = full.clone();
+    view! {
+        <div role="cell" class="col col-message" title=title>
+            {shown}
+            <span class="message-full" id=id>{full}</span>
+        </div>
+    }
 }
 
 #[cfg(test)]
