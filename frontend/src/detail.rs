@@ -198,19 +198,24 @@ fn NextRun(detail: DetailRead) -> impl IntoView {
     if let Ok(tick) = set_interval_with_handle(move || now.set(crate::ui::now()), std::time::Duration::from_secs(1)) {
         on_cleanup(move || tick.clear());
     }
-    let estimate = move || detail.with(|d| d.as_ref().and_then(|r| r.as_ref().ok()).map(|d| next_run(d, now.get())));
-    move || match estimate() {
-        None => "—".into_any(),
-        Some(None) => view! { <span class="muted">"not scheduled (suspended, or no interval)"</span> }.into_any(),
-        Some(Some(next)) => {
-            let title = format!(
-                "An estimate: every {} after the last run seen ({} ago); Flux adds some jitter, and a change or a request runs it sooner.",
-                countdown(next.every),
-                countdown(now.get() - next.since)
-            );
-            view! { <span title=title>{format!("in {} (estimate)", countdown(next.at - now.get()))}</span> }.into_any()
+    // One element whatever the estimate (each kind of view is more code in the bundle).
+    let shown = move || {
+        let now = now.get();
+        match detail.with(|d| d.as_ref().and_then(|r| r.as_ref().ok()).map(|d| next_run(d, now))) {
+            None => (String::new(), "—".to_owned()),
+            Some(None) => (String::new(), "not scheduled (suspended, or no interval)".to_owned()),
+            Some(Some(next)) => (
+                format!(
+                    "An estimate: every {} after the last run seen ({} ago); Flux adds some jitter, and a change or a \
+                     request runs it sooner.",
+                    countdown(next.every),
+                    countdown(now - next.since)
+                ),
+                format!("in {} (estimate)", countdown(next.at - now)),
+            ),
         }
-    }
+    };
+    view! { <span title=move || shown().0>{move || shown().1}</span> }
 }
 
 /// ", by admin, 5m ago. Reason: ..." after "yes".

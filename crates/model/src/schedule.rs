@@ -14,23 +14,31 @@ pub fn parse_duration(text: &str) -> Option<i64> {
     if rest.is_empty() {
         return None;
     }
-    let mut millis = 0f64;
+    // Whole numbers only: parsing floats would add the float parser to the browser's bundle.
+    let mut millis: i64 = 0;
     while !rest.is_empty() {
-        let digits = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
-        let value: f64 = rest[..digits].parse().ok()?;
-        rest = &rest[digits..];
+        let number = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let (whole, fraction) = rest[..number].split_once('.').unwrap_or((&rest[..number], ""));
+        if whole.is_empty() && fraction.is_empty() {
+            return None;
+        }
+        rest = &rest[number..];
         let unit = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
-        let scale = match &rest[..unit] {
-            "h" => 3_600_000.0,
-            "m" => 60_000.0,
-            "s" => 1000.0,
-            "ms" => 1.0,
+        let scale: i64 = match &rest[..unit] {
+            "h" => 3_600_000,
+            "m" => 60_000,
+            "s" => 1000,
+            "ms" => 1,
             _ => return None,
         };
-        millis += value * scale;
         rest = &rest[unit..];
+        let digits = |text: &str| if text.is_empty() { Some(0) } else { text.parse::<i64>().ok() };
+        // A fraction to the millisecond (a Go duration's finest unit here).
+        let fraction = &fraction[..fraction.len().min(7)];
+        let part = digits(fraction)?.checked_mul(scale)? / 10i64.checked_pow(fraction.len() as u32)?;
+        millis = millis.checked_add(digits(whole)?.checked_mul(scale)?)?.checked_add(part)?;
     }
-    Some((millis / 1000.0) as i64)
+    Some(millis / 1000)
 }
 
 /// The estimate: the next run's time, the interval it follows, and the run it counts from
