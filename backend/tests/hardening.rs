@@ -416,3 +416,21 @@ async fn a_body_trickled_a_byte_at_a_time_gets_one_deadline_in_all() {
     let text = String::from_utf8_lossy(&answer);
     assert!(text.starts_with("HTTP/1.1 400"), "{text}");
 }
+
+#[tokio::test]
+async fn a_refused_reason_is_clipped_in_the_audit_trail() {
+    // A reason over MAX_REASON is refused, but the refusal's entry kept all of it: any viewer
+    // could put 30 entries a minute of up to the 64 KB body each in the trail (and in every
+    // page an admin reads).
+    let app = app_as(identity("vic", fluxboard::auth::Role::Viewer, &["*"])).await;
+    let mut body = target("team-a", "podinfo");
+    body["action"] = json!("reconcile");
+    body["reason"] = json!("R".repeat(60_000));
+    let (status, res) = app.act(body).await;
+    assert_eq!(status, 400, "{res}");
+    let entries = app.app.state.audit.entries().await;
+    let refusal = entries.iter().find(|e| e.user == "vic").expect("the refusal is audited");
+    let kept = refusal.reason.as_deref().unwrap_or_default();
+    assert!(kept.starts_with('R'), "what the user gave is still told: {kept:?}");
+    assert!(kept.chars().count() <= fluxboard_model::action::MAX_REASON, "{} characters kept", kept.chars().count());
+}

@@ -10,7 +10,7 @@ use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderName, StatusCode};
 use axum::response::IntoResponse;
-use fluxboard_model::action::{Action, AuditEntry, ResultStatus, Target};
+use fluxboard_model::action::{Action, AuditEntry, MAX_REASON, ResultStatus, Target};
 use fluxboard_model::audit::{AuditQuery, TOTAL_HEADER};
 
 use crate::auth::Caller;
@@ -125,7 +125,8 @@ impl Audit {
     }
 }
 
-/// An audit entry for `identity` now (`reason`: what the user gave, if the request was read).
+/// An audit entry for `identity` now (`reason`: what the user gave, if the request was read,
+/// clipped to [`MAX_REASON`] characters: a refused request's reason may be longer).
 pub(crate) fn entry(
     identity: &Identity,
     (action, reason): (Option<Action>, Option<&str>),
@@ -135,7 +136,7 @@ pub(crate) fn entry(
     message: &str,
 ) -> AuditEntry {
     AuditEntry {
-        reason: reason.filter(|r| !r.is_empty()).map(str::to_owned),
+        reason: reason.filter(|r| !r.is_empty()).map(|r| r.chars().take(MAX_REASON).collect()),
         time: jiff::Timestamp::now().to_string(),
         user: identity.user.clone(),
         groups: identity.groups.clone(),
