@@ -4,8 +4,9 @@
 //!   closes a keep-alive connection idle between requests), request bodies within
 //!   [`BODY_TIMEOUT`] in all (`http::body_deadline`), and a connection that moves no byte either
 //!   way for [`IDLE_TIMEOUT`] is closed (streams send keep-alives more often than that).
-//! - One client address holds at most [`MAX_CONNECTIONS_PER_ADDRESS`] connections (trusted
-//!   proxies are not counted: every client behind them shares their address).
+//! - One client address (an IPv6 client by its /64) holds at most
+//!   [`MAX_CONNECTIONS_PER_ADDRESS`] connections (trusted proxies are not counted: every client
+//!   behind them shares their address).
 //! - Writes fail once the client has accepted nothing for the write timeout.
 //!
 //! A slow stream client is cut off by the store's bounded broadcast as soon as its stream is
@@ -72,11 +73,12 @@ pub struct ConnectionSlot {
 
 impl ConnectionCounts {
     /// A slot for a connection from `ip`, or None when it holds `max` already. Addresses in
-    /// `exempt` (trusted proxies) are not counted.
+    /// `exempt` (trusted proxies) are not counted; IPv6 ones are counted by their /64.
     pub fn take(self: &Arc<Self>, ip: std::net::IpAddr, max: usize, exempt: bool) -> Option<ConnectionSlot> {
         if exempt {
             return Some(ConnectionSlot { counts: self.clone(), ip: None });
         }
+        let ip = counted_as(ip);
         let mut counts = self.0.lock().unwrap_or_else(|e| e.into_inner());
         let count = counts.entry(ip).or_default();
         if *count >= max {
@@ -84,6 +86,18 @@ impl ConnectionCounts {
         }
         *count += 1;
         Some(ConnectionSlot { counts: self.clone(), ip: Some(ip) })
+    }
+}
+
+/// The address a connection counts under: an IPv6 address's /64 (one host usually holds a
+/// whole /64), an IPv4 one (also mapped into IPv6 by a dual-stack listener) as it is.
+fn counted_as(ip: std::net::IpAddr) -> std::net::IpAddr {
+    match ip {
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => std::net::IpAddr::V4(v4),
+            None => std::net::IpAddr::V6(std::net::Ipv6Addr::from(u128::from(v6) & (u128::MAX << 64))),
+        },
+        v4 @ std::net::IpAddr::V4(_) => v4,
     }
 }
 
@@ -426,6 +440,21 @@ mod tests {
         assert_eq!(counts.0.lock().unwrap().get(&ip), Some(&1));
         drop(again);
         assert!(counts.0.lock().unwrap().is_empty(), "released addresses are forgotten");
+    }
+
+    #[test]
+    fn an_ipv6_host_is_counted_by_its_64() {
+        // A host usually holds a whole /64 (the login limits count it so too): one count per
+        // address would let it open connections until the process runs out of files.
+        let counts = Arc::new(ConnectionCounts::default());
+        let ip = |text: &str| -> std::net::IpAddr { text.parse().unwrap() };
+        let _slots: Vec<_> =
+            (1..=3).map(|i| counts.take(ip(&format!("2001:db8:1:2::{i}")), 3, false).unwrap()).collect();
+        assert!(counts.take(ip("2001:db8:1:2:ffff::9"), 3, false).is_none(), "the same /64");
+        assert!(counts.take(ip("2001:db8:1:3::1"), 3, false).is_some(), "another /64");
+        // IPv4 clients of a dual-stack listener (::ffff:a.b.c.d) are each their own address.
+        let _v4: Vec<_> = (1..=3).map(|i| counts.take(ip(&format!("::ffff:198.51.100.{i}")), 3, false)).collect();
+        assert!(counts.take(ip("::ffff:198.51.100.9"), 3, false).is_some());
     }
 
     #[tokio::test(start_paused = true)]
