@@ -202,3 +202,34 @@ async fn replicas_share_the_login_limits_and_the_audit_trail() {
         "replica B shows what was done through A: {audit}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_browser_session_ends_its_event_stream_too() {
+    // With browser-session cookies the record lives as long as the absolute limit and idleness
+    // is told by the last activity: a stream alone (which renews nothing) must not outlive it.
+    use redis::AsyncCommands as _;
+    let redis = Redis::start().await;
+    let demo = one_cluster().await;
+    let mut config = demo_config(PASSWORD).unwrap();
+    config.sessions.browser_session = true;
+    let idle = config.sessions.idle_minutes as i64 * 60;
+    let (_app, url, _stop) = replica_with(&demo, &redis, config).await;
+    let cookie = login(&url, "viewer", PASSWORD).await;
+    let key = format!("fluxboard:session:{}", cookie.split_once('=').unwrap().1);
+    let client = reqwest::Client::new();
+    let mut stream = client.get(format!("{url}/api/v1/stream")).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(stream.status(), 200);
+    assert!(stream.chunk().await.unwrap().is_some(), "the stream started");
+    // The last activity moved back past the idle time, as if the user had left the tab open.
+    let mut conn = redis::Client::open(redis.url.as_str()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    let raw: String = conn.get(&key).await.unwrap();
+    let record: Value = serde_json::from_str(&raw).unwrap();
+    let seen = record["data"]["seen"].as_i64().expect("the last activity is recorded");
+    let aged = raw.replace(&format!("\"seen\":{seen}"), &format!("\"seen\":{}", seen - idle - 60));
+    assert_ne!(aged, raw);
+    let _: () = redis::cmd("SET").arg(&key).arg(aged).arg("KEEPTTL").query_async(&mut conn).await.unwrap();
+    let ended = tokio::time::timeout(common::DEADLINE, async { while let Ok(Some(_)) = stream.chunk().await {} }).await;
+    assert!(ended.is_ok(), "the stream of an idle session ended");
+    let (status, _, _) = call(reqwest::Method::GET, &format!("{url}/api/v1/me"), Some(&cookie), None).await;
+    assert_eq!(status, 401);
+}

@@ -104,8 +104,7 @@ async fn session_identity(state: &AppState, session: Option<&Session>) -> Result
     // expiry is long; the last activity (updated at most once a minute) decides.
     let now = jiff::Timestamp::now().as_second();
     let seen = session.get::<i64>(SESSION_SEEN).await.ok().flatten().unwrap_or(user.login_at);
-    let idle = state.config.sessions.idle_minutes as i64 * 60;
-    let identity = if now - seen > idle { None } else { identity_of(state, &user) };
+    let identity = if idle_too_long(state, seen, now) { None } else { identity_of(state, &user) };
     match identity {
         Some(identity) => {
             if now - seen >= 60 {
@@ -121,6 +120,11 @@ async fn session_identity(state: &AppState, session: Option<&Session>) -> Result
     }
 }
 
+/// Whether a session last active at `seen` has been idle longer than the idle time at `now`.
+fn idle_too_long(state: &AppState, seen: i64, now: i64) -> bool {
+    now - seen > state.config.sessions.idle_minutes as i64 * 60
+}
+
 /// The identity a session's user has now, or None past the session's absolute lifetime or
 /// when the user's record changed (see [`crate::auth::config::Config::current_identity`]).
 fn identity_of(state: &AppState, user: &SessionUser) -> Option<Identity> {
@@ -131,12 +135,17 @@ fn identity_of(state: &AppState, user: &SessionUser) -> Option<Identity> {
     state.config.current_identity(user)
 }
 
-/// The identity a stored session record stands for now (None: no user, or expired).
+/// The identity a stored session record stands for now (None: no user, expired, or idle for
+/// longer than the idle time: a browser-session record lives as long as the absolute limit).
 pub(crate) fn identity_of_record(state: &AppState, record: &tower_sessions::session::Record) -> Option<Identity> {
     if record.expiry_date <= time::OffsetDateTime::now_utc() {
         return None;
     }
     let user: SessionUser = serde_json::from_value(record.data.get(SESSION_USER)?.clone()).ok()?;
+    let seen = record.data.get(SESSION_SEEN).and_then(serde_json::Value::as_i64).unwrap_or(user.login_at);
+    if idle_too_long(state, seen, jiff::Timestamp::now().as_second()) {
+        return None;
+    }
     identity_of(state, &user)
 }
 
