@@ -280,6 +280,26 @@ impl SnapshotFrames {
     }
 }
 
+/// The changed shards' pieces (None for a shard the scope sees nothing of), compressed on every
+/// core when there are many (a whole snapshot after a start: 512 pieces).
+fn compress_all(changed: Vec<(usize, u64, Vec<Arc<fluxboard_model::Summary>>)>) -> Vec<(usize, u64, Option<Piece>)> {
+    let compress = |shards: &[(usize, u64, Vec<Arc<fluxboard_model::Summary>>)]| {
+        let piece = |objects: &[Arc<fluxboard_model::Summary>]| {
+            (!objects.is_empty()).then(|| Piece::compress(&crate::fleet::store::objects_json(objects), gzip::LEVEL))
+        };
+        shards.iter().map(|(i, version, objects)| (*i, *version, piece(objects))).collect::<Vec<_>>()
+    };
+    let threads = std::thread::available_parallelism().map_or(1, usize::from).min(8);
+    if changed.len() < 32 || threads < 2 {
+        return compress(&changed);
+    }
+    let chunk = changed.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = changed.chunks(chunk).map(|part| scope.spawn(move || compress(part))).collect();
+        workers.into_iter().flat_map(|w| w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+    })
+}
+
 /// The stream's query: nothing, or `after=<epoch>:<seq>`.
 fn after_param(query: Option<&str>) -> Result<Option<EventId>, ApiError> {
     let mut after = None;
@@ -389,10 +409,14 @@ impl ScopePieces {
         let parts = store.snapshot_parts(visible, &self.versions);
         self.versions.resize(parts.shards.len(), u64::MAX);
         self.pieces.resize_with(parts.shards.len(), || None);
-        for (i, (version, objects)) in parts.shards.into_iter().enumerate() {
-            let Some(objects) = objects else { continue };
-            self.pieces[i] = (!objects.is_empty())
-                .then(|| Piece::compress(&crate::fleet::store::objects_json(&objects), gzip::LEVEL));
+        let changed: Vec<(usize, u64, Vec<Arc<fluxboard_model::Summary>>)> = parts
+            .shards
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, (version, objects))| Some((i, version, objects?)))
+            .collect();
+        for (i, version, piece) in compress_all(changed) {
+            self.pieces[i] = piece;
             self.versions[i] = version;
         }
         let (head, comma, tail) =
