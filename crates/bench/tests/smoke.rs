@@ -50,7 +50,6 @@ async fn a_small_run_measures_everything_and_loses_nothing() {
     let results: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
     for key in [
         "kubectl_p99_ms",
-        "snapshot_ms_10k",
         "snapshot_gzip_bytes_10k",
         "snapshot_bytes_10k",
         "rss_mb_10k_1k",
@@ -59,7 +58,6 @@ async fn a_small_run_measures_everything_and_loses_nothing() {
         "p99_ms_10k_4",
         "actions_per_s",
         "graph_objects",
-        "snapshot_ms_50k",
         "snapshot_gzip_bytes_50k",
         "p99_ms_50k_3",
         "p99_ms_50k_7",
@@ -69,8 +67,11 @@ async fn a_small_run_measures_everything_and_loses_nothing() {
     ] {
         assert!(results[key].as_f64().is_some_and(|v| v > 0.0), "{key} in {results}");
     }
-    // A few hundred objects may build in less than the figure's precision.
-    assert!(results["graph_build_ms_10k"].as_f64().is_some_and(|v| v >= 0.0), "{results}");
+    // A few hundred objects may build in less than the figures' precision (a snapshot after one
+    // change recompresses one piece of a few objects).
+    for key in ["graph_build_ms_10k", "snapshot_ms_10k", "snapshot_ms_50k", "snapshot_first_ms_50k"] {
+        assert!(results[key].as_f64().is_some_and(|v| v >= 0.0), "{key} in {results}");
+    }
     assert_eq!(results["missing_10k_1"], 0, "{results}");
     assert_eq!(results["missing_10k_4"], 0, "{results}");
     // Seven readers in three processes, changes on two clusters: none lost, none cut off.
