@@ -182,3 +182,24 @@ async fn a_viewer_of_one_team_finds_no_commit_of_the_fleet_repository() {
     assert!(!matches.is_empty());
     assert!(matches.iter().all(|m| m["ref"]["namespace"] == "team-a"), "{found}");
 }
+
+#[tokio::test]
+async fn graph_reads_are_limited_per_user() {
+    // Each read builds the fleet graph: a user gets 600 a minute, then a clear 429 (600 reads
+    // take a few seconds here, far inside the minute the limit counts).
+    let app = TestApp::start_with(Options { identity: Some(viewer_of(&["team-a"])), ..Options::default() }).await;
+    app.ready().await;
+    for i in 0..600 {
+        let path = if i % 2 == 0 {
+            "/api/v1/revisions?q=abc1234".to_owned()
+        } else {
+            format!("/api/v1/why/production/{KS}/Kustomization/team-a/podinfo")
+        };
+        let (status, body) = app.get_json(&path).await;
+        assert!(status == 200 || status == 404, "read {i}: {status} {body}");
+    }
+    let (status, body) = app.get_json("/api/v1/revisions?q=abc1234").await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["error"]["code"], "rate_limited");
+    assert!(body["error"]["message"].as_str().unwrap().contains("try again in"), "{body}");
+}

@@ -38,6 +38,25 @@ pub(crate) async fn get_controllers(
 }
 
 /// The Flux controller Deployments of a cluster and their readiness, read as the dashboard.
+/// How long a read of the controllers serves root-cause requests.
+const RECENT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The controllers' statuses read at most once every [`RECENT`] per cluster (concurrent callers
+/// wait for the one read in flight), for the root-cause reads any viewer can make often.
+pub(crate) async fn recent_statuses(
+    cluster: &crate::fleet::cluster::Cluster,
+) -> Result<Vec<ControllerStatus>, ApiError> {
+    let mut last = cluster.controllers_read.lock().await;
+    if let Some((at, statuses)) = last.as_ref()
+        && at.elapsed() < RECENT
+    {
+        return Ok(statuses.clone());
+    }
+    let statuses = statuses(cluster).await?;
+    *last = Some((std::time::Instant::now(), statuses.clone()));
+    Ok(statuses)
+}
+
 pub(crate) async fn statuses(cluster: &crate::fleet::cluster::Cluster) -> Result<Vec<ControllerStatus>, ApiError> {
     let ar = ApiResource::erase::<k8s_openapi::api::apps::v1::Deployment>(&());
     let api: Api<DynamicObject> = Api::all_with(cluster.client.clone(), &ar);

@@ -22,6 +22,17 @@ use crate::state::AppState;
 /// The longest revision query accepted.
 const QUERY_LIMIT: usize = 256;
 
+/// Graph reads (`/why` and `/revisions`) each user may make per minute: each builds the fleet
+/// graph, so a script cannot keep a worker busy with them.
+pub(crate) const GRAPH_READS_PER_USER: usize = 600;
+
+/// Counts a graph read of `identity` against [`GRAPH_READS_PER_USER`].
+async fn count_read(state: &AppState, identity: &Identity) -> Result<(), ApiError> {
+    state.action_limiter.hit(&format!("graph:{}", identity.user), GRAPH_READS_PER_USER).await.map_err(|limited| {
+        ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", format!("too many graph reads: {limited}"))
+    })
+}
+
 fn visible(identity: &Identity, r: &ObjectRef) -> bool {
     identity.may(Role::Viewer, &r.cluster, &r.namespace)
 }
@@ -30,7 +41,7 @@ fn visible(identity: &Identity, r: &ObjectRef) -> bool {
 /// when they cannot be read (the chain then says what the objects say).
 async fn stopped_controllers(state: &AppState, cluster: &str) -> HashSet<(String, String)> {
     let Some(cluster) = state.cluster(cluster) else { return HashSet::new() };
-    match crate::api::controllers::statuses(cluster).await {
+    match crate::api::controllers::recent_statuses(cluster).await {
         Ok(list) => list
             .into_iter()
             .filter(|c| !c.ready || c.ready_replicas == 0)
@@ -55,6 +66,7 @@ pub(crate) async fn get_why(
             format!("{namespace} in {cluster} is outside what {} may see", identity.user),
         ));
     }
+    count_read(&state, &identity).await?;
     let stopped = stopped_controllers(&state, &cluster).await;
     let summaries = state.store.summaries();
     let graph = Graph::build(summaries.iter().map(|s| &**s));
@@ -91,6 +103,7 @@ pub(crate) async fn get_revisions(
             "q must be a revision of 1 to {QUERY_LIMIT} characters: a Git SHA, branch@sha1:..., an OCI digest or tag, a chart version"
         )));
     }
+    count_read(&state, &identity).await?;
     let summaries = state.store.summaries();
     let graph = Graph::build(summaries.iter().map(|s| &**s));
     let mut found = graph.search_revision(q);

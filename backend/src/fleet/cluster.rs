@@ -101,7 +101,13 @@ pub struct Cluster {
     impersonating: Arc<Mutex<Impersonating>>,
     /// Set once every watched kind has listed once (readiness).
     synced: Arc<std::sync::atomic::AtomicBool>,
+    /// The last read of the Flux controllers' Deployments and when it was made, shared by the
+    /// root-cause reads so a burst of them makes one LIST (api::controllers::recent_statuses).
+    pub(crate) controllers_read: Arc<tokio::sync::Mutex<Option<ControllersRead>>>,
 }
+
+/// A read of the controllers' statuses and its time.
+pub(crate) type ControllersRead = (std::time::Instant, Vec<fluxboard_model::action::ControllerStatus>);
 
 /// Impersonating clients by (user, groups).
 type Impersonating = HashMap<(String, Vec<String>), kube::Client>;
@@ -129,6 +135,7 @@ impl Cluster {
             other_kinds: Arc::default(),
             impersonating: Arc::default(),
             synced: Arc::default(),
+            controllers_read: Arc::default(),
         })
     }
 
