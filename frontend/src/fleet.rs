@@ -5,7 +5,7 @@
 //! each object's lower-cased search text. Applying a batch says what it changed, so
 //! `live.rs` notifies only what depends on it. Tested natively.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use fluxboard_model::api::{ClusterStatus, ObjectRef, Snapshot};
@@ -72,6 +72,62 @@ pub(crate) struct ClusterCounts {
 }
 
 /// The counts the overview shows.
+/// Values by name, kept sorted by name: a few hundred names at most (clusters, kinds,
+/// namespaces), so a sorted vector is as quick as a tree and costs the bundle no tree code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Tally<V>(Vec<(String, V)>);
+
+impl<V> Default for Tally<V> {
+    fn default() -> Self {
+        Tally(Vec::new())
+    }
+}
+
+impl<V: Default> Tally<V> {
+    fn find(&self, key: &str) -> Result<usize, usize> {
+        self.0.binary_search_by(|(k, _)| k.as_str().cmp(key))
+    }
+
+    /// The value of `key`, inserted as the default when absent.
+    fn entry(&mut self, key: &str) -> &mut V {
+        let i = self.find(key).unwrap_or_else(|i| {
+            self.0.insert(i, (key.to_owned(), V::default()));
+            i
+        });
+        &mut self.0[i].1
+    }
+
+    fn get_mut(&mut self, key: &str) -> Option<&mut V> {
+        self.find(key).ok().map(|i| &mut self.0[i].1)
+    }
+
+    fn remove(&mut self, key: &str) {
+        if let Ok(i) = self.find(key) {
+            self.0.remove(i);
+        }
+    }
+
+    pub(crate) fn get(&self, key: &str) -> Option<&V> {
+        self.find(key).ok().map(|i| &self.0[i].1)
+    }
+
+    /// (name, value) in name order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&String, &V)> {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &String> {
+        self.0.iter().map(|(k, _)| k)
+    }
+}
+
+impl<V: Default> std::ops::Index<&str> for Tally<V> {
+    type Output = V;
+    fn index(&self, key: &str) -> &V {
+        self.get(key).expect("a name in the tally")
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Counts {
     pub(crate) total: usize,
@@ -79,8 +135,8 @@ pub(crate) struct Counts {
     pub(crate) by_health: [usize; 7],
     /// Per kind: Ready, Failing, Stalled, other (failing and stalled counted apart, as the health
     /// cards do).
-    pub(crate) by_kind: BTreeMap<String, [usize; 4]>,
-    pub(crate) by_cluster: BTreeMap<String, ClusterCounts>,
+    pub(crate) by_kind: Tally<[usize; 4]>,
+    pub(crate) by_cluster: Tally<ClusterCounts>,
 }
 
 impl Counts {
@@ -95,12 +151,12 @@ impl Counts {
             Health::Stalled => 2,
             _ => 3,
         };
-        let kind = self.by_kind.entry(s.kind.clone()).or_default();
+        let kind = self.by_kind.entry(&s.kind);
         step(&mut kind[slot]);
         if kind.iter().all(|n| *n == 0) {
             self.by_kind.remove(&s.kind);
         }
-        let cluster = self.by_cluster.entry(s.cluster.clone()).or_default();
+        let cluster = self.by_cluster.entry(&s.cluster);
         step(&mut cluster.total);
         if s.health == Health::Failing {
             step(&mut cluster.failing);
@@ -132,7 +188,7 @@ pub(crate) struct Fleet {
     /// progressing: "stuck" depends on the clock, so the overview decides, and sorts them).
     pub(crate) attention: HashSet<Arc<str>>,
     /// How many objects each cluster, kind and namespace has.
-    options: [BTreeMap<String, usize>; 3],
+    options: [Tally<usize>; 3],
     next_version: u64,
 }
 
@@ -159,7 +215,7 @@ impl Fleet {
     /// The filter options now.
     pub(crate) fn options(&self) -> FilterOptions {
         let [clusters, kinds, namespaces] = &self.options;
-        let keys = |m: &BTreeMap<String, usize>| m.keys().cloned().collect();
+        let keys = |m: &Tally<usize>| m.keys().cloned().collect();
         FilterOptions { clusters: keys(clusters), kinds: keys(kinds), namespaces: keys(namespaces) }
     }
 
@@ -229,7 +285,7 @@ impl Fleet {
         let s = &*row.summary;
         self.counts.count(s, 1);
         for (map, value) in self.options.iter_mut().zip([&s.cluster, &s.kind, &s.namespace]) {
-            let n = map.entry(value.clone()).or_default();
+            let n = map.entry(value);
             *n += 1;
             out.options |= *n == 1;
         }
