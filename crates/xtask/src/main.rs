@@ -243,15 +243,18 @@ fn dist(root: &Path) -> anyhow::Result<()> {
         .args(["--target", "web", "--no-typescript", "--out-name", "fluxboard", "--out-dir"])
         .arg(&staging)
         .arg(&wasm))?;
-    // First fold the monomorphised copies that differ only in constants (Leptos views and
-    // signals make many: 13 KB gzip), restructure the control flow once, then -Os until nothing
-    // changes (about 2 KB less gzip than -Oz: the gzipped size is the budget, and -Oz's output
-    // is smaller raw but compresses worse). About a minute in all.
+    // No inlining by wasm-opt (LLVM has inlined what pays at opt-level z; binaryen's inlining of
+    // single-use functions makes bodies that no longer merge nor compress: 42 KB gzip), fold the
+    // monomorphised copies that differ only in constants (Leptos views and signals make many:
+    // 13 KB gzip), restructure the control flow once, then -Os until nothing changes (about 2 KB
+    // less gzip than -Oz: the gzipped size is the budget, and -Oz's output is smaller raw but
+    // compresses worse). About a minute in all.
     say("optimising with wasm-opt (merge similar functions, then -Os --converge)");
     let bindgen_wasm = staging.join("fluxboard_bg.wasm");
     let optimised = staging.join("fluxboard.opt.wasm");
     run(Command::new(wasm_opt(root))
         .args([
+            "--no-inline=*",
             "--duplicate-function-elimination",
             "--merge-similar-functions",
             "--flatten",
