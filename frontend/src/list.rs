@@ -770,23 +770,11 @@ mod tests {
             namespace: ns.into(),
             name: name.into(),
             health,
-            retrying: false,
-            reason: String::new(),
             message: message.into(),
-            revision: String::new(),
-            suspended: false,
-            suspended_by: None,
-            suspend_reason: None,
-            last_handled_reconcile_at: None,
-            source_ref: None,
-            depends_on: Vec::new(),
             last_transition_time: Some(format!("2026-01-01T00:00:{:02}Z", name.len() % 60)),
             generation: 1,
             observed_generation: 1,
-            static_object: false,
-            applies: Vec::new(),
-            revision_since: None,
-            revisions: Vec::new(),
+            ..Summary::default()
         }
     }
 

@@ -503,23 +503,12 @@ mod tests {
             namespace: ns.into(),
             name: name.into(),
             health: Health::Ready,
-            retrying: false,
             reason: "ReconciliationSucceeded".into(),
             message: message.into(),
             revision: "main@sha1:1".into(),
-            suspended: false,
-            suspended_by: None,
-            suspend_reason: None,
-            last_handled_reconcile_at: None,
-            source_ref: None,
-            depends_on: Vec::new(),
-            last_transition_time: None,
             generation: 1,
             observed_generation: 1,
-            static_object: false,
-            applies: Vec::new(),
-            revision_since: None,
-            revisions: Vec::new(),
+            ..Summary::default()
         }
     }
 

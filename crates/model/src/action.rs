@@ -547,22 +547,12 @@ mod tests {
             name: "x".into(),
             health,
             retrying,
-            reason: String::new(),
             message: "m".into(),
-            revision: String::new(),
             suspended: health == Health::Suspended,
-            suspended_by: None,
-            suspend_reason: None,
             last_handled_reconcile_at: handled.map(str::to_owned),
-            source_ref: None,
-            depends_on: Vec::new(),
-            last_transition_time: None,
             generation: 1,
             observed_generation: 1,
-            static_object: false,
-            applies: Vec::new(),
-            revision_since: None,
-            revisions: Vec::new(),
+            ..Summary::default()
         }
     }
 

@@ -18,7 +18,7 @@ use serde_json::Value;
 use crate::kinds::{KindInfo, RevisionRule};
 
 /// One health value per object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Health {
     Ready,
     Progressing,
@@ -30,11 +30,13 @@ pub enum Health {
     /// Being deleted (deletionTimestamp set).
     Terminating,
     /// Nothing to tell (a Ready status that is none of True, False, Unknown).
+    #[default]
     Unknown,
 }
 
-/// The summary of one Flux object.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The summary of one Flux object. `Default` is an empty summary of unknown health, for
+/// building one field by field (tests, fixtures).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Summary {
     pub cluster: String,

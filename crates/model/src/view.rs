@@ -696,23 +696,13 @@ mod tests {
             namespace: ns.into(),
             name: name.into(),
             health,
-            retrying: false,
-            reason: String::new(),
             message: "msg".into(),
             revision: "main@sha1:abc".into(),
             suspended: health == Health::Suspended,
-            suspended_by: None,
-            suspend_reason: None,
-            last_handled_reconcile_at: None,
-            source_ref: None,
-            depends_on: Vec::new(),
             last_transition_time: Some("2026-01-01T00:00:00Z".into()),
             generation: 1,
             observed_generation: 1,
-            static_object: false,
-            applies: Vec::new(),
-            revision_since: None,
-            revisions: Vec::new(),
+            ..Summary::default()
         }
     }
 

@@ -27,20 +27,11 @@ fn obj(cluster: &str, kind: &str, ns: &str, name: &str, health: Health) -> Summa
             Health::Ready => "Applied".into(),
             _ => format!("{name} is {health:?}"),
         },
-        revision: String::new(),
         suspended: health == Health::Suspended,
-        suspended_by: None,
-        suspend_reason: None,
-        last_handled_reconcile_at: None,
-        source_ref: None,
-        depends_on: Vec::new(),
-        last_transition_time: None,
         generation: 1,
         observed_generation: 1,
         static_object: matches!(kind, "Alert" | "Provider" | "ExternalArtifact"),
-        applies: Vec::new(),
-        revision_since: None,
-        revisions: Vec::new(),
+        ..Summary::default()
     }
 }
 
