@@ -192,9 +192,28 @@ pub fn wait_for<T>(
     }
 }
 
+/// How many times a start is tried when a port found free was taken before its process bound it.
+const START_ATTEMPTS: usize = 3;
+
 impl Cluster {
     /// Starts everything and, with `options.fleet`, bootstraps the fleet and waits until it settles.
+    /// The ports are picked free and then handed to the processes, so another program can take
+    /// one in between ("address already in use"): such a start is dropped (stopping what it had
+    /// started) and made again with new ports, up to [`START_ATTEMPTS`] times.
     pub fn start(options: &Options) -> anyhow::Result<Cluster> {
+        let mut attempt = 1;
+        loop {
+            match Cluster::start_once(options) {
+                Err(e) if attempt < START_ATTEMPTS && format!("{e:#}").contains("address already in use") => {
+                    eprintln!("real-cluster: a port was taken before its process bound it; starting again ({e:#})");
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    fn start_once(options: &Options) -> anyhow::Result<Cluster> {
         let started = Instant::now();
         let bin_dir = match &options.bin_dir {
             Some(dir) => dir.clone(),
