@@ -73,26 +73,46 @@ impl Identity {
 }
 
 /// Glob match with `*` (any run) and `?` (one character).
+///
+/// It runs for every change on every event stream and for every object of a scoped snapshot,
+/// so it allocates nothing: it compares bytes (UTF-8 is prefix-free, so a run of pattern bytes
+/// equal to the text's ends on a character boundary) and moves by whole characters where the
+/// pattern matches one (`?`) or a star takes one more.
 pub fn glob(pattern: &str, text: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    if pattern == "*" {
+        return true;
+    }
+    if !pattern.contains(['*', '?']) {
+        return pattern == text;
+    }
+    // The length of the UTF-8 character that starts with `lead`.
+    let width = |lead: u8| match lead {
+        0..0xe0 => 1 + usize::from(lead >= 0xc0),
+        0xe0..0xf0 => 3,
+        _ => 4,
+    };
+    let (p, t) = (pattern.as_bytes(), text.as_bytes());
     let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
     while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+        if pi < p.len() && p[pi] == b'?' {
+            pi += 1;
+            ti += width(t[ti]);
+        } else if pi < p.len() && p[pi] == t[ti] {
             pi += 1;
             ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
+        } else if pi < p.len() && p[pi] == b'*' {
             star = Some(pi);
             mark = ti;
             pi += 1;
         } else if let Some(s) = star {
             pi = s + 1;
-            mark += 1;
+            mark += width(t[mark]);
             ti = mark;
         } else {
             return false;
         }
     }
-    p[pi..].iter().all(|c| *c == '*')
+    p[pi..].iter().all(|c| *c == b'*')
 }
 
 /// The login methods a server offers (`GET /auth/methods`).
@@ -122,6 +142,21 @@ mod tests {
             ("", "x", false),
             ("a*b*c", "aXbYc", true),
             ("a*b*c", "aXbY", false),
+            ("team-a", "team-a", true),
+            ("team-a", "team-ab", false),
+            ("*-eu", "prod-eu", true),
+            ("**", "", true),
+            ("a*", "a", true),
+            ("*a", "ba", true),
+            ("*a", "ab", false),
+            // `?` and a star's backtracking take whole characters, not bytes.
+            ("?", "é", true),
+            ("??", "é", false),
+            ("t?am", "tëam", true),
+            ("*ö", "äöö", true),
+            ("*ö?", "äöü", true),
+            ("ä*", "äb", true),
+            ("*é", "ée", false),
         ] {
             assert_eq!(glob(p, t), want, "{p} {t}");
         }
