@@ -212,8 +212,7 @@ pub(crate) fn GraphPage(#[prop(into)] query: String) -> impl IntoView {
     let live = expect_context::<Live>();
     let router = expect_context::<Router>();
     let q = GraphQuery::parse(&query);
-    let clusters =
-        Memo::new(move |_| live.fleet.with(|f| f.clusters.iter().map(|c| c.name.clone()).collect::<Vec<_>>()));
+    let clusters = Memo::new(move |_| live.cluster_names());
     let here = q.clone();
     let focused = (!q.focus.is_empty()).then(|| q.focus.clone());
     view! {
@@ -304,7 +303,7 @@ pub(crate) fn FleetGraph(query: GraphQuery) -> impl IntoView {
     let me = expect_context::<crate::actions::Actions>().me;
     let q = query.clone();
     let pic = Memo::new(move |_| {
-        live.fleet.with(|f| {
+        live.fleet.with_paced(|f| {
             let graph = Graph::build(f.objects.values().map(|r| &*r.summary));
             me.with_untracked(|me| picture(&graph, &q, me.as_ref()))
         })

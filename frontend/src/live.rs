@@ -9,7 +9,8 @@
 //! objects that may need attention are signals set only when they change, the root causes rerun
 //! only for changes that can change one (in a task of their own, spaced by what they cost), and the
 //! list keeps its order from each batch's changes.
-//! Whole-fleet views (the graph, the wall, the release matrix) read everything on every batch.
+//! Whole-fleet views (the graph, the wall, the release matrix) read everything, paced the same
+//! way: at most once a second and in at most 5% of the main thread.
 //!
 //! The fleet is first fetched as a compressed snapshot, then the stream opens after the
 //! snapshot's id. The browser's EventSource reconnects by itself and sends `Last-Event-ID`, so a
@@ -35,23 +36,22 @@ pub(crate) use crate::fleet::{Change, ClusterCounts, Counts, FilterOptions, Flee
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct FleetSignal {
     data: StoredValue<Fleet>,
-    /// Notified after every batch.
-    any: Trigger,
-    /// Notified after a batch that can change a root cause, in a task of its own, at most once
-    /// a second and at most [`CAUSES_SHARE`] of the time ([`FleetSignal::schedule_causes`]).
-    causes: Trigger,
-    /// When `causes` was last notified, whether a notification is scheduled, and how many
-    /// milliseconds the last recomputation took.
-    causes_at: StoredValue<CausesClock>,
+    /// Notified after a batch that can change a root cause, paced ([`Paced`]).
+    causes: Paced,
+    /// Notified after every batch, paced: for the views that walk the whole fleet.
+    whole: Paced,
     /// Per object key, once something read it: notified when that object changes.
     watchers: StoredValue<HashMap<String, ArcTrigger>>,
 }
 
 impl FleetSignal {
-    /// Reads the whole fleet; reruns the caller after every batch.
-    pub(crate) fn with<R>(&self, f: impl FnOnce(&Fleet) -> R) -> R {
-        self.any.track();
-        self.data.with_value(f)
+    fn new() -> FleetSignal {
+        FleetSignal {
+            data: StoredValue::new(Fleet::default()),
+            causes: Paced::new(),
+            whole: Paced::new(),
+            watchers: StoredValue::new(HashMap::new()),
+        }
     }
 
     /// Reads the whole fleet without tracking.
@@ -60,15 +60,24 @@ impl FleetSignal {
     }
 
     /// Reads the whole fleet for the root causes: reruns the caller only after a batch that
-    /// can change one (`fluxboard_model::view::changes_causes`), never in the task that applies
-    /// a batch, and seldom enough that it takes at most [`CAUSES_SHARE`] of the main thread.
+    /// can change one (`fluxboard_model::view::changes_causes`), paced as [`Paced`] says.
     pub(crate) fn with_causes<R>(&self, f: impl FnOnce(&Fleet) -> R) -> R {
-        self.causes.track();
-        let started = js_sys::Date::now();
-        let out = self.data.with_value(f);
-        let took = js_sys::Date::now() - started;
-        self.causes_at.update_value(|c| c.took = took);
-        out
+        self.causes.read(self.data, f)
+    }
+
+    /// Reads the whole fleet for a view that walks all of it (the graph, the wall, the release
+    /// matrix, a revision search): reruns the caller after batches, paced as [`Paced`] says, so
+    /// on a fleet of 50k objects changing a hundred times a second such a view redraws about
+    /// once a second instead of blocking the main thread on every batch.
+    pub(crate) fn with_paced<R>(&self, f: impl FnOnce(&Fleet) -> R) -> R {
+        self.whole.read(self.data, f)
+    }
+
+    /// The version of the object `key` (None: the fleet has no such object), tracked per
+    /// object: the caller reruns when that object changes, not when another does.
+    pub(crate) fn version(&self, key: &str) -> Option<u64> {
+        self.track(key);
+        self.data.with_value(|f| f.objects.get(key).map(|r| r.version))
     }
 
     /// Makes the caller rerun when the object `key` changes (or comes, or goes).
@@ -94,58 +103,84 @@ impl FleetSignal {
             }
         });
         triggers.iter().for_each(ArcTrigger::notify);
-        self.any.notify();
+        self.whole.schedule();
         if applied.causes {
-            self.schedule_causes();
+            self.causes.schedule();
         }
     }
+}
 
-    /// Notifies `causes` soon, in a task of its own (not added to a batch's): at once after a
-    /// quiet while, else once the pause the last recomputation earned has passed. The fleet
-    /// graph of 50k objects takes a few hundred milliseconds to build in the browser, and failing
-    /// objects retrying make changes that can change a cause several times a second: spaced so,
-    /// the lines lag by a few seconds on such a fleet, and the main thread stays free.
-    fn schedule_causes(&self) {
-        let clock = self.causes_at.get_value();
+/// A trigger for readers of the whole fleet, notified soon after a batch, in a task of its own
+/// (not added to the batch's): at once after a quiet while, else once the pause the last
+/// recomputation earned has passed. At most once a second, and in at most [`PACED_SHARE`] of
+/// the main thread: the fleet graph of 50k objects takes a few hundred milliseconds to build in
+/// the browser, and a fleet that size changes many times a second; spaced so, such a view lags
+/// by a second or a few, and the main thread stays free.
+#[derive(Debug, Clone, Copy)]
+struct Paced {
+    trigger: Trigger,
+    clock: StoredValue<PaceClock>,
+}
+
+impl Paced {
+    fn new() -> Paced {
+        Paced { trigger: Trigger::new(), clock: StoredValue::new(PaceClock::default()) }
+    }
+
+    /// Reads `data` tracking the trigger, and records what the read cost.
+    fn read<R>(&self, data: StoredValue<Fleet>, f: impl FnOnce(&Fleet) -> R) -> R {
+        self.trigger.track();
+        let started = js_sys::Date::now();
+        let out = data.with_value(f);
+        let took = js_sys::Date::now() - started;
+        self.clock.update_value(|c| c.took += took);
+        out
+    }
+
+    /// Notifies the trigger soon (nothing when a notification is already scheduled).
+    fn schedule(&self) {
+        let clock = self.clock.get_value();
         if clock.scheduled {
             return;
         }
-        self.causes_at.update_value(|c| c.scheduled = true);
+        self.clock.update_value(|c| c.scheduled = true);
         let wait = (clock.last + clock.pause_ms() - js_sys::Date::now()).max(0.0);
-        let (causes, at) = (self.causes, self.causes_at);
+        let (trigger, at) = (self.trigger, self.clock);
         set_timeout(
             move || {
+                // The readers of this round record their cost afresh.
                 at.try_update_value(|c| {
                     c.last = js_sys::Date::now();
                     c.scheduled = false;
+                    c.took = 0.0;
                 });
-                causes.notify();
+                trigger.notify();
             },
             Duration::from_millis(wait as u64),
         );
     }
 }
 
-/// The root causes are recomputed at most once a second.
-const CAUSES_EVERY_MS: f64 = 1000.0;
+/// Whole-fleet readers rerun at most once a second...
+const PACED_EVERY_MS: f64 = 1000.0;
 /// ...and take at most this share of the main thread (a recomputation of `t` ms waits `t / share`
 /// ms after the last).
-const CAUSES_SHARE: f64 = 0.05;
+const PACED_SHARE: f64 = 0.05;
 
-/// When the root causes were recomputed and what it cost.
+/// When a paced trigger was last notified and what its readers cost.
 #[derive(Debug, Clone, Copy, Default)]
-struct CausesClock {
+struct PaceClock {
     /// `Date.now()` of the last notification.
     last: f64,
     scheduled: bool,
-    /// Milliseconds the last recomputation took.
+    /// Milliseconds its readers took since the last notification, together.
     took: f64,
 }
 
-impl CausesClock {
-    /// The pause between two recomputations.
+impl PaceClock {
+    /// The pause between two notifications.
     fn pause_ms(&self) -> f64 {
-        (self.took / CAUSES_SHARE).max(CAUSES_EVERY_MS)
+        (self.took / PACED_SHARE).max(PACED_EVERY_MS)
     }
 }
 
@@ -271,13 +306,7 @@ impl Live {
 /// Loads the fleet and follows it; returns the store it feeds.
 pub(crate) fn connect() -> Live {
     let live = Live {
-        fleet: FleetSignal {
-            data: StoredValue::new(Fleet::default()),
-            any: Trigger::new(),
-            causes: Trigger::new(),
-            causes_at: StoredValue::new(CausesClock::default()),
-            watchers: StoredValue::new(HashMap::new()),
-        },
+        fleet: FleetSignal::new(),
         counts: RwSignal::new(Counts::default()),
         options: RwSignal::new(Arc::new(FilterOptions::default())),
         clusters: RwSignal::new(Vec::new()),
@@ -444,8 +473,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_costly_recomputation_of_the_causes_waits_longer() {
-        let clock = |took| CausesClock { last: 0.0, scheduled: false, took };
+    fn a_costly_whole_fleet_read_waits_longer() {
+        let clock = |took| PaceClock { last: 0.0, scheduled: false, took };
         assert_eq!(clock(0.0).pause_ms(), 1000.0, "at most once a second");
         assert_eq!(clock(20.0).pause_ms(), 1000.0);
         assert_eq!(clock(250.0).pause_ms(), 5000.0, "at most 5% of the main thread");

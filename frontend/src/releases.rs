@@ -33,9 +33,9 @@ pub(crate) fn RevisionsPage(#[prop(into)] query: String) -> impl IntoView {
         if wanted.is_empty() {
             return RevisionSearch::default();
         }
-        live.fleet.with(|f| Graph::build(f.objects.values().map(|r| &*r.summary)).search_revision(&wanted))
+        live.fleet.with_paced(|f| Graph::build(f.objects.values().map(|r| &*r.summary)).search_revision(&wanted))
     });
-    let multi = Memo::new(move |_| live.fleet.with(|f| f.clusters.len() > 1));
+    let multi = Memo::new(move |_| live.clusters.with(|c| c.len() > 1));
     let typed = RwSignal::new(q.clone());
     view! {
         <section class="page revisions" aria-labelledby="revisions-title">
@@ -126,7 +126,7 @@ pub(crate) fn RevisionsPage(#[prop(into)] query: String) -> impl IntoView {
 #[component]
 pub(crate) fn MatrixPage() -> impl IntoView {
     let live = expect_context::<Live>();
-    let matrix = Memo::new(move |_| live.fleet.with(|f| release_matrix(f.objects.values().map(|r| &*r.summary))));
+    let matrix = Memo::new(move |_| live.fleet.with_paced(|f| release_matrix(f.objects.values().map(|r| &*r.summary))));
     view! {
         <section class="page matrix" aria-labelledby="matrix-title">
             <h1 id="matrix-title">"What runs where"</h1>

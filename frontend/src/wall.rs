@@ -52,35 +52,43 @@ pub(crate) fn Wall() -> impl IntoView {
         }
     });
 
+    // A walk over the whole fleet: one pass for every tile, paced (at most about once a second
+    // on a large fleet changing many times a second).
     let tiles = Memo::new(move |_| {
         let o = options.get();
-        live.fleet.with(|f| {
-            f.clusters
+        live.clusters.track();
+        live.fleet.with_paced(|f| {
+            let mut tiles: Vec<Tile> = f
+                .clusters
                 .iter()
                 .filter(|c| o.cluster.is_empty() || c.name == o.cluster)
-                .map(|c| {
-                    let mut counts: Vec<(Health, usize)> = Vec::new();
-                    let mut total = 0;
-                    for r in f.objects.values().filter(|r| r.summary.cluster == c.name && o.matches(&r.summary)) {
-                        total += 1;
-                        match counts.iter_mut().find(|(h, _)| *h == r.summary.health) {
-                            Some((_, n)) => *n += 1,
-                            None => counts.push((r.summary.health, 1)),
-                        }
-                    }
-                    fluxboard_model::order::sort_by(&mut counts, &|a, b| severity(a.0).cmp(&severity(b.0)));
-                    Tile { name: c.name.clone(), state: c.state, total, counts }
-                })
-                .collect::<Vec<_>>()
+                .map(|c| Tile { name: c.name.clone(), state: c.state, total: 0, counts: Vec::new() })
+                .collect();
+            for s in f.objects.values().map(|r| &*r.summary).filter(|s| o.matches(s)) {
+                let Some(tile) = tiles.iter_mut().find(|t| t.name == s.cluster) else { continue };
+                tile.total += 1;
+                match tile.counts.iter_mut().find(|(h, _)| *h == s.health) {
+                    Some((_, n)) => *n += 1,
+                    None => tile.counts.push((s.health, 1)),
+                }
+            }
+            for tile in &mut tiles {
+                fluxboard_model::order::sort_by(&mut tile.counts, &|a, b| severity(a.0).cmp(&severity(b.0)));
+            }
+            tiles
         })
     });
+    // Only the objects that may need attention (the store keeps that set), again when one of
+    // them changes or the clock makes a Progressing one stuck.
     let needs = Memo::new(move |_| {
         let o = options.get();
         let t = clock.0.get();
-        live.fleet.with(|f| {
+        live.attention.track();
+        live.fleet.with_untracked(|f| {
             let mut list: Vec<Summary> = f
-                .objects
-                .values()
+                .attention
+                .iter()
+                .filter_map(|k| f.objects.get(&**k))
                 .filter(|r| o.matches(&r.summary) && attention(&r.summary, t).is_some())
                 .map(|r| (*r.summary).clone())
                 .collect();

@@ -164,7 +164,7 @@ pub(crate) fn WhyChain(target: ObjectRef) -> impl IntoView {
     // fleet: each read lists the cluster's controllers).
     let causes = expect_context::<Causes>();
     let key = format!("{}/{}/{}/{}/{}", target.cluster, target.group, target.kind, target.namespace, target.name);
-    let version = Memo::new(move |_| (live.fleet.with(|f| f.objects.get(&key).map(|r| r.version)), causes.line(&key)));
+    let version = Memo::new(move |_| (live.fleet.version(&key), causes.line(&key)));
     Effect::new(move |_| {
         version.track();
         let target = target.clone();
