@@ -1,7 +1,8 @@
 //! The web app in headless Chromium: how soon the list of every object shows after navigation,
 //! how soon a search shows its result, and, while changes arrive, how long the main thread is
 //! blocked (PerformanceObserver `longtask` entries: tasks over 50 ms) and whether every change
-//! reached the page.
+//! reached the page, and how busy the main thread was (DevTools' TaskDuration: every task, not
+//! only the long ones); then the same for the wall, the stakeholders' screen.
 //!
 //! The page is read as a person reads it: the result count (`N of M`), the rows, the search box.
 
@@ -98,6 +99,117 @@ pub(crate) async fn under_changes(
     let (browser, shown) = open_list(url, objects).await?;
     let c = &browser.client;
     results.insert("browser_list_shown_ms_50k".into(), json!(round(shown)));
+    observe_long_tasks(c).await?;
+    let busy_from = main_thread_seconds(c).await?;
+    say(&format!("{count} changes at {rate} per second while Chromium shows the list"));
+    let sent = Arc::new(AtomicUsize::new(0));
+    let typed = async {
+        wait_for_count(&sent, count / 3).await?;
+        search(c, "app-3").await
+    };
+    let (achieved, search_ms) = tokio::join!(changes.stage_counted("browser", count, rate, &sent), typed);
+    let (achieved, search_ms) = (achieved?, search_ms?);
+    let busy = busy_ms_per_s(busy_from, main_thread_seconds(c).await?);
+    let (ms_per_s, tasks) = long_tasks(&observed_long_tasks(c).await?)?;
+    results.insert("browser_busy_ms_per_s_50k".into(), json!(round(busy)));
+    results.insert("browser_changes_per_s_50k".into(), json!(round(achieved)));
+    results.insert("browser_search_ms_50k".into(), json!(round(search_ms)));
+    results.insert("browser_longtask_ms_per_s_50k".into(), json!(round(ms_per_s)));
+    results.insert("browser_longtasks_50k".into(), json!(tasks));
+    // Every change of the stage, and the end markers, are in the messages the page holds.
+    let expected = count + changes.clusters();
+    let found = marked_rows(c, "bench:browser-", expected).await?;
+    results.insert("missing_browser_50k".into(), json!(expected.saturating_sub(found)));
+    say(&format!(
+        "Chromium: list shown after {shown:.0} ms, search {search_ms:.0} ms, long tasks {ms_per_s:.0} ms/s, main thread busy {busy:.0} ms/s, {found} of {expected} changes shown"
+    ));
+    wall(c, url, objects, changes, (count / 2, rate), results).await?;
+    let _ = browser.client.clone().close().await;
+    Ok(())
+}
+
+/// The wall (the stakeholders' screen, `/wall`) of the large fleet: how soon its cluster tiles
+/// count every object after navigation, then long tasks while `count` changes arrive at `rate`
+/// per second (the wall walks the whole fleet for its tiles).
+async fn wall(
+    c: &Client,
+    url: &str,
+    objects: usize,
+    changes: &mut Changes,
+    (count, rate): (usize, f64),
+    results: &mut Results,
+) -> anyhow::Result<()> {
+    c.goto(&format!("{url}/wall")).await?;
+    let shown = c
+        .execute_async(
+            r#"const [want, done] = arguments;
+               function check() {
+                 const totals = [...document.querySelectorAll('[data-testid=wall-tile] .wall-total')]
+                   .map(t => parseInt(t.textContent, 10) || 0);
+                 if (totals.reduce((a, b) => a + b, 0) >= want) { done(performance.now()); return; }
+                 requestAnimationFrame(check);
+               }
+               check();"#,
+            vec![json!(objects)],
+        )
+        .await?
+        .as_f64()
+        .context("no time from the page")?;
+    observe_long_tasks(c).await?;
+    let busy_from = main_thread_seconds(c).await?;
+    say(&format!("{count} changes at {rate} per second while Chromium shows the wall"));
+    changes.stage("wall", count, rate).await?;
+    let busy = busy_ms_per_s(busy_from, main_thread_seconds(c).await?);
+    let (ms_per_s, tasks) = long_tasks(&observed_long_tasks(c).await?)?;
+    results.insert("browser_wall_busy_ms_per_s_50k".into(), json!(round(busy)));
+    results.insert("browser_wall_shown_ms_50k".into(), json!(round(shown)));
+    results.insert("browser_wall_longtask_ms_per_s_50k".into(), json!(round(ms_per_s)));
+    results.insert("browser_wall_longtasks_50k".into(), json!(tasks));
+    say(&format!(
+        "Chromium: wall shown after {shown:.0} ms, long tasks {ms_per_s:.0} ms/s, main thread busy {busy:.0} ms/s"
+    ));
+    Ok(())
+}
+
+/// A Chromium DevTools command sent through ChromeDriver (`goog/cdp/execute`).
+#[derive(Debug)]
+struct Cdp(&'static str);
+
+impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
+    fn endpoint(&self, base: &url::Url, session: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/goog/cdp/execute", session.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(json!({ "cmd": self.0, "params": {} }).to_string()))
+    }
+}
+
+/// Seconds the page's main thread has spent in tasks so far (DevTools `TaskDuration`), and the
+/// page's clock (`Timestamp`, seconds).
+async fn main_thread_seconds(c: &Client) -> anyhow::Result<(f64, f64)> {
+    c.issue_cmd(Cdp("Performance.enable")).await?;
+    let metrics = c.issue_cmd(Cdp("Performance.getMetrics")).await?;
+    let metric = |name: &str| {
+        metrics["metrics"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|m| m["name"] == name)
+            .and_then(|m| m["value"].as_f64())
+    };
+    let task = metric("TaskDuration").context("no TaskDuration from Chromium")?;
+    let clock = metric("Timestamp").context("no Timestamp from Chromium")?;
+    Ok((task, clock))
+}
+
+/// Milliseconds per second the main thread was busy between two [`main_thread_seconds`].
+fn busy_ms_per_s((task0, clock0): (f64, f64), (task1, clock1): (f64, f64)) -> f64 {
+    (task1 - task0) * 1000.0 / (clock1 - clock0).max(1e-9)
+}
+
+/// Starts recording the page's long tasks (PerformanceObserver `longtask`: tasks over 50 ms).
+async fn observe_long_tasks(c: &Client) -> anyhow::Result<()> {
     c.execute(
         r"window.benchLongTasks = [];
           window.benchObserver = new PerformanceObserver(list => {
@@ -108,14 +220,11 @@ pub(crate) async fn under_changes(
         vec![],
     )
     .await?;
-    say(&format!("{count} changes at {rate} per second while Chromium shows the list"));
-    let sent = Arc::new(AtomicUsize::new(0));
-    let typed = async {
-        wait_for_count(&sent, count / 3).await?;
-        search(c, "app-3").await
-    };
-    let (achieved, search_ms) = tokio::join!(changes.stage_counted("browser", count, rate, &sent), typed);
-    let (achieved, search_ms) = (achieved?, search_ms?);
+    Ok(())
+}
+
+/// Stops recording long tasks; the page's `[window ms, [durations]]` since [`observe_long_tasks`].
+async fn observed_long_tasks(c: &Client) -> anyhow::Result<Value> {
     let window = c
         .execute(
             r"window.benchObserver.disconnect();
@@ -123,20 +232,7 @@ pub(crate) async fn under_changes(
             vec![],
         )
         .await?;
-    let (ms_per_s, tasks) = long_tasks(&window)?;
-    results.insert("browser_changes_per_s_50k".into(), json!(round(achieved)));
-    results.insert("browser_search_ms_50k".into(), json!(round(search_ms)));
-    results.insert("browser_longtask_ms_per_s_50k".into(), json!(round(ms_per_s)));
-    results.insert("browser_longtasks_50k".into(), json!(tasks));
-    // Every change of the stage, and the end markers, are in the messages the page holds.
-    let expected = count + changes.clusters();
-    let found = marked_rows(c, "bench:browser-", expected).await?;
-    results.insert("missing_browser_50k".into(), json!(expected.saturating_sub(found)));
-    say(&format!(
-        "Chromium: list shown after {shown:.0} ms, search {search_ms:.0} ms, long tasks {ms_per_s:.0} ms/s, {found} of {expected} changes shown"
-    ));
-    let _ = browser.client.clone().close().await;
-    Ok(())
+    Ok(window)
 }
 
 /// Waits until `sent` reaches `want` (checked every 20 ms, for at most ten minutes).

@@ -27,7 +27,7 @@ const CONNECTING: usize = 50;
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct ClientsArgs {
     /// fluxboard's URL.
-    #[arg(long)]
+    #[arg(long, required_unless_present = "watch", default_value = "")]
     pub(crate) url: String,
     /// How many readers.
     #[arg(long)]
@@ -50,6 +50,11 @@ pub(crate) struct ClientsArgs {
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 600)]
     pub(crate) deadline: u64,
+    /// Instead of fluxboard's stream, watch the Kustomizations of the API server in this
+    /// kubeconfig as `kubectl get -w` does (its own connection each, from the collection's
+    /// resourceVersion): the same changes, straight from the server, for the reference.
+    #[arg(long)]
+    pub(crate) watch: Option<std::path::PathBuf>,
 }
 
 /// The loopback address of reader `n` (counted over every process): 127.1.0.1 for the first
@@ -78,7 +83,26 @@ pub(crate) async fn run(args: ClientsArgs) -> anyhow::Result<()> {
     let gate = Arc::new(Semaphore::new(CONNECTING));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(args.deadline);
     let mut readers = tokio::task::JoinSet::new();
+    let watching = match &args.watch {
+        Some(kubeconfig) => Some(Watching::new(kubeconfig).await?),
+        None => None,
+    };
     for i in 0..args.n {
+        if let Some(watching) = &watching {
+            let (args, connected, all_connected, gate) =
+                (args.clone(), connected.clone(), all_connected.clone(), gate.clone());
+            let watching = watching.clone();
+            readers.spawn(async move {
+                let permit = gate.acquire_owned().await.context("connect gate")?;
+                let stream = watching.open().await?;
+                drop(permit);
+                if connected.fetch_add(1, Ordering::SeqCst) + 1 == args.n {
+                    all_connected.notify_one();
+                }
+                anyhow::Ok(read(stream, b"", &args, deadline).await)
+            });
+            continue;
+        }
         let local = address(args.first + i, args.per_address);
         let client = match clients.get(&local) {
             Some(client) => reqwest::Client::clone(client),
@@ -104,7 +128,7 @@ pub(crate) async fn run(args: ClientsArgs) -> anyhow::Result<()> {
             if connected.fetch_add(1, Ordering::SeqCst) + 1 == args.n {
                 all_connected.notify_one();
             }
-            let mut seen = read(stream, &args, deadline).await;
+            let mut seen = read(stream, b"data:", &args, deadline).await;
             seen.snapshot_bytes = snapshot_bytes;
             anyhow::Ok(seen)
         });
@@ -141,7 +165,52 @@ pub(crate) async fn run(args: ClientsArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-type Body = std::pin::Pin<Box<dyn futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>;
+type Body = std::pin::Pin<Box<dyn futures::Stream<Item = std::io::Result<bytes::Bytes>> + Send>>;
+
+/// The API server the watching readers watch, and where they start.
+#[derive(Clone)]
+struct Watching {
+    config: kube::Config,
+    resource_version: String,
+}
+
+/// The Kustomizations `kubectl get ks -A -w` watches.
+const KUSTOMIZATIONS: &str = "/apis/kustomize.toolkit.fluxcd.io/v1/kustomizations";
+
+impl Watching {
+    async fn new(kubeconfig: &std::path::Path) -> anyhow::Result<Watching> {
+        let kubeconfig = kube::config::Kubeconfig::read_from(kubeconfig)?;
+        let config =
+            kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default()).await?;
+        let client = kube::Client::try_from(config.clone())?;
+        let list: serde_json::Value =
+            client.request(http::Request::get(format!("{KUSTOMIZATIONS}?limit=1")).body(Vec::new())?).await?;
+        let resource_version =
+            list["metadata"]["resourceVersion"].as_str().context("no resourceVersion on the list")?.to_owned();
+        Ok(Watching { config, resource_version })
+    }
+
+    /// One watch, on a connection (a client) of its own as each kubectl has.
+    async fn open(&self) -> anyhow::Result<Body> {
+        use futures::AsyncReadExt as _;
+        let client = kube::Client::try_from(self.config.clone())?;
+        let url = format!("{KUSTOMIZATIONS}?watch=true&resourceVersion={}", self.resource_version);
+        let reader =
+            client.request_stream(http::Request::get(url).body(Vec::new())?).await.context("opening a watch")?;
+        let chunks = futures::stream::unfold(Box::pin(reader), |mut reader| async move {
+            let mut chunk = vec![0; 16 * 1024];
+            match reader.read(&mut chunk).await {
+                Ok(0) => None,
+                Ok(n) => {
+                    chunk.truncate(n);
+                    Some((Ok(bytes::Bytes::from(chunk)), reader))
+                }
+                Err(err) => Some((Err(err), reader)),
+            }
+        });
+        Ok(Box::pin(chunks))
+    }
+}
 
 /// Fetches the snapshot (gzip) and opens the stream after it.
 async fn connect(client: &reqwest::Client, url: &str) -> anyhow::Result<(usize, Body)> {
@@ -169,11 +238,12 @@ async fn connect(client: &reqwest::Client, url: &str) -> anyhow::Result<(usize, 
         .await
         .context("opening the stream")?
         .error_for_status()?;
-    Ok((compressed.len(), Box::pin(res.bytes_stream())))
+    Ok((compressed.len(), Box::pin(res.bytes_stream().map(|chunk| chunk.map_err(std::io::Error::other)))))
 }
 
-/// Reads events until the stage's end markers, the end of the stream, or the deadline.
-async fn read(mut body: Body, args: &ClientsArgs, deadline: tokio::time::Instant) -> Seen {
+/// Reads events (the lines that start with `prefix`) until the stage's end markers, the end of
+/// the stream, or the deadline.
+async fn read(mut body: Body, prefix: &[u8], args: &ClientsArgs, deadline: tokio::time::Instant) -> Seen {
     let mut seen = Seen { received: vec![false; args.expect], ..Seen::default() };
     let mut ends = 0;
     let mut buffer: Vec<u8> = Vec::new();
@@ -191,7 +261,7 @@ async fn read(mut body: Body, args: &ClientsArgs, deadline: tokio::time::Instant
         while let Some(len) = buffer[start..].iter().position(|b| *b == b'\n') {
             let line = &buffer[start..start + len];
             start += len + 1;
-            if !line.starts_with(b"data:") {
+            if !line.starts_with(prefix) {
                 continue;
             }
             let Some(found) = std::str::from_utf8(line).ok().and_then(find) else { continue };

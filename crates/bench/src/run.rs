@@ -144,6 +144,9 @@ async fn single(
     graph(http, &url, results).await?;
     kubectl_reference(args, &sim.kubeconfig, &mut changes, results).await?;
     let most = args.clients.iter().copied().max().unwrap_or(0);
+    if most > 1 {
+        watches_reference(args, sim, most, &mut changes, results).await?;
+    }
     for &n in &args.clients {
         let stage = Stage { clients: n, rate: args.rate, key: format!("10k_{}", clients_label(n)) };
         let report = sse_stage(args, &fluxboard, &stage, &[sim], http, &mut changes, results).await?;
@@ -157,6 +160,13 @@ async fn single(
     if let (Some(p99), Some(kubectl)) = (results.get("p99_ms_10k_1k"), results.get("kubectl_p99_ms")) {
         let ratio = p99.as_f64().unwrap_or(0.0) / kubectl.as_f64().unwrap_or(1.0).max(0.001);
         results.insert("p99_ratio_to_kubectl".into(), json!(round(ratio)));
+    }
+    let most = clients_label(most);
+    if let (Some(p99), Some(watches)) =
+        (results.get(&format!("p99_ms_10k_{most}")), results.get(&format!("watch_p99_ms_10k_{most}")))
+    {
+        let ratio = p99.as_f64().unwrap_or(0.0) / watches.as_f64().unwrap_or(1.0).max(0.001);
+        results.insert(format!("p99_ratio_to_watches_{most}"), json!(round(ratio)));
     }
     actions(args, http, (&url, &sim.name), results).await?;
     if let Some(assets) = &args.assets {
@@ -342,6 +352,48 @@ fn server_timing(res: &reqwest::Response) -> f64 {
         .unwrap_or(f64::NAN)
 }
 
+/// The same changes seen by `n` watches straight on the API server, each on its own connection
+/// as `n` kubectl processes would watch (`fluxboard-bench clients --watch`): what the server
+/// itself gives as many readers as fluxboard's stage has (`watch_p99_ms_10k_1k`).
+async fn watches_reference(
+    args: &RunArgs,
+    sim: &Sim,
+    n: usize,
+    changes: &mut Changes,
+    results: &mut Results,
+) -> anyhow::Result<()> {
+    say(&format!("measuring {n} watches on the API server as the reference"));
+    let key = format!("10k_{}", clients_label(n));
+    let stage = format!("watch{key}");
+    let (mut child, mut lines) = start_readers(args, Source::Watch(&sim.kubeconfig), (0, n), &stage, 1)?;
+    let ready = tokio::time::timeout(WAIT, lines.next_line()).await.context("the watches did not open")??;
+    if ready.as_deref() != Some("ready") {
+        bail!("the watches failed to open: {ready:?}");
+    }
+    let sim_cpu = CpuMeter::start(sim.pid().into_iter().collect());
+    let readers_cpu = CpuMeter::start(child.id().into_iter().collect());
+    changes.stage(&stage, args.changes, args.rate).await?;
+    let line = tokio::time::timeout(WAIT, lines.next_line()).await.context("the watches did not report")??;
+    let readers_percent = readers_cpu.percent();
+    let report: ClientsReport = serde_json::from_str(line.as_deref().unwrap_or_default())
+        .with_context(|| format!("the watches' report: {line:?}"))?;
+    let _ = child.wait().await;
+    let latency = report.latency.percentiles();
+    results.insert(format!("watch_p50_ms_{key}"), json!(round(latency.p50_ms)));
+    results.insert(format!("watch_p99_ms_{key}"), json!(round(latency.p99_ms)));
+    results.insert(format!("watch_missing_{key}"), json!(report.missing));
+    results.insert(format!("watch_sim_cpu_percent_{key}"), json!(round(sim_cpu.percent())));
+    say(&format!(
+        "{n} watches on the API server: p50 {:.1} ms, p99 {:.1} ms, {} missing; kube-sim at {:.0}% of a core, readers {:.0}%",
+        latency.p50_ms,
+        latency.p99_ms,
+        report.missing,
+        sim_cpu.percent(),
+        readers_percent
+    ));
+    Ok(())
+}
+
 /// A marker kubectl printed: its stage, change number and latency (ms).
 type Sighting = (String, Option<usize>, f64);
 
@@ -440,7 +492,13 @@ async fn sse_stage(
     let mut first = 0;
     for i in 0..processes {
         let share = n / processes + usize::from(i < n % processes);
-        readers.push(start_readers(args, &fluxboard.url, (first, share), &name, changes.clusters())?);
+        readers.push(start_readers(
+            args,
+            Source::Fluxboard(&fluxboard.url),
+            (first, share),
+            &name,
+            changes.clusters(),
+        )?);
         first += share;
     }
     for (_, lines) in &mut readers {
@@ -521,15 +579,27 @@ fn load_average() -> f64 {
 type Readers = (tokio::process::Child, Lines<BufReader<ChildStdout>>);
 
 /// Starts one `fluxboard-bench clients` process of `count` readers, numbered from `first`.
+/// What readers read: fluxboard's event stream, or the API server's watch (the kubeconfig).
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    Fluxboard(&'a str),
+    Watch(&'a Path),
+}
+
 fn start_readers(
     args: &RunArgs,
-    url: &str,
+    source: Source<'_>,
     (first, count): (usize, usize),
     stage: &str,
     ends: usize,
 ) -> anyhow::Result<Readers> {
-    let mut child = Command::new(std::env::current_exe()?)
-        .args(["clients", "--url", url, "--n", &count.to_string(), "--stage", stage])
+    let mut command = Command::new(std::env::current_exe()?);
+    match source {
+        Source::Fluxboard(url) => command.args(["clients", "--url", url]),
+        Source::Watch(kubeconfig) => command.args(["clients", "--watch"]).arg(kubeconfig),
+    };
+    let mut child = command
+        .args(["--n", &count.to_string(), "--stage", stage])
         .args(["--expect", &args.changes.to_string(), "--ends", &ends.to_string(), "--first", &first.to_string()])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -660,6 +730,9 @@ pub(crate) const BUDGETS: &[(&str, f64, &str)] = &[
     ("browser_longtask_ms_per_s_50k", 50.0, "web app at 50k objects, 100 changes/s: long tasks (ms per s)"),
     ("browser_list_shown_ms_50k", 2_000.0, "web app at 50k objects: list shown after navigation (ms)"),
     ("browser_search_ms_50k", 300.0, "web app at 50k objects: a search typed during the changes (ms)"),
+    ("browser_busy_ms_per_s_50k", 100.0, "web app at 50k objects, 100 changes/s: main thread busy (ms per s)"),
+    ("browser_wall_longtask_ms_per_s_50k", 50.0, "the wall at 50k objects, 100 changes/s: long tasks (ms per s)"),
+    ("browser_wall_busy_ms_per_s_50k", 100.0, "the wall at 50k objects, 100 changes/s: main thread busy (ms per s)"),
     ("snapshot_ms_10k", 300.0, "snapshot of 10k objects, server time (ms)"),
     ("graph_build_ms_10k", 50.0, "fleet graph of 10k objects, built natively (ms)"),
     ("snapshot_gzip_bytes_10k", 1_500_000.0, "snapshot of 10k objects, compressed (bytes)"),
@@ -674,7 +747,8 @@ pub(crate) fn skipped(args: &RunArgs) -> Vec<&'static str> {
     let mut skipped = Vec::new();
     if args.no_browser {
         skipped.extend(["rows_10k_interactive_ms", "browser_longtask_ms_per_s_50k"]);
-        skipped.extend(["browser_list_shown_ms_50k", "browser_search_ms_50k"]);
+        skipped.extend(["browser_list_shown_ms_50k", "browser_search_ms_50k", "browser_busy_ms_per_s_50k"]);
+        skipped.extend(["browser_wall_longtask_ms_per_s_50k", "browser_wall_busy_ms_per_s_50k"]);
     }
     if args.clusters < 2 {
         skipped.push("50k");
@@ -714,7 +788,10 @@ pub(crate) fn report(results: &Results, skipped: &[&str]) -> bool {
         met &= ok;
         println!("  {}  {what}: {value} (budget < {limit})", if ok { "met   " } else { "MISSED" });
     }
-    for (key, value) in results.iter().filter(|(k, _)| k.starts_with("missing_") || *k == "kubectl_missing") {
+    for (key, value) in results
+        .iter()
+        .filter(|(k, _)| k.starts_with("missing_") || k.starts_with("watch_missing_") || *k == "kubectl_missing")
+    {
         let lost = value.as_u64().unwrap_or(u64::MAX);
         met &= lost == 0;
         println!("  {}  changes lost ({key}): {value} (budget 0)", if lost == 0 { "met   " } else { "MISSED" });
