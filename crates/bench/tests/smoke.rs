@@ -50,6 +50,8 @@ async fn a_small_run_measures_everything_and_loses_nothing() {
     let results: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
     for key in [
         "kubectl_p99_ms",
+        "watch_p99_ms_10k_4",
+        "p99_ratio_to_watches_4",
         "snapshot_gzip_bytes_10k",
         "snapshot_bytes_10k",
         "rss_mb_10k_1k",
@@ -80,6 +82,7 @@ async fn a_small_run_measures_everything_and_loses_nothing() {
     assert_eq!(results["ended_early_50k_7"], 0, "{results}");
     assert!(results["objects_in_store_50k"].as_f64() > results["objects_in_store"].as_f64(), "{results}");
     assert_eq!(results["kubectl_missing"], 0, "{results}");
+    assert_eq!(results["watch_missing_10k_4"], 0, "{results}");
     assert_eq!(results["actions_not_accepted"], 0, "{results}");
     assert_eq!(results["watches_1_client"], results["watches_4_clients"], "watches do not depend on clients");
     assert!(results["snapshot_gzip_bytes_10k"].as_f64() < results["snapshot_bytes_10k"].as_f64());
