@@ -1,6 +1,7 @@
 //! The fleet graph in headless Chromium: why team-b-app is not ready (its page names its
 //! GitRepository and the authentication failure; the list and the overview say what blocks it),
-//! the graph page drawing every object of the fleet, a commit found in production and not in
+//! the graph page drawing every object of the fleet (and asking to narrow a fleet too large to
+//! draw), a commit found in production and not in
 //! staging from the search box, and the release matrix.
 
 use fantoccini::Locator;
@@ -321,5 +322,59 @@ async fn a_graph_of_500_objects_is_readable_and_stays_live() -> anyhow::Result<(
         .await?;
     assert_eq!(kept, "kept", "an unchanged node is not redrawn");
     assert_eq!(after, before, "the view stays where it is");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fleet_too_large_to_draw_asks_to_narrow_the_graph() -> anyhow::Result<()> {
+    let served = fluxboard_e2e::Served::start_scaled(2000, Options::default()).await;
+    served.ready().await;
+    let browser = Browser::start().await?;
+    let c = &browser.client;
+    c.goto(&format!("{}/graph", served.url)).await?;
+
+    // More objects than the graph draws: it says how many, draws none, and says what to do.
+    let notice = browser
+        .wait_text("[data-testid=graph-too-many]", "the ask to narrow the graph", |t| t.contains("draws at most 2,000"))
+        .await?;
+    assert!(notice.contains("Choose a cluster or type a namespace"), "{notice}");
+    let total = served.app.state.store.summaries().len();
+    assert!(total > 2000, "{total} objects");
+    let count =
+        browser.wait_text("[data-testid=graph-count]", "the count", |t| t.ends_with("objects, not drawn")).await?;
+    let shown: usize = count.split(' ').next().unwrap_or_default().replace(',', "").parse()?;
+    assert!(shown > 2000 && shown <= total, "{count} of {total}");
+    let drawn: usize = browser.eval("return document.querySelectorAll('[data-testid=graph-node]').length;").await?;
+    assert_eq!(drawn, 0);
+    browser.screenshot("graph-too-many").await;
+
+    // One namespace: its objects (and their sources elsewhere) are drawn, and the ask is gone.
+    let input = browser.wait_element("[data-testid=graph-namespace]").await?;
+    input.send_keys("team-0003\u{E007}").await?;
+    let want: BTreeSet<String> = served
+        .app
+        .state
+        .store
+        .summaries()
+        .iter()
+        .filter(|s| s.namespace == "team-0003")
+        .map(|s| fluxboard_model::view::key(s))
+        .collect();
+    assert!(!want.is_empty());
+    let deadline = tokio::time::Instant::now() + fluxboard_e2e::DEADLINE;
+    loop {
+        let drawn: Vec<String> = browser
+            .eval("return [...document.querySelectorAll('[data-testid=graph-node]')].map(n => n.getAttribute('data-ref'));")
+            .await?;
+        let drawn: BTreeSet<String> = drawn.into_iter().collect();
+        if want.is_subset(&drawn) {
+            break;
+        }
+        anyhow::ensure!(tokio::time::Instant::now() < deadline, "{} of {} objects drawn", drawn.len(), want.len());
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let asks: usize = browser.eval("return document.querySelectorAll('[data-testid=graph-too-many]').length;").await?;
+    assert_eq!(asks, 0, "the ask is gone once the graph is drawn");
+    assert!(c.current_url().await?.as_str().ends_with("/graph?namespace=team-0003"), "the query is in the URL");
     Ok(())
 }

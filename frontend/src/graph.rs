@@ -89,6 +89,25 @@ struct Picture {
     lines: Vec<Line>,
     width: i64,
     height: i64,
+    /// How many objects the query selects when they are more than [`MOST_DRAWN`] (none drawn).
+    too_many: usize,
+}
+
+/// The most objects the graph draws at once: a drawing of 50k objects would block the page for
+/// seconds and be unreadable (the readability test draws 651).
+const MOST_DRAWN: usize = 2000;
+
+/// `n` with thousands separated by commas: 65,000.
+fn grouped_digits(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// What a node that is not in the fleet is: missing, or outside the scope of `me`.
@@ -185,6 +204,7 @@ fn picture(graph: &Graph<'_>, q: &GraphQuery, me: Option<&Identity>) -> Picture 
         lines,
         width: (layout.width.max(1) as i64) * (NODE_W + GAP_X) + NODE_W,
         height: (layout.layers.max(1) as i64) * (NODE_H + GAP_Y),
+        too_many: 0,
     }
 }
 
@@ -304,6 +324,21 @@ pub(crate) fn FleetGraph(query: GraphQuery) -> impl IntoView {
     let q = query.clone();
     let pic = Memo::new(move |_| {
         live.fleet.with_paced(|f| {
+            // Counted before anything is built: the whole fleet's graph is not built to be
+            // turned down.
+            if q.focus.is_empty() {
+                let selected = f
+                    .objects
+                    .values()
+                    .filter(|r| {
+                        (q.cluster.is_empty() || r.summary.cluster == q.cluster)
+                            && (q.namespace.is_empty() || r.summary.namespace == q.namespace)
+                    })
+                    .count();
+                if selected > MOST_DRAWN {
+                    return Picture { too_many: selected, ..Picture::default() };
+                }
+            }
             let graph = Graph::build(f.objects.values().map(|r| &*r.summary));
             me.with_untracked(|me| picture(&graph, &q, me.as_ref()))
         })
@@ -342,20 +377,43 @@ pub(crate) fn FleetGraph(query: GraphQuery) -> impl IntoView {
     let zoom_at = move |percent: i64, (cx, cy): (i64, i64)| view.update(|v| *v = v.zoomed(percent, cx, cy));
     let drag: RwSignal<Option<(i64, i64, View)>> = RwSignal::new(None);
     let count = move || pic.with(|p| p.nodes.len());
+    let too_many = move || pic.with(|p| p.too_many);
     let open = move |r: &ObjectRef| router.navigate(&detail_href(r));
     view! {
         <div class="graph-tools">
-            <button class="btn small" aria-label="Zoom in" on:click=move |_| zoom_at(125, centre())>"+"</button>
-            <button class="btn small" aria-label="Zoom out" on:click=move |_| zoom_at(80, centre())>"−"</button>
-            <button class="btn small" data-testid="graph-fit" on:click=move |_| fit()>"Fit"</button>
+            <button class="btn small" aria-label="Zoom in" disabled=move || { too_many() > 0 } on:click=move |_| zoom_at(125, centre())>
+                "+"
+            </button>
+            <button class="btn small" aria-label="Zoom out" disabled=move || { too_many() > 0 } on:click=move |_| zoom_at(80, centre())>
+                "−"
+            </button>
+            <button class="btn small" data-testid="graph-fit" disabled=move || { too_many() > 0 } on:click=move |_| fit()>
+                "Fit"
+            </button>
             <span class="count" data-testid="graph-count">
-                {move || match count() {
-                    1 => "1 object".to_owned(),
-                    n => format!("{n} objects"),
+                {move || match (count(), too_many()) {
+                    (_, n) if n > 0 => format!("{} objects, not drawn", grouped_digits(n)),
+                    (1, _) => "1 object".to_owned(),
+                    (n, _) => format!("{n} objects"),
                 }}
             </span>
         </div>
-        <div class="graph-view">
+        {move || {
+            let n = too_many();
+            (n > 0)
+                .then(|| {
+                    view! {
+                        <p class="notice" role="status" data-testid="graph-too-many">
+                            {format!(
+                                "These are {} objects: the graph draws at most {} at once. Choose a cluster or type a namespace above, or open an object's graph from its page.",
+                                grouped_digits(n),
+                                grouped_digits(MOST_DRAWN),
+                            )}
+                        </p>
+                    }
+                })
+        }}
+        <div class="graph-view" class:hidden=move || { too_many() > 0 }>
             <svg
                 class="graph"
                 data-testid="graph"
@@ -450,5 +508,17 @@ pub(crate) fn ObjectGraph(target: ObjectRef) -> impl IntoView {
             <Link href=href class="more">"Open as a page"</Link>
             <FleetGraph query=GraphQuery { focus: key, ..GraphQuery::default() } />
         </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_are_grouped_by_thousands() {
+        for (n, text) in [(0, "0"), (999, "999"), (1000, "1,000"), (65000, "65,000"), (1234567, "1,234,567")] {
+            assert_eq!(grouped_digits(n), text);
+        }
     }
 }

@@ -124,6 +124,7 @@ pub(crate) async fn under_changes(
         "Chromium: list shown after {shown:.0} ms, search {search_ms:.0} ms, long tasks {ms_per_s:.0} ms/s, main thread busy {busy:.0} ms/s, {found} of {expected} changes shown"
     ));
     wall(c, url, objects, changes, (count / 2, rate), results).await?;
+    graph_page(c, url, changes, (count / 2, rate), results).await?;
     let _ = browser.client.clone().close().await;
     Ok(())
 }
@@ -206,6 +207,55 @@ async fn main_thread_seconds(c: &Client) -> anyhow::Result<(f64, f64)> {
 /// Milliseconds per second the main thread was busy between two [`main_thread_seconds`].
 fn busy_ms_per_s((task0, clock0): (f64, f64), (task1, clock1): (f64, f64)) -> f64 {
     (task1 - task0) * 1000.0 / (clock1 - clock0).max(1e-9)
+}
+
+/// The fleet graph page (`/graph`, no filter) of the large fleet: how soon it shows (nodes, or
+/// its ask to narrow what it draws), then how busy the main thread is while
+/// `count` changes arrive at `rate` per second.
+async fn graph_page(
+    c: &Client,
+    url: &str,
+    changes: &mut Changes,
+    (count, rate): (usize, f64),
+    results: &mut Results,
+) -> anyhow::Result<()> {
+    c.goto(&format!("{url}/graph")).await?;
+    let shown = c
+        .execute_async(
+            r#"const [done] = arguments;
+               function check() {
+                 if (document.querySelector('[data-testid=graph-too-many], [data-testid=graph-node]')) {
+                   done(performance.now());
+                   return;
+                 }
+                 requestAnimationFrame(check);
+               }
+               check();"#,
+            vec![],
+        )
+        .await?
+        .as_f64()
+        .context("no time from the page")?;
+    let drawn = c
+        .execute("return document.querySelectorAll('[data-testid=graph-node]').length;", vec![])
+        .await?
+        .as_u64()
+        .unwrap_or(0);
+    observe_long_tasks(c).await?;
+    let busy_from = main_thread_seconds(c).await?;
+    say(&format!("{count} changes at {rate} per second while Chromium shows the fleet graph"));
+    changes.stage("graph", count, rate).await?;
+    let busy = busy_ms_per_s(busy_from, main_thread_seconds(c).await?);
+    let (ms_per_s, tasks) = long_tasks(&observed_long_tasks(c).await?)?;
+    results.insert("browser_graph_shown_ms_50k".into(), json!(round(shown)));
+    results.insert("browser_graph_nodes_drawn_50k".into(), json!(drawn));
+    results.insert("browser_graph_busy_ms_per_s_50k".into(), json!(round(busy)));
+    results.insert("browser_graph_longtask_ms_per_s_50k".into(), json!(round(ms_per_s)));
+    results.insert("browser_graph_longtasks_50k".into(), json!(tasks));
+    say(&format!(
+        "Chromium: fleet graph shown after {shown:.0} ms ({drawn} nodes drawn), long tasks {ms_per_s:.0} ms/s, main thread busy {busy:.0} ms/s"
+    ));
+    Ok(())
 }
 
 /// Starts recording the page's long tasks (PerformanceObserver `longtask`: tasks over 50 ms).
