@@ -1,8 +1,8 @@
 //! The fleet graph in headless Chromium: why team-b-app is not ready (its page names its
 //! GitRepository and the authentication failure; the list and the overview say what blocks it),
 //! the graph page drawing every object of the fleet (and asking to narrow a fleet too large to
-//! draw), a commit found in production and not in
-//! staging from the search box, and the release matrix.
+//! draw), a commit found in production and not in staging from the search box, and the release
+//! matrix.
 
 use fantoccini::Locator;
 use fluxboard::Options;
