@@ -120,6 +120,18 @@ async fn why_the_graph_where_a_commit_is_and_what_runs_where() -> anyhow::Result
                r.querySelectorAll('td[data-cluster]').length === 2);",
         )
         .await?;
+    // What differs comes first, and the summary counts the rows.
+    let (first_differs, rows): (bool, usize) = browser
+        .eval(
+            "const rows = [...document.querySelectorAll('[data-testid=matrix-row]')]; \
+             return [rows[0].classList.contains('differs'), rows.length];",
+        )
+        .await?;
+    assert!(first_differs, "the rows that differ come first");
+    let summary = browser
+        .wait_text("[data-testid=matrix-summary]", "the matrix summary", |t| t.contains("in several clusters"))
+        .await?;
+    assert!(summary.starts_with(&format!("{rows} objects in several clusters; ")), "{summary} for {rows} rows");
     browser.screenshot("matrix").await;
     Ok(())
 }

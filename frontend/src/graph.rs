@@ -97,19 +97,6 @@ struct Picture {
 /// seconds and be unreadable (the readability test draws 651).
 const MOST_DRAWN: usize = 2000;
 
-/// `n` with thousands separated by commas: 65,000.
-fn grouped_digits(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 /// What a node that is not in the fleet is: missing, or outside the scope of `me`.
 fn absent_state(node: &Node<'_>, me: Option<&Identity>) -> &'static str {
     if me.is_some_and(|me| !me.may(Role::Viewer, node.cluster(), node.namespace())) {
@@ -392,7 +379,7 @@ pub(crate) fn FleetGraph(query: GraphQuery) -> impl IntoView {
             </button>
             <span class="count" data-testid="graph-count">
                 {move || match (count(), too_many()) {
-                    (_, n) if n > 0 => format!("{} objects, not drawn", grouped_digits(n)),
+                    (_, n) if n > 0 => format!("{} objects, not drawn", crate::ui::grouped_digits(n)),
                     (1, _) => "1 object".to_owned(),
                     (n, _) => format!("{n} objects"),
                 }}
@@ -406,8 +393,8 @@ pub(crate) fn FleetGraph(query: GraphQuery) -> impl IntoView {
                         <p class="notice" role="status" data-testid="graph-too-many">
                             {format!(
                                 "These are {} objects: the graph draws at most {} at once. Choose a cluster or type a namespace above, or open an object's graph from its page.",
-                                grouped_digits(n),
-                                grouped_digits(MOST_DRAWN),
+                                crate::ui::grouped_digits(n),
+                                crate::ui::grouped_digits(MOST_DRAWN),
                             )}
                         </p>
                     }
@@ -508,17 +495,5 @@ pub(crate) fn ObjectGraph(target: ObjectRef) -> impl IntoView {
             <Link href=href class="more">"Open as a page"</Link>
             <FleetGraph query=GraphQuery { focus: key, ..GraphQuery::default() } />
         </div>
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn counts_are_grouped_by_thousands() {
-        for (n, text) in [(0, "0"), (999, "999"), (1000, "1,000"), (65000, "65,000"), (1234567, "1,234,567")] {
-            assert_eq!(grouped_digits(n), text);
-        }
     }
 }

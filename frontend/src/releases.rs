@@ -13,6 +13,9 @@ use crate::live::Live;
 use crate::route::{Link, Router, detail_href};
 use crate::ui::{HealthBadge, Time};
 
+/// The release matrix's rows shown at first, and added by each "Show more".
+const MATRIX_PAGE: usize = 200;
+
 /// The app path of the revision page for `q`.
 pub(crate) fn revisions_href(q: &str) -> String {
     format!("/revisions?q={}", encode(q.trim()))
@@ -126,11 +129,34 @@ pub(crate) fn RevisionsPage(#[prop(into)] query: String) -> impl IntoView {
 #[component]
 pub(crate) fn MatrixPage() -> impl IntoView {
     let live = expect_context::<Live>();
-    let matrix = Memo::new(move |_| live.fleet.with_paced(|f| release_matrix(f.objects.values().map(|r| &*r.summary))));
+    let matrix = Memo::new(move |_| {
+        live.fleet.with_paced(|f| {
+            let mut m = release_matrix(f.objects.values().map(|r| &*r.summary));
+            // What differs first: five clusters of 10k objects make a matrix of thousands of rows.
+            fluxboard_model::order::sort_by(&mut m.rows, &|a, b| b.differs.cmp(&a.differs));
+            m
+        })
+    });
+    // Rows are shown a page at a time: a table of 13k rows would block the page for seconds.
+    let shown = RwSignal::new(MATRIX_PAGE);
+    let summary = move || {
+        matrix.with(|m| {
+            let differ = m.rows.iter().filter(|r| r.differs).count();
+            format!(
+                "{} {} in several clusters; {} {}.",
+                crate::ui::grouped_digits(m.rows.len()),
+                if m.rows.len() == 1 { "object" } else { "objects" },
+                crate::ui::grouped_digits(differ),
+                if differ == 1 { "differs" } else { "differ" },
+            )
+        })
+    };
+    let hidden = move || matrix.with(|m| m.rows.len().saturating_sub(shown.get()));
     view! {
         <section class="page matrix" aria-labelledby="matrix-title">
             <h1 id="matrix-title">"What runs where"</h1>
-            <p class="empty">"Objects present in several clusters; the rows that differ are marked."</p>
+            <p class="empty">"Objects present in several clusters; the rows that differ are marked, and come first."</p>
+            <p class="count" data-testid="matrix-summary">{summary}</p>
             {move || {
                 matrix
                     .with(|m| {
@@ -141,6 +167,7 @@ pub(crate) fn MatrixPage() -> impl IntoView {
                         let rows = m
                             .rows
                             .iter()
+                            .take(shown.get())
                             .map(|row| {
                                 let cells = m
                                     .clusters
@@ -194,6 +221,20 @@ pub(crate) fn MatrixPage() -> impl IntoView {
                             </div>
                         }
                             .into_any()
+                    })
+            }}
+            {move || {
+                let hidden = hidden();
+                (hidden > 0)
+                    .then(|| {
+                        view! {
+                            <p class="more">
+                                <button class="btn small" data-testid="matrix-more" on:click=move |_| shown.update(|n| *n += MATRIX_PAGE)>
+                                    {format!("Show {} more", hidden.min(MATRIX_PAGE))}
+                                </button>
+                                {format!(" ({} not shown)", crate::ui::grouped_digits(hidden))}
+                            </p>
+                        }
                     })
             }}
         </section>

@@ -157,3 +157,28 @@ pub(crate) fn ThemeToggle() -> impl IntoView {
         </button>
     }
 }
+
+/// `n` with thousands separated by commas: 65,000.
+pub(crate) fn grouped_digits(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_are_grouped_by_thousands() {
+        for (n, text) in [(0, "0"), (999, "999"), (1000, "1,000"), (65000, "65,000"), (1234567, "1,234,567")] {
+            assert_eq!(grouped_digits(n), text);
+        }
+    }
+}

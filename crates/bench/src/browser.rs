@@ -2,7 +2,8 @@
 //! how soon a search shows its result, and, while changes arrive, how long the main thread is
 //! blocked (PerformanceObserver `longtask` entries: tasks over 50 ms) and whether every change
 //! reached the page, and how busy the main thread was (DevTools' TaskDuration: every task, not
-//! only the long ones); then the same for the wall, the stakeholders' screen.
+//! only the long ones); then the same for the screens that walk the whole fleet (the wall, the
+//! graph, the release matrix).
 //!
 //! The page is read as a person reads it: the result count (`N of M`), the rows, the search box.
 
@@ -123,54 +124,63 @@ pub(crate) async fn under_changes(
     say(&format!(
         "Chromium: list shown after {shown:.0} ms, search {search_ms:.0} ms, long tasks {ms_per_s:.0} ms/s, main thread busy {busy:.0} ms/s, {found} of {expected} changes shown"
     ));
-    wall(c, url, objects, changes, (count / 2, rate), results).await?;
-    graph_page(c, url, changes, (count / 2, rate), results).await?;
+    for &(name, path, ready) in SCREENS {
+        screen(c, url, (name, path, ready, objects), changes, (count / 2, rate), results).await?;
+    }
     let _ = browser.client.clone().close().await;
     Ok(())
 }
 
-/// The wall (the stakeholders' screen, `/wall`) of the large fleet: how soon its cluster tiles
-/// count every object after navigation, then long tasks while `count` changes arrive at `rate`
-/// per second (the wall walks the whole fleet for its tiles).
-async fn wall(
+/// A screen of the large fleet under changes: `path` opened, milliseconds until the page's
+/// `ready` (a script's expression, given `want`) holds, then long tasks and main-thread busy time
+/// while `count` changes arrive at `rate` per second. Keys `browser_<name>_*_50k`.
+async fn screen(
     c: &Client,
     url: &str,
-    objects: usize,
+    (name, path, ready, want): (&str, &str, &str, usize),
     changes: &mut Changes,
     (count, rate): (usize, f64),
     results: &mut Results,
 ) -> anyhow::Result<()> {
-    c.goto(&format!("{url}/wall")).await?;
-    let shown = c
-        .execute_async(
-            r#"const [want, done] = arguments;
-               function check() {
-                 const totals = [...document.querySelectorAll('[data-testid=wall-tile] .wall-total')]
-                   .map(t => parseInt(t.textContent, 10) || 0);
-                 if (totals.reduce((a, b) => a + b, 0) >= want) { done(performance.now()); return; }
-                 requestAnimationFrame(check);
-               }
-               check();"#,
-            vec![json!(objects)],
-        )
-        .await?
-        .as_f64()
-        .context("no time from the page")?;
+    c.goto(&format!("{url}{path}")).await?;
+    let script = format!(
+        r#"const [want, done] = arguments;
+           function check() {{
+             if ({ready}) {{ done(performance.now()); return; }}
+             requestAnimationFrame(check);
+           }}
+           check();"#
+    );
+    let shown = c.execute_async(&script, vec![json!(want)]).await?.as_f64().context("no time from the page")?;
     observe_long_tasks(c).await?;
     let busy_from = main_thread_seconds(c).await?;
-    say(&format!("{count} changes at {rate} per second while Chromium shows the wall"));
-    changes.stage("wall", count, rate).await?;
+    say(&format!("{count} changes at {rate} per second while Chromium shows {path}"));
+    changes.stage(name, count, rate).await?;
     let busy = busy_ms_per_s(busy_from, main_thread_seconds(c).await?);
     let (ms_per_s, tasks) = long_tasks(&observed_long_tasks(c).await?)?;
-    results.insert("browser_wall_busy_ms_per_s_50k".into(), json!(round(busy)));
-    results.insert("browser_wall_shown_ms_50k".into(), json!(round(shown)));
-    results.insert("browser_wall_longtask_ms_per_s_50k".into(), json!(round(ms_per_s)));
-    results.insert("browser_wall_longtasks_50k".into(), json!(tasks));
+    results.insert(format!("browser_{name}_shown_ms_50k"), json!(round(shown)));
+    results.insert(format!("browser_{name}_busy_ms_per_s_50k"), json!(round(busy)));
+    results.insert(format!("browser_{name}_longtask_ms_per_s_50k"), json!(round(ms_per_s)));
+    results.insert(format!("browser_{name}_longtasks_50k"), json!(tasks));
     say(&format!(
-        "Chromium: wall shown after {shown:.0} ms, long tasks {ms_per_s:.0} ms/s, main thread busy {busy:.0} ms/s"
+        "Chromium: {path} shown after {shown:.0} ms, long tasks {ms_per_s:.0} ms/s, main thread busy {busy:.0} ms/s"
     ));
     Ok(())
 }
+
+/// The screens that walk the whole fleet, after the list: the wall (the stakeholders' screen;
+/// shown once its tiles count every object), the fleet graph (shown once it draws or asks to
+/// narrow what it draws) and the release matrix (shown with its first rows).
+const SCREENS: &[(&str, &str, &str)] = &[
+    (
+        "wall",
+        "/wall",
+        "[...document.querySelectorAll('[data-testid=wall-tile] .wall-total')]\
+           .map(t => parseInt(t.textContent, 10) || 0).reduce((a, b) => a + b, 0) >= want",
+    ),
+    ("graph", "/graph", "document.querySelector('[data-testid=graph-too-many], [data-testid=graph-node]')"),
+    ("matrix", "/matrix", "document.querySelector('[data-testid=matrix-row]')"),
+];
 
 /// A Chromium DevTools command sent through ChromeDriver (`goog/cdp/execute`).
 #[derive(Debug)]
@@ -207,55 +217,6 @@ async fn main_thread_seconds(c: &Client) -> anyhow::Result<(f64, f64)> {
 /// Milliseconds per second the main thread was busy between two [`main_thread_seconds`].
 fn busy_ms_per_s((task0, clock0): (f64, f64), (task1, clock1): (f64, f64)) -> f64 {
     (task1 - task0) * 1000.0 / (clock1 - clock0).max(1e-9)
-}
-
-/// The fleet graph page (`/graph`, no filter) of the large fleet: how soon it shows (nodes, or
-/// its ask to narrow what it draws), then how busy the main thread is while
-/// `count` changes arrive at `rate` per second.
-async fn graph_page(
-    c: &Client,
-    url: &str,
-    changes: &mut Changes,
-    (count, rate): (usize, f64),
-    results: &mut Results,
-) -> anyhow::Result<()> {
-    c.goto(&format!("{url}/graph")).await?;
-    let shown = c
-        .execute_async(
-            r#"const [done] = arguments;
-               function check() {
-                 if (document.querySelector('[data-testid=graph-too-many], [data-testid=graph-node]')) {
-                   done(performance.now());
-                   return;
-                 }
-                 requestAnimationFrame(check);
-               }
-               check();"#,
-            vec![],
-        )
-        .await?
-        .as_f64()
-        .context("no time from the page")?;
-    let drawn = c
-        .execute("return document.querySelectorAll('[data-testid=graph-node]').length;", vec![])
-        .await?
-        .as_u64()
-        .unwrap_or(0);
-    observe_long_tasks(c).await?;
-    let busy_from = main_thread_seconds(c).await?;
-    say(&format!("{count} changes at {rate} per second while Chromium shows the fleet graph"));
-    changes.stage("graph", count, rate).await?;
-    let busy = busy_ms_per_s(busy_from, main_thread_seconds(c).await?);
-    let (ms_per_s, tasks) = long_tasks(&observed_long_tasks(c).await?)?;
-    results.insert("browser_graph_shown_ms_50k".into(), json!(round(shown)));
-    results.insert("browser_graph_nodes_drawn_50k".into(), json!(drawn));
-    results.insert("browser_graph_busy_ms_per_s_50k".into(), json!(round(busy)));
-    results.insert("browser_graph_longtask_ms_per_s_50k".into(), json!(round(ms_per_s)));
-    results.insert("browser_graph_longtasks_50k".into(), json!(tasks));
-    say(&format!(
-        "Chromium: fleet graph shown after {shown:.0} ms ({drawn} nodes drawn), long tasks {ms_per_s:.0} ms/s, main thread busy {busy:.0} ms/s"
-    ));
-    Ok(())
 }
 
 /// Starts recording the page's long tasks (PerformanceObserver `longtask`: tasks over 50 ms).

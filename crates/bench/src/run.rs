@@ -733,6 +733,16 @@ pub(crate) const BUDGETS: &[(&str, f64, &str)] = &[
     ("browser_busy_ms_per_s_50k", 100.0, "web app at 50k objects, 100 changes/s: main thread busy (ms per s)"),
     ("browser_wall_longtask_ms_per_s_50k", 50.0, "the wall at 50k objects, 100 changes/s: long tasks (ms per s)"),
     ("browser_wall_busy_ms_per_s_50k", 100.0, "the wall at 50k objects, 100 changes/s: main thread busy (ms per s)"),
+    (
+        "browser_graph_busy_ms_per_s_50k",
+        100.0,
+        "the graph page at 50k objects, 100 changes/s: main thread busy (ms per s)",
+    ),
+    (
+        "browser_matrix_busy_ms_per_s_50k",
+        100.0,
+        "the release matrix at 50k objects, 100 changes/s: main thread busy (ms per s)",
+    ),
     ("snapshot_ms_10k", 300.0, "snapshot of 10k objects, server time (ms)"),
     ("graph_build_ms_10k", 50.0, "fleet graph of 10k objects, built natively (ms)"),
     ("snapshot_gzip_bytes_10k", 1_500_000.0, "snapshot of 10k objects, compressed (bytes)"),
@@ -749,6 +759,7 @@ pub(crate) fn skipped(args: &RunArgs) -> Vec<&'static str> {
         skipped.extend(["rows_10k_interactive_ms", "browser_longtask_ms_per_s_50k"]);
         skipped.extend(["browser_list_shown_ms_50k", "browser_search_ms_50k", "browser_busy_ms_per_s_50k"]);
         skipped.extend(["browser_wall_longtask_ms_per_s_50k", "browser_wall_busy_ms_per_s_50k"]);
+        skipped.extend(["browser_graph_busy_ms_per_s_50k", "browser_matrix_busy_ms_per_s_50k"]);
     }
     if args.clusters < 2 {
         skipped.push("50k");
