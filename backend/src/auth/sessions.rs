@@ -49,7 +49,20 @@ pub enum SessionStoreError {
         #[source]
         source: redis::RedisError,
     },
+    /// The first connection did not succeed in time.
+    #[error("cannot reach Redis at {url}: no connection after {after:?}")]
+    TimedOut {
+        /// The URL configured.
+        url: String,
+        /// How long it tried.
+        after: std::time::Duration,
+    },
 }
+
+/// How long one connection attempt to Redis may take.
+const ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long the first connection (its retries included) may take.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
 
 impl RedisStore {
     /// The connection, for the other state the replicas share (limits, audit).
@@ -60,12 +73,38 @@ impl RedisStore {
     /// Connects (and keeps reconnecting) to the Redis server at `url`.
     pub async fn connect(url: &str) -> std::result::Result<RedisStore, SessionStoreError> {
         let client =
-            redis::Client::open(url).map_err(|source| SessionStoreError::BadUrl { url: url.to_owned(), source })?;
-        let conn = redis::aio::ConnectionManager::new(client)
+            redis::Client::open(url).map_err(|source| SessionStoreError::BadUrl { url: redacted(url), source })?;
+        // One attempt first, bounded (a host whose name does not resolve can hang for minutes):
+        // a replica that cannot reach Redis says so at once and exits, where the manager would
+        // retry for a while. Then the manager, whose attempts are bounded too, and so is its start.
+        let unreachable = |source| SessionStoreError::Unreachable { url: redacted(url), source };
+        let timed_out = |after| SessionStoreError::TimedOut { url: redacted(url), after };
+        tokio::time::timeout(ATTEMPT_TIMEOUT, client.get_multiplexed_async_connection())
             .await
-            .map_err(|source| SessionStoreError::Unreachable { url: url.to_owned(), source })?;
+            .map_err(|_| timed_out(ATTEMPT_TIMEOUT))?
+            .map_err(unreachable)?;
+        let config = redis::aio::ConnectionManagerConfig::new().set_connection_timeout(ATTEMPT_TIMEOUT);
+        let conn =
+            tokio::time::timeout(CONNECT_TIMEOUT, redis::aio::ConnectionManager::new_with_config(client, config))
+                .await
+                .map_err(|_| timed_out(CONNECT_TIMEOUT))?
+                .map_err(unreachable)?;
         Ok(RedisStore { conn })
     }
+}
+
+/// `url` without its password, for messages and logs: `redis://user:***@host:6379/0`. Without
+/// a colon the whole user part may be the password (`redis://secret@host`): all of it goes.
+fn redacted(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    let Some((userinfo, host)) = authority.rsplit_once('@') else { return url.to_owned() };
+    let user = match userinfo.split_once(':') {
+        Some((user, _)) => format!("{user}:***"),
+        None => "***".to_owned(),
+    };
+    format!("{scheme}://{user}@{host}{path}")
 }
 
 fn key(id: &Id) -> String {
@@ -274,6 +313,32 @@ impl SessionStore for Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redis_urls_in_messages_have_no_password() {
+        for (url, shown) in [
+            ("redis://user:s3cret@redis:6379/0", "redis://user:***@redis:6379/0"),
+            ("rediss://:s3cret@redis.example", "rediss://:***@redis.example"),
+            ("redis://s3cret@redis/1?protocol=resp3", "redis://***@redis/1?protocol=resp3"),
+            ("redis://redis:6379", "redis://redis:6379"),
+            ("redis://user:p@ss@word@redis", "redis://user:***@redis"),
+            ("not a url", "not a url"),
+        ] {
+            assert_eq!(redacted(url), shown);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_redis_start_up_error_does_not_print_the_password() {
+        // Nothing listens on port 1.
+        let err = RedisStore::connect("redis://user:s3cret@127.0.0.1:1/0").await.unwrap_err();
+        let text = format!("{err} {err:?}");
+        assert!(!text.contains("s3cret"), "{text}");
+        assert!(text.contains("redis://user:***@127.0.0.1:1/0"), "{text}");
+        let err = RedisStore::connect("redis://:s3cret@[::1/0").await.map(|_| ()).unwrap_err();
+        assert!(matches!(err, SessionStoreError::BadUrl { .. }), "{err:?}");
+        assert!(!format!("{err} {err:?}").contains("s3cret"), "{err:?}");
+    }
 
     fn record(id: i128, expires_in: time::Duration) -> Record {
         Record { id: Id(id), data: Default::default(), expiry_date: time::OffsetDateTime::now_utc() + expires_in }
