@@ -17,6 +17,37 @@ async fn app_answering(hosts: &[&str]) -> TestApp {
 }
 
 #[tokio::test]
+async fn a_request_with_two_host_headers_is_refused() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let app = app_answering(&["fluxboard.test"]).await;
+    let addr = app.url.trim_start_matches("http://").to_owned();
+    let ask = |head: String| {
+        let addr = addr.clone();
+        async move {
+            let mut conn = tokio::net::TcpStream::connect(&addr).await.unwrap();
+            conn.write_all(head.as_bytes()).await.unwrap();
+            let mut answer = Vec::new();
+            conn.read_to_end(&mut answer).await.unwrap();
+            String::from_utf8_lossy(&answer).into_owned()
+        }
+    };
+    // Either order: neither the allowed name first nor last is answered.
+    for hosts in [["fluxboard.test", "rebind.attacker.example"], ["rebind.attacker.example", "fluxboard.test"]] {
+        for path in ["/api/v1/me", "/healthz"] {
+            let answer = ask(format!(
+                "GET {path} HTTP/1.1\r\nHost: {}\r\nHost: {}\r\nConnection: close\r\n\r\n",
+                hosts[0], hosts[1]
+            ))
+            .await;
+            assert!(answer.starts_with("HTTP/1.1 400"), "{hosts:?} {path}: {answer}");
+            assert!(answer.contains("one Host header"), "{answer}");
+        }
+    }
+    let answer = ask("GET /auth/methods HTTP/1.1\r\nHost: fluxboard.test\r\nConnection: close\r\n\r\n".into()).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+#[tokio::test]
 async fn a_rebinding_host_is_refused_before_any_handler() {
     // M1: a page on attacker.example rebound to this server sends its own Host and a matching
     // Origin; only the configured host names are answered.
