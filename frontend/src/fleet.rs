@@ -61,6 +61,9 @@ pub(crate) struct Applied {
     pub(crate) attention: bool,
     /// A cluster's status changed.
     pub(crate) clusters: bool,
+    /// An object came or went, or changed its health or revision: what the wall's tiles and the
+    /// release matrix read (a new message alone, the most common change, is not one).
+    pub(crate) shape: bool,
 }
 
 /// Objects per cluster, and how many fail.
@@ -228,8 +231,15 @@ impl Fleet {
         for s in snapshot.objects {
             self.upsert(s, &mut ignored);
         }
-        *out =
-            Applied { reset: true, causes: true, options: true, attention: true, clusters: true, ..Applied::default() };
+        *out = Applied {
+            reset: true,
+            causes: true,
+            options: true,
+            attention: true,
+            clusters: true,
+            shape: true,
+            ..Applied::default()
+        };
     }
 
     fn upsert(&mut self, s: Summary, out: &mut Applied) {
@@ -272,6 +282,10 @@ impl Fleet {
     fn record(old: Option<Row>, new: Option<Row>, out: &mut Applied) {
         let (o, n) = (old.as_ref().map(|r| &*r.summary), new.as_ref().map(|r| &*r.summary));
         out.causes |= changes_causes(o, n);
+        out.shape |= match (o, n) {
+            (Some(o), Some(n)) => o.health != n.health || o.revision != n.revision,
+            _ => true,
+        };
         out.attention |=
             o.is_some_and(|s| may_need_attention(s.health)) || n.is_some_and(|s| may_need_attention(s.health));
         if out.reset {
@@ -351,8 +365,12 @@ mod tests {
         // A message-only change of a Ready object: no option, cause or attention change.
         let a2 = Summary { message: "Applied revision main@sha1:2".into(), ..a.clone() };
         let applied = fleet.apply(vec![Message::Upsert(Box::new(a2))]);
-        assert!(!applied.options && !applied.causes && !applied.attention && !applied.reset);
+        assert!(!applied.options && !applied.causes && !applied.attention && !applied.reset && !applied.shape);
         assert_eq!(applied.changes.len(), 1);
+        // A new revision changes the shape (the release matrix reads it), and nothing else here.
+        let a3 = Summary { revision: "main@sha1:2".into(), ..fleet.objects[&key(&a)].summary.as_ref().clone() };
+        let applied = fleet.apply(vec![Message::Upsert(Box::new(a3))]);
+        assert!(applied.shape && !applied.options && !applied.attention);
         assert_eq!(fleet.objects[&key(&a)].search.as_ref(), search_text(&fleet.objects[&key(&a)].summary));
 
         // A new namespace, a fix, a deletion.
@@ -363,7 +381,7 @@ mod tests {
             Message::Upsert(Box::new(b2)),
             Message::Delete(ObjectRef::of(&a)),
         ]);
-        assert!(applied.options && applied.causes && applied.attention);
+        assert!(applied.options && applied.causes && applied.attention && applied.shape);
         assert_eq!(applied.changes.len(), 3);
         assert!(applied.changes[2].new.is_none() && applied.changes[2].old.is_some());
         let (counts, options, attention) = rebuilt(&fleet);

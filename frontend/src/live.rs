@@ -40,6 +40,9 @@ pub(crate) struct FleetSignal {
     causes: Paced,
     /// Notified after every batch, paced: for the views that walk the whole fleet.
     whole: Paced,
+    /// Notified after a batch that changes the fleet's shape ([`crate::fleet::Applied::shape`]),
+    /// paced.
+    shape: Paced,
     /// Per object key, once something read it: notified when that object changes.
     watchers: StoredValue<HashMap<String, ArcTrigger>>,
 }
@@ -50,6 +53,7 @@ impl FleetSignal {
             data: StoredValue::new(Fleet::default()),
             causes: Paced::new(),
             whole: Paced::new(),
+            shape: Paced::new(),
             watchers: StoredValue::new(HashMap::new()),
         }
     }
@@ -71,6 +75,13 @@ impl FleetSignal {
     /// once a second instead of blocking the main thread on every batch.
     pub(crate) fn with_paced<R>(&self, f: impl FnOnce(&Fleet) -> R) -> R {
         self.whole.read(self.data, f)
+    }
+
+    /// [`FleetSignal::with_paced`] for a view that reads only which objects there are, their
+    /// health and their revision (the wall's tiles, the release matrix): it reruns only after a
+    /// batch that changes one of those, not for new messages.
+    pub(crate) fn with_shape<R>(&self, f: impl FnOnce(&Fleet) -> R) -> R {
+        self.shape.read(self.data, f)
     }
 
     /// The version of the object `key` (None: the fleet has no such object), tracked per
@@ -104,6 +115,9 @@ impl FleetSignal {
         });
         triggers.iter().for_each(ArcTrigger::notify);
         self.whole.schedule();
+        if applied.shape {
+            self.shape.schedule();
+        }
         if applied.causes {
             self.causes.schedule();
         }

@@ -130,7 +130,7 @@ pub(crate) fn RevisionsPage(#[prop(into)] query: String) -> impl IntoView {
 pub(crate) fn MatrixPage() -> impl IntoView {
     let live = expect_context::<Live>();
     let matrix = Memo::new(move |_| {
-        live.fleet.with_paced(|f| {
+        live.fleet.with_shape(|f| {
             let mut m = release_matrix(f.objects.values().map(|r| &*r.summary));
             // What differs first: five clusters of 10k objects make a matrix of thousands of rows.
             fluxboard_model::order::sort_by(&mut m.rows, &|a, b| b.differs.cmp(&a.differs));

@@ -52,12 +52,12 @@ pub(crate) fn Wall() -> impl IntoView {
         }
     });
 
-    // A walk over the whole fleet: one pass for every tile, paced (at most about once a second
-    // on a large fleet changing many times a second).
+    // A walk over the whole fleet: one pass for every tile, paced, and only after a change of
+    // what the tiles count (objects, their healths).
     let tiles = Memo::new(move |_| {
         let o = options.get();
         live.clusters.track();
-        live.fleet.with_paced(|f| {
+        live.fleet.with_shape(|f| {
             let mut tiles: Vec<Tile> = f
                 .clusters
                 .iter()
