@@ -9,8 +9,9 @@
 //! objects that may need attention are signals set only when they change, the root causes rerun
 //! only for changes that can change one (in a task of their own, spaced by what they cost), and the
 //! list keeps its order from each batch's changes.
-//! Whole-fleet views (the graph, the wall, the release matrix) read everything, paced the same
-//! way: at most once a second and in at most 5% of the main thread.
+//! Whole-fleet views (the graph, the wall's tiles, the release matrix) read everything, paced
+//! the same way (at most once a second, their reads at most 5% of the main thread); the tiles
+//! and the matrix only after a change of which objects there are, their health or revision.
 //!
 //! The fleet is first fetched as a compressed snapshot, then the stream opens after the
 //! snapshot's id. The browser's EventSource reconnects by itself and sends `Last-Event-ID`, so a
@@ -69,8 +70,8 @@ impl FleetSignal {
         self.causes.read(self.data, f)
     }
 
-    /// Reads the whole fleet for a view that walks all of it (the graph, the wall, the release
-    /// matrix, a revision search): reruns the caller after batches, paced as [`Paced`] says, so
+    /// Reads the whole fleet for a view that walks all of it (the graph, a revision search):
+    /// reruns the caller after batches, paced as [`Paced`] says, so
     /// on a fleet of 50k objects changing a hundred times a second such a view redraws about
     /// once a second instead of blocking the main thread on every batch.
     pub(crate) fn with_paced<R>(&self, f: impl FnOnce(&Fleet) -> R) -> R {
@@ -126,8 +127,9 @@ impl FleetSignal {
 
 /// A trigger for readers of the whole fleet, notified soon after a batch, in a task of its own
 /// (not added to the batch's): at once after a quiet while, else once the pause the last
-/// recomputation earned has passed. At most once a second, and in at most [`PACED_SHARE`] of
-/// the main thread: the fleet graph of 50k objects takes a few hundred milliseconds to build in
+/// recomputation earned has passed. At most once a second, and spaced so that its costliest
+/// read takes at most [`PACED_SHARE`] of the main thread (each paced trigger on its own; the
+/// drawing that follows a read is not counted): the fleet graph of 50k objects takes a few hundred milliseconds to build in
 /// the browser, and a fleet that size changes many times a second; spaced so, such a view lags
 /// by a second or a few, and the main thread stays free.
 #[derive(Debug, Clone, Copy)]
@@ -147,7 +149,7 @@ impl Paced {
         let started = js_sys::Date::now();
         let out = data.with_value(f);
         let took = js_sys::Date::now() - started;
-        self.clock.update_value(|c| c.took += took);
+        self.clock.update_value(|c| c.took = c.took.max(took));
         out
     }
 
@@ -187,7 +189,7 @@ struct PaceClock {
     /// `Date.now()` of the last notification.
     last: f64,
     scheduled: bool,
-    /// Milliseconds its readers took since the last notification, together.
+    /// Milliseconds the costliest read took since the last notification.
     took: f64,
 }
 

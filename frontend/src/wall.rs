@@ -54,9 +54,12 @@ pub(crate) fn Wall() -> impl IntoView {
 
     // A walk over the whole fleet: one pass for every tile, paced, and only after a change of
     // what the tiles count (objects, their healths).
+    // The clusters' names and states (not their messages, which change while one reconnects).
+    let states =
+        Memo::new(move |_| live.clusters.with(|c| c.iter().map(|c| (c.name.clone(), c.state)).collect::<Vec<_>>()));
     let tiles = Memo::new(move |_| {
         let o = options.get();
-        live.clusters.track();
+        states.track();
         live.fleet.with_shape(|f| {
             let mut tiles: Vec<Tile> = f
                 .clusters

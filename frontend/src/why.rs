@@ -153,9 +153,12 @@ struct WhyChainBody {
     root_cause: Option<Hop>,
 }
 
+/// The version of each hop's object (None: not in the fleet), by key.
+type HopVersions = Vec<(String, Option<u64>)>;
+
 /// The detail page's "why is it not ready": the chain from the object to its root cause, each
 /// hop a link with its health. Read from the API (which knows the controllers and the scope),
-/// again whenever the fleet changes.
+/// again when the object, its root-cause line or one of the hops shown changes.
 #[component]
 pub(crate) fn WhyChain(target: ObjectRef) -> impl IntoView {
     let live = expect_context::<Live>();
@@ -163,14 +166,38 @@ pub(crate) fn WhyChain(target: ObjectRef) -> impl IntoView {
     // Read again when the object changes or what blocks it does (not on every change of the
     // fleet: each read lists the cluster's controllers).
     let causes = expect_context::<Causes>();
-    let key = format!("{}/{}/{}/{}/{}", target.cluster, target.group, target.kind, target.namespace, target.name);
+    let key_of = |r: &ObjectRef| format!("{}/{}/{}/{}/{}", r.cluster, r.group, r.kind, r.namespace, r.name);
+    let key = key_of(&target);
     let version = Memo::new(move |_| (live.fleet.version(&key), causes.line(&key)));
-    Effect::new(move |_| {
-        version.track();
-        let target = target.clone();
-        spawn_local(async move {
-            why.set(Some(crate::api::why::<WhyChainBody>(&target).await));
-        });
+    // ...and when a hop of the last answer changes (its health or message shown here).
+    let hop_keys = Memo::new(move |_| {
+        why.with(|w| match w {
+            Some(Ok(w)) => {
+                w.chain.iter().chain(&w.root_cause).filter_map(|h| h.reference.as_ref()).map(key_of).collect()
+            }
+            _ => Vec::<String>::new(),
+        })
+    });
+    let hops = Memo::new(move |_| {
+        hop_keys.with(|keys| keys.iter().map(|k| (k.clone(), live.fleet.version(k))).collect::<Vec<_>>())
+    });
+    Effect::new(move |before: Option<(_, HopVersions)>| {
+        let own = version.get();
+        let now = hops.get();
+        // A new answer names its hops: reading them again is no reason to ask again.
+        let changed = match &before {
+            None => true,
+            Some((was_own, was_hops)) => {
+                *was_own != own || now.iter().any(|(k, v)| was_hops.iter().any(|(wk, wv)| wk == k && wv != v))
+            }
+        };
+        if changed {
+            let target = target.clone();
+            spawn_local(async move {
+                why.set(Some(crate::api::why::<WhyChainBody>(&target).await));
+            });
+        }
+        (own, now)
     });
     move || {
         let Some(Ok(w)) = why.get() else { return None };

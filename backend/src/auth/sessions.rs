@@ -94,17 +94,30 @@ impl RedisStore {
 }
 
 /// `url` without its password, for messages and logs: `redis://user:***@host:6379/0`. Without
-/// a colon the whole user part may be the password (`redis://secret@host`): all of it goes.
+/// a colon the whole user part may be the password (`redis://secret@host`): all of it goes. The
+/// user part ends at the last `@` of the URL (a password may hold `/`, `?` or `#` unencoded), and
+/// a `password=` or `pass=` in the query (`redis+unix:///run/redis.sock?pass=...`) is hidden too.
 fn redacted(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(authority_end);
-    let Some((userinfo, host)) = authority.rsplit_once('@') else { return url.to_owned() };
-    let user = match userinfo.split_once(':') {
-        Some((user, _)) => format!("{user}:***"),
-        None => "***".to_owned(),
+    let rest = match rest.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = match userinfo.split_once(':') {
+                Some((user, _)) if !user.contains(['/', '?', '#']) => format!("{user}:***"),
+                _ => "***".to_owned(),
+            };
+            format!("{user}@{host}")
+        }
+        None => rest.to_owned(),
     };
-    format!("{scheme}://{user}@{host}{path}")
+    let Some((before, query)) = rest.split_once('?') else { return format!("{scheme}://{rest}") };
+    let query: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, _)) if matches!(name, "password" | "pass") => format!("{name}=***"),
+            _ => pair.to_owned(),
+        })
+        .collect();
+    format!("{scheme}://{before}?{}", query.join("&"))
 }
 
 fn key(id: &Id) -> String {
@@ -322,6 +335,10 @@ mod tests {
             ("redis://s3cret@redis/1?protocol=resp3", "redis://***@redis/1?protocol=resp3"),
             ("redis://redis:6379", "redis://redis:6379"),
             ("redis://user:p@ss@word@redis", "redis://user:***@redis"),
+            ("redis://:p?ss@redis:6379", "redis://:***@redis:6379"),
+            ("redis://u:a/b#c@redis/0", "redis://u:***@redis/0"),
+            ("redis+unix:///run/redis.sock?db=1&pass=s3cret", "redis+unix:///run/redis.sock?db=1&pass=***"),
+            ("unix:///run/redis.sock?password=s3cret", "unix:///run/redis.sock?password=***"),
             ("not a url", "not a url"),
         ] {
             assert_eq!(redacted(url), shown);

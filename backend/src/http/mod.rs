@@ -231,8 +231,8 @@ pub(crate) async fn body_deadline(State(state): State<Arc<AppState>>, req: Reque
     next.run(Request::from_parts(parts, axum::body::Body::from_stream(frames))).await
 }
 
-/// The outer guard of every request: two Host headers get 400, a Host this server does not
-/// answer 421, before any handler (probes excepted from the 421); answers from `/api/` and `/auth/` are never cached and vary by
+/// The outer guard of every request: two Host headers get 400 and a Host this server does not
+/// answer 421, before any handler (probes are excepted from the 421); answers from `/api/` and `/auth/` are never cached and vary by
 /// cookie; HSTS goes out when cookies are marked secure (the server is meant to be reached
 /// over HTTPS).
 pub(crate) async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
@@ -241,7 +241,7 @@ pub(crate) async fn guard(State(state): State<Arc<AppState>>, req: Request, next
     // RFC 9112 3.2: a request with more than one Host is answered 400 (a proxy and this server
     // could each read another one).
     if req.headers().get_all(header::HOST).iter().nth(1).is_some() {
-        return ApiError::bad_request("a request has one Host header").into_response();
+        return ApiError::bad_request("a request must have exactly one Host header").into_response();
     }
     let host = req.headers().get(header::HOST).and_then(|v| v.to_str().ok());
     if !probe && !state.hosts.allows_host(host) {

@@ -3,7 +3,7 @@
 //! blocked (PerformanceObserver `longtask` entries: tasks over 50 ms) and whether every change
 //! reached the page, and how busy the main thread was (DevTools' TaskDuration: every task, not
 //! only the long ones); then the same for the screens that walk the whole fleet (the wall, the
-//! graph, the release matrix).
+//! graph, the release matrix), under changes that each apply a new revision too.
 //!
 //! The page is read as a person reads it: the result count (`N of M`), the rows, the search box.
 
@@ -124,9 +124,13 @@ pub(crate) async fn under_changes(
     say(&format!(
         "Chromium: list shown after {shown:.0} ms, search {search_ms:.0} ms, long tasks {ms_per_s:.0} ms/s, main thread busy {busy:.0} ms/s, {found} of {expected} changes shown"
     ));
+    // Each of these changes also applies a new revision: the wall's tiles and the matrix redraw
+    // only for such changes (and for health changes), never for a new message alone.
+    changes.new_revisions = true;
     for &(name, path, ready) in SCREENS {
         screen(c, url, (name, path, ready, objects), changes, (count / 2, rate), results).await?;
     }
+    changes.new_revisions = false;
     let _ = browser.client.clone().close().await;
     Ok(())
 }

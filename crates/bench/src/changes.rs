@@ -20,6 +20,9 @@ pub(crate) struct Changes {
     clusters: Vec<kube::Client>,
     teams: usize,
     next: usize,
+    /// Each change also sets a new `lastAppliedRevision` (a new revision applied, as a commit
+    /// rolling out makes): a change the views that read revisions and healths must redraw for.
+    pub(crate) new_revisions: bool,
 }
 
 /// Where change `i` goes: the cluster's index, the team and the app.
@@ -38,7 +41,7 @@ fn fails(team: usize, app: usize) -> bool {
 impl Changes {
     /// Changes on `clusters`, each seeded with about `objects` Flux objects (20 per team).
     pub(crate) fn new(clusters: Vec<kube::Client>, objects: usize) -> Changes {
-        Changes { clusters, teams: objects.div_ceil(20).max(1), next: 0 }
+        Changes { clusters, teams: objects.div_ceil(20).max(1), next: 0, new_revisions: false }
     }
 
     /// How many clusters the changes go to (each stage ends with one end marker per cluster).
@@ -63,7 +66,8 @@ impl Changes {
         };
         let (namespace, name) = (format!("team-{team:04}"), format!("app-{app}"));
         let client = self.clusters[cluster].clone();
-        async move { patch(client, &namespace, &name, &message).await }
+        let revision = self.new_revisions.then(|| format!("main@sha1:{:040x}", self.next));
+        async move { patch(client, &namespace, &name, &message, revision.as_deref()).await }
     }
 
     /// `count` changes of `stage` at `rate` per second (each patch sent on its tick, whether the
@@ -145,12 +149,21 @@ fn resource() -> ApiResource {
 }
 
 /// Sets the Ready message of the Kustomization `namespace/name`.
-async fn patch(client: kube::Client, namespace: &str, name: &str, message: &str) -> anyhow::Result<()> {
+async fn patch(
+    client: kube::Client,
+    namespace: &str,
+    name: &str,
+    message: &str,
+    revision: Option<&str>,
+) -> anyhow::Result<()> {
     let api = kube::Api::<DynamicObject>::namespaced_with(client, namespace, &resource());
-    let patch = json!({"status": {"conditions": [{
+    let mut patch = json!({"status": {"conditions": [{
         "type": "Ready", "status": "True", "reason": "ReconciliationSucceeded", "message": message,
         "lastTransitionTime": "2026-11-25T00:00:00Z",
     }]}});
+    if let Some(revision) = revision {
+        patch["status"]["lastAppliedRevision"] = json!(revision);
+    }
     api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
         .await
         .with_context(|| format!("patching {namespace}/{name}"))?;

@@ -383,6 +383,7 @@ async fn watches_reference(
     results.insert(format!("watch_p99_ms_{key}"), json!(round(latency.p99_ms)));
     results.insert(format!("watch_missing_{key}"), json!(report.missing));
     results.insert(format!("watch_sim_cpu_percent_{key}"), json!(round(sim_cpu.percent())));
+    results.insert(format!("watch_readers_cpu_percent_{key}"), json!(round(readers_percent)));
     say(&format!(
         "{n} watches on the API server: p50 {:.1} ms, p99 {:.1} ms, {} missing; kube-sim at {:.0}% of a core, readers {:.0}%",
         latency.p50_ms,
@@ -578,7 +579,6 @@ fn load_average() -> f64 {
 /// A reader process and its output lines.
 type Readers = (tokio::process::Child, Lines<BufReader<ChildStdout>>);
 
-/// Starts one `fluxboard-bench clients` process of `count` readers, numbered from `first`.
 /// What readers read: fluxboard's event stream, or the API server's watch (the kubeconfig).
 #[derive(Clone, Copy)]
 enum Source<'a> {
@@ -586,6 +586,7 @@ enum Source<'a> {
     Watch(&'a Path),
 }
 
+/// Starts one `fluxboard-bench clients` process of `count` readers, numbered from `first`.
 fn start_readers(
     args: &RunArgs,
     source: Source<'_>,
