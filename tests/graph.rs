@@ -256,20 +256,12 @@ async fn a_graph_of_500_objects_is_readable_and_stays_live() -> anyhow::Result<(
     c.goto(&format!("{}/graph", served.url)).await?;
 
     // Every object of the store is drawn.
-    let deadline = tokio::time::Instant::now() + fluxboard_e2e::DEADLINE;
-    let want = loop {
+    let want = wait_drawn(&browser, || {
         let want: BTreeSet<String> =
             served.app.state.store.summaries().iter().map(|s| fluxboard_model::view::key(s)).collect();
-        let drawn: Vec<String> = browser
-            .eval("return [...document.querySelectorAll('[data-testid=graph-node]')].map(n => n.getAttribute('data-ref'));")
-            .await?;
-        let drawn: BTreeSet<String> = drawn.into_iter().collect();
-        if want.len() >= 500 && want.is_subset(&drawn) {
-            break want;
-        }
-        anyhow::ensure!(tokio::time::Instant::now() < deadline, "{} of {} objects drawn", drawn.len(), want.len());
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    };
+        (want.len() >= 500).then_some(want)
+    })
+    .await?;
     let (nodes, overlaps, fits, too_wide, lost, cut): (usize, usize, bool, Vec<String>, Vec<String>, usize) =
         browser.eval(READABILITY).await?;
     assert!(nodes >= want.len(), "{nodes} nodes for {} objects", want.len());
@@ -373,20 +365,31 @@ async fn a_fleet_too_large_to_draw_asks_to_narrow_the_graph() -> anyhow::Result<
         .map(|s| fluxboard_model::view::key(s))
         .collect();
     assert!(!want.is_empty());
+    wait_drawn(&browser, || Some(want.clone())).await?;
+    let asks: usize = browser.eval("return document.querySelectorAll('[data-testid=graph-too-many]').length;").await?;
+    assert_eq!(asks, 0, "the ask is gone once the graph is drawn");
+    assert!(c.current_url().await?.as_str().ends_with("/graph?namespace=team-0003"), "the query is in the URL");
+    Ok(())
+}
+
+/// Waits until every object `want` names (None: not yet known) is drawn as a graph node, and
+/// returns them.
+async fn wait_drawn(
+    browser: &Browser,
+    want: impl Fn() -> Option<BTreeSet<String>>,
+) -> anyhow::Result<BTreeSet<String>> {
     let deadline = tokio::time::Instant::now() + fluxboard_e2e::DEADLINE;
     loop {
         let drawn: Vec<String> = browser
             .eval("return [...document.querySelectorAll('[data-testid=graph-node]')].map(n => n.getAttribute('data-ref'));")
             .await?;
         let drawn: BTreeSet<String> = drawn.into_iter().collect();
-        if want.is_subset(&drawn) {
-            break;
+        let wanted = want();
+        if let Some(wanted) = wanted.as_ref().filter(|w| w.is_subset(&drawn)) {
+            return Ok(wanted.clone());
         }
-        anyhow::ensure!(tokio::time::Instant::now() < deadline, "{} of {} objects drawn", drawn.len(), want.len());
+        let total = wanted.map_or(0, |w| w.len());
+        anyhow::ensure!(tokio::time::Instant::now() < deadline, "{} of {total} objects drawn", drawn.len());
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
-    let asks: usize = browser.eval("return document.querySelectorAll('[data-testid=graph-too-many]').length;").await?;
-    assert_eq!(asks, 0, "the ask is gone once the graph is drawn");
-    assert!(c.current_url().await?.as_str().ends_with("/graph?namespace=team-0003"), "the query is in the URL");
-    Ok(())
 }
