@@ -432,7 +432,11 @@ impl Cluster {
         self.apply_yaml(&fleet::objects(&url, &format!("{url}/charts")))?;
         self.say("fleet applied");
         for (ns, kind, name) in fleet::READY {
-            self.wait_condition(ns, kind, name, "Ready", "True", Duration::from_secs(180))?;
+            // A fleet that does not settle is told with the source-controller's own words.
+            self.wait_condition(ns, kind, name, "Ready", "True", Duration::from_secs(180)).with_context(|| {
+                let source = self.procs().iter().find(|p| p.name == "source-controller").map(|p| p.log_tail(30));
+                format!("source-controller's log ends:\n{}", source.unwrap_or_default())
+            })?;
             self.say(&format!("{kind}/{name} Ready"));
         }
         for (ns, kind, name) in fleet::FAILING {
@@ -518,8 +522,11 @@ impl Cluster {
         status: &str,
         deadline: Duration,
     ) -> anyhow::Result<serde_json::Value> {
+        // On a timeout the error says what the object last reported (its controller's message).
+        let last = std::cell::RefCell::new(serde_json::Value::Null);
         wait_for(&format!("{kind}/{name} in {namespace}: {type_}={status}"), deadline, || {
             let obj = self.get_json(namespace, kind, name)?;
+            *last.borrow_mut() = obj["status"].clone();
             let found = obj["status"]["conditions"]
                 .as_array()
                 .into_iter()
@@ -528,6 +535,7 @@ impl Cluster {
                 .map(|c| c["status"] == status);
             Ok((found == Some(true)).then_some(obj))
         })
+        .with_context(|| format!("{kind}/{name}'s last status: {}", last.borrow()))
     }
 
     /// The object as JSON (`kubectl get -o json`).
