@@ -126,6 +126,10 @@ fn picture(graph: &Graph<'_>, q: &GraphQuery, me: Option<&Identity>) -> Picture 
         match graph.nodes.iter().position(|n| n.key() == q.focus) {
             Some(n) => {
                 let mut hood = graph.neighbourhood(n);
+                // A source that feeds a whole cluster has thousands of objects downstream.
+                if hood.len() > MOST_DRAWN {
+                    return Picture { too_many: hood.len(), ..Picture::default() };
+                }
                 fluxboard_model::order::sort_indices(&mut hood, &|a, b| a.cmp(&b));
                 hood
             }
@@ -365,6 +369,7 @@ pub(crate) fn FleetGraph(query: GraphQuery) -> impl IntoView {
     let drag: RwSignal<Option<(i64, i64, View)>> = RwSignal::new(None);
     let count = move || pic.with(|p| p.nodes.len());
     let too_many = move || pic.with(|p| p.too_many);
+    let focused = !query.focus.is_empty();
     let open = move |r: &ObjectRef| router.navigate(&detail_href(r));
     view! {
         <div class="graph-tools">
@@ -391,11 +396,19 @@ pub(crate) fn FleetGraph(query: GraphQuery) -> impl IntoView {
                 .then(|| {
                     view! {
                         <p class="notice" role="status" data-testid="graph-too-many">
-                            {format!(
-                                "These are {} objects: the graph draws at most {} at once. Choose a cluster or type a namespace above, or open an object's graph from its page.",
-                                crate::ui::grouped_digits(n),
-                                crate::ui::grouped_digits(MOST_DRAWN),
-                            )}
+                            {if focused {
+                                format!(
+                                    "{} objects are upstream or downstream of this one: the graph draws at most {} at once. Open the graph of an object it feeds, or the graph of one namespace.",
+                                    crate::ui::grouped_digits(n),
+                                    crate::ui::grouped_digits(MOST_DRAWN),
+                                )
+                            } else {
+                                format!(
+                                    "These are {} objects: the graph draws at most {} at once. Choose a cluster or type a namespace above, or open an object's graph from its page.",
+                                    crate::ui::grouped_digits(n),
+                                    crate::ui::grouped_digits(MOST_DRAWN),
+                                )
+                            }}
                         </p>
                     }
                 })
@@ -495,5 +508,53 @@ pub(crate) fn ObjectGraph(target: ObjectRef) -> impl IntoView {
             <Link href=href class="more">"Open as a page"</Link>
             <FleetGraph query=GraphQuery { focus: key, ..GraphQuery::default() } />
         </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fluxboard_model::{Health, Summary};
+
+    fn object(kind: &str, group: &str, name: &str, source: Option<&str>) -> Summary {
+        Summary {
+            cluster: "prod".into(),
+            group: group.into(),
+            kind: kind.into(),
+            namespace: "flux-system".into(),
+            name: name.into(),
+            health: Health::Ready,
+            source_ref: source.map(str::to_owned),
+            ..Summary::default()
+        }
+    }
+
+    #[test]
+    fn a_neighbourhood_too_large_is_counted_not_drawn() {
+        let repo = object("GitRepository", "source.toolkit.fluxcd.io", "fleet", None);
+        let fed = |n: usize| {
+            (0..n)
+                .map(|i| {
+                    object(
+                        "Kustomization",
+                        "kustomize.toolkit.fluxcd.io",
+                        &format!("app-{i}"),
+                        Some("GitRepository/flux-system/fleet"),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        let focus = GraphQuery { focus: fluxboard_model::view::key(&repo), ..GraphQuery::default() };
+        let few = fed(10);
+        let graph = Graph::build(std::iter::once(&repo).chain(&few));
+        let drawn = picture(&graph, &focus, None);
+        assert_eq!((drawn.nodes.len(), drawn.too_many), (11, 0));
+        let many = fed(MOST_DRAWN);
+        let graph = Graph::build(std::iter::once(&repo).chain(&many));
+        let refused = picture(&graph, &focus, None);
+        assert_eq!((refused.nodes.len(), refused.too_many), (0, MOST_DRAWN + 1));
+        // One of the fed objects: itself and its source.
+        let one = GraphQuery { focus: fluxboard_model::view::key(&many[7]), ..GraphQuery::default() };
+        assert_eq!(picture(&graph, &one, None).nodes.len(), 2);
     }
 }
