@@ -71,9 +71,9 @@ impl FleetSignal {
     }
 
     /// Reads the whole fleet for a view that walks all of it (the graph, a revision search):
-    /// reruns the caller after batches, paced as [`Paced`] says, so
-    /// on a fleet of 50k objects changing a hundred times a second such a view redraws about
-    /// once a second instead of blocking the main thread on every batch.
+    /// reruns the caller after batches, paced as [`Paced`] says, so on a fleet of 50k objects
+    /// changing a hundred times a second such a view redraws about once a second instead of
+    /// blocking the main thread on every batch.
     pub(crate) fn with_paced<R>(&self, f: impl FnOnce(&Fleet) -> R) -> R {
         self.whole.read(self.data, f)
     }
@@ -129,9 +129,9 @@ impl FleetSignal {
 /// (not added to the batch's): at once after a quiet while, else once the pause the last
 /// recomputation earned has passed. At most once a second, and spaced so that its costliest
 /// read takes at most [`PACED_SHARE`] of the main thread (each paced trigger on its own; the
-/// drawing that follows a read is not counted): the fleet graph of 50k objects takes a few hundred milliseconds to build in
-/// the browser, and a fleet that size changes many times a second; spaced so, such a view lags
-/// by a second or a few, and the main thread stays free.
+/// drawing that follows a read is not counted). The fleet graph of 50k objects takes a few
+/// hundred milliseconds to build in the browser, and a fleet that size changes many times a
+/// second: spaced so, such a view lags by a second or a few, and the main thread stays free.
 #[derive(Debug, Clone, Copy)]
 struct Paced {
     trigger: Trigger,

@@ -232,9 +232,9 @@ pub(crate) async fn body_deadline(State(state): State<Arc<AppState>>, req: Reque
 }
 
 /// The outer guard of every request: two Host headers get 400 and a Host this server does not
-/// answer 421, before any handler (probes are excepted from the 421); answers from `/api/` and `/auth/` are never cached and vary by
-/// cookie; HSTS goes out when cookies are marked secure (the server is meant to be reached
-/// over HTTPS).
+/// answer 421, before any handler (probes are excepted from the 421); answers from `/api/` and
+/// `/auth/` are never cached and vary by cookie; HSTS goes out when cookies are marked secure
+/// (the server is meant to be reached over HTTPS).
 pub(crate) async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     let path = req.uri().path().to_owned();
     let probe = matches!(path.as_str(), "/healthz" | "/readyz");
